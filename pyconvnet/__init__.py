@@ -1,0 +1,18 @@
+"""pyconvnet: hand-written CPU and CUDA kernels for convolutional and recurrent
+networks, with the API of Keras 3 (``import pyconvnet as keras``).
+
+The kernels live in the extension module ``pyconvnet._C``; this package is the
+thin layer that speaks Keras, tf.nn and Horovod.
+"""
+from . import _C
+from ._C import Tensor, from_numpy, tensor, empty, zeros
+from ._runtime import info, devices, set_num_threads, get_num_threads, simd_level
+from .ops import matmul
+from . import nn
+
+__version__ = _C.build_info()["version"]
+
+__all__ = [
+    "Tensor", "tensor", "from_numpy", "empty", "zeros", "matmul", "nn",
+    "info", "devices", "set_num_threads", "get_num_threads", "simd_level",
+]

@@ -1,0 +1,2 @@
+"""pyconvnet.nn: activation ops (to be filled in)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""pyconvnet.nn: conv ops (to be filled in)."""
+__all__ = []

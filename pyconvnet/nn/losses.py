@@ -1,0 +1,2 @@
+"""pyconvnet.nn: losses ops (to be filled in)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""pyconvnet.nn: normalization ops (to be filled in)."""
+__all__ = []

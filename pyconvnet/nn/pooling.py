@@ -1,0 +1,2 @@
+"""pyconvnet.nn: pooling ops (to be filled in)."""
+__all__ = []

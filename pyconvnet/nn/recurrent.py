@@ -1,0 +1,2 @@
+"""pyconvnet.nn: recurrent ops (to be filled in)."""
+__all__ = []

@@ -1,0 +1,51 @@
+"""Array conversion shared by the functional API, and matmul (tf.matmul)."""
+import numpy as np
+
+from . import _C
+
+_SUPPORTED = {np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.uint8)}
+
+
+def as_tensor(x, op, arg="input", dtype=np.float32):
+    """Return (Tensor, was_numpy) for x (a Tensor, NumPy array, or nested list).
+
+    Numeric inputs of another dtype are converted once to `dtype`; non-contiguous
+    arrays are copied once. Non-numeric inputs raise TypeError naming `op`.
+    """
+    if isinstance(x, _C.Tensor):
+        if dtype is not None and x.dtype != np.dtype(dtype).name:
+            if x.device != "cpu":
+                raise TypeError("%s: %s must be %s, got %s on %s" % (op, arg, np.dtype(dtype).name, x.dtype, x.device))
+            return _C.from_numpy(np.ascontiguousarray(x.numpy(), dtype=dtype)), False
+        return x, False
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray) and type(x).__module__.startswith("pyconvnet"):
+        x = x.numpy()
+    try:
+        a = np.asarray(x)
+    except Exception as e:  # ragged lists etc.
+        raise TypeError("%s: %s could not be converted to an array (%s)" % (op, arg, e)) from None
+    if a.dtype.kind not in "biuf":
+        raise TypeError("%s: %s must be a real numeric array, got dtype %s" % (op, arg, a.dtype))
+    if dtype is not None:
+        a = np.ascontiguousarray(a, dtype=dtype)
+    elif a.dtype not in _SUPPORTED:
+        a = np.ascontiguousarray(a, dtype=np.float32 if a.dtype.kind == "f" else np.int64)
+    else:
+        a = np.ascontiguousarray(a)
+    return _C.from_numpy(a), True
+
+
+def like_input(t, was_numpy):
+    """Return t as a NumPy array when the caller passed NumPy, else as a Tensor."""
+    return np.asarray(t) if was_numpy else t
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False):
+    """tf.matmul: op(a) @ op(b) for rank-2 or batched rank-3 float32 operands.
+
+    a: (M, K) [(K, M) if transpose_a] or (B, M, K); b: (K, N) [(N, K) if
+    transpose_b] or (B, K, N). Returns NumPy if `a` was NumPy, else a Tensor.
+    """
+    ta, na = as_tensor(a, "matmul", "a")
+    tb, _ = as_tensor(b, "matmul", "b")
+    return like_input(_C.matmul(ta, tb, bool(transpose_a), bool(transpose_b)), na)

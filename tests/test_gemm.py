@@ -1,0 +1,90 @@
+"""GEMM against the float64 reference, every SIMD path, odd and prime sizes."""
+import numpy as np
+import pytest
+
+import pyconvnet as pcn
+import reference as ref
+from tolerance import assert_close, scaled_tol
+
+SHAPES = [(1, 1, 1), (1, 7, 3), (5, 1, 2), (7, 13, 5), (17, 31, 1), (33, 65, 129), (97, 131, 389),
+          (12, 32, 384), (13, 33, 385), (200, 3, 700), (3, 200, 1000)]
+
+
+@pytest.mark.parametrize("M,N,K", SHAPES)
+@pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
+def test_matmul_matches_reference(simd, M, N, K, ta, tb):
+    rng = np.random.default_rng(M * 1000 + N * 10 + K)
+    a = rng.standard_normal((K, M) if ta else (M, K)).astype(np.float32)
+    b = rng.standard_normal((N, K) if tb else (K, N)).astype(np.float32)
+    c = pcn.matmul(a, b, transpose_a=bool(ta), transpose_b=bool(tb))
+    r = ref.gemm(a, b, ta, tb)
+    assert_close(c, r, rtol=1e-5, atol=scaled_tol(r, K))
+
+
+def test_matmul_small_integers_exact(simd):
+    rng = np.random.default_rng(1)
+    a = rng.integers(-4, 5, (67, 129)).astype(np.float32)
+    b = rng.integers(-4, 5, (129, 45)).astype(np.float32)
+    np.testing.assert_array_equal(pcn.matmul(a, b), (a.astype(np.int64) @ b.astype(np.int64)).astype(np.float32))
+
+
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25), (0.0, 3.0)])
+def test_gemm_into_alpha_beta(simd, alpha, beta):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((40, 70)).astype(np.float32)
+    b = rng.standard_normal((70, 50)).astype(np.float32)
+    c0 = rng.standard_normal((40, 50)).astype(np.float32)
+    c = pcn.tensor(c0)
+    pcn._C.gemm_into(c, pcn.tensor(a), pcn.tensor(b), False, False, alpha, beta)
+    r = ref.gemm(a, b, alpha=alpha, beta=beta, c=c0)
+    assert_close(c.numpy(), r, rtol=1e-5, atol=scaled_tol(r, 70))
+
+
+def test_beta_zero_ignores_nan_in_c():
+    a = np.ones((3, 4), np.float32)
+    b = np.ones((4, 5), np.float32)
+    c = pcn.tensor(np.full((3, 5), np.nan, np.float32))
+    pcn._C.gemm_into(c, pcn.tensor(a), pcn.tensor(b), False, False, 1.0, 0.0)
+    np.testing.assert_array_equal(c.numpy(), np.full((3, 5), 4.0, np.float32))
+
+
+def test_batched_matmul():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((3, 7, 9)).astype(np.float32)
+    b = rng.standard_normal((3, 9, 4)).astype(np.float32)
+    assert_close(pcn.matmul(a, b), ref.gemm(a, b), rtol=1e-5, atol=1e-5)
+    b2 = rng.standard_normal((9, 4)).astype(np.float32)
+    assert_close(pcn.matmul(a, b2), ref.gemm(a, b2), rtol=1e-5, atol=1e-5)
+
+
+def test_nan_propagates():
+    a = np.ones((4, 4), np.float32)
+    a[1, 2] = np.nan
+    c = pcn.matmul(a, np.ones((4, 3), np.float32))
+    assert np.isnan(c[1]).all() and np.isfinite(c[[0, 2, 3]]).all()
+
+
+def test_numpy_in_numpy_out_tensor_in_tensor_out():
+    a = np.ones((2, 3), np.float32)
+    assert isinstance(pcn.matmul(a, a.T.copy()), np.ndarray)
+    assert isinstance(pcn.matmul(pcn.tensor(a), pcn.tensor(a.T.copy())), pcn.Tensor)
+
+
+@pytest.mark.parametrize("a,b,exc", [
+    (np.ones((2, 3)), np.ones((4, 5)), ValueError),
+    (np.ones((2, 3, 4, 5)), np.ones((5, 2)), ValueError),
+    (np.ones(3), np.ones((3, 2)), ValueError),
+    (np.array([["a", "b"]]), np.ones((2, 2)), TypeError),
+    (np.ones((2, 2), dtype=complex), np.ones((2, 2)), TypeError),
+])
+def test_bad_input_raises(a, b, exc):
+    with pytest.raises(exc, match="matmul"):
+        pcn.matmul(a, b)
+
+
+def test_other_dtypes_and_noncontiguous_are_converted_once():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((6, 10))  # float64, and a strided view below
+    b = rng.integers(-3, 3, (5, 4))
+    r = ref.gemm(a[:, ::2], b)
+    assert_close(pcn.matmul(a[:, ::2], b), r, rtol=1e-5, atol=1e-5)
