@@ -52,7 +52,7 @@ def simd_level():
 def format_info(d=None):
     """The info() dict as a small table, in the manner of nvidia-smi's header."""
     d = d or info()
-    w = 80
+    w = 84
 
     def row(text):
         return "| " + text.ljust(w - 4)[: w - 4] + " |"
@@ -61,7 +61,7 @@ def format_info(d=None):
     rows = [line,
             row("pyconvnet %s   SIMD: %s (best %s)   OpenMP threads: %d of %d cores"
                 % (d["version"], d["simd"], d["simd_best"], d["openmp_threads"], d["cpu_cores"])),
-            row("CUDA compiled in: %s   arch: %s   runtime: %s   driver: %s"
+            row("CUDA: %s   arch: %s  runtime %s  driver %s"
                 % ("yes" if d["cuda_compiled"] else "no", d["cuda_arch"] or "-",
                    _ver(d["cuda_runtime"]), _ver(d["cuda_driver"]))),
             line]
