@@ -9,10 +9,20 @@ from ._C import Tensor, from_numpy, tensor, empty, zeros
 from ._runtime import info, devices, set_num_threads, get_num_threads, simd_level
 from .ops import matmul
 from . import nn
+from . import ops
+from . import autograd
+from . import activations, initializers, losses, metrics, optimizers, callbacks, utils
+from . import layers
+from . import models
+from .layers import Input, Layer
+from .models import Model, Sequential
+from .autograd import GradientTape, Variable
 
 __version__ = _C.build_info()["version"]
 
 __all__ = [
     "Tensor", "tensor", "from_numpy", "empty", "zeros", "matmul", "nn",
     "info", "devices", "set_num_threads", "get_num_threads", "simd_level",
+    "ops", "autograd", "activations", "initializers", "losses", "metrics", "optimizers", "callbacks", "utils",
+    "layers", "models", "Input", "Layer", "Model", "Sequential", "GradientTape", "Variable",
 ]
