@@ -917,3 +917,45 @@ def routes_eager(diff_fn):
             return fn(*args, **kwargs)
         return wrapper
     return deco
+
+
+# --------------------------------------------------------------------------
+# tf.nn-style differentiable versions (pyconvnet.nn routes EagerTensors here)
+# --------------------------------------------------------------------------
+def _nhwc4(v, what):
+    if isinstance(v, (int, np.integer)):
+        return (1, int(v), int(v), 1)
+    v = tuple(int(i) for i in v)
+    if len(v) == 1:
+        return (1, v[0], v[0], 1)
+    if len(v) == 2:
+        return (1, v[0], v[1], 1)
+    if len(v) == 4:
+        if v[0] != 1:
+            raise ValueError("%s: pooling over the batch dimension is not supported, got %s" % (what, v))
+        return v
+    raise ValueError("%s: expected an int, 2 or 4 values, got %s" % (what, v))
+
+
+def _tf_pool(mode, name, input, ksize, strides, padding, data_format=None):
+    if data_format not in (None, "NHWC"):
+        raise NotImplementedError("%s: only data_format='NHWC' is supported" % name)
+    k = _nhwc4(ksize, name)
+    s = _nhwc4(strides, name)
+    pad = padding.lower() if isinstance(padding, str) else padding
+    return pool2d(input, mode, k[1:], s[1:], pad)
+
+
+def tfnn_max_pool(input, ksize, strides, padding, data_format=None, name=None):
+    return _tf_pool("max", "max_pool", input, ksize, strides, padding, data_format)
+
+
+def tfnn_avg_pool(input, ksize, strides, padding, data_format=None, name=None):
+    return _tf_pool("avg", "avg_pool", input, ksize, strides, padding, data_format)
+
+
+def tfnn_conv2d(input, filters, strides=1, padding="VALID", data_format=None, dilations=None, name=None):
+    s = _nhwc4(strides, "conv2d")[1:3]
+    d = _nhwc4(dilations, "conv2d")[1:3] if dilations is not None else (1, 1)
+    pad = padding.lower() if isinstance(padding, str) else padding
+    return conv2d(input, filters, None, s, pad, d, 1)

@@ -33,8 +33,10 @@ def clear_session():
 
 
 def to_snake_case(name):
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    """Keras 3's rule: Conv2D -> conv2d, SimpleRNN -> simple_rnn."""
+    s = re.sub(r"\W+", "", name)
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", s)
+    s = re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
     return s
 
 
