@@ -81,9 +81,9 @@ Tensor batch_norm_forward_infer(const Tensor& x0, const std::optional<Tensor>& g
   if (beta0) beta = channel_vec(*beta0, x0, p.C, kBn, "beta");
   const Tensor mean = channel_vec(mean0, x0, p.C, kBn, "mean");
   const Tensor var = channel_vec(var0, x0, p.C, kBn, "variance");
-  const Tensor x = x0.contiguous();
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor y = Tensor::empty(x0.shape(), DType::F32, x0.device());
   if (p.M == 0) return y;
+  const Tensor x = x0.contiguous();
   batch_norm_forward_infer_table.get(x.device())(p, x.data<float>(), opt_ptr(gamma), opt_ptr(beta),
                                                  mean.data<float>(), var.data<float>(), y.data<float>());
   return y;
@@ -154,9 +154,9 @@ static LrnParams lrn_params(const Tensor& x, int64_t radius, double bias, double
 
 Tensor lrn_forward(const Tensor& x0, int64_t radius, double bias, double alpha, double beta) {
   const LrnParams p = lrn_params(x0, radius, bias, alpha, beta);
-  const Tensor x = x0.contiguous();
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor y = Tensor::empty(x0.shape(), DType::F32, x0.device());
   if (p.M == 0) return y;
+  const Tensor x = x0.contiguous();
   lrn_forward_table.get(x.device())(p, x.data<float>(), y.data<float>());
   return y;
 }
@@ -168,9 +168,9 @@ Tensor lrn_backward(const Tensor& dy0, const Tensor& x0, int64_t radius, double 
   if (dy0.shape() != x0.shape())
     PCN_THROW(ValueError, kLrn << " backward: dy shape " << shape_str(dy0.shape()) << " differs from input shape "
                                << shape_str(x0.shape()));
-  const Tensor x = x0.contiguous(), dy = dy0.contiguous();
-  Tensor dx = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor dx = Tensor::empty(x0.shape(), DType::F32, x0.device());
   if (p.M == 0) return dx;
+  const Tensor x = x0.contiguous(), dy = dy0.contiguous();
   lrn_backward_table.get(x.device())(p, dy.data<float>(), x.data<float>(), dx.data<float>());
   return dx;
 }
