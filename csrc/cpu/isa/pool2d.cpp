@@ -125,27 +125,46 @@ void bwd_block(const Pool2dParams& p, const float* __restrict dyn, const float* 
       if (w.empty()) continue;
       const float* __restrict dyp = dyn + (oh * p.OW + ow) * OC;
       if (kc == 1 && is_max) {
+        // Two vector passes per channel chunk: m = window max (as forward),
+        // then walk the window in order and give dy to the first element
+        // equal to m (or the first NaN, when m is NaN); 'done' masks the rest.
         for (int64_t cb = oc0; cb < oc1; cb += CB) {
           const int64_t nc = imin(CB, oc1 - cb);
-          float best[CB];
-          int64_t at[CB];
-          const int64_t off0 = (w.h0 * W + w.w0) * C;
+          float m[CB], done[CB];
+          const float* x0 = xn + (w.h0 * W + w.w0) * C;
           for (int64_t c = 0; c < nc; ++c) {
-            best[c] = xn[off0 + (cb + c) * sc];
-            at[c] = off0;
+            m[c] = x0[(cb + c) * sc];
+            done[c] = 0.f;
           }
           for (int64_t ih = w.h0; ih < w.h1; ++ih)
             for (int64_t iw = (ih == w.h0 ? w.w0 + 1 : w.w0); iw < w.w1; ++iw) {
-              const int64_t off = (ih * W + iw) * C;
-              const float* xp = xn + off;
-              for (int64_t c = 0; c < nc; ++c) {
-                const float v = xp[(cb + c) * sc];
-                const bool t = arg_take(v, best[c]);
-                best[c] = t ? v : best[c];
-                at[c] = t ? off : at[c];
+              const float* __restrict xp = xn + (ih * W + iw) * C;
+              if (sc == 1) {
+                for (int64_t c = 0; c < nc; ++c) m[c] = max_step(xp[cb + c], m[c]);
+              } else {
+                for (int64_t c = 0; c < nc; ++c) m[c] = max_step(xp[(cb + c) * sc], m[c]);
               }
             }
-          for (int64_t c = 0; c < nc; ++c) dxn[at[c] + (cb + c) * sc] += dyp[cb + c];
+          for (int64_t ih = w.h0; ih < w.h1; ++ih)
+            for (int64_t iw = w.w0; iw < w.w1; ++iw) {
+              const float* __restrict xp = xn + (ih * W + iw) * C;
+              float* __restrict dxp = dxn + (ih * W + iw) * C;
+              if (sc == 1) {
+                for (int64_t c = 0; c < nc; ++c) {
+                  const float v = xp[cb + c];
+                  const bool hit = done[c] == 0.f && (v == m[c] || v != v);
+                  dxp[cb + c] += hit ? dyp[cb + c] : 0.f;
+                  done[c] = hit ? 1.f : done[c];
+                }
+              } else {
+                for (int64_t c = 0; c < nc; ++c) {
+                  const float v = xp[(cb + c) * sc];
+                  const bool hit = done[c] == 0.f && (v == m[c] || v != v);
+                  dxp[(cb + c) * sc] += hit ? dyp[cb + c] : 0.f;
+                  done[c] = hit ? 1.f : done[c];
+                }
+              }
+            }
         }
       } else if (kc == 1) {
         const float inv = 1.f / float(w.count());
@@ -205,26 +224,35 @@ void pool2d_forward(const Pool2dParams& p, const float* x, float* y) {
   }
 }
 
-// dy (N,OH,OW,OC), x (N,H,W,C), dx (N,H,W,C) overwritten. dx is zeroed, then
-// each task accumulates a block of outputs whose windows no other task
-// touches: (n, oh) rows when windows do not overlap along H (sh >= kh), else
-// (n, channel block) when depth windows do not overlap (sc >= kc), else n.
+// dy (N,OH,OW,OC), x (N,H,W,C), dx (N,H,W,C) overwritten. Each task zeroes
+// and accumulates a block of outputs whose windows no other task touches:
+// (n, oh) rows when windows do not overlap along H (sh >= kh), else (after a
+// zeroing pass) (n, channel block) when depth windows do not overlap
+// (sc >= kc), else n.
 void pool2d_backward(const Pool2dParams& p, const float* dy, const float* x, float* dx) {
   const int64_t HWC = p.H * p.W * p.C, OHWC = p.OH * p.OW * p.OC;
   const int64_t work = p.N * OHWC * p.kh * p.kw * p.kc + p.N * HWC;
   const bool par = work > kParallelWork;
-  const int64_t rows_x = p.N * p.H;
-#pragma omp parallel for schedule(static) if (par)
-  for (int64_t r = 0; r < rows_x; ++r) std::memset(dx + r * p.W * p.C, 0, sizeof(float) * size_t(p.W * p.C));
-
   if (p.sh >= p.kh) {
+    // Output row oh owns input rows [oh*sh - pad_top, (oh+1)*sh - pad_top)
+    // (the first and last rows extended to the edges): it zeroes them while
+    // they are hot in cache and accumulates its windows into them.
     const int64_t rows = p.N * p.OH;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t n = r / p.OH, oh = r % p.OH;
+      const int64_t lo = oh == 0 ? 0 : imax(imin(oh * p.sh - p.pad_top, p.H), 0);
+      const int64_t hi = oh == p.OH - 1 ? p.H : imax(imin((oh + 1) * p.sh - p.pad_top, p.H), 0);
+      if (hi > lo) std::memset(dx + n * HWC + lo * p.W * p.C, 0, sizeof(float) * size_t((hi - lo) * p.W * p.C));
       bwd_block(p, dy + n * OHWC, x + n * HWC, dx + n * HWC, oh, oh + 1, 0, p.OC);
     }
-  } else if (p.sc >= p.kc) {
+    return;
+  }
+  const int64_t rows_x = p.N * p.H;
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t r = 0; r < rows_x; ++r) std::memset(dx + r * p.W * p.C, 0, sizeof(float) * size_t(p.W * p.C));
+
+  if (p.sc >= p.kc) {
     // Enough channel blocks to feed every thread a few times; at least 16 wide.
     const int64_t nt = omp_get_max_threads();
     int64_t nb = (4 * nt + p.N - 1) / p.N;
