@@ -126,6 +126,9 @@ def test_batch_normalization_wrapper():
     y2 = pcn.nn.batch_normalization(T(x), m.reshape(1, 1, 1, 5), v.reshape(1, 1, 1, 5), None, None, 1e-3)
     assert isinstance(y2, pcn.Tensor)
     assert_close(y2.numpy(), r2, rtol=1e-5, atol=1e-5)
+    # scalar statistics broadcast over the channels, as in tf.nn
+    r3 = ref.batch_norm_forward_infer(x, np.full(5, 2.0), None, np.full(5, 0.5), np.full(5, 3.0), 1e-3)
+    assert_close(pcn.nn.batch_normalization(x, 0.5, np.float32(3.0), None, 2.0, 1e-3), r3, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("axes,keepdims", [([0, 1, 2], False), ([0], False), ([1, 2], True), ([-1], False),

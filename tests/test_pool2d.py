@@ -206,6 +206,8 @@ def test_python_api_forms_and_kinds():
     assert isinstance(out, pcn.Tensor)
     assert_close(out.numpy(), ref.pool2d_forward(x, "avg", (3, 3), (1, 1), [1, 1, 1, 1]), rtol=1e-5, atol=1e-6)
     assert isinstance(pcn.nn.max_pool(x, 2, 2, "VALID"), np.ndarray)
+    assert_close(pcn.nn.max_pool(x, np.array([2, 2]), 2, np.array([[0, 0], [1, 1], [0, 1], [0, 0]])),
+                 ref.pool2d_forward(x, "max", (2, 2), (2, 2), [1, 1, 0, 1]), rtol=0, atol=0)
     # float64 and non-contiguous inputs are converted once
     xd = np.random.default_rng(0).standard_normal((2, 8, 6, 4))[:, ::2]
     assert_close(pcn.nn.avg_pool(xd, 2, 1, "SAME"), ref.pool2d_forward(xd.astype(np.float32), "avg", (2, 2), (1, 1),

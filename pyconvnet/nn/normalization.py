@@ -20,6 +20,10 @@ def _per_channel(v, C, op, arg):
         return None
     t, _ = as_tensor(v, op, arg)
     shape = tuple(t.shape)
+    if int(np.prod(shape)) == 1 and C != 1:  # a scalar statistic broadcasts over the channels
+        if t.device != "cpu":
+            raise ValueError("%s: %s must have %d values on %s, got shape %s" % (op, arg, C, t.device, shape))
+        return _C.from_numpy(np.full(C, float(np.asarray(t).reshape(-1)[0]), np.float32))
     if int(np.prod(shape)) != C or (len(shape) > 0 and shape[-1] != C) or len(shape) == 0:
         raise ValueError("%s: %s must hold one value per channel (shape (%d,) or (1, ..., %d)), got shape %s"
                          % (op, arg, C, C, shape))

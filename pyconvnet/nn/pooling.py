@@ -47,6 +47,8 @@ def _window_arg(v, op, arg):
 def _padding_arg(padding, op):
     if isinstance(padding, str):
         return padding
+    if hasattr(padding, "tolist"):  # NumPy array of 4 ints or 4 pairs
+        padding = padding.tolist()
     try:
         p = list(padding)
     except TypeError:

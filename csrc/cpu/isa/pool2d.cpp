@@ -209,14 +209,14 @@ void bwd_block(const Pool2dParams& p, const float* __restrict dyn, const float* 
 }
 
 // Below this much work (elements touched) the kernels stay on one thread.
-constexpr int64_t kParallelWork = 1 << 15;
+constexpr double kParallelWork = 1 << 15;
 
 }  // namespace
 
 // x (N,H,W,C), y (N,OH,OW,OC); parallel over (n, oh).
 void pool2d_forward(const Pool2dParams& p, const float* x, float* y) {
   const int64_t rows = p.N * p.OH;
-  const int64_t work = p.N * p.OH * p.OW * p.OC * p.kh * p.kw * p.kc;
+  const double work = double(p.N * p.OH * p.OW * p.OC) * double(p.kh) * double(p.kw) * double(p.kc);  // may exceed int64
 #pragma omp parallel for schedule(static) if (work > kParallelWork)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t n = r / p.OH, oh = r % p.OH;
@@ -231,7 +231,7 @@ void pool2d_forward(const Pool2dParams& p, const float* x, float* y) {
 // (sc >= kc), else n.
 void pool2d_backward(const Pool2dParams& p, const float* dy, const float* x, float* dx) {
   const int64_t HWC = p.H * p.W * p.C, OHWC = p.OH * p.OW * p.OC;
-  const int64_t work = p.N * OHWC * p.kh * p.kw * p.kc + p.N * HWC;
+  const double work = double(p.N * OHWC) * double(p.kh) * double(p.kw) * double(p.kc) + double(p.N * HWC);
   const bool par = work > kParallelWork;
   if (p.sh >= p.kh) {
     // Output row oh owns input rows [oh*sh - pad_top, (oh+1)*sh - pad_top)
@@ -277,7 +277,7 @@ void pool2d_backward(const Pool2dParams& p, const float* dy, const float* x, flo
 void global_pool_forward(const GlobalPoolParams& p, const float* x, float* y) {
   const int64_t nb = (p.C + CB - 1) / CB, tasks = p.N * nb;
   const bool is_max = p.mode == PoolMode::Max;
-#pragma omp parallel for schedule(static) if (p.N * p.HW * p.C > kParallelWork)
+#pragma omp parallel for schedule(static) if (double(p.N * p.HW * p.C) > kParallelWork)
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t n = t / nb, c0 = (t % nb) * CB, nc = imin(CB, p.C - c0);
     const float* xn = x + n * p.HW * p.C + c0;
@@ -305,7 +305,7 @@ void global_pool_forward(const GlobalPoolParams& p, const float* x, float* y) {
 // dy (N,C), x (N,HW,C), dx (N,HW,C) overwritten. avg: dy/HW everywhere;
 // max: dy at the first maximum of each (n, c), 0 elsewhere.
 void global_pool_backward(const GlobalPoolParams& p, const float* dy, const float* x, float* dx) {
-  const bool par = p.N * p.HW * p.C > kParallelWork;
+  const bool par = double(p.N * p.HW * p.C) > kParallelWork;
   if (p.mode == PoolMode::Avg) {
     const int64_t rows = p.N * p.HW;
     const float inv = float(1.0 / double(p.HW));
