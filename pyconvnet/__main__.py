@@ -14,17 +14,139 @@ def _cmd_info(args):
     return 0
 
 
+class UserError(Exception):
+    """A mistake in the command line or its inputs: one line on stderr, exit status 2."""
+
+
+DATASETS = ("mnist", "mnist_subset", "fashion_mnist")
+
+
+def _load_dataset(name, data):
+    from . import datasets
+    if name == "mnist" and not data:
+        return datasets.mnist.load_subset(), "the bundled MNIST subset"
+    if name == "mnist_subset":
+        return datasets.mnist.load_subset(), "the bundled MNIST subset"
+    mod = {"mnist": datasets.mnist, "fashion_mnist": datasets.fashion_mnist}[name]
+    return mod.load_data(path=data or None), "%s from %s" % (name, data or "the cache")
+
+
+def _cmd_train(args):
+    import os
+    import time
+
+    import numpy as np
+
+    from . import applications, optimizers, set_num_threads
+    if args.epochs <= 0:
+        raise UserError("--epochs must be a positive integer, got %d" % args.epochs)
+    if args.batch_size <= 0:
+        raise UserError("--batch-size must be a positive integer, got %d" % args.batch_size)
+    if not args.lr > 0:
+        raise UserError("--lr must be positive, got %g" % args.lr)
+    try:
+        build = applications.get(args.model)
+    except ValueError as e:
+        raise UserError(str(e))
+    if args.dataset not in DATASETS:
+        raise UserError("unknown dataset %r; known datasets: %s" % (args.dataset, ", ".join(DATASETS)))
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        probe = os.path.join(args.out, ".pyconvnet-write-test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise UserError("--out %s is not a writable directory (%s)" % (args.out, e.strerror or e))
+    if args.threads:
+        set_num_threads(args.threads)
+    try:
+        ((x_train, y_train), (x_test, y_test)), source = _load_dataset(args.dataset, args.data)
+    except (OSError, ValueError, RuntimeError) as e:
+        raise UserError(str(e).splitlines()[0])
+    x_train = (x_train[..., None] / 255.0).astype(np.float32)
+    x_test = (x_test[..., None] / 255.0).astype(np.float32)
+    print("pyconvnet: training %s on %s (%d train / %d test images), %d epoch(s), batch %d, %d thread(s)"
+          % (args.model, source, len(x_train), len(x_test), args.epochs, args.batch_size,
+             __import__("pyconvnet").get_num_threads()))
+    model = build(input_shape=x_train.shape[1:], classes=int(max(y_train.max(), y_test.max())) + 1)
+    if args.device and args.device != "cpu":
+        if not hasattr(model, "to"):
+            raise UserError("--device %s: this build cannot move models to devices" % args.device)
+        try:
+            model.to(args.device)
+        except (RuntimeError, ValueError) as e:
+            raise UserError("--device %s: %s" % (args.device, str(e).splitlines()[0]))
+    model.compile(optimizer=optimizers.Adam(args.lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    t0 = time.time()
+    history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
+                        validation_data=(x_test, y_test), verbose=args.verbose)
+    dt = time.time() - t0
+    loss, acc = model.evaluate(x_test, y_test, verbose=0)
+    print("test accuracy: %.4f  (test loss %.4f, %.1f s, %.0f samples/s)"
+          % (acc, loss, dt, args.epochs * len(x_train) / max(dt, 1e-9)))
+    weights = os.path.join(args.out, "%s.weights.npz" % args.model)
+    model.save_weights(weights)
+    written = [weights]
+    try:
+        from . import layers, models, plot
+        written.append(os.path.join(args.out, "training_curve.png"))
+        plot.plot_history(history, path=written[-1])
+        conv = next((l for l in model.layers if isinstance(l, layers.Conv2D)), None)
+        if conv is not None:
+            written.append(os.path.join(args.out, "filters.png"))
+            plot.plot_filters(conv, path=written[-1])
+            probe = models.Model(model.inputs, conv.output)
+            written.append(os.path.join(args.out, "feature_maps.png"))
+            plot.plot_feature_maps(probe.predict(x_test[:1], verbose=0)[0], path=written[-1])
+    except ImportError as e:
+        print("pyconvnet: pictures skipped (%s)" % e)
+    print("wrote " + ", ".join(written))
+    return 0
+
+
+def _cmd_bench(args):
+    import os
+    import runpy
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "run.py")
+    if not os.path.exists(here):
+        raise UserError("the benchmark harness (bench/run.py) is only in a source checkout of pyconvnet")
+    import sys
+    sys.argv = [here, "--quick"] + (["--only"] + args.only if args.only else [])
+    runpy.run_path(here, run_name="__main__")
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m pyconvnet", description=__doc__)
     sub = p.add_subparsers(dest="cmd")
     pi = sub.add_parser("info", help="build and device information")
     pi.add_argument("--json", action="store_true")
     pi.set_defaults(fn=_cmd_info)
+    pt = sub.add_parser("train", help="train a model from the zoo (default: LeNet-5 on the bundled MNIST subset)")
+    pt.add_argument("--model", default="lenet5", help="lenet5, fashion_cnn, alexnet, googlenet, resnet34")
+    pt.add_argument("--dataset", default="mnist", help="mnist (bundled subset unless --data), fashion_mnist")
+    pt.add_argument("--data", default="", help="directory holding the IDX files (e.g. the full MNIST)")
+    pt.add_argument("--epochs", type=int, default=3)
+    pt.add_argument("--batch-size", type=int, default=64)
+    pt.add_argument("--lr", type=float, default=1e-3)
+    pt.add_argument("--device", default="cpu")
+    pt.add_argument("--threads", type=int, default=0)
+    pt.add_argument("--out", default="pyconvnet_out")
+    pt.add_argument("--verbose", type=int, default=1)
+    pt.set_defaults(fn=_cmd_train)
+    pb = sub.add_parser("bench", help="a quick version of the kernel benchmarks (source checkout)")
+    pb.add_argument("--only", nargs="*", help="gemm conv pool rnn")
+    pb.set_defaults(fn=_cmd_bench)
     args = p.parse_args(argv)
     if not getattr(args, "fn", None):
         p.print_help()
         return 0
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except UserError as e:
+        print("pyconvnet %s: error: %s" % (args.cmd, e), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
