@@ -938,12 +938,11 @@ def _nhwc4(v, what):
 
 
 def _tf_pool(mode, name, input, ksize, strides, padding, data_format=None):
+    from .nn.pooling import _window_arg, _padding_arg  # tf.nn argument forms, shared with pyconvnet.nn
     if data_format not in (None, "NHWC"):
-        raise NotImplementedError("%s: only data_format='NHWC' is supported" % name)
-    k = _nhwc4(ksize, name)
-    s = _nhwc4(strides, name)
-    pad = padding.lower() if isinstance(padding, str) else padding
-    return pool2d(input, mode, k[1:], s[1:], pad)
+        raise ValueError("%s: only data_format='NHWC' is supported, got %r" % (name, data_format))
+    return pool2d(input, mode, _window_arg(ksize, name, "ksize"), _window_arg(strides, name, "strides"),
+                  _padding_arg(padding, name))
 
 
 def tfnn_max_pool(input, ksize, strides, padding, data_format=None, name=None):
@@ -959,3 +958,15 @@ def tfnn_conv2d(input, filters, strides=1, padding="VALID", data_format=None, di
     d = _nhwc4(dilations, "conv2d")[1:3] if dilations is not None else (1, 1)
     pad = padding.lower() if isinstance(padding, str) else padding
     return conv2d(input, filters, None, s, pad, d, 1)
+
+
+def tfnn_global_avg_pool(x):
+    return global_pool(x, "avg")
+
+
+def tfnn_global_max_pool(x):
+    return global_pool(x, "max")
+
+
+def tfnn_lrn(input, depth_radius=5, bias=1, alpha=1, beta=0.5, name=None):
+    return lrn(input, depth_radius, bias, alpha, beta)

@@ -253,7 +253,12 @@ class Lambda(Layer):
             code = marshal.loads(base64.b64decode(fn["config"]["code"]))
             g = {"tf": pyconvnet, "keras": pyconvnet, "np": np, "__builtins__": __builtins__}
             g.update(custom_objects or {})
-            fn = types.FunctionType(code, g, fn["config"].get("name"))
+            missing = [v for v in code.co_freevars if v not in g]
+            if missing:
+                raise ValueError("Lambda '%s': its function refers to enclosing-scope names %s; pass them in "
+                                 "custom_objects" % (config.get("name"), missing))
+            closure = tuple(types.CellType(g[v]) for v in code.co_freevars) or None
+            fn = types.FunctionType(code, g, fn["config"].get("name"), None, closure)
         elif isinstance(fn, str) and custom_objects and fn in custom_objects:
             fn = custom_objects[fn]
         else:
