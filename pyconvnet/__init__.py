@@ -17,6 +17,7 @@ from . import models
 from .layers import Input, Layer
 from .models import Model, Sequential
 from .autograd import GradientTape, Variable
+from . import applications
 
 __version__ = _C.build_info()["version"]
 
@@ -24,5 +25,5 @@ __all__ = [
     "Tensor", "tensor", "from_numpy", "empty", "zeros", "matmul", "nn",
     "info", "devices", "set_num_threads", "get_num_threads", "simd_level",
     "ops", "autograd", "activations", "initializers", "losses", "metrics", "optimizers", "callbacks", "utils",
-    "layers", "models", "Input", "Layer", "Model", "Sequential", "GradientTape", "Variable",
+    "layers", "models", "Input", "Layer", "Model", "Sequential", "GradientTape", "Variable", "applications",
 ]
