@@ -1,0 +1,296 @@
+// cpu/rnn.cpp — SimpleRNN / LSTM / GRU over a whole sequence, forward and
+// backward through time (Keras 3 semantics; shapes and the workspace layout
+// are documented in ops/rnn.h).
+//
+// Forward:  XW = X (N*T, I) @ W (I, GU)            one big GEMM for all steps
+//           per processing step s (time t = s, or T-1-s with go_backwards):
+//             HU = h_prev (N,U) @ R (U, GU)         one recurrent GEMM
+//             fused pointwise gate loop over (n, u) (OpenMP over n when large)
+// Backward: per step (reverse processing order) a fused pointwise loop writes
+//           the pre-activation gradients dZ[n,t,:] and one GEMM carries
+//           dh_prev = dZ_t @ R^T (+ direct terms); then, once for all steps:
+//           dx = dZ @ W^T, dW = X^T dZ, dR = P^T dZ (P = saved h_prev, laid
+//           out like x so this is one GEMM), db = column sums of dZ.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "../common.h"
+#include "gemm.h"
+
+namespace pcn {
+namespace cpu {
+
+namespace {
+
+inline float sigm(float v) { return 1.f / (1.f + std::exp(-v)); }
+
+// Parallelize the pointwise loops over the batch only when there is enough work.
+constexpr int64_t kParWork = 1 << 14;
+
+// C (M,Ncols) [ldc] = alpha * op(A) op(B) + beta * C with explicit leading dimensions.
+void gemm(bool ta, bool tb, int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
+  GemmParams g;
+  g.transA = ta; g.transB = tb; g.M = M; g.N = Nc; g.K = K; g.alpha = 1.f; g.beta = beta;
+  g.lda = lda; g.ldb = ldb; g.ldc = ldc;
+  sgemm(g, A, B, C);
+}
+
+// out[j] = sum_r M[r*ld + j], r < rows, j < cols (overwrites out).
+void column_sums(const float* M, int64_t rows, int64_t cols, int64_t ld, float* out) {
+  constexpr int64_t CB = 64;
+  const int64_t nb = (cols + CB - 1) / CB;
+#pragma omp parallel for schedule(static) if (rows * cols >= kParWork)
+  for (int64_t blk = 0; blk < nb; ++blk) {
+    const int64_t j0 = blk * CB, j1 = std::min(cols, j0 + CB);
+    float acc[CB];
+    for (int64_t j = j0; j < j1; ++j) acc[j - j0] = 0.f;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* m = M + r * ld;
+      for (int64_t j = j0; j < j1; ++j) acc[j - j0] += m[j];
+    }
+    for (int64_t j = j0; j < j1; ++j) out[j] = acc[j - j0];
+  }
+}
+
+}  // namespace
+
+// x (N,T,I); W (I,GU); R (U,GU); b null or GU floats (2*GU for GRU reset_after);
+// h0/c0 null or (N,U); out (N,T,U) processing order; hT (N,U); cT (N,U) LSTM
+// only (also used as the running cell state); ws see ops/rnn.h;
+// scratch: XW (N*T,GU) then HU (N,GU).
+void rnn_forward(const RnnParams& p, const float* x, const float* W, const float* R, const float* b,
+                 const float* h0, const float* c0, float* out, float* hT, float* cT, float* ws, float* scratch) {
+  const int64_t N = p.N, T = p.T, I = p.I, U = p.U, GU = p.G * p.U, NT = N * T;
+  const bool lstm = p.cell == RnnCell::Lstm, gru = p.cell == RnnCell::Gru, relu = p.cell == RnnCell::SimpleRelu;
+  const bool ra = p.reset_after;
+  const int64_t S = (lstm || gru) ? 4 * U : U;
+  float* A = ws;
+  float* P = ws + NT * S;
+  float* CP = P + NT * U;
+  float* TC = CP + NT * U;
+  float* XW = scratch;
+  float* HU = scratch + NT * GU;
+  const float* b_in = b;                                  // input-side bias (or the only bias)
+  const float* b_rec = (gru && ra && b) ? b + GU : nullptr;  // GRU reset_after recurrent bias
+  const bool par = N * GU >= kParWork;
+
+  gemm(false, false, NT, GU, I, x, I, W, GU, 0.f, XW, GU);
+
+  const float* hprev = h0;  // null = zeros
+  int64_t ldh = U;
+  for (int64_t s = 0; s < T; ++s) {
+    const int64_t t = p.go_backwards ? T - 1 - s : s;
+    const bool hz = hprev == nullptr;
+    const float* cprev = (s == 0) ? c0 : cT;  // LSTM; null = zeros
+    // Recurrent GEMM (for GRU without reset_after only the z, r columns here).
+    const int64_t ncols = (gru && !ra) ? 2 * U : GU;
+    if (!hz) gemm(false, false, N, ncols, U, hprev, ldh, R, GU, 0.f, HU, GU);
+
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t row = n * T + t;
+      const float* xw = XW + row * GU;
+      const float* hu = HU + n * GU;
+      const float* hp = hz ? nullptr : hprev + n * ldh;
+      float* a = A + row * S;
+      float* pp = P + row * U;
+      float* ho = out + (n * T + s) * U;
+      for (int64_t u = 0; u < U; ++u) pp[u] = hz ? 0.f : hp[u];
+      if (!lstm && !gru) {
+        for (int64_t u = 0; u < U; ++u) {
+          float v = xw[u] + (b_in ? b_in[u] : 0.f) + (hz ? 0.f : hu[u]);
+          v = relu ? (v > 0.f ? v : (v != v ? v : 0.f)) : std::tanh(v);
+          a[u] = v;
+          ho[u] = v;
+        }
+      } else if (lstm) {
+        const float* cp = cprev ? cprev + n * U : nullptr;
+        float* cn = cT + n * U;
+        float* cpw = CP + row * U;
+        float* tc = TC + row * U;
+        for (int64_t u = 0; u < U; ++u) {
+          float z[4];
+          for (int k = 0; k < 4; ++k)
+            z[k] = xw[k * U + u] + (b_in ? b_in[k * U + u] : 0.f) + (hz ? 0.f : hu[k * U + u]);
+          const float ig = sigm(z[0]), fg = sigm(z[1]), gg = std::tanh(z[2]), og = sigm(z[3]);
+          const float c_old = cp ? cp[u] : 0.f;
+          const float c = fg * c_old + ig * gg;
+          const float tcv = std::tanh(c);
+          a[u] = ig; a[U + u] = fg; a[2 * U + u] = gg; a[3 * U + u] = og;
+          cpw[u] = c_old;
+          tc[u] = tcv;
+          cn[u] = c;
+          ho[u] = og * tcv;
+        }
+      } else if (ra) {  // GRU, reset_after=True
+        for (int64_t u = 0; u < U; ++u) {
+          float xz[3], hzv[3];
+          for (int k = 0; k < 3; ++k) {
+            xz[k] = xw[k * U + u] + (b_in ? b_in[k * U + u] : 0.f);
+            hzv[k] = (hz ? 0.f : hu[k * U + u]) + (b_rec ? b_rec[k * U + u] : 0.f);
+          }
+          const float zg = sigm(xz[0] + hzv[0]), rg = sigm(xz[1] + hzv[1]);
+          const float hh = std::tanh(xz[2] + rg * hzv[2]);
+          const float h_old = hz ? 0.f : hp[u];
+          a[u] = zg; a[U + u] = rg; a[2 * U + u] = hh; a[3 * U + u] = hzv[2];
+          ho[u] = zg * h_old + (1.f - zg) * hh;
+        }
+      } else {  // GRU, reset_after=False: phase 1 (z, r, r*h_prev)
+        for (int64_t u = 0; u < U; ++u) {
+          const float zg = sigm(xw[u] + (b_in ? b_in[u] : 0.f) + (hz ? 0.f : hu[u]));
+          const float rg = sigm(xw[U + u] + (b_in ? b_in[U + u] : 0.f) + (hz ? 0.f : hu[U + u]));
+          a[u] = zg; a[U + u] = rg; a[3 * U + u] = rg * (hz ? 0.f : hp[u]);
+        }
+      }
+    }
+    if (gru && !ra) {
+      // HU_h = (r * h_prev) (N,U) @ R[:, 2U:3U]; rows of r*h_prev are at stride T*S in A.
+      if (!hz) gemm(false, false, N, U, U, A + t * S + 3 * U, T * S, R + 2 * U, GU, 0.f, HU + 2 * U, GU);
+#pragma omp parallel for schedule(static) if (par)
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t row = n * T + t;
+        const float* xw = XW + row * GU;
+        const float* hu = HU + n * GU;
+        float* a = A + row * S;
+        float* ho = out + (n * T + s) * U;
+        for (int64_t u = 0; u < U; ++u) {
+          const float hh = std::tanh(xw[2 * U + u] + (b_in ? b_in[2 * U + u] : 0.f) + (hz ? 0.f : hu[2 * U + u]));
+          const float zg = a[u];
+          const float h_old = hz ? 0.f : hprev[n * ldh + u];
+          a[2 * U + u] = hh;
+          ho[u] = zg * h_old + (1.f - zg) * hh;
+        }
+      }
+    }
+    hprev = out + s * U;
+    ldh = T * U;
+  }
+  for (int64_t n = 0; n < N; ++n) std::memcpy(hT + n * U, out + (n * T + T - 1) * U, sizeof(float) * U);
+}
+
+// dout (N,T,U) processing order or null; dhT/dcT (N,U) or null; ws from forward.
+// Overwrites dx (N,T,I), dW (I,GU), dR (U,GU), db (GU or 2*GU; null = no bias),
+// dh0/dc0 (N,U; null = not wanted). scratch: dZ (N*T,GU) [, dZrec (N*T,GU) for
+// GRU reset_after], then dHc, dHn, dC, Gm (N,U) each.
+void rnn_backward(const RnnParams& p, const float* dout, const float* dhT, const float* dcT, const float* x,
+                  const float* W, const float* R, const float* ws, float* dx, float* dW, float* dR, float* db,
+                  float* dh0, float* dc0, float* scratch) {
+  const int64_t N = p.N, T = p.T, I = p.I, U = p.U, GU = p.G * p.U, NT = N * T;
+  const bool lstm = p.cell == RnnCell::Lstm, gru = p.cell == RnnCell::Gru, relu = p.cell == RnnCell::SimpleRelu;
+  const bool ra = p.reset_after;
+  const int64_t S = (lstm || gru) ? 4 * U : U;
+  const float* A = ws;
+  const float* P = ws + NT * S;
+  const float* CP = P + NT * U;
+  const float* TC = CP + NT * U;
+  float* dZ = scratch;
+  float* dZr = (gru && ra) ? dZ + NT * GU : dZ;  // what multiplies R (recurrent side)
+  float* dHc = dZ + NT * GU * ((gru && ra) ? 2 : 1);
+  float* dHn = dHc + N * U;
+  float* dC = dHn + N * U;
+  float* Gm = dC + N * U;
+  const bool par = N * GU >= kParWork;
+
+  for (int64_t i = 0; i < N * U; ++i) {
+    dHc[i] = dhT ? dhT[i] : 0.f;
+    dC[i] = dcT ? dcT[i] : 0.f;
+  }
+
+  for (int64_t s = T - 1; s >= 0; --s) {
+    const int64_t t = p.go_backwards ? T - 1 - s : s;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t row = n * T + t;
+      const float* a = A + row * S;
+      const float* hp = P + row * U;
+      const float* dcarry = dHc + n * U;
+      const float* dov = dout ? dout + (n * T + s) * U : nullptr;
+      float* dz = dZ + row * GU;
+      if (!lstm && !gru) {
+        for (int64_t u = 0; u < U; ++u) {
+          const float dh = dcarry[u] + (dov ? dov[u] : 0.f);
+          const float h = a[u];
+          dz[u] = relu ? (h > 0.f ? dh : 0.f) : dh * (1.f - h * h);
+        }
+      } else if (lstm) {
+        const float* cp = CP + row * U;
+        const float* tc = TC + row * U;
+        float* dcn = dC + n * U;
+        for (int64_t u = 0; u < U; ++u) {
+          const float dh = dcarry[u] + (dov ? dov[u] : 0.f);
+          const float ig = a[u], fg = a[U + u], gg = a[2 * U + u], og = a[3 * U + u], tcv = tc[u];
+          const float dc = dcn[u] + dh * og * (1.f - tcv * tcv);
+          dz[u] = dc * gg * ig * (1.f - ig);
+          dz[U + u] = dc * cp[u] * fg * (1.f - fg);
+          dz[2 * U + u] = dc * ig * (1.f - gg * gg);
+          dz[3 * U + u] = dh * tcv * og * (1.f - og);
+          dcn[u] = dc * fg;
+        }
+      } else if (ra) {
+        float* dzr = dZr + row * GU;
+        float* dhn = dHn + n * U;
+        for (int64_t u = 0; u < U; ++u) {
+          const float dh = dcarry[u] + (dov ? dov[u] : 0.f);
+          const float zg = a[u], rg = a[U + u], hh = a[2 * U + u], e = a[3 * U + u];
+          const float daz = dh * (hp[u] - hh) * zg * (1.f - zg);
+          const float dah = dh * (1.f - zg) * (1.f - hh * hh);
+          const float dar = dah * e * rg * (1.f - rg);
+          dz[u] = daz; dz[U + u] = dar; dz[2 * U + u] = dah;
+          dzr[u] = daz; dzr[U + u] = dar; dzr[2 * U + u] = dah * rg;
+          dhn[u] = dh * zg;
+        }
+      } else {  // GRU reset_after=False, phase 1: dz, dh (candidate), direct dh_prev
+        float* dhn = dHn + n * U;
+        for (int64_t u = 0; u < U; ++u) {
+          const float dh = dcarry[u] + (dov ? dov[u] : 0.f);
+          const float zg = a[u], hh = a[2 * U + u];
+          dz[u] = dh * (hp[u] - hh) * zg * (1.f - zg);
+          dz[2 * U + u] = dh * (1.f - zg) * (1.f - hh * hh);
+          dhn[u] = dh * zg;
+        }
+      }
+    }
+    if (gru && !ra) {
+      // Gm = dZ_h (N,U) @ R_h^T: gradient w.r.t. (r * h_prev).
+      gemm(false, true, N, U, U, dZ + t * GU + 2 * U, T * GU, R + 2 * U, GU, 0.f, Gm, U);
+#pragma omp parallel for schedule(static) if (par)
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t row = n * T + t;
+        const float* a = A + row * S;
+        const float* hp = P + row * U;
+        const float* g = Gm + n * U;
+        float* dz = dZ + row * GU;
+        float* dhn = dHn + n * U;
+        for (int64_t u = 0; u < U; ++u) {
+          const float rg = a[U + u];
+          dz[U + u] = g[u] * hp[u] * rg * (1.f - rg);
+          dhn[u] += g[u] * rg;
+        }
+      }
+      gemm(false, true, N, U, 2 * U, dZ + t * GU, T * GU, R, GU, 1.f, dHn, U);
+    } else {
+      gemm(false, true, N, U, GU, dZr + t * GU, T * GU, R, GU, gru ? 1.f : 0.f, dHn, U);
+    }
+    std::swap(dHc, dHn);
+  }
+  if (dh0) std::memcpy(dh0, dHc, sizeof(float) * N * U);
+  if (dc0) std::memcpy(dc0, dC, sizeof(float) * N * U);
+
+  gemm(false, true, NT, I, GU, dZ, GU, W, GU, 0.f, dx, I);   // dx = dZ W^T
+  gemm(true, false, I, GU, NT, x, I, dZ, GU, 0.f, dW, GU);   // dW = X^T dZ
+  if (gru && !ra) {
+    gemm(true, false, U, 2 * U, NT, P, U, dZ, GU, 0.f, dR, GU);
+    gemm(true, false, U, U, NT, A + 3 * U, S, dZ + 2 * U, GU, 0.f, dR + 2 * U, GU);
+  } else {
+    gemm(true, false, U, GU, NT, P, U, dZr, GU, 0.f, dR, GU);  // dR = P^T dZrec
+  }
+  if (db) {
+    column_sums(dZ, NT, GU, GU, db);
+    if (gru && ra) column_sums(dZr, NT, GU, GU, db + GU);
+  }
+}
+
+}  // namespace cpu
+}  // namespace pcn
