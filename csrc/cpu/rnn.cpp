@@ -17,6 +17,7 @@
 
 #include "../common.h"
 #include "gemm.h"
+#include "isa/rnn_isa.h"
 
 namespace pcn {
 namespace cpu {
@@ -24,6 +25,15 @@ namespace cpu {
 namespace {
 
 inline float sigm(float v) { return 1.f / (1.f + std::exp(-v)); }
+
+// Packed small-M products for the per-step recurrent GEMMs (isa/rnn.cpp).
+void pack_b(const float* B, int64_t ldb, bool trans, int64_t K, int64_t Nc, float* Bp) {
+  PCN_ISA_CALL(rnn_pack_b, B, ldb, trans, K, Nc, Bp);
+}
+void gemm_packed(int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda, const float* Bp, bool accumulate,
+                 float* C, int64_t ldc) {
+  PCN_ISA_CALL(rnn_gemm_packed, M, Nc, K, A, lda, Bp, accumulate, C, ldc);
+}
 
 // Parallelize the pointwise loops over the batch only when there is enough work.
 constexpr int64_t kParWork = 1 << 14;
@@ -59,7 +69,8 @@ void column_sums(const float* M, int64_t rows, int64_t cols, int64_t ld, float* 
 // x (N,T,I); W (I,GU); R (U,GU); b null or GU floats (2*GU for GRU reset_after);
 // h0/c0 null or (N,U); out (N,T,U) processing order; hT (N,U); cT (N,U) LSTM
 // only (also used as the running cell state); ws see ops/rnn.h;
-// scratch: XW (N*T,GU) then HU (N,GU).
+// scratch: XW (N*T,GU), HU (N,GU), then R packed for the step products
+// (rnn_packed_floats(U,GU); GRU v1: (U,2U) then (U,U)).
 void rnn_forward(const RnnParams& p, const float* x, const float* W, const float* R, const float* b,
                  const float* h0, const float* c0, float* out, float* hT, float* cT, float* ws, float* scratch) {
   const int64_t N = p.N, T = p.T, I = p.I, U = p.U, GU = p.G * p.U, NT = N * T;
@@ -72,11 +83,19 @@ void rnn_forward(const RnnParams& p, const float* x, const float* W, const float
   float* TC = CP + NT * U;
   float* XW = scratch;
   float* HU = scratch + NT * GU;
+  float* Rp = HU + N * GU;
+  float* Rp2 = Rp + rnn_packed_floats(U, 2 * U);  // GRU v1: R_h
   const float* b_in = b;                                  // input-side bias (or the only bias)
   const float* b_rec = (gru && ra && b) ? b + GU : nullptr;  // GRU reset_after recurrent bias
   const bool par = N * GU >= kParWork;
 
   gemm(false, false, NT, GU, I, x, I, W, GU, 0.f, XW, GU);
+  if (gru && !ra) {
+    pack_b(R, GU, false, U, 2 * U, Rp);
+    pack_b(R + 2 * U, GU, false, U, U, Rp2);
+  } else {
+    pack_b(R, GU, false, U, GU, Rp);
+  }
 
   const float* hprev = h0;  // null = zeros
   int64_t ldh = U;
@@ -86,7 +105,7 @@ void rnn_forward(const RnnParams& p, const float* x, const float* W, const float
     const float* cprev = (s == 0) ? c0 : cT;  // LSTM; null = zeros
     // Recurrent GEMM (for GRU without reset_after only the z, r columns here).
     const int64_t ncols = (gru && !ra) ? 2 * U : GU;
-    if (!hz) gemm(false, false, N, ncols, U, hprev, ldh, R, GU, 0.f, HU, GU);
+    if (!hz) gemm_packed(N, ncols, U, hprev, ldh, Rp, false, HU, GU);
 
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t n = 0; n < N; ++n) {
@@ -147,7 +166,7 @@ void rnn_forward(const RnnParams& p, const float* x, const float* W, const float
     }
     if (gru && !ra) {
       // HU_h = (r * h_prev) (N,U) @ R[:, 2U:3U]; rows of r*h_prev are at stride T*S in A.
-      if (!hz) gemm(false, false, N, U, U, A + t * S + 3 * U, T * S, R + 2 * U, GU, 0.f, HU + 2 * U, GU);
+      if (!hz) gemm_packed(N, U, U, A + t * S + 3 * U, T * S, Rp2, false, HU + 2 * U, GU);
 #pragma omp parallel for schedule(static) if (par)
       for (int64_t n = 0; n < N; ++n) {
         const int64_t row = n * T + t;
@@ -173,7 +192,8 @@ void rnn_forward(const RnnParams& p, const float* x, const float* W, const float
 // dout (N,T,U) processing order or null; dhT/dcT (N,U) or null; ws from forward.
 // Overwrites dx (N,T,I), dW (I,GU), dR (U,GU), db (GU or 2*GU; null = no bias),
 // dh0/dc0 (N,U; null = not wanted). scratch: dZ (N*T,GU) [, dZrec (N*T,GU) for
-// GRU reset_after], then dHc, dHn, dC, Gm (N,U) each.
+// GRU reset_after], then dHc, dHn, dC, Gm (N,U) each, then R^T packed
+// (rnn_packed_floats(GU,U); GRU v1: R_h^T (U,U) then R_zr^T (2U,U)).
 void rnn_backward(const RnnParams& p, const float* dout, const float* dhT, const float* dcT, const float* x,
                   const float* W, const float* R, const float* ws, float* dx, float* dW, float* dR, float* db,
                   float* dh0, float* dc0, float* scratch) {
@@ -191,6 +211,14 @@ void rnn_backward(const RnnParams& p, const float* dout, const float* dhT, const
   float* dHn = dHc + N * U;
   float* dC = dHn + N * U;
   float* Gm = dC + N * U;
+  float* RpT = Gm + N * U;
+  float* RpT2 = RpT + rnn_packed_floats(U, U);  // GRU v1: R_zr^T
+  if (gru && !ra) {
+    pack_b(R + 2 * U, GU, true, U, U, RpT);
+    pack_b(R, GU, true, 2 * U, U, RpT2);
+  } else {
+    pack_b(R, GU, true, GU, U, RpT);
+  }
   const bool par = N * GU >= kParWork;
 
   for (int64_t i = 0; i < N * U; ++i) {
@@ -254,7 +282,7 @@ void rnn_backward(const RnnParams& p, const float* dout, const float* dhT, const
     }
     if (gru && !ra) {
       // Gm = dZ_h (N,U) @ R_h^T: gradient w.r.t. (r * h_prev).
-      gemm(false, true, N, U, U, dZ + t * GU + 2 * U, T * GU, R + 2 * U, GU, 0.f, Gm, U);
+      gemm_packed(N, U, U, dZ + t * GU + 2 * U, T * GU, RpT, false, Gm, U);
 #pragma omp parallel for schedule(static) if (par)
       for (int64_t n = 0; n < N; ++n) {
         const int64_t row = n * T + t;
@@ -269,9 +297,9 @@ void rnn_backward(const RnnParams& p, const float* dout, const float* dhT, const
           dhn[u] += g[u] * rg;
         }
       }
-      gemm(false, true, N, U, 2 * U, dZ + t * GU, T * GU, R, GU, 1.f, dHn, U);
+      gemm_packed(N, U, 2 * U, dZ + t * GU, T * GU, RpT2, true, dHn, U);
     } else {
-      gemm(false, true, N, U, GU, dZr + t * GU, T * GU, R, GU, gru ? 1.f : 0.f, dHn, U);
+      gemm_packed(N, U, GU, dZr + t * GU, T * GU, RpT, gru, dHn, U);
     }
     std::swap(dHc, dHn);
   }

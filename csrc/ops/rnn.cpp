@@ -3,6 +3,8 @@
 // checked_numel before allocating, and calls the device kernel.
 #include "rnn.h"
 
+#include "../cpu/isa/rnn_isa.h"
+
 namespace pcn {
 
 namespace cpu {
@@ -24,14 +26,22 @@ int64_t rnn_workspace_floats(const RnnParams& p) {
   const int64_t S = rnn_saved_width(p);
   return p.N * p.T * (S + (p.cell == RnnCell::Lstm ? 3 : 1) * p.U);
 }
+// CPU kernel's packed copies of R (see cpu/isa/rnn_isa.h): forward R, backward R^T.
+static int64_t packed_r_floats(const RnnParams& p, bool backward) {
+  const int64_t U = p.U, GU = p.G * p.U;
+  if (p.cell == RnnCell::Gru && !p.reset_after)
+    return backward ? rnn_packed_floats(U, U) + rnn_packed_floats(2 * U, U)
+                    : rnn_packed_floats(U, 2 * U) + rnn_packed_floats(U, U);
+  return backward ? rnn_packed_floats(GU, U) : rnn_packed_floats(U, GU);
+}
 int64_t rnn_fwd_scratch_floats(const RnnParams& p) {
   const int64_t GU = p.G * p.U;
-  return p.N * p.T * GU + p.N * GU;  // XW (N,T,GU) + HU (N,GU)
+  return p.N * p.T * GU + p.N * GU + packed_r_floats(p, false);  // XW (N,T,GU) + HU (N,GU) + packed R
 }
 int64_t rnn_bwd_scratch_floats(const RnnParams& p) {
   const int64_t GU = p.G * p.U;
   // dZ (N,T,GU) [+ dZrec (N,T,GU) for GRU reset_after] + 4 (N,U) carries.
-  return p.N * p.T * GU * (is_gru_ra(p) ? 2 : 1) + 4 * p.N * p.U;
+  return p.N * p.T * GU * (is_gru_ra(p) ? 2 : 1) + 4 * p.N * p.U + packed_r_floats(p, true);
 }
 
 namespace {
@@ -132,6 +142,7 @@ Ctx validate(const char* fn, const Tensor& x, const Tensor& W, const Tensor& R, 
   checked_numel({p.N, p.T, GU}, op.c_str());
   checked_numel({p.N, p.T, S + 3 * p.U}, op.c_str());
   checked_numel({p.N, p.T, 2 * GU + 4 * p.U}, op.c_str());
+  checked_numel({GU + kRnnPanel, GU + kRnnPanel, 2}, op.c_str());  // packed copies of R
   return c;
 }
 
