@@ -24,8 +24,6 @@ namespace cpu {
 
 namespace {
 
-inline float sigm(float v) { return 1.f / (1.f + std::exp(-v)); }
-
 // Packed small-M products for the per-step recurrent GEMMs (isa/rnn.cpp).
 void pack_b(const float* B, int64_t ldb, bool trans, int64_t K, int64_t Nc, float* Bp) {
   PCN_ISA_CALL(rnn_pack_b, B, ldb, trans, K, Nc, Bp);
@@ -69,8 +67,8 @@ void column_sums(const float* M, int64_t rows, int64_t cols, int64_t ld, float* 
 // x (N,T,I); W (I,GU); R (U,GU); b null or GU floats (2*GU for GRU reset_after);
 // h0/c0 null or (N,U); out (N,T,U) processing order; hT (N,U); cT (N,U) LSTM
 // only (also used as the running cell state); ws see ops/rnn.h;
-// scratch: XW (N*T,GU), HU (N,GU), then R packed for the step products
-// (rnn_packed_floats(U,GU); GRU v1: (U,2U) then (U,U)).
+// scratch: XW (N*T,GU), HU (N,GU), R packed for the step products
+// (rnn_packed_floats(U,GU); GRU v1: (U,2U) then (U,U)), then 2*GU zeros.
 void rnn_forward(const RnnParams& p, const float* x, const float* W, const float* R, const float* b,
                  const float* h0, const float* c0, float* out, float* hT, float* cT, float* ws, float* scratch) {
   const int64_t N = p.N, T = p.T, I = p.I, U = p.U, GU = p.G * p.U, NT = N * T;
@@ -97,90 +95,56 @@ void rnn_forward(const RnnParams& p, const float* x, const float* W, const float
     pack_b(R, GU, false, U, GU, Rp);
   }
 
+  // Zero stand-ins so the fused row kernels never test for absent inputs.
+  float* zb = Rp + ((gru && !ra) ? rnn_packed_floats(U, 2 * U) + rnn_packed_floats(U, U)
+                                 : rnn_packed_floats(U, GU));  // 2*GU zeros: absent bias
+  std::memset(zb, 0, sizeof(float) * 2 * GU);
+  const float* bi = b_in ? b_in : zb;
+  const float* br = b_rec ? b_rec : zb;
+  if (lstm && !c0) std::memset(cT, 0, sizeof(float) * N * U);
+
   const float* hprev = h0;  // null = zeros
   int64_t ldh = U;
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = p.go_backwards ? T - 1 - s : s;
     const bool hz = hprev == nullptr;
-    const float* cprev = (s == 0) ? c0 : cT;  // LSTM; null = zeros
+    const float* cprev = (s == 0 && c0) ? c0 : cT;  // LSTM running cell state
     // Recurrent GEMM (for GRU without reset_after only the z, r columns here).
     const int64_t ncols = (gru && !ra) ? 2 * U : GU;
-    if (!hz) gemm_packed(N, ncols, U, hprev, ldh, Rp, false, HU, GU);
+    if (hz)
+      std::memset(HU, 0, sizeof(float) * N * GU);
+    else
+      gemm_packed(N, ncols, U, hprev, ldh, Rp, false, HU, GU);
 
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t n = 0; n < N; ++n) {
       const int64_t row = n * T + t;
       const float* xw = XW + row * GU;
       const float* hu = HU + n * GU;
-      const float* hp = hz ? nullptr : hprev + n * ldh;
       float* a = A + row * S;
-      float* pp = P + row * U;
+      float* pp = P + row * U;  // h_prev, saved; also the row kernels' h_prev
       float* ho = out + (n * T + s) * U;
-      for (int64_t u = 0; u < U; ++u) pp[u] = hz ? 0.f : hp[u];
-      if (!lstm && !gru) {
-        for (int64_t u = 0; u < U; ++u) {
-          float v = xw[u] + (b_in ? b_in[u] : 0.f) + (hz ? 0.f : hu[u]);
-          v = relu ? (v > 0.f ? v : (v != v ? v : 0.f)) : std::tanh(v);
-          a[u] = v;
-          ho[u] = v;
-        }
-      } else if (lstm) {
-        const float* cp = cprev ? cprev + n * U : nullptr;
-        float* cn = cT + n * U;
-        float* cpw = CP + row * U;
-        float* tc = TC + row * U;
-        for (int64_t u = 0; u < U; ++u) {
-          float z[4];
-          for (int k = 0; k < 4; ++k)
-            z[k] = xw[k * U + u] + (b_in ? b_in[k * U + u] : 0.f) + (hz ? 0.f : hu[k * U + u]);
-          const float ig = sigm(z[0]), fg = sigm(z[1]), gg = std::tanh(z[2]), og = sigm(z[3]);
-          const float c_old = cp ? cp[u] : 0.f;
-          const float c = fg * c_old + ig * gg;
-          const float tcv = std::tanh(c);
-          a[u] = ig; a[U + u] = fg; a[2 * U + u] = gg; a[3 * U + u] = og;
-          cpw[u] = c_old;
-          tc[u] = tcv;
-          cn[u] = c;
-          ho[u] = og * tcv;
-        }
-      } else if (ra) {  // GRU, reset_after=True
-        for (int64_t u = 0; u < U; ++u) {
-          float xz[3], hzv[3];
-          for (int k = 0; k < 3; ++k) {
-            xz[k] = xw[k * U + u] + (b_in ? b_in[k * U + u] : 0.f);
-            hzv[k] = (hz ? 0.f : hu[k * U + u]) + (b_rec ? b_rec[k * U + u] : 0.f);
-          }
-          const float zg = sigm(xz[0] + hzv[0]), rg = sigm(xz[1] + hzv[1]);
-          const float hh = std::tanh(xz[2] + rg * hzv[2]);
-          const float h_old = hz ? 0.f : hp[u];
-          a[u] = zg; a[U + u] = rg; a[2 * U + u] = hh; a[3 * U + u] = hzv[2];
-          ho[u] = zg * h_old + (1.f - zg) * hh;
-        }
-      } else {  // GRU, reset_after=False: phase 1 (z, r, r*h_prev)
-        for (int64_t u = 0; u < U; ++u) {
-          const float zg = sigm(xw[u] + (b_in ? b_in[u] : 0.f) + (hz ? 0.f : hu[u]));
-          const float rg = sigm(xw[U + u] + (b_in ? b_in[U + u] : 0.f) + (hz ? 0.f : hu[U + u]));
-          a[u] = zg; a[U + u] = rg; a[3 * U + u] = rg * (hz ? 0.f : hp[u]);
-        }
-      }
+      if (hz)
+        std::memset(pp, 0, sizeof(float) * U);
+      else
+        std::memcpy(pp, hprev + n * ldh, sizeof(float) * U);
+      if (lstm)
+        PCN_ISA_CALL(rnn_lstm_row, U, xw, hu, bi, cprev + n * U, a, CP + row * U, TC + row * U, cT + n * U, ho);
+      else if (gru && ra)
+        PCN_ISA_CALL(rnn_gru_row, U, xw, hu, bi, br, pp, a, ho);
+      else if (gru)
+        PCN_ISA_CALL(rnn_gru_v1_row1, U, xw, hu, bi, pp, a);
+      else
+        PCN_ISA_CALL(rnn_simple_row, U, relu, xw, hu, bi, a, ho);
     }
     if (gru && !ra) {
       // HU_h = (r * h_prev) (N,U) @ R[:, 2U:3U]; rows of r*h_prev are at stride T*S in A.
-      if (!hz) gemm_packed(N, U, U, A + t * S + 3 * U, T * S, Rp2, false, HU + 2 * U, GU);
+      gemm_packed(N, U, U, A + t * S + 3 * U, T * S, Rp2, false, HU + 2 * U, GU);
 #pragma omp parallel for schedule(static) if (par)
       for (int64_t n = 0; n < N; ++n) {
         const int64_t row = n * T + t;
-        const float* xw = XW + row * GU;
-        const float* hu = HU + n * GU;
-        float* a = A + row * S;
-        float* ho = out + (n * T + s) * U;
-        for (int64_t u = 0; u < U; ++u) {
-          const float hh = std::tanh(xw[2 * U + u] + (b_in ? b_in[2 * U + u] : 0.f) + (hz ? 0.f : hu[2 * U + u]));
-          const float zg = a[u];
-          const float h_old = hz ? 0.f : hprev[n * ldh + u];
-          a[2 * U + u] = hh;
-          ho[u] = zg * h_old + (1.f - zg) * hh;
-        }
+        PCN_ISA_CALL(rnn_gru_v1_row2, U, XW + row * GU, HU + n * GU, bi, P + row * U, A + row * S,
+                     out + (n * T + s) * U);
       }
     }
     hprev = out + s * U;

@@ -3,6 +3,8 @@
 // checked_numel before allocating, and calls the device kernel.
 #include "rnn.h"
 
+#include <algorithm>
+
 #include "../cpu/isa/rnn_isa.h"
 
 namespace pcn {
@@ -36,7 +38,8 @@ static int64_t packed_r_floats(const RnnParams& p, bool backward) {
 }
 int64_t rnn_fwd_scratch_floats(const RnnParams& p) {
   const int64_t GU = p.G * p.U;
-  return p.N * p.T * GU + p.N * GU + packed_r_floats(p, false);  // XW (N,T,GU) + HU (N,GU) + packed R
+  // XW (N,T,GU) + HU (N,GU) + packed R + zero bias (2*GU)
+  return p.N * p.T * GU + p.N * GU + packed_r_floats(p, false) + 2 * GU;
 }
 int64_t rnn_bwd_scratch_floats(const RnnParams& p) {
   const int64_t GU = p.G * p.U;
