@@ -10,7 +10,8 @@ import numpy as np
 
 
 def _sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
+    with np.errstate(over="ignore"):  # exp(-v) -> inf gives the right limit 0
+        return 1.0 / (1.0 + np.exp(-v))
 
 
 def _steps(T, go_backwards):

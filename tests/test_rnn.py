@@ -129,13 +129,13 @@ def test_backward_sampled_odd_sizes(cell, gb):
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=CELL_IDS)
-def test_backward_batch1_T1_no_bias(cell):
+def test_backward_batch1_T1_no_bias(simd, cell):
     rng = np.random.default_rng(5)
     d = make(cell, 1, 1, 3, 4, rng, bias=False)
     check_backward(cell, d, False, "both", rng)
 
 
-def test_backward_parallel_size_lstm_sampled():
+def test_backward_parallel_size_lstm_sampled(simd):
     """Large enough that the per-step loops run under OpenMP."""
     rng = np.random.default_rng(9)
     cell = CELLS[2]
@@ -407,3 +407,36 @@ def test_random_bad_calls_survive():
         except Exception as e:  # anything else must at least name the op
             raise AssertionError("unexpected %r" % e)
     assert n_err > 200
+
+
+# ------------------------------------------------------------------ gate math on every SIMD path
+EXTREME = np.concatenate([np.linspace(-30, 30, 1201), [-1e-5, -3e-4, 0.0, 3e-4, 1e-5, 88.5, -88.5, 1e4, -1e4,
+                                                       np.inf, -np.inf]]).astype(np.float32)
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=CELL_IDS)
+def test_gate_math_extremes(simd, cell):
+    """Fast exp/tanh/sigmoid over a wide range, infinities included, against float64."""
+    _, c, ra, G = cell
+    N = EXTREME.size
+    x = EXTREME.reshape(N, 1, 1)
+    kernel = np.ones((1, G), np.float32)
+    bias = (np.array([[0, 0, 0.5], [0, 0, 1.0]], np.float32) if (c == "gru" and ra)
+            else np.linspace(-1, 1, G).astype(np.float32))
+    d = dict(x=x, kernel=kernel, recurrent_kernel=np.full((1, G), 0.3, np.float32), bias=bias,
+             h0=np.full((N, 1), 0.25, np.float32), c0=np.full((N, 1), -0.5, np.float32) if c == "lstm" else None)
+    out, hT, cT, _ = run_fwd(cell, d, False)
+    ro, rh, rc = ref_fwd(cell, d, False)
+    fin = np.isfinite(ro)
+    assert_close(np.asarray(out)[fin], ro[fin], rtol=2e-6, atol=2e-7)
+    assert np.array_equal(np.asarray(out)[~fin], ro[~fin])
+    if c == "lstm":
+        assert_close(cT, rc, rtol=2e-6, atol=2e-7)
+
+
+def test_nan_through_gate_math(simd):
+    for cell in CELLS:
+        d = make(cell, 3, 2, 1, 1, np.random.default_rng(0))
+        d["x"][1, 0, 0] = np.nan
+        out = np.asarray(run_fwd(cell, d, False)[0])
+        assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all(), cell[0]
