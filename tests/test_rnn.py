@@ -143,6 +143,17 @@ def test_backward_parallel_size_lstm_sampled(simd):
     check_backward(cell, d, True, "both", rng, sample=12)
 
 
+@pytest.mark.parametrize("cell", CELLS, ids=CELL_IDS)
+def test_row_partitioned_path(cell):
+    """Enough rows and work that threads own batch-row ranges for the whole sequence."""
+    rng = np.random.default_rng(21)
+    d = make(cell, 17, 12, 5, 80, rng, scale=0.15)
+    out, hT, cT, _ = run_fwd(cell, d, True)
+    ro, rh, rc = ref_fwd(cell, d, True)
+    assert_close(out, ro, rtol=1e-4, atol=3e-5)
+    check_backward(cell, d, True, "both", rng, sample=8)
+
+
 def test_backward_no_gradients_in_gives_zeros():
     rng = np.random.default_rng(1)
     for cell in CELLS:

@@ -15,6 +15,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <omp.h>
+
 #include "../common.h"
 #include "gemm.h"
 #include "isa/rnn_isa.h"
@@ -62,6 +64,26 @@ void column_sums(const float* M, int64_t rows, int64_t cols, int64_t ld, float* 
   }
 }
 
+// Run fn(n0, n1, inner) over the batch: one OpenMP region whose threads own
+// disjoint row ranges for the whole sequence when there are enough rows
+// (>= 4 per thread) and work; else one call with inner = inner_par, which
+// parallelizes within each step.
+template <class Fn>
+void for_row_ranges(int64_t N, int64_t work_per_row, bool inner_par, Fn&& fn) {
+  const int nth = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (nth > 1 && N >= 4 * nth && N * work_per_row >= (int64_t(1) << 20)) {
+#pragma omp parallel num_threads(nth)
+    {
+      const int64_t k = omp_get_thread_num(), nt = omp_get_num_threads();
+      const int64_t chunk = (N + nt - 1) / nt;
+      const int64_t n0 = std::min(N, k * chunk), n1 = std::min(N, n0 + chunk);
+      fn(n0, n1, false);
+    }
+  } else {
+    fn(int64_t(0), N, inner_par);
+  }
+}
+
 }  // namespace
 
 // x (N,T,I); W (I,GU); R (U,GU); b null or GU floats (2*GU for GRU reset_after);
@@ -85,7 +107,6 @@ void rnn_forward(const RnnParams& p, const float* x, const float* W, const float
   float* Rp2 = Rp + rnn_packed_floats(U, 2 * U);  // GRU v1: R_h
   const float* b_in = b;                                  // input-side bias (or the only bias)
   const float* b_rec = (gru && ra && b) ? b + GU : nullptr;  // GRU reset_after recurrent bias
-  const bool par = N * GU >= kParWork;
 
   gemm(false, false, NT, GU, I, x, I, W, GU, 0.f, XW, GU);
   if (gru && !ra) {
@@ -103,53 +124,62 @@ void rnn_forward(const RnnParams& p, const float* x, const float* W, const float
   const float* br = b_rec ? b_rec : zb;
   if (lstm && !c0) std::memset(cT, 0, sizeof(float) * N * U);
 
-  const float* hprev = h0;  // null = zeros
-  int64_t ldh = U;
-  for (int64_t s = 0; s < T; ++s) {
-    const int64_t t = p.go_backwards ? T - 1 - s : s;
-    const bool hz = hprev == nullptr;
-    const float* cprev = (s == 0 && c0) ? c0 : cT;  // LSTM running cell state
-    // Recurrent GEMM (for GRU without reset_after only the z, r columns here).
-    const int64_t ncols = (gru && !ra) ? 2 * U : GU;
-    if (hz)
-      std::memset(HU, 0, sizeof(float) * N * GU);
-    else
-      gemm_packed(N, ncols, U, hprev, ldh, Rp, false, HU, GU);
-
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t row = n * T + t;
-      const float* xw = XW + row * GU;
-      const float* hu = HU + n * GU;
-      float* a = A + row * S;
-      float* pp = P + row * U;  // h_prev, saved; also the row kernels' h_prev
-      float* ho = out + (n * T + s) * U;
+  // The whole recurrence for batch rows [n0, n1): rows never interact, so
+  // threads can own disjoint row ranges for all T steps (no barrier per step).
+  // inner: parallelize inside each step instead (small batches).
+  auto run_rows = [&](int64_t n0, int64_t n1, bool inner) {
+    const int64_t M = n1 - n0;
+    if (M <= 0) return;
+    const float* hprev = h0;  // null = zeros
+    int64_t ldh = U;
+    float* HUb = HU + n0 * GU;
+    for (int64_t s = 0; s < T; ++s) {
+      const int64_t t = p.go_backwards ? T - 1 - s : s;
+      const bool hz = hprev == nullptr;
+      const float* cprev = (s == 0 && c0) ? c0 : cT;  // LSTM running cell state
+      // Recurrent GEMM (for GRU without reset_after only the z, r columns here).
+      const int64_t ncols = (gru && !ra) ? 2 * U : GU;
       if (hz)
-        std::memset(pp, 0, sizeof(float) * U);
+        std::memset(HUb, 0, sizeof(float) * M * GU);
       else
-        std::memcpy(pp, hprev + n * ldh, sizeof(float) * U);
-      if (lstm)
-        PCN_ISA_CALL(rnn_lstm_row, U, xw, hu, bi, cprev + n * U, a, CP + row * U, TC + row * U, cT + n * U, ho);
-      else if (gru && ra)
-        PCN_ISA_CALL(rnn_gru_row, U, xw, hu, bi, br, pp, a, ho);
-      else if (gru)
-        PCN_ISA_CALL(rnn_gru_v1_row1, U, xw, hu, bi, pp, a);
-      else
-        PCN_ISA_CALL(rnn_simple_row, U, relu, xw, hu, bi, a, ho);
-    }
-    if (gru && !ra) {
-      // HU_h = (r * h_prev) (N,U) @ R[:, 2U:3U]; rows of r*h_prev are at stride T*S in A.
-      gemm_packed(N, U, U, A + t * S + 3 * U, T * S, Rp2, false, HU + 2 * U, GU);
-#pragma omp parallel for schedule(static) if (par)
-      for (int64_t n = 0; n < N; ++n) {
+        gemm_packed(M, ncols, U, hprev + n0 * ldh, ldh, Rp, false, HUb, GU);
+
+#pragma omp parallel for schedule(static) if (inner)
+      for (int64_t n = n0; n < n1; ++n) {
         const int64_t row = n * T + t;
-        PCN_ISA_CALL(rnn_gru_v1_row2, U, XW + row * GU, HU + n * GU, bi, P + row * U, A + row * S,
-                     out + (n * T + s) * U);
+        const float* xw = XW + row * GU;
+        const float* hu = HU + n * GU;
+        float* a = A + row * S;
+        float* pp = P + row * U;  // h_prev, saved; also the row kernels' h_prev
+        float* ho = out + (n * T + s) * U;
+        if (hz)
+          std::memset(pp, 0, sizeof(float) * U);
+        else
+          std::memcpy(pp, hprev + n * ldh, sizeof(float) * U);
+        if (lstm)
+          PCN_ISA_CALL(rnn_lstm_row, U, xw, hu, bi, cprev + n * U, a, CP + row * U, TC + row * U, cT + n * U, ho);
+        else if (gru && ra)
+          PCN_ISA_CALL(rnn_gru_row, U, xw, hu, bi, br, pp, a, ho);
+        else if (gru)
+          PCN_ISA_CALL(rnn_gru_v1_row1, U, xw, hu, bi, pp, a);
+        else
+          PCN_ISA_CALL(rnn_simple_row, U, relu, xw, hu, bi, a, ho);
       }
+      if (gru && !ra) {
+        // HU_h = (r * h_prev) (M,U) @ R[:, 2U:3U]; rows of r*h_prev are at stride T*S in A.
+        gemm_packed(M, U, U, A + (n0 * T + t) * S + 3 * U, T * S, Rp2, false, HUb + 2 * U, GU);
+#pragma omp parallel for schedule(static) if (inner)
+        for (int64_t n = n0; n < n1; ++n) {
+          const int64_t row = n * T + t;
+          PCN_ISA_CALL(rnn_gru_v1_row2, U, XW + row * GU, HU + n * GU, bi, P + row * U, A + row * S,
+                       out + (n * T + s) * U);
+        }
+      }
+      hprev = out + s * U;
+      ldh = T * U;
     }
-    hprev = out + s * U;
-    ldh = T * U;
-  }
+  };
+  for_row_ranges(N, U * GU * T, N * GU >= kParWork, run_rows);
   for (int64_t n = 0; n < N; ++n) std::memcpy(hT + n * U, out + (n * T + T - 1) * U, sizeof(float) * U);
 }
 
@@ -183,17 +213,26 @@ void rnn_backward(const RnnParams& p, const float* dout, const float* dhT, const
   } else {
     pack_b(R, GU, true, GU, U, RpT);
   }
-  const bool par = N * GU >= kParWork;
 
   for (int64_t i = 0; i < N * U; ++i) {
     dHc[i] = dhT ? dhT[i] : 0.f;
     dC[i] = dcT ? dcT[i] : 0.f;
   }
 
+  // Backward through time for batch rows [n0, n1) (rows are independent; see
+  // for_row_ranges). dHc0/dHn0 ping-pong: dl/dh of the current step's output
+  // (excluding d_outputs) and of its input state.
+  float* const dHc0 = dHc;
+  float* const dHn0 = dHn;
+  auto run_rows = [&](int64_t n0, int64_t n1, bool inner) {
+    const int64_t M = n1 - n0;
+    if (M <= 0) return;
+    float* dHc = dHc0;
+    float* dHn = dHn0;
   for (int64_t s = T - 1; s >= 0; --s) {
     const int64_t t = p.go_backwards ? T - 1 - s : s;
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t n = 0; n < N; ++n) {
+#pragma omp parallel for schedule(static) if (inner)
+    for (int64_t n = n0; n < n1; ++n) {
       const int64_t row = n * T + t;
       const float* a = A + row * S;
       const float* hp = P + row * U;
@@ -246,9 +285,9 @@ void rnn_backward(const RnnParams& p, const float* dout, const float* dhT, const
     }
     if (gru && !ra) {
       // Gm = dZ_h (N,U) @ R_h^T: gradient w.r.t. (r * h_prev).
-      gemm_packed(N, U, U, dZ + t * GU + 2 * U, T * GU, RpT, false, Gm, U);
-#pragma omp parallel for schedule(static) if (par)
-      for (int64_t n = 0; n < N; ++n) {
+      gemm_packed(M, U, U, dZ + (n0 * T + t) * GU + 2 * U, T * GU, RpT, false, Gm + n0 * U, U);
+#pragma omp parallel for schedule(static) if (inner)
+      for (int64_t n = n0; n < n1; ++n) {
         const int64_t row = n * T + t;
         const float* a = A + row * S;
         const float* hp = P + row * U;
@@ -261,13 +300,15 @@ void rnn_backward(const RnnParams& p, const float* dout, const float* dhT, const
           dhn[u] += g[u] * rg;
         }
       }
-      gemm_packed(N, U, 2 * U, dZ + t * GU, T * GU, RpT2, true, dHn, U);
+      gemm_packed(M, U, 2 * U, dZ + (n0 * T + t) * GU, T * GU, RpT2, true, dHn + n0 * U, U);
     } else {
-      gemm_packed(N, U, GU, dZr + t * GU, T * GU, RpT, gru, dHn, U);
+      gemm_packed(M, U, GU, dZr + (n0 * T + t) * GU, T * GU, RpT, gru, dHn + n0 * U, U);
     }
     std::swap(dHc, dHn);
   }
-  if (dh0) std::memcpy(dh0, dHc, sizeof(float) * N * U);
+  };
+  for_row_ranges(N, U * GU * T, N * GU >= kParWork, run_rows);
+  if (dh0) std::memcpy(dh0, T % 2 == 0 ? dHc0 : dHn0, sizeof(float) * N * U);
   if (dc0) std::memcpy(dc0, dC, sizeof(float) * N * U);
 
   gemm(false, true, NT, I, GU, dZ, GU, W, GU, 0.f, dx, I);   // dx = dZ W^T
