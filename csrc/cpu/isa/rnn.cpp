@@ -3,6 +3,8 @@
 // the compiler turns into register-blocked FMAs (MB rows x 32 columns).
 #include <omp.h>
 
+#include <cmath>
+
 #include "rnn_isa.h"
 
 namespace pcn {
@@ -86,12 +88,9 @@ inline float vexp(float x0) {
   float x = x0 > 88.f ? 88.f : x0;
   x = x < -87.f ? -87.f : x;
   x = x == x ? x : 0.f;  // keep the integer conversion defined; NaN is restored below
-  const float t = x * 1.44269504088896341f + 0.5f;
-  int32_t i = static_cast<int32_t>(t);
-  float fi = static_cast<float>(i);
-  const bool adj = fi > t;  // floor for negative t
-  fi = adj ? fi - 1.f : fi;
-  i = adj ? i - 1 : i;
+  // n = round(x / ln2) with the 1.5*2^23 trick (exact for |n| < 2^22, no branch).
+  const float fi = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
+  const int32_t i = static_cast<int32_t>(fi);
   float r = x - fi * 0.693359375f;
   r = r - fi * -2.12194440e-4f;
   const float z = r * r;
@@ -126,11 +125,11 @@ inline float vtanh(float x) {
   q = q * x2 + 2.26843463243900e-03f;
   q = q * x2 + 4.89352518554385e-03f;
   const float y = p / q;
-  return (x < 0.0004f && x > -0.0004f) ? x : y;
+  return std::fabs(x) < 0.0004f ? x : y;
 }
 }  // namespace
 
-void rnn_simple_row(int64_t U, bool relu, const float* xw, const float* hu, const float* b, float* a, float* ho) {
+void rnn_simple_row(int64_t U, bool relu, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ b, float* __restrict__ a, float* __restrict__ ho) {
   if (relu) {
     for (int64_t u = 0; u < U; ++u) {
       const float v = xw[u] + b[u] + hu[u];
@@ -147,8 +146,8 @@ void rnn_simple_row(int64_t U, bool relu, const float* xw, const float* hu, cons
   }
 }
 
-void rnn_lstm_row(int64_t U, const float* xw, const float* hu, const float* b, const float* cp, float* a,
-                  float* cpw, float* tc, float* cn, float* ho) {
+void rnn_lstm_row(int64_t U, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ b, const float* __restrict__ cp, float* __restrict__ a,
+                  float* __restrict__ cpw, float* __restrict__ tc, float* __restrict__ cn, float* __restrict__ ho) {
   for (int64_t u = 0; u < U; ++u) {
     const float ig = vsigmoid(xw[u] + b[u] + hu[u]);
     const float fg = vsigmoid(xw[U + u] + b[U + u] + hu[U + u]);
@@ -165,8 +164,8 @@ void rnn_lstm_row(int64_t U, const float* xw, const float* hu, const float* b, c
   }
 }
 
-void rnn_gru_row(int64_t U, const float* xw, const float* hu, const float* bin, const float* brec, const float* hp,
-                 float* a, float* ho) {
+void rnn_gru_row(int64_t U, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ bin, const float* __restrict__ brec, const float* __restrict__ hp,
+                 float* __restrict__ a, float* __restrict__ ho) {
   for (int64_t u = 0; u < U; ++u) {
     const float zg = vsigmoid(xw[u] + bin[u] + hu[u] + brec[u]);
     const float rg = vsigmoid(xw[U + u] + bin[U + u] + hu[U + u] + brec[U + u]);
@@ -177,7 +176,7 @@ void rnn_gru_row(int64_t U, const float* xw, const float* hu, const float* bin, 
   }
 }
 
-void rnn_gru_v1_row1(int64_t U, const float* xw, const float* hu, const float* b, const float* hp, float* a) {
+void rnn_gru_v1_row1(int64_t U, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ b, const float* __restrict__ hp, float* __restrict__ a) {
   for (int64_t u = 0; u < U; ++u) {
     const float zg = vsigmoid(xw[u] + b[u] + hu[u]);
     const float rg = vsigmoid(xw[U + u] + b[U + u] + hu[U + u]);
@@ -185,8 +184,8 @@ void rnn_gru_v1_row1(int64_t U, const float* xw, const float* hu, const float* b
   }
 }
 
-void rnn_gru_v1_row2(int64_t U, const float* xw, const float* hu, const float* b, const float* hp, float* a,
-                     float* ho) {
+void rnn_gru_v1_row2(int64_t U, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ b, const float* __restrict__ hp, float* __restrict__ a,
+                     float* __restrict__ ho) {
   for (int64_t u = 0; u < U; ++u) {
     const float hh = vtanh(xw[2 * U + u] + b[2 * U + u] + hu[2 * U + u]);
     const float zg = a[u];
