@@ -85,11 +85,11 @@ def check_backward(cell, d, gb, mode, rng, sample=None):
     U = d["recurrent_kernel"].shape[0]
     g_out = rng.standard_normal((N, T, U)) if mode in ("outputs", "both") else np.zeros((N, T, U))
     g_h = rng.standard_normal((N, U)) if mode in ("hT", "both") else np.zeros((N, U))
-    g_c = rng.standard_normal((N, U)) if (c == "lstm" and mode in ("hT", "both")) else np.zeros((N, U))
+    g_c = rng.standard_normal((N, U)) if (c == "lstm" and mode in ("hT", "cT", "both")) else np.zeros((N, U))
     out, hT, cT, ws = run_fwd(cell, d, gb)
     dout = T_(g_out.astype(np.float32)) if mode in ("outputs", "both") else None
     dhT = T_(g_h.astype(np.float32)) if mode in ("hT", "both") else None
-    dcT = T_(g_c.astype(np.float32)) if (c == "lstm" and mode in ("hT", "both")) else None
+    dcT = T_(g_c.astype(np.float32)) if (c == "lstm" and mode in ("hT", "cT", "both")) else None
     grads = _C.rnn_backward(dout, dhT, dcT, T_(d["x"]), T_(d["kernel"]), T_(d["recurrent_kernel"]), T_(d["bias"]),
                             T_(d["h0"]), T_(d["c0"]), ws, c, gb, ra)
     g_all = np.concatenate([g_out.ravel(), g_h.ravel(), g_c.ravel()])
@@ -126,6 +126,13 @@ def test_backward_sampled_odd_sizes(cell, gb):
     rng = np.random.default_rng(11 + gb)
     d = make(cell, 3, 7, 3, 5, rng)
     check_backward(cell, d, gb, "both", rng, sample=25)
+
+
+@pytest.mark.parametrize("gb", [False, True], ids=["fwd", "go_backwards"])
+def test_lstm_backward_d_cT_only(gb):
+    rng = np.random.default_rng(17)
+    d = make(CELLS[2], 2, 4, 3, 3, rng)
+    check_backward(CELLS[2], d, gb, "cT", rng)
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=CELL_IDS)
