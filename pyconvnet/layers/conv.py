@@ -132,11 +132,12 @@ class DepthwiseConv2D(Layer):
     def build(self, input_shape):
         c = input_shape[-1]
         self._pcn_c = c
-        self.depthwise_kernel = self.add_weight(name="depthwise_kernel",
+        self.depthwise_kernel = self.add_weight(name="kernel",  # Keras 3 names it "kernel"
                                                 shape=self.kernel_size + (c, self.depth_multiplier),
                                                 initializer=self.depthwise_initializer)
         self.bias = self.add_weight(name="bias", shape=(c * self.depth_multiplier,),
                                     initializer=self.bias_initializer) if self.use_bias else None
+        self.kernel = self.depthwise_kernel
         self.input_spec = InputSpec(ndim=4, axes={-1: c})
         self.built = True
 
