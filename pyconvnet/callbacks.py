@@ -45,6 +45,7 @@ class CallbackList(Callback):
     def __init__(self, callbacks, model, params):
         super().__init__()
         self.callbacks = list(callbacks)
+        self.params = params  # shared with every callback (fit updates "steps" per epoch)
         for c in self.callbacks:
             c.set_model(model)
             c.set_params(params)

@@ -342,8 +342,6 @@ class Model(Layer):
         if verbose == "auto":
             verbose = 1
         steps = steps_per_epoch or -(-n // batch_size)
-        if dist is not None:
-            steps = None
         history = cbks.History()
         cb_list = list(callbacks or [])
         if verbose and chief:
@@ -364,7 +362,6 @@ class Model(Layer):
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
-            cb.on_epoch_begin(epoch)
             if dist is not None:
                 order = np.asarray(dist.epoch_indices(n, epoch, shuffle, seed))
             else:
@@ -372,6 +369,8 @@ class Model(Layer):
             nsteps = -(-len(order) // batch_size)
             if steps_per_epoch:
                 nsteps = min(nsteps, steps_per_epoch)
+            cb.params["steps"] = nsteps
+            cb.on_epoch_begin(epoch)
             tot_loss, tot_n = 0.0, 0
             for step in range(nsteps):
                 idx = order[step * batch_size:(step + 1) * batch_size]

@@ -373,6 +373,9 @@ class Layer:
             kwargs["training"] = bool(training)
         with training_scope(training):
             out = self.call(x, *args, **kwargs)
+        if self._pcn_out_shape is None:  # for summary() of layers only ever called eagerly
+            self._pcn_out_shape = _map(lambda t: (None,) + tuple(t.shape[1:]) if isinstance(t, ag.EagerTensor)
+                                       else None, out)
         if numpy_in:
             return _map(lambda t: t.numpy() if isinstance(t, ag.EagerTensor) else t, out)
         return out
