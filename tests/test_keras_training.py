@@ -407,3 +407,51 @@ def test_device_string_is_kept():
     m = _mlp()
     m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", device="cpu")
     assert m.device == "cpu" and m.weights[0].value.device == "cpu"
+
+
+def test_distributed_hook_contract(tmp_path, monkeypatch, capsys):
+    """fit/evaluate consult pyconvnet.distributed._fit when active: sharded
+    indices, on_train_begin, reduced metric sums, chief-only output."""
+    from pyconvnet import distributed_hook
+    calls = {"begin": 0, "epochs": [], "reduced": []}
+
+    class FakeDist:
+        @staticmethod
+        def active():
+            return True
+
+        @staticmethod
+        def is_chief():
+            return False
+
+        @staticmethod
+        def on_train_begin(model):
+            calls["begin"] += 1
+
+        @staticmethod
+        def epoch_indices(n, epoch, shuffle, seed):
+            calls["epochs"].append((n, epoch, shuffle))
+            return np.arange(0, n, 2)
+
+        @staticmethod
+        def eval_indices(n):
+            return np.arange(1, n, 2)
+
+        @staticmethod
+        def reduce_sums(v):
+            calls["reduced"].append(v.copy())
+            return v * 2
+
+    monkeypatch.setattr(distributed_hook, "_dist", FakeDist)
+    x, y = _data(40)
+    m = _mlp()
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ck = str(tmp_path / "ck.keras")
+    m.fit(x, y, epochs=2, batch_size=8, verbose=1, callbacks=[keras.callbacks.ModelCheckpoint(ck)])
+    assert calls["begin"] == 1 and calls["epochs"] == [(40, 0, True), (40, 1, True)]
+    assert capsys.readouterr().out == ""  # not the chief: no progress bar
+    assert not os.path.exists(ck)  # not the chief: no checkpoint
+    loss, acc = m.evaluate(x, y, verbose=0)
+    v = calls["reduced"][-1]
+    assert v.dtype == np.float64 and v[1] == 20  # 20 samples evaluated locally
+    assert loss == pytest.approx(v[0] / v[1]) and acc == pytest.approx(v[2] / v[3])
