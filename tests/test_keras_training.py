@@ -455,3 +455,15 @@ def test_distributed_hook_contract(tmp_path, monkeypatch, capsys):
     v = calls["reduced"][-1]
     assert v.dtype == np.float64 and v[1] == 20  # 20 samples evaluated locally
     assert loss == pytest.approx(v[0] / v[1]) and acc == pytest.approx(v[2] / v[3])
+
+
+def test_l2_regularizer_adds_to_loss_and_gradient():
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, use_bias=False, kernel_regularizer=keras.regularizers.l2(0.1))])
+    w0 = np.array([[1.0, -1.0], [0.5, 0.0], [0.0, 2.0]], np.float32)
+    m.set_weights([w0])
+    m.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    x = np.zeros((2, 3), np.float32)
+    loss = m.train_on_batch(x, np.zeros((2, 2), np.float32))
+    assert loss == pytest.approx(0.1 * float((w0.astype(np.float64) ** 2).sum()), rel=1e-5)
+    assert_close(m.get_weights()[0], w0 - 0.1 * 0.2 * w0, rtol=1e-5, atol=1e-7)

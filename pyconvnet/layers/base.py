@@ -191,6 +191,8 @@ class Layer:
                         path="%s/%s" % (self.name, name or "variable"))
         (self._trainable_vars if trainable else self._non_trainable_vars).append(v)
         if regularizer is not None:
+            from .. import regularizers
+            regularizer = regularizers.get(regularizer)
             self._pcn_regularizers = getattr(self, "_pcn_regularizers", [])
             self._pcn_regularizers.append((v, regularizer))
         return v
