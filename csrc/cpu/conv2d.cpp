@@ -243,35 +243,31 @@ void conv2d_backward_filter(const Conv2dParams& p, const float* dy, const float*
     return;
   }
   const Geom G = geom(p);
-  const float beta0 = accumulate ? 1.f : 0.f;
-  if (is_pointwise(p)) {
-    // dW_g (Cg, Kg; stride K) = x_g^T (Cg, rows) @ dy_g (rows, Kg)
-    for (int64_t g = 0; g < p.groups; ++g) {
-      GemmParams gp;
-      gp.transA = true;
-      gp.M = G.Cg; gp.N = G.Kg; gp.K = G.rows;
-      gp.lda = p.C; gp.ldb = p.K; gp.ldc = p.K;
-      gp.beta = beta0;
-      sgemm(gp, x + g * G.Cg, dy + g * G.Kg, dw + g * G.Kg);
-    }
-    return;
-  }
+  // 1x1 stride-1 unpadded: x itself is the im2col matrix (rows, C), no copy.
+  const bool pw = is_pointwise(p);
   const int64_t WS = G.KKC * p.K;  // == KH*KW*Cg*K, the filter's size
   // dW_g += col_g(rows)^T @ dy_g(rows), into `acc` (beta 0 on its first tile)
   auto tile = [&](int64_t r0, int64_t Rt, float* col, float* acc, bool first) {
     for (int64_t g = 0; g < p.groups; ++g) {
-      im2col(p, G, x, g, r0, Rt, col);
       GemmParams gp;
       gp.transA = true;
       gp.M = G.KKC; gp.N = G.Kg; gp.K = Rt;
-      gp.lda = G.KKC; gp.ldb = p.K; gp.ldc = p.K;
+      gp.ldb = p.K; gp.ldc = p.K;
       gp.beta = first ? 0.f : 1.f;
-      sgemm(gp, col, dy + r0 * p.K + g * G.Kg, acc + g * G.Kg);
+      const float* A = x + r0 * p.C + g * G.Cg;  // pointwise: rows of x (stride C)
+      gp.lda = p.C;
+      if (!pw) {
+        im2col(p, G, x, g, r0, Rt, col);
+        A = col;
+        gp.lda = G.KKC;
+      }
+      sgemm(gp, A, dy + r0 * p.K + g * G.Kg, acc + g * G.Kg);
     }
   };
   const bool partials = nt > 1 && int64_t(nt) * WS <= (int64_t(64) << 20);  // <= 256 MB of partials
-  const int64_t R = tile_rows(G.KKC, G.rows, partials ? nt : 1);
+  const int64_t R = pw ? (G.rows + nt - 1) / nt : tile_rows(G.KKC, G.rows, partials ? nt : 1);
   const int64_t ntiles = (G.rows + R - 1) / R;
+  const size_t col_size = pw ? 0 : size_t(R * G.KKC);
   if (partials && ntiles >= nt) {
     // Thread t sums a fixed, contiguous range of tiles into its own partial;
     // then one ordered reduction: deterministic for a given thread count.
@@ -279,7 +275,7 @@ void conv2d_backward_filter(const Conv2dParams& p, const float* dy, const float*
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num(), T = omp_get_num_threads();
-      std::vector<float> col(size_t(R * G.KKC));
+      std::vector<float> col(col_size);
       float* acc = part.data() + int64_t(t) * WS;
       const int64_t lo = ntiles * t / T, hi = ntiles * (t + 1) / T;
       if (lo == hi) std::memset(acc, 0, sizeof(float) * size_t(WS));
@@ -293,7 +289,7 @@ void conv2d_backward_filter(const Conv2dParams& p, const float* dy, const float*
       }
     }
   } else {
-    std::vector<float> col(size_t(R * G.KKC));
+    std::vector<float> col(col_size);
     for (int64_t i = 0; i < ntiles; ++i)
       tile(i * R, std::min(R, G.rows - i * R), col.data(), dw, i == 0 && !accumulate);
   }
