@@ -318,6 +318,10 @@ def test_nn_backprops_vs_torch_autograd():
     assert_close(dw, wt.grad.permute(2, 3, 1, 0).numpy(), rtol=1e-4, atol=1e-4)
     dt = pcn.nn.conv2d_transpose(dy, w, x.shape, strides=2, padding="SAME")
     assert_close(dt, dx, rtol=1e-6, atol=1e-6)
+    # dilations positional right after padding; Tensor in -> Tensor out
+    dxd = pcn.nn.conv2d_backprop_input(list(x.shape), pcn.tensor(w), pcn.tensor(dy), [1, 2, 2, 1], "SAME", 1)
+    assert isinstance(dxd, pcn.Tensor)
+    assert_close(dxd.numpy(), dx, rtol=0, atol=0)
 
 
 def test_nn_groups_inference_errors():

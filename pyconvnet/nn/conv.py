@@ -124,8 +124,8 @@ def _sizes(v, op, what):
     return s
 
 
-def conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, data_format="NHWC",
-                          dilations=None, name=None):
+def conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, dilations=None,
+                          data_format="NHWC", name=None):
     """Gradient of conv2d w.r.t. its input. input_sizes (N,H,W,C); filters
     (KH,KW,C/groups,K); out_backprop (N,OH,OW,K) -> (N,H,W,C)."""
     op = "conv2d_backprop_input"
@@ -140,8 +140,8 @@ def conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, 
     return like_input(dx, was_np)
 
 
-def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, data_format="NHWC",
-                           dilations=None, name=None):
+def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, dilations=None,
+                           data_format="NHWC", name=None):
     """Gradient of conv2d w.r.t. its filter. input (N,H,W,C); filter_sizes
     (KH,KW,C/groups,K); out_backprop (N,OH,OW,K) -> filter_sizes."""
     op = "conv2d_backprop_filter"
