@@ -43,6 +43,7 @@ CASES = {
     "kernel_equals_input": (1, 5, 4, 3, 5, 4, 2, (1, 1), "valid", (1, 1), 1, True, "none"),
     "multi_tile": (4, 12, 12, 256, 3, 3, 16, (1, 1), "same", (1, 1), 1, True, "none"),
     "multi_tile_groups": (3, 10, 10, 128, 3, 3, 8, (1, 1), "same", (1, 1), 2, False, "none"),
+    "batch1_wide": (1, 12, 12, 64, 3, 3, 8, (1, 1), "same", (1, 1), 1, True, "none"),  # N < threads
 }
 DW_CASES = [k for k in CASES if k.startswith("depthwise") or k == "one_channel_many_filters"]
 
@@ -113,7 +114,7 @@ def test_backward_filter_and_bias_match_reference(case):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("case", ["multi_tile", "groups2", "depthwise_mult2_stride2", "pointwise"])
+@pytest.mark.parametrize("case", ["multi_tile", "groups2", "depthwise_mult2_stride2", "pointwise", "batch1_wide"])
 def test_thread_counts_and_determinism(threads, case):
     prev = pcn.get_num_threads()
     pcn.set_num_threads(threads)

@@ -60,9 +60,14 @@ int64_t tile_rows(int64_t KKC, int64_t rows, int64_t nthreads) {
   return std::max<int64_t>(1, std::min(r, rows));
 }
 
+// Outside a parallel region, im2col/col2im split their work over threads
+// themselves (the serial-tile paths); inside one they run on the caller.
+inline bool split_here(int64_t work) { return !omp_in_parallel() && omp_get_max_threads() > 1 && work > (1 << 15); }
+
 // col (R, KKC) = im2col rows [r0, r0+R) of group g.
 void im2col(const Conv2dParams& p, const Geom& G, const float* x, int64_t g, int64_t r0, int64_t R, float* col) {
   const int64_t Cg = G.Cg;
+#pragma omp parallel for schedule(static) if (split_here(R * G.KKC))
   for (int64_t i = 0; i < R; ++i) {
     const int64_t r = r0 + i, n = r / G.OHW, rem = r % G.OHW, oh = rem / p.OW, ow = rem % p.OW;
     float* dst = col + i * G.KKC;
@@ -83,9 +88,10 @@ void im2col(const Conv2dParams& p, const Geom& G, const float* x, int64_t g, int
   }
 }
 
-// dx[n, ih, iw, g*Cg + c] += col[i, (kh, kw, c)] for rows [r0, r0+R) of group g.
-void col2im_add(const Conv2dParams& p, const Geom& G, const float* col, int64_t g, int64_t r0, int64_t R,
-                float* dx) {
+// dx[n, ih, iw, g*Cg + c] += col[i, (kh, kw, c)] for rows [r0, r0+R) of group g,
+// channels [c0, c1) of the group only.
+void col2im_add_range(const Conv2dParams& p, const Geom& G, const float* col, int64_t g, int64_t r0, int64_t R,
+                      int64_t c0, int64_t c1, float* dx) {
   const int64_t Cg = G.Cg;
   for (int64_t i = 0; i < R; ++i) {
     const int64_t r = r0 + i, n = r / G.OHW, rem = r % G.OHW, oh = rem / p.OW, ow = rem % p.OW;
@@ -101,9 +107,25 @@ void col2im_add(const Conv2dParams& p, const Geom& G, const float* col, int64_t 
         const int64_t iw = ow * p.sw - p.pad_left + kw * p.dw;
         if (iw < 0 || iw >= p.W) continue;
         float* d = xrow + iw * p.C;
-        for (int64_t c = 0; c < Cg; ++c) d[c] += src[c];
+        for (int64_t c = c0; c < c1; ++c) d[c] += src[c];
       }
     }
+  }
+}
+
+// Windows overlap, so threads split the channels (disjoint writes, same order
+// of additions per element as the serial loop: deterministic).
+void col2im_add(const Conv2dParams& p, const Geom& G, const float* col, int64_t g, int64_t r0, int64_t R,
+                float* dx) {
+  if (split_here(R * G.KKC) && G.Cg >= 32) {
+#pragma omp parallel
+    {
+      const int64_t T = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t c0 = G.Cg * t / T / 16 * 16, c1 = t + 1 == T ? G.Cg : G.Cg * (t + 1) / T / 16 * 16;
+      col2im_add_range(p, G, col, g, r0, R, c0, c1, dx);
+    }
+  } else {
+    col2im_add_range(p, G, col, g, r0, R, 0, G.Cg, dx);
   }
 }
 
