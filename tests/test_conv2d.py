@@ -445,3 +445,32 @@ def test_random_bad_calls_survive():
             assert "conv2d" in str(e), str(e)
             n_err += 1
     assert n_err > 100
+
+
+def test_non_contiguous_and_converted_inputs():
+    rng = np.random.default_rng(16)
+    big = rng.standard_normal((2, 10, 7, 6)).astype(np.float32)
+    x = big[:, ::2, :, 1::2]                      # strided view: (2, 5, 7, 3)
+    w = rng.standard_normal((3, 2, 3, 4))         # float64: converted once by the wrapper
+    b = rng.standard_normal(4).astype(np.float32)
+    kw = dict(strides=[1, 2], padding="same", dilations=[1, 1], groups=1)
+    r = ref.conv2d_forward(x, w.astype(np.float32), b, **kw)
+    y = C_.conv2d_forward(pcn.from_numpy(x), T(w), pcn.from_numpy(b[::1]), **kw).numpy()
+    assert_close(y, r, rtol=1e-4, atol=scaled_tol(r, 18))
+    assert_close(pcn.nn.conv2d(x, w, [1, 1, 2, 1], "SAME"), ref.conv2d_forward(x, w.astype(np.float32), **kw),
+                 rtol=1e-4, atol=scaled_tol(r, 18))
+    dy = rng.standard_normal((2, 8, 4, 4)).astype(np.float32)[:, ::2]  # (2, 4, 4, 4), strided
+    assert_close(C_.conv2d_backward_input(pcn.from_numpy(dy), T(w), [2, 9, 8, 3], [2, 2], "valid").numpy(),
+                 ref.conv2d_backward_input(dy, w.astype(np.float32), (2, 9, 8, 3), (2, 2), "valid"),
+                 rtol=1e-4, atol=1e-4)
+    assert_close(C_.conv2d_backward_bias(pcn.from_numpy(dy)).numpy(), ref.conv2d_backward_bias(dy),
+                 rtol=1e-5, atol=1e-5)
+
+
+def test_relu_is_fused_after_bias():
+    x = np.ones((1, 3, 3, 1), np.float32)
+    w = np.ones((1, 1, 1, 2), np.float32)
+    b = np.array([-2.0, 0.5], np.float32)
+    y = C_.conv2d_forward(T(x), T(w), T(b), [1, 1], "valid", [1, 1], 1, "relu").numpy()
+    np.testing.assert_array_equal(y[..., 0], 0.0)
+    np.testing.assert_array_equal(y[..., 1], 1.5)
