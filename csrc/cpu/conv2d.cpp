@@ -185,7 +185,7 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 #pragma omp parallel
     {
       std::vector<float> col(size_t(R * G.KKC));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)  // tiles are independent: any order gives the same bits
       for (int64_t t = 0; t < ntiles; ++t) {
         const int64_t r0 = t * R;
         forward_tile(p, G, x, w, b, y, r0, std::min(R, G.rows - r0), col.data());
@@ -242,7 +242,7 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
 #pragma omp parallel
     {
       std::vector<float> col(size_t(R * G.KKC));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)  // images are independent: any order gives the same bits
       for (int64_t n = 0; n < p.N; ++n) {
         std::memset(dx + n * img, 0, sizeof(float) * size_t(img));
         image(n, col.data());
