@@ -182,13 +182,15 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
   const int64_t R = tile_rows(G.KKC, G.rows, nt);
   const int64_t ntiles = (G.rows + R - 1) / R;
   if (ntiles >= nt && nt > 1) {
-#pragma omp parallel
+    // Buffers are allocated before the region: an exception must not leave an omp region.
+    std::vector<float> cols(size_t(nt) * size_t(R * G.KKC));
+#pragma omp parallel num_threads(nt)
     {
-      std::vector<float> col(size_t(R * G.KKC));
+      float* col = cols.data() + size_t(omp_get_thread_num()) * size_t(R * G.KKC);
 #pragma omp for schedule(dynamic, 1)  // tiles are independent: any order gives the same bits
       for (int64_t t = 0; t < ntiles; ++t) {
         const int64_t r0 = t * R;
-        forward_tile(p, G, x, w, b, y, r0, std::min(R, G.rows - r0), col.data());
+        forward_tile(p, G, x, w, b, y, r0, std::min(R, G.rows - r0), col);
       }
     }
   } else {
@@ -239,13 +241,14 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
     }
   };
   if (per_image) {
-#pragma omp parallel
+    std::vector<float> cols(size_t(nt) * size_t(R * G.KKC));  // allocated outside the region
+#pragma omp parallel num_threads(nt)
     {
-      std::vector<float> col(size_t(R * G.KKC));
+      float* col = cols.data() + size_t(omp_get_thread_num()) * size_t(R * G.KKC);
 #pragma omp for schedule(dynamic, 1)  // images are independent: any order gives the same bits
       for (int64_t n = 0; n < p.N; ++n) {
         std::memset(dx + n * img, 0, sizeof(float) * size_t(img));
-        image(n, col.data());
+        image(n, col);
       }
     }
   } else {
@@ -294,14 +297,15 @@ void conv2d_backward_filter(const Conv2dParams& p, const float* dy, const float*
     // Thread t sums a fixed, contiguous range of tiles into its own partial;
     // then one ordered reduction: deterministic for a given thread count.
     std::vector<float> part(size_t(nt) * size_t(WS));
+    std::vector<float> cols(size_t(nt) * col_size);  // allocated outside the region
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num(), T = omp_get_num_threads();
-      std::vector<float> col(col_size);
+      float* col = cols.data() + size_t(t) * col_size;
       float* acc = part.data() + int64_t(t) * WS;
       const int64_t lo = ntiles * t / T, hi = ntiles * (t + 1) / T;
       if (lo == hi) std::memset(acc, 0, sizeof(float) * size_t(WS));
-      for (int64_t i = lo; i < hi; ++i) tile(i * R, std::min(R, G.rows - i * R), col.data(), acc, i == lo);
+      for (int64_t i = lo; i < hi; ++i) tile(i * R, std::min(R, G.rows - i * R), col, acc, i == lo);
 #pragma omp barrier
 #pragma omp for schedule(static)
       for (int64_t e = 0; e < WS; ++e) {
