@@ -67,6 +67,7 @@ inline bool split_here(int64_t work) { return !omp_in_parallel() && omp_get_max_
 // col (R, KKC) = im2col rows [r0, r0+R) of group g.
 void im2col(const Conv2dParams& p, const Geom& G, const float* x, int64_t g, int64_t r0, int64_t R, float* col) {
   const int64_t Cg = G.Cg;
+  const bool dense_row = p.groups == 1 && p.dw == 1;
 #pragma omp parallel for schedule(static) if (split_here(R * G.KKC))
   for (int64_t i = 0; i < R; ++i) {
     const int64_t r = r0 + i, n = r / G.OHW, rem = r % G.OHW, oh = rem / p.OW, ow = rem % p.OW;
@@ -79,6 +80,12 @@ void im2col(const Conv2dParams& p, const Geom& G, const float* x, int64_t g, int
         continue;
       }
       const float* xrow = x + ((n * p.H + ih) * p.W) * p.C + g * Cg;
+      const int64_t iw0 = ow * p.sw - p.pad_left;
+      if (dense_row && iw0 >= 0 && iw0 + p.KW <= p.W) {  // the KW pixels are one contiguous run of x
+        std::memcpy(dst, xrow + iw0 * p.C, sizeof(float) * size_t(p.KW * Cg));
+        dst += p.KW * Cg;
+        continue;
+      }
       for (int64_t kw = 0; kw < p.KW; ++kw, dst += Cg) {
         const int64_t iw = ow * p.sw - p.pad_left + kw * p.dw;
         if (iw < 0 || iw >= p.W) std::memset(dst, 0, sizeof(float) * size_t(Cg));
@@ -93,6 +100,8 @@ void im2col(const Conv2dParams& p, const Geom& G, const float* x, int64_t g, int
 void col2im_add_range(const Conv2dParams& p, const Geom& G, const float* col, int64_t g, int64_t r0, int64_t R,
                       int64_t c0, int64_t c1, float* dx) {
   const int64_t Cg = G.Cg;
+  // Whole-run fast path only when this call owns every channel.
+  const bool dense_row = p.groups == 1 && p.dw == 1 && c0 == 0 && c1 == Cg;
   for (int64_t i = 0; i < R; ++i) {
     const int64_t r = r0 + i, n = r / G.OHW, rem = r % G.OHW, oh = rem / p.OW, ow = rem % p.OW;
     const float* src = col + i * G.KKC;
@@ -103,6 +112,13 @@ void col2im_add_range(const Conv2dParams& p, const Geom& G, const float* col, in
         continue;
       }
       float* xrow = dx + ((n * p.H + ih) * p.W) * p.C + g * Cg;
+      const int64_t iw0 = ow * p.sw - p.pad_left;
+      if (dense_row && iw0 >= 0 && iw0 + p.KW <= p.W) {  // one contiguous run of dx
+        float* d = xrow + iw0 * p.C;
+        for (int64_t e = 0; e < p.KW * Cg; ++e) d[e] += src[e];
+        src += p.KW * Cg;
+        continue;
+      }
       for (int64_t kw = 0; kw < p.KW; ++kw, src += Cg) {
         const int64_t iw = ow * p.sw - p.pad_left + kw * p.dw;
         if (iw < 0 || iw >= p.W) continue;
