@@ -953,11 +953,30 @@ def tfnn_avg_pool(input, ksize, strides, padding, data_format=None, name=None):
     return _tf_pool("avg", "avg_pool", input, ksize, strides, padding, data_format)
 
 
-def tfnn_conv2d(input, filters, strides=1, padding="VALID", data_format=None, dilations=None, name=None):
-    s = _nhwc4(strides, "conv2d")[1:3]
-    d = _nhwc4(dilations, "conv2d")[1:3] if dilations is not None else (1, 1)
-    pad = padding.lower() if isinstance(padding, str) else padding
-    return conv2d(input, filters, None, s, pad, d, 1)
+def tfnn_conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
+    from .nn.conv import _hw, _padding, _nhwc  # tf.nn argument forms, shared with pyconvnet.nn
+    op = "conv2d"
+    _nhwc(data_format, op)
+    x, w = as_eager(input), as_eager(filters, input)
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError("conv2d: input and filters must be 4-D, got shapes %s and %s" % (x.shape, w.shape))
+    if w.shape[2] <= 0 or x.shape[3] % w.shape[2]:
+        raise ValueError("conv2d: input channels %d not divisible by the filter's input channels %d"
+                         % (x.shape[3], w.shape[2]))
+    return conv2d(x, w, None, _hw(strides, "strides", op), _padding(padding, op), _hw(dilations, "dilations", op),
+                  x.shape[3] // w.shape[2])
+
+
+def tfnn_depthwise_conv2d(input, filter, strides, padding, data_format="NHWC", dilations=None, name=None):
+    from .nn.conv import _hw, _padding, _nhwc
+    op = "depthwise_conv2d"
+    _nhwc(data_format, op)
+    x, w = as_eager(input), as_eager(filter, input)
+    kh, kw, c, m = w.shape
+    if c != x.shape[3]:
+        raise ValueError("depthwise_conv2d: filter has %d input channels, input has %d" % (c, x.shape[3]))
+    return conv2d(x, reshape(w, [kh, kw, 1, c * m]), None, _hw(strides, "strides", op), _padding(padding, op),
+                  _hw(dilations, "dilations", op), c)
 
 
 def tfnn_global_avg_pool(x):

@@ -134,3 +134,25 @@ def test_unconnected_gradient_is_none():
         y = d1(x)
     g = tape.gradient(y, d1.trainable_weights + d2.trainable_weights)
     assert g[0] is not None and g[2] is None and g[3] is None
+
+
+def test_tf_nn_functions_on_the_tape():
+    """pyconvnet.nn (tf.nn) functions given EagerTensors record on the tape."""
+    import pyconvnet as tf
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 6, 5, 4)).astype(np.float32)
+    w = rng.normal(size=(3, 3, 2, 4)).astype(np.float32)  # grouped: 4 input channels, 2 per group
+    go = rng.normal(size=(2, 3, 3, 4))
+    xt, wt = EagerTensor(keras.tensor(x)), EagerTensor(keras.tensor(w))
+    with GradientTape() as tape:
+        tape.watch([xt, wt])
+        y = tf.nn.max_pool(tf.nn.conv2d(xt, wt, strides=[1, 2, 2, 1], padding="SAME"), 2, 1, "SAME")
+        y = tf.nn.local_response_normalization(y, depth_radius=1, alpha=0.5)
+    gx, gw = tape.gradient(y, [xt, wt], output_gradients=keras.tensor(go.astype(np.float32)))
+
+    def f(x64, w64):
+        z = R.conv2d(x64, w64, None, (2, 2), "same", groups=2)
+        return R.lrn(R.pool2d(z, "max", (2, 2), (1, 1), "same"), 1, 1.0, 0.5, 0.5)
+    assert_grad_close(gx.numpy(), numeric_grad(lambda v: f(v, w), x, go))
+    assert_grad_close(gw.numpy(), numeric_grad(lambda v: f(x, v), w, go))
+    assert isinstance(tf.nn.max_pool(x, 2, 2, "VALID"), np.ndarray)  # NumPy path unchanged
