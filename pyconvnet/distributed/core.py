@@ -128,6 +128,7 @@ class _State:
     owns_comm = False
     prev_excepthook = None
     prev_thread_hook = None
+    prev_exit = None
     seq = 0             # collectives issued on `comm` by this rank
     op = None           # (name, nbytes, t_start) of the collective in flight, or None
     last_progress = 0.0
@@ -307,7 +308,26 @@ def _thread_excepthook(args):
             _abort_job(1)
 
 
+def _exit(status=None):
+    """sys.exit while distributed: a non-zero status aborts the whole job at
+    interpreter exit (mpi4py's abort status) instead of leaving the other
+    ranks waiting in a collective while this one sits in MPI_Finalize."""
+    if _state.size > 1 and status not in (None, 0, False):
+        MPI = _state.MPI
+        sys.stderr.write("[pyconvnet.distributed] rank %d/%d: sys.exit(%r); aborting the job\n"
+                         % (_state.rank, _state.size, status))
+        if MPI is not None and hasattr(MPI, "_set_abort_status"):
+            MPI._set_abort_status(status if isinstance(status, int) else 1)
+    (_state.prev_exit or _builtin_exit)(status)
+
+
+_builtin_exit = sys.exit
+
+
 def _install_hooks():
+    if sys.exit is not _exit:
+        _state.prev_exit = sys.exit
+        sys.exit = _exit
     if sys.excepthook is not _excepthook:
         _state.prev_excepthook = sys.excepthook
         sys.excepthook = _excepthook
@@ -317,6 +337,8 @@ def _install_hooks():
 
 
 def _remove_hooks():
+    if sys.exit is _exit:
+        sys.exit = _state.prev_exit or _builtin_exit
     if sys.excepthook is _excepthook:
         sys.excepthook = _state.prev_excepthook or sys.__excepthook__
     if threading.excepthook is _thread_excepthook:
@@ -658,7 +680,9 @@ def _check_fingerprint(fn, fp, specs, names):
         nm = " '%s'" % names[i]
     theirs = "missing" if i >= int(recs[r, -1]) else _hdr_str(recs[r, 1:1 + _HDR])
     ours = "missing" if i >= n0 else _hdr_str(ref[i])
+    counts = ("rank %d has %d variables, rank 0 has %d; " % (r, int(recs[r, -1]), n0)
+              if int(recs[r, -1]) != n0 else "")
     raise DistributedError(
-        "%s: ranks disagree on the variables: rank %d has %d variables, rank 0 has %d; first difference at "
-        "variable #%d%s: rank %d has %s, rank 0 has %s (this rank is %d). Every rank must build the "
-        "same model." % (fn, r, int(recs[r, -1]), n0, i, nm, r, theirs, ours, st.rank))
+        "%s: ranks disagree on the variables: %sfirst difference at variable #%d%s: rank %d has %s, "
+        "rank 0 has %s (this rank is %d). Every rank must build the same model."
+        % (fn, counts, i, nm, r, theirs, ours, st.rank))
