@@ -279,6 +279,9 @@ def _abort_job(code=1):
         sys.stderr.flush()
     except Exception:
         pass
+    # give mpiexec's I/O forwarding a moment to pass our traceback on before
+    # Abort tears the job down (otherwise the message is often lost)
+    time.sleep(float(os.environ.get("PYCONVNET_DIST_ABORT_DELAY", "0.5")))
     if MPI is not None:
         MPI.COMM_WORLD.Abort(code)
     os._exit(code)

@@ -134,9 +134,9 @@ class Watchdog:
                      % (", ".join(map(str, lagging)) if lagging else "none found (all ranks are waiting: "
                         "a collective mismatch? rerun to see check_collective's message)"))
         sys.stderr.write("\n".join(lines) + "\n")
-        sys.stderr.flush()
         del sends
-        MPI.COMM_WORLD.Abort(3)
+        from .core import _abort_job
+        _abort_job(3)
 
     def stop(self):
         self._stop.set()

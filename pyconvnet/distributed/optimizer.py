@@ -54,7 +54,9 @@ class _Bucket:
     __slots__ = ("buf", "wire", "tensor", "slots", "nbytes", "req")
 
     def __init__(self, nfloats, fp16):
-        self.buf = np.zeros(nfloats, np.float32)
+        raw = np.zeros(nfloats + _ALIGN, np.float32)
+        off = (-(raw.ctypes.data // 4)) % _ALIGN if raw.ctypes.data % 4 == 0 else 0
+        self.buf = raw[off:off + nfloats]  # 64-byte aligned start
         self.wire = np.zeros(nfloats, np.float16) if fp16 else None
         self.tensor = _tensor_mod().from_numpy(self.buf)
         self.slots = []   # variable indices (in the caller's order) packed into this bucket
