@@ -19,6 +19,7 @@ from .core import Average, Sum, Compression, collective, _state
 
 DEFAULT_BUCKET_BYTES = 25 * 2 ** 20
 _ALIGN = 16  # floats (64 bytes): every slice starts on a cache line
+_FOLD_MIN = 1 << 16  # variables at least this large get the scale folded into their copy
 
 
 def _tensor_mod():
@@ -51,7 +52,7 @@ def _host(g):
 
 
 class _Bucket:
-    __slots__ = ("buf", "wire", "tensor", "slots", "nbytes", "req")
+    __slots__ = ("buf", "wire", "tensor", "slots", "nbytes", "req", "unscaled")
 
     def __init__(self, nfloats, fp16):
         raw = np.zeros(nfloats + _ALIGN, np.float32)
@@ -62,6 +63,7 @@ class _Bucket:
         self.slots = []   # variable indices (in the caller's order) packed into this bucket
         self.nbytes = self.buf.nbytes
         self.req = None
+        self.unscaled = []
 
 
 class _Layout:
@@ -98,6 +100,9 @@ class _Layout:
                 b.slots.append(i)
             self.buckets.append(b)
         self.total_bytes = sum(b.nbytes for b in self.buckets)
+        self.ptrs = [t.data_ptr() for t in self.t_views]
+        self.sizes = [int(np.prod(sh, dtype=np.int64)) for sh in shapes]
+        self.vars_ref = []
         self.dev_views = {}
 
 
@@ -105,7 +110,7 @@ class DistributedOptimizerMixin:
     """Methods mixed into the wrapped optimizer's class (see DistributedOptimizer)."""
 
     def _dist_setup(self, compression, op, backward_passes_per_step, overlap, bucket_bytes,
-                    average_aggregated_gradients):
+                    average_aggregated_gradients, gradients_prescaled=False):
         if op is not Average and op is not Sum:
             raise ValueError("DistributedOptimizer: op must be hvd.Average or hvd.Sum, got %r" % (op,))
         if compression not in (Compression.none, Compression.fp16):
@@ -119,6 +124,7 @@ class DistributedOptimizerMixin:
         d = {
             "compression": compression, "op": op, "k": k, "overlap_opt": overlap,
             "bucket_bytes": int(bucket_bytes), "avg_agg": bool(average_aggregated_gradients),
+            "prescaled": bool(gradients_prescaled),
             "layout": None, "key": None, "count": 0, "opt_synced": False, "steps": 0,
         }
         object.__setattr__(self, "_dist", d)
@@ -127,6 +133,15 @@ class DistributedOptimizerMixin:
     @property
     def backward_passes_per_step(self):
         return self._dist["k"]
+
+    @property
+    def loss_scale(self):
+        """What a training loop built with gradients_prescaled=True multiplies its
+        loss gradient by (1/size for op=Average, else 1): the gradients then
+        arrive already averaged and the post-reduce scaling pass is skipped."""
+        if self._dist["op"] is Average and core.is_initialized():
+            return 1.0 / _state.size
+        return 1.0
 
     def dist_buckets(self):
         """[(nbytes, [variable indices])] of the current layout (empty before the first step)."""
@@ -149,18 +164,23 @@ class DistributedOptimizerMixin:
         return bool(o) and _state.size > 1
 
     def _dist_layout(self, variables, grads):
-        shapes = [tuple(int(s) for s in _shape(v)) for v in variables]
-        key = tuple(shapes) + tuple(id(v) for v in variables)
         d = self._dist
-        if d["layout"] is None or d["key"] != key:
-            names = [getattr(v, "name", None) or getattr(v, "path", None) for v in variables]
-            specs = [(s, np.float32) for s in shapes]
-            if core.is_initialized():
-                core._check_fingerprint("DistributedOptimizer", core._fingerprint(specs), specs, names)
-            d["layout"] = _Layout(shapes, d["bucket_bytes"], d["compression"] is Compression.fp16, names)
-            d["key"] = key
-            d["count"] = 0
-        return d["layout"]
+        lay = d["layout"]
+        # the layout is keyed on the identity of the variable objects (kept
+        # alive by the layout, so ids cannot be reused): a cheap check per step
+        if lay is not None and len(lay.vars_ref) == len(variables) and \
+                all(a is b for a, b in zip(lay.vars_ref, variables)):
+            return lay
+        shapes = [tuple(int(s) for s in _shape(v)) for v in variables]
+        names = [getattr(v, "name", None) or getattr(v, "path", None) for v in variables]
+        specs = [(s, np.float32) for s in shapes]
+        if core.is_initialized():
+            core._check_fingerprint("DistributedOptimizer", core._fingerprint(specs), specs, names)
+        lay = _Layout(shapes, d["bucket_bytes"], d["compression"] is Compression.fp16, names)
+        lay.vars_ref = list(variables)
+        d["layout"] = lay
+        d["count"] = 0
+        return lay
 
     # ---- the hot path
     def apply_gradients(self, grads_and_vars, *args, **kwargs):
@@ -196,38 +216,64 @@ class DistributedOptimizerMixin:
         lay = self._dist_layout(variables, grads)
         first = d["count"] == 0
         d["count"] += 1
-        _C = _tensor_mod()
-        Tensor = _C.Tensor
-        comm, size = _state.comm, _state.size
-        overlap = self._overlap() and d["count"] == d["k"]
         final = d["count"] == d["k"]
+        Tensor = _tensor_mod().Tensor
+        comm, size, MPI = _state.comm, _state.size, _state.MPI
+        overlap = final and self._overlap()
         fp16 = d["compression"] is Compression.fp16
-        MPI = _state.MPI
-        any_device = None
-        # pack in bucket order (reverse variable order), launching a bucket's
-        # reduction as soon as it is complete when overlapping
+        scale = 1.0
+        if d["op"] is Average and not d["prescaled"]:
+            scale /= size
+        if d["avg_agg"] and d["k"] > 1:
+            scale /= d["k"]
+        # a single-pass step (k == 1) folds the scaling into the packing copy
+        # of large variables (saves a pass over memory); small ones are
+        # memcpy'd (Tensor.copy_, cheaper per call) and scaled per bucket
+        fold = scale != 1.0 and first and final
+        fscale = np.float32(scale)
+        g0 = grads[0] if grads else None
+        any_device = g0.device if isinstance(g0, Tensor) and g0.device != "cpu" else None
+        t_views, np_views, shapes = lay.t_views, lay.np_views, lay.shapes
         for b in lay.buckets:
+            unscaled = []
             for i in b.slots:
                 g = grads[i]
+                if g is t_views[i]:   # the gradient_buffers() tensor itself: nothing to pack
+                    unscaled.append(i)
+                    continue
                 if isinstance(g, Tensor):
-                    if g.device != "cpu":
-                        any_device = g.device
-                    if first:
-                        tv = lay.t_views[i]
-                        if g.data_ptr() != tv.data_ptr():
-                            if tuple(g.shape) != lay.shapes[i]:
-                                _bad_shape(i, variables[i], g.shape, lay.shapes[i])
-                            tv.copy_(g)
+                    if any_device is not None:
+                        if first:
+                            t_views[i].copy_(g)   # device -> host staging
+                        else:
+                            _add_(np_views[i], g.numpy())
+                        unscaled.append(i)
+                    elif not first:
+                        _add_(np_views[i], g)
+                    elif fold and lay.sizes[i] >= _FOLD_MIN and g.data_ptr() != lay.ptrs[i]:
+                        if tuple(g.shape) != shapes[i]:
+                            _bad_shape(i, variables[i], g.shape, shapes[i])
+                        np.multiply(g.numpy(), fscale, out=np_views[i])
                     else:
-                        _add_(lay.np_views[i], g)
+                        try:
+                            t_views[i].copy_(g)   # memcpy, GIL released; checks shape and dtype
+                        except ValueError:
+                            _bad_shape(i, variables[i], g.shape, shapes[i])
+                        unscaled.append(i)
                 else:
                     a = np.asarray(g)
-                    if a.shape != lay.shapes[i]:
-                        _bad_shape(i, variables[i], a.shape, lay.shapes[i])
-                    if first:
-                        np.copyto(lay.np_views[i], a, casting="same_kind")
+                    if a.shape != shapes[i]:
+                        _bad_shape(i, variables[i], a.shape, shapes[i])
+                    if not first:
+                        np.add(np_views[i], a, out=np_views[i])
+                    elif fold:
+                        np.multiply(a, fscale, out=np_views[i], casting="same_kind")
                     else:
-                        np.add(lay.np_views[i], a, out=lay.np_views[i])
+                        np.copyto(np_views[i], a, casting="same_kind")
+                        unscaled.append(i)
+            if not fold:
+                unscaled = b.slots
+            b.unscaled = unscaled
             if overlap:
                 self._dist_start(b, fp16, comm, MPI, nonblocking=True)
         if not final:
@@ -236,21 +282,20 @@ class DistributedOptimizerMixin:
         if size > 1:
             for b in lay.buckets:
                 if overlap:
-                    with collective("bucket_allreduce", b.nbytes if not fp16 else b.nbytes // 2):
+                    with collective("bucket_allreduce", b.wire.nbytes if fp16 else b.nbytes):
                         b.req.Wait()
                     b.req = None
                     if fp16:
                         np.copyto(b.buf, b.wire)
                 else:
                     self._dist_start(b, fp16, comm, MPI, nonblocking=False)
-        scale = 1.0
-        if d["op"] is Average:
-            scale /= size
-        if d["avg_agg"] and d["k"] > 1:
-            scale /= d["k"]
         if scale != 1.0:
             for b in lay.buckets:
-                _scale_(b.buf, scale)
+                if len(b.unscaled) == len(b.slots):
+                    _scale_(b.buf, scale)   # one call for the whole bucket
+                else:
+                    for i in b.unscaled:
+                        _scale_(lay.np_views[i], scale)
         d["steps"] += 1
         if any_device is not None:
             return self._dist_to_device(lay, grads)
@@ -340,7 +385,7 @@ class _Proxy(DistributedOptimizerMixin):
 
 def DistributedOptimizer(optimizer, name=None, compression=Compression.none, op=Average,
                          backward_passes_per_step=1, overlap="auto", bucket_bytes=DEFAULT_BUCKET_BYTES,
-                         average_aggregated_gradients=False):
+                         average_aggregated_gradients=False, gradients_prescaled=False):
     """Wrap `optimizer` (anything with apply_gradients(list of (grad, variable)))
     so that gradients are averaged (op=Average) or summed (op=Sum) over all
     ranks before it applies them (horovod.keras.DistributedOptimizer).
@@ -356,6 +401,10 @@ def DistributedOptimizer(optimizer, name=None, compression=Compression.none, op=
     overlap: True starts each bucket's Iallreduce as soon as it is packed;
     "auto" does so only when this host runs fewer ranks than it has cores.
     bucket_bytes: fused bucket size (default 25 MiB).
+    gradients_prescaled: the caller already multiplied its loss gradient by
+    `loss_scale` (1/size), so op=Average needs no scaling after the reduce.
+    The averaging scale is otherwise folded into the packing copy (one pass);
+    gradients written straight into gradient_buffers() need no copy at all.
     """
     if isinstance(optimizer, DistributedOptimizerMixin):
         raise ValueError("DistributedOptimizer: the optimizer is already distributed")
@@ -371,5 +420,5 @@ def DistributedOptimizer(optimizer, name=None, compression=Compression.none, op=
     except (TypeError, AttributeError):
         new = _Proxy(optimizer)
     new._dist_setup(compression, op, backward_passes_per_step, overlap, bucket_bytes,
-                    average_aggregated_gradients)
+                    average_aggregated_gradients, gradients_prescaled)
     return new
