@@ -159,6 +159,22 @@ def test_bucket_layout_single_process(single):
     assert all(p % 64 == 0 for p, _ in ptrs), "slices are cache-line aligned"
 
 
+def test_default_buckets_resnet34_sizes(single):
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from dist_sync import resnet34_shapes, lenet5_shapes
+    import math
+    for shapes in (resnet34_shapes(), lenet5_shapes()):
+        vs = [StubVar(np.zeros(1), "v%d" % i) for i in range(len(shapes))]
+        for v, sh in zip(vs, shapes):
+            v._a = np.zeros(sh, np.float32)
+        opt = hvd.DistributedOptimizer(StubSGD(0.0))
+        opt.gradient_buffers(vs)
+        b = opt.dist_buckets()
+        total = sum(4 * int(np.prod(sh)) for sh in shapes)
+        assert math.ceil(total / (25 * 2 ** 20)) <= len(b) <= math.ceil(total / (25 * 2 ** 20)) + 1
+        assert sorted(i for _, sl in b for i in sl) == list(range(len(shapes)))
+
+
 def test_sampler():
     s = hvd.DistributedSampler(10, rank=1, size=3, shuffle=False)
     assert s.indices().tolist() == [1, 4, 7] and len(s) == 3
