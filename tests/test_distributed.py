@@ -36,7 +36,11 @@ def _has_mpi4py():
         return False
 
 
-needs_mpi = pytest.mark.skipif(MPIEXEC is None or not _has_mpi4py(), reason="mpiexec/mpi4py not available")
+_skip_no_mpi = pytest.mark.skipif(MPIEXEC is None or not _has_mpi4py(), reason="mpiexec/mpi4py not available")
+
+
+def needs_mpi(f):
+    return pytest.mark.mpi(_skip_no_mpi(f))
 
 
 def run_mpi(args, n=2, timeout=60, env=None, launcher=()):
