@@ -149,6 +149,31 @@ def test_distributed_optimizer_single_process(single):
     np.testing.assert_array_equal(w2.numpy(), -3)
 
 
+class SlotsSGD:
+    """An optimizer class that cannot share its __dict__: the wrapper falls back to a proxy."""
+    __slots__ = ("learning_rate", "calls")
+
+    def __init__(self):
+        self.learning_rate = 0.1
+        self.calls = 0
+
+    def apply_gradients(self, gv):
+        for g, v in gv:
+            v.numpy()[...] -= self.learning_rate * np.asarray(g)
+        self.calls += 1
+
+
+def test_proxy_for_unsubclassable_optimizer(single):
+    inner = SlotsSGD()
+    opt = hvd.DistributedOptimizer(inner, backward_passes_per_step=1)
+    opt.learning_rate = 0.5
+    assert inner.learning_rate == 0.5 and opt.calls == 0
+    w = StubVar(np.ones(3), "w")
+    opt.apply_gradients([(pcn.from_numpy(np.ones(3, np.float32)), w)])
+    np.testing.assert_allclose(w.numpy(), 0.5)
+    assert inner.calls == 1
+
+
 def test_bucket_layout_single_process(single):
     shapes = [(10,), (300_000,), (7, 7), (600_000,), (5,)]
     vs = [StubVar(np.zeros(s), "v%d" % i) for i, s in enumerate(shapes)]

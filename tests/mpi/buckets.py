@@ -76,7 +76,7 @@ class Spy(StubSGD):
     def apply_gradients(self, gv):
         gv = list(gv)
         received.append([np.array(g.numpy() if hasattr(g, "numpy") else g) for g, _ in gv])
-        received_ptrs.append([g.data_ptr() for g, _ in gv])
+        received_ptrs.append([g.data_ptr() if hasattr(g, "data_ptr") else g.ctypes.data for g, _ in gv])
         return super().apply_gradients(gv)
 
 
@@ -146,6 +146,11 @@ ov_calls = [c for c in cc.calls[before:] if c[0] == "Iallreduce"]
 check(len(ov_calls) == len(ov.dist_buckets()), "overlap: one Iallreduce per bucket")
 for a, b in zip(received[-1], mean_of([1])):
     close(a, b, 1e-5, 1e-6, "overlap result")
+# overlap + fp16, and NumPy gradients (returned as NumPy views)
+ovh = hvd.DistributedOptimizer(Spy(0.0), bucket_bytes=BUCKET, overlap=True, compression=hvd.Compression.fp16)
+ovh.apply_gradients(zip([g.numpy() for g in grads_for(2)], variables))
+for a, b in zip(received[-1], mean_of([2])):
+    close(a, b, 2e-3, 4e-3, "overlap + fp16 with NumPy gradients")
 auto = hvd.DistributedOptimizer(Spy(0.0), overlap="auto")
 import os  # noqa: E402
 check(auto._overlap() == (n < (os.cpu_count() or 1)), "overlap auto = off when ranks >= cores")

@@ -137,5 +137,30 @@ close(lrs[:8], want, 1e-12, 0, "warmup lr ramp")
 check(abs(lrs[7] - 0.8) < 1e-12 and lrs[8:] == [lrs[7]] * 4, "warmup ends at initial_lr and stays")
 check(abs(lrs[0] - 0.8 / n * (1 + 0.125 * (n - 1))) < 1e-12, "warmup starts near initial_lr/size")
 
+# ---- checkpoint: rank 0 writes, every rank resumes from rank 0's file (broadcast)
+import os  # noqa: E402
+import tempfile  # noqa: E402
+d = hvd.broadcast_object(tempfile.mkdtemp(prefix="pcn_ck_") if r == 0 else None, 0)
+path = os.path.join(d, "ckpt-3.npz")
+src = StubModel([StubVar(np.full((2, 2), 7.0 + r), "k")], StubSGD(0.1, momentum=0.9))
+src.optimizer.build(src.weights)
+src.optimizer.variables[0].assign(np.full((2, 2), 3.0 + r))
+s0 = hvd.DistributedSampler(40, seed=5)
+s0.set_epoch(3)
+written = hvd.save_checkpoint(path, src, epoch=3, step=30, sampler=s0)
+check((written is not None) == (r == 0), "only rank 0 writes")
+hvd.barrier()
+dst = StubModel([StubVar(np.zeros((2, 2)), "k")], StubSGD(0.1, momentum=0.9))
+s1 = hvd.DistributedSampler(40, seed=0)
+c = hvd.restore_checkpoint(path, dst, sampler=s1)
+check(c["epoch"] == 3 and c["step"] == 30 and s1.epoch == 3 and s1.seed == 5, "resume metadata")
+check(np.array_equal(dst.weights[0].numpy(), np.full((2, 2), 7.0)), "weights from rank 0's file")
+check(np.array_equal(dst.optimizer.variables[0].numpy(), np.full((2, 2), 3.0)), "optimizer state restored")
+check(hvd.restore_checkpoint(os.path.join(d, "none.npz"), dst) is None, "missing checkpoint -> None")
+hvd.barrier()
+if r == 0:
+    import shutil
+    shutil.rmtree(d)
+
 hvd.shutdown()
 print("OK collectives rank %d" % r, flush=True)
