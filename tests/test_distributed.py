@@ -183,6 +183,11 @@ def test_bucket_layout_single_process(single):
     b = opt.dist_buckets()
     assert [i for _, s in b for i in s] == [4, 3, 2, 1, 0]
     assert all(nb <= 2 ** 20 or len(s) == 1 for nb, s in b)
+    assert opt.gradient_accumulate is False
+    for t in bufs:
+        t.numpy()[...] = 1.0
+    opt.apply_gradients(zip(bufs, vs))
+    assert opt.gradient_accumulate is True  # k=2: the second pass adds into the buffers
     ptrs = sorted((t.data_ptr(), t.nbytes) for t in bufs)
     assert all(p1 + n1 <= p2 for (p1, n1), (p2, _) in zip(ptrs, ptrs[1:])), "slices overlap"
     assert all(p % 64 == 0 for p, _ in ptrs), "slices are cache-line aligned"

@@ -112,7 +112,7 @@ class _DoneRequest:
 
 
 def _is_in_place(buf):
-    return buf is None or (type(buf).__name__ == "InPlace") or buf is getattr(_State, "IN_PLACE", object())
+    return buf is None or type(buf).__name__ == "InPlace"
 
 
 class _State:
@@ -391,13 +391,11 @@ _MAXDIM = 6
 _HDR = 3 + _MAXDIM  # dtype code, ndim, hash of dims beyond _MAXDIM, dims...
 
 
-def _header(a, skip_first=False):
+def _header(a):
     h = np.zeros(_HDR, np.int64)
     h[0] = _DTYPE_CODES.get(a.dtype.str, 999)
     h[1] = a.ndim
     dims = list(a.shape)
-    if skip_first and dims:
-        dims[0] = -1
     for i, d in enumerate(dims[:_MAXDIM]):
         h[3 + i] = d
     if len(dims) > _MAXDIM:

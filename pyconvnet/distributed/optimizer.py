@@ -148,11 +148,20 @@ class DistributedOptimizerMixin:
         lay = self._dist["layout"]
         return [] if lay is None else [(b.nbytes, list(b.slots)) for b in lay.buckets]
 
+    @property
+    def gradient_accumulate(self):
+        """For a loop writing into gradient_buffers(): False when the next backward
+        pass must overwrite the buffers (first pass of a step), True when it must
+        add into them (later passes with backward_passes_per_step > 1)."""
+        return self._dist["count"] > 0
+
     def gradient_buffers(self, variables):
         """Zero-copy gradient buffers: one pyconvnet.Tensor per variable, slices of
-        the fused buckets. A backward pass that writes its gradients into these
-        (e.g. `accumulate=True, out=`) and passes them to apply_gradients skips
-        the packing copy."""
+        the fused buckets (the same objects every step). A backward pass that
+        writes its gradients into these (`out=`, with `accumulate=` set to
+        `gradient_accumulate`) and passes them to apply_gradients skips the
+        packing copy. Collective on the first call (variable check): call it on
+        every rank."""
         lay = self._dist_layout(variables, [None] * len(variables))
         return list(lay.t_views)
 
