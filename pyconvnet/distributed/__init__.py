@@ -14,6 +14,7 @@ Launch: ``mpiexec -n 4 python train.py`` (or, safest, ``mpiexec -n 4 python
 not import MPI; init() does (and works as a single process without it).
 """
 from .core import (init, shutdown, is_initialized, rank, size, local_rank, local_size, comm,
+                   cross_rank, cross_size, mpi_built, mpi_enabled,
                    allreduce, broadcast, allgather, broadcast_object, barrier,
                    Average, Sum, Min, Max, Product, Adasum, Compression, DistributedError,
                    mpi_threads_supported)
@@ -23,6 +24,7 @@ from .checkpoint import save_checkpoint, load_checkpoint, restore_checkpoint, la
 from . import callbacks, checkpoint, _fit  # noqa: F401
 
 __all__ = ["init", "shutdown", "is_initialized", "rank", "size", "local_rank", "local_size", "comm",
+           "cross_rank", "cross_size", "mpi_built", "mpi_enabled",
            "allreduce", "broadcast", "allgather", "broadcast_object", "barrier",
            "Average", "Sum", "Min", "Max", "Product", "Adasum", "Compression", "DistributedError",
            "DistributedOptimizer", "DistributedSampler", "callbacks", "checkpoint",

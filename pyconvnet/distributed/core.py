@@ -20,6 +20,7 @@ import zlib
 import numpy as np
 
 __all__ = ["init", "shutdown", "is_initialized", "rank", "size", "local_rank", "local_size",
+           "cross_rank", "cross_size", "mpi_built", "mpi_enabled",
            "allreduce", "broadcast", "allgather", "broadcast_object", "barrier",
            "Average", "Sum", "Min", "Max", "Product", "Adasum", "Compression",
            "DistributedError", "mpi_threads_supported"]
@@ -124,6 +125,9 @@ class _State:
     size = 1
     local_rank = 0
     local_size = 1
+    cross_rank = 0
+    cross_size = 1
+    cross_comm = None
     initialized = False
     owns_comm = False
     prev_excepthook = None
@@ -188,11 +192,15 @@ def init(comm=None):
         _state.rank = int(c.Get_rank())
         _state.size = int(c.Get_size())
         _state.local_rank, _state.local_size = _state.rank, _state.size
+        _state.cross_rank, _state.cross_size = 0, 1
         if MPI is not None and _state.size > 1:
             try:
                 lc = c.Split_type(MPI.COMM_TYPE_SHARED, key=_state.rank)
                 _state.local_comm = lc
                 _state.local_rank, _state.local_size = lc.Get_rank(), lc.Get_size()
+                xc = c.Split(color=_state.local_rank, key=_state.rank)   # one rank per host
+                _state.cross_comm = xc
+                _state.cross_rank, _state.cross_size = xc.Get_rank(), xc.Get_size()
             except Exception:  # wrapper comms without Split_type: treat as one host
                 _state.local_comm = None
         _state.seq = 0
@@ -220,14 +228,15 @@ def shutdown():
     if wd is not None:
         wd.stop()
     with _lock:
-        for c in (_state.local_comm, _state.comm if _state.owns_comm else None):
+        for c in (_state.local_comm, _state.cross_comm, _state.comm if _state.owns_comm else None):
             if c is not None:
                 try:
                     c.Free()
                 except Exception:
                     pass
-        _state.comm = _state.local_comm = None
+        _state.comm = _state.local_comm = _state.cross_comm = None
         _state.rank, _state.size, _state.local_rank, _state.local_size = 0, 1, 0, 1
+        _state.cross_rank, _state.cross_size = 0, 1
         _remove_hooks()
         _state.initialized = False
 
@@ -263,6 +272,28 @@ def local_size():
     """Number of processes on this host."""
     _require("local_size")
     return _state.local_size
+
+
+def cross_rank():
+    """Index of this host among the hosts (rank in the communicator of the ranks with this local_rank)."""
+    _require("cross_rank")
+    return _state.cross_rank
+
+
+def cross_size():
+    """Number of hosts (with the same number of ranks on each)."""
+    _require("cross_size")
+    return _state.cross_size
+
+
+def mpi_built():
+    """True when mpi4py and an MPI library can be loaded."""
+    return _mpi_module() is not None
+
+
+def mpi_enabled():
+    """True when init() is running on MPI (not the single-process fallback)."""
+    return _state.initialized and _state.MPI is not None
 
 
 def comm():

@@ -394,7 +394,8 @@ class _Proxy(DistributedOptimizerMixin):
 
 def DistributedOptimizer(optimizer, name=None, compression=Compression.none, op=Average,
                          backward_passes_per_step=1, overlap="auto", bucket_bytes=DEFAULT_BUCKET_BYTES,
-                         average_aggregated_gradients=False, gradients_prescaled=False):
+                         average_aggregated_gradients=False, gradients_prescaled=False,
+                         device_dense="", device_sparse="", sparse_as_dense=False):
     """Wrap `optimizer` (anything with apply_gradients(list of (grad, variable)))
     so that gradients are averaged (op=Average) or summed (op=Sum) over all
     ranks before it applies them (horovod.keras.DistributedOptimizer).
@@ -410,6 +411,8 @@ def DistributedOptimizer(optimizer, name=None, compression=Compression.none, op=
     overlap: True starts each bucket's Iallreduce as soon as it is packed;
     "auto" does so only when this host runs fewer ranks than it has cores.
     bucket_bytes: fused bucket size (default 25 MiB).
+    device_dense, device_sparse, sparse_as_dense: accepted for source
+    compatibility with horovod.keras; they change nothing here.
     gradients_prescaled: the caller already multiplied its loss gradient by
     `loss_scale` (1/size), so op=Average needs no scaling after the reduce.
     The averaging scale is otherwise folded into the packing copy (one pass);

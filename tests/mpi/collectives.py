@@ -12,6 +12,7 @@ hvd.init()
 r, n = hvd.rank(), hvd.size()
 check(n >= 2, "run with mpiexec -n 2")
 check(hvd.local_size() == n and hvd.local_rank() == r, "one host: local == global")
+check(hvd.cross_size() == 1 and hvd.cross_rank() == 0 and hvd.mpi_enabled() and hvd.mpi_built(), "one host")
 
 # ---- allreduce
 x = np.arange(12, dtype=np.float32).reshape(3, 4) * (r + 1)
