@@ -355,6 +355,11 @@ def test_mpi_sgd_matches_single_process_and_ranks_bit_identical():
 
 
 @needs_mpi
+def test_mpi_fit_flow_and_bit_identical_resume():
+    _ok(*run_mpi([script("fit_flow.py")])[:3], "fit_flow")
+
+
+@needs_mpi
 @pytest.mark.parametrize("mode,code", [("raise", 1), ("kill", None), ("exit", 3), ("mismatch", 1)])
 def test_mpi_failure_ends_job(mode, code):
     rc, out, err, dt = run_mpi([script("faults.py"), mode], timeout=30)
