@@ -10,6 +10,7 @@ of hanging or truncating.
 mpi4py (or its MPI library) ``init()`` still works as a single process
 (size 1) and every collective is the identity.
 """
+import atexit
 import os
 import sys
 import threading
@@ -138,6 +139,7 @@ class _State:
     last_progress = 0.0
     debug = False
     watchdog = None
+    atexit_registered = False
 
 
 _state = _State()
@@ -212,6 +214,18 @@ def init(comm=None):
     if _state.debug and _state.size > 1:
         from . import debug as _debug
         _state.watchdog = _debug.start_watchdog(_state)
+        if not _state.atexit_registered:
+            # runs before mpi4py's MPI_Finalize (atexit is LIFO): no MPI call from
+            # the watchdog thread may overlap Finalize
+            atexit.register(_stop_watchdog_at_exit)
+            _state.atexit_registered = True
+
+
+def _stop_watchdog_at_exit():
+    wd = _state.watchdog
+    _state.watchdog = None
+    if wd is not None:
+        wd.stop(free=False)
 
 
 def shutdown():

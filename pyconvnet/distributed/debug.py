@@ -138,9 +138,11 @@ class Watchdog:
         from .core import _abort_job
         _abort_job(3)
 
-    def stop(self):
+    def stop(self, free=True):
         self._stop.set()
         self.thread.join(timeout=5)
+        if not free:
+            return
         try:
             self._answer_queries()
             self.comm.Free()
