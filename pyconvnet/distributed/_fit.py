@@ -40,8 +40,14 @@ def epoch_indices(n, epoch, shuffle=True, seed=0):
     """
     if active():
         _check_same_n(int(n), "fit (epoch_indices)")
+    if seed is None:
+        # no seed given: draw one from rank 0's global NumPy RNG (so np.random.seed()
+        # still controls the order) and share it, so every rank draws the same permutation
+        seed = int(np.random.randint(0, 2 ** 31 - 1))
+        if active():
+            seed = int(core.broadcast(np.array([seed], np.int64), 0)[0])
     s = DistributedSampler(n, _state.rank if active() else 0, _state.size if active() else 1,
-                           shuffle=shuffle, seed=seed if seed is not None else 0, drop_last=True)
+                           shuffle=bool(shuffle), seed=seed, drop_last=True)
     s.set_epoch(epoch)
     return s.indices()
 

@@ -69,6 +69,9 @@ for N in (101, 8, 1, 0):
     e = _fit.eval_indices(N)
     alle = hvd.allgather(e)
     check(np.array_equal(alle, np.arange(N)), "eval_indices exact contiguous cover for N=%d" % N)
+np.random.seed(100 + r)  # different global RNG per rank: seed=None must still give disjoint shards
+u = hvd.allgather(_fit.epoch_indices(50, 0, True, None))
+check(len(np.unique(u)) == len(u) == 50, "seed=None: one shared permutation")
 p0 = _fit.epoch_indices(50, 0, True, 1)
 p1 = _fit.epoch_indices(50, 1, True, 1)
 check(not np.array_equal(p0, p1), "epochs reshuffle")
