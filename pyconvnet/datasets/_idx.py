@@ -266,11 +266,11 @@ def load(spec, path=None, download=None, verify=True, progress=True):
         target = dirs[0] if path is not None else cache_dir(spec.name)
         files = {f: _find(target, f) for f in SPLIT_FILES}
         missing = [f + "[.gz]" for f, p in files.items() if p is None]
+        why = "download=False" if download is False else "PYCONVNET_OFFLINE is set"
         if download is None:
             download = not _offline()
         if not download:
-            why = "files not found and downloads are disabled (%s)" % (
-                "PYCONVNET_OFFLINE is set" if _offline() else "download=False")
+            why = "files not found and downloads are disabled (%s)" % why
             raise FileNotFoundError(_missing_message(spec, dirs, missing, why))
         for f, p in files.items():
             if p is None:
