@@ -14,8 +14,107 @@ def _cmd_info(args):
     return 0
 
 
-class _CliError(Exception):
-    """A bad input to a subcommand: one line on stderr, exit status 2."""
+class UserError(Exception):
+    """A mistake in the command line or its inputs: one line on stderr, exit status 2."""
+
+
+DATASETS = ("mnist", "mnist_subset", "fashion_mnist")
+
+
+def _load_dataset(name, data):
+    from . import datasets
+    if name == "mnist" and not data:
+        return datasets.mnist.load_subset(), "the bundled MNIST subset"
+    if name == "mnist_subset":
+        return datasets.mnist.load_subset(), "the bundled MNIST subset"
+    mod = {"mnist": datasets.mnist, "fashion_mnist": datasets.fashion_mnist}[name]
+    return mod.load_data(path=data or None), "%s from %s" % (name, data or "the cache")
+
+
+def _cmd_train(args):
+    import os
+    import time
+
+    import numpy as np
+
+    from . import applications, optimizers, set_num_threads
+    if args.epochs <= 0:
+        raise UserError("--epochs must be a positive integer, got %d" % args.epochs)
+    if args.batch_size <= 0:
+        raise UserError("--batch-size must be a positive integer, got %d" % args.batch_size)
+    if not args.lr > 0:
+        raise UserError("--lr must be positive, got %g" % args.lr)
+    try:
+        build = applications.get(args.model)
+    except ValueError as e:
+        raise UserError(str(e))
+    if args.dataset not in DATASETS:
+        raise UserError("unknown dataset %r; known datasets: %s" % (args.dataset, ", ".join(DATASETS)))
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        probe = os.path.join(args.out, ".pyconvnet-write-test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise UserError("--out %s is not a writable directory (%s)" % (args.out, e.strerror or e))
+    if args.threads:
+        set_num_threads(args.threads)
+    try:
+        ((x_train, y_train), (x_test, y_test)), source = _load_dataset(args.dataset, args.data)
+    except (OSError, ValueError, RuntimeError) as e:
+        raise UserError(str(e).splitlines()[0])
+    x_train = (x_train[..., None] / 255.0).astype(np.float32)
+    x_test = (x_test[..., None] / 255.0).astype(np.float32)
+    print("pyconvnet: training %s on %s (%d train / %d test images), %d epoch(s), batch %d, %d thread(s)"
+          % (args.model, source, len(x_train), len(x_test), args.epochs, args.batch_size,
+             __import__("pyconvnet").get_num_threads()))
+    model = build(input_shape=x_train.shape[1:], classes=int(max(y_train.max(), y_test.max())) + 1)
+    if args.device and args.device != "cpu":
+        if not hasattr(model, "to"):
+            raise UserError("--device %s: this build cannot move models to devices" % args.device)
+        try:
+            model.to(args.device)
+        except (RuntimeError, ValueError) as e:
+            raise UserError("--device %s: %s" % (args.device, str(e).splitlines()[0]))
+    model.compile(optimizer=optimizers.Adam(args.lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    t0 = time.time()
+    history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
+                        validation_data=(x_test, y_test), verbose=args.verbose)
+    dt = time.time() - t0
+    loss, acc = model.evaluate(x_test, y_test, verbose=0)
+    print("test accuracy: %.4f  (test loss %.4f, %.1f s, %.0f samples/s)"
+          % (acc, loss, dt, args.epochs * len(x_train) / max(dt, 1e-9)))
+    weights = os.path.join(args.out, "%s.weights.npz" % args.model)
+    model.save_weights(weights)
+    written = [weights]
+    try:
+        from . import layers, models, plot
+        written.append(os.path.join(args.out, "training_curve.png"))
+        plot.plot_history(history, path=written[-1])
+        conv = next((l for l in model.layers if isinstance(l, layers.Conv2D)), None)
+        if conv is not None:
+            written.append(os.path.join(args.out, "filters.png"))
+            plot.plot_filters(conv, path=written[-1])
+            probe = models.Model(model.inputs, conv.output)
+            written.append(os.path.join(args.out, "feature_maps.png"))
+            plot.plot_feature_maps(probe.predict(x_test[:1], verbose=0)[0], path=written[-1])
+    except ImportError as e:
+        print("pyconvnet: pictures skipped (%s)" % e)
+    print("wrote " + ", ".join(written))
+    return 0
+
+
+def _cmd_bench(args):
+    import os
+    import runpy
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "run.py")
+    if not os.path.exists(here):
+        raise UserError("the benchmark harness (bench/run.py) is only in a source checkout of pyconvnet")
+    import sys
+    sys.argv = [here, "--quick"] + (["--only"] + args.only if args.only else [])
+    runpy.run_path(here, run_name="__main__")
+    return 0
 
 
 def _load_gray(path):
@@ -26,40 +125,40 @@ def _load_gray(path):
     import numpy as np
 
     if not os.path.exists(path):
-        raise _CliError("%s: no such file" % path)
+        raise UserError("%s: no such file" % path)
     if os.path.isdir(path):
-        raise _CliError("%s: is a directory, expected an image file" % path)
+        raise UserError("%s: is a directory, expected an image file" % path)
     if path.lower().endswith(".npy"):
         try:
             a = np.load(path, allow_pickle=False)
         except Exception as e:  # ValueError, OSError, EOFError, UnpicklingError ...
-            raise _CliError("%s: not a readable .npy array (%s)" % (path, str(e).splitlines()[0] if str(e) else
+            raise UserError("%s: not a readable .npy array (%s)" % (path, str(e).splitlines()[0] if str(e) else
                                                                     type(e).__name__))
         if a.dtype.kind not in "biuf":
-            raise _CliError("%s: expected a numeric array, got dtype %s" % (path, a.dtype))
+            raise UserError("%s: expected a numeric array, got dtype %s" % (path, a.dtype))
         if a.ndim == 3 and a.shape[2] == 1:
             a = a[:, :, 0]
         elif a.ndim == 3 and a.shape[2] in (3, 4):
             a = a[:, :, :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
         if a.ndim != 2 or a.size == 0:
-            raise _CliError("%s: expected an image array (H, W) or (H, W, 1|3|4), got shape %s" % (path, a.shape))
+            raise UserError("%s: expected an image array (H, W) or (H, W, 1|3|4), got shape %s" % (path, a.shape))
         a = a.astype(np.float32)
         if not np.isfinite(a).all():
-            raise _CliError("%s: the array holds NaN or infinite values" % path)
+            raise UserError("%s: the array holds NaN or infinite values" % path)
         return a
     try:
         from PIL import Image
     except ImportError:
-        raise _CliError("reading %s needs Pillow: pip install pyconvnet[plot] (or pass a .npy array)" % path)
+        raise UserError("reading %s needs Pillow: pip install pyconvnet[plot] (or pass a .npy array)" % path)
     try:
         with Image.open(path) as im:
             im = im.convert("L")
             a = np.asarray(im, dtype=np.float32) / 255.0
     except Exception as e:  # UnidentifiedImageError, truncated data, decompression bomb ...
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise _CliError("%s: not an image Pillow can read (%s)" % (path, msg))
+        raise UserError("%s: not an image Pillow can read (%s)" % (path, msg))
     if a.size == 0:
-        raise _CliError("%s: empty image" % path)
+        raise UserError("%s: empty image" % path)
     return a
 
 
@@ -71,26 +170,29 @@ def _cmd_filters(args):
     names = [k.strip() for k in args.kernels.split(",") if k.strip()] if args.kernels else list(filters.KERNELS)
     bad = [k for k in names if k not in filters.KERNELS]
     if bad or not names:
-        raise _CliError("--kernels: unknown kernel(s) %s; known: %s" % (", ".join(bad) or "(none given)",
+        raise UserError("--kernels: unknown kernel(s) %s; known: %s" % (", ".join(bad) or "(none given)",
                                                                         ", ".join(filters.KERNELS)))
     img = _load_gray(args.image)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise _CliError("--out %s: exists and is not a directory" % args.out)
+        raise UserError("--out %s: exists and is not a directory" % args.out)
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as e:
-        raise _CliError("--out %s: cannot create the directory (%s)" % (args.out, e.strerror or e))
+        raise UserError("--out %s: cannot create the directory (%s)" % (args.out, e.strerror or e))
     if not os.path.isdir(args.out) or not os.access(args.out, os.W_OK | os.X_OK):
-        raise _CliError("--out %s: not a writable directory" % args.out)
+        raise UserError("--out %s: not a writable directory" % args.out)
     out = os.path.join(args.out, "filters.png")
     try:
         from .plot import plot_filtered_images
         plot_filtered_images(img, kernels=names, path=out,
                              title="%s through %d classical 3x3 filters" % (os.path.basename(args.image), len(names)))
     except ImportError as e:
-        raise _CliError(str(e))
+        raise UserError(str(e))
     except OSError as e:
-        raise _CliError("%s: cannot write (%s)" % (out, e.strerror or e))
+        raise UserError("%s: cannot write (%s)" % (out, e.strerror or e))
+    except RuntimeError as e:  # e.g. a build of _C without the conv kernels: not a user error
+        print("pyconvnet filters: error: %s" % str(e).splitlines()[0], file=sys.stderr)
+        return 1
     print("wrote %s (%dx%d image, %d filters)" % (out, img.shape[0], img.shape[1], len(names)))
     return 0
 
@@ -101,6 +203,21 @@ def main(argv=None):
     pi = sub.add_parser("info", help="build and device information")
     pi.add_argument("--json", action="store_true")
     pi.set_defaults(fn=_cmd_info)
+    pt = sub.add_parser("train", help="train a model from the zoo (default: LeNet-5 on the bundled MNIST subset)")
+    pt.add_argument("--model", default="lenet5", help="lenet5, fashion_cnn, alexnet, googlenet, resnet34")
+    pt.add_argument("--dataset", default="mnist", help="mnist (bundled subset unless --data), fashion_mnist")
+    pt.add_argument("--data", default="", help="directory holding the IDX files (e.g. the full MNIST)")
+    pt.add_argument("--epochs", type=int, default=3)
+    pt.add_argument("--batch-size", type=int, default=64)
+    pt.add_argument("--lr", type=float, default=1e-3)
+    pt.add_argument("--device", default="cpu")
+    pt.add_argument("--threads", type=int, default=0)
+    pt.add_argument("--out", default="pyconvnet_out")
+    pt.add_argument("--verbose", type=int, default=1)
+    pt.set_defaults(fn=_cmd_train)
+    pb = sub.add_parser("bench", help="a quick version of the kernel benchmarks (source checkout)")
+    pb.add_argument("--only", nargs="*", help="gemm conv pool rnn")
+    pb.set_defaults(fn=_cmd_bench)
     pf = sub.add_parser("filters", help="run an image through the classical 3x3 filters, write DIR/filters.png",
                         description="Run IMAGE (PNG/JPEG/... via Pillow, or a .npy array) through the classical "
                                     "3x3 filters of pyconvnet.filters (converted to grayscale) and write one "
@@ -116,12 +233,9 @@ def main(argv=None):
         return 0
     try:
         return args.fn(args)
-    except _CliError as e:
-        print("%s %s: error: %s" % (p.prog, args.cmd, e), file=sys.stderr)
+    except UserError as e:
+        print("pyconvnet %s: error: %s" % (args.cmd, e), file=sys.stderr)
         return 2
-    except RuntimeError as e:  # e.g. a build without the kernel the command needs
-        print("%s %s: error: %s" % (p.prog, args.cmd, str(e).splitlines()[0]), file=sys.stderr)
-        return 1
 
 
 if __name__ == "__main__":

@@ -52,27 +52,31 @@ def simd_level():
 def format_info(d=None):
     """The info() dict as a small table, in the manner of nvidia-smi's header."""
     d = d or info()
-    w = 78
+    w = 84
+
+    def row(text):
+        return "| " + text.ljust(w - 4)[: w - 4] + " |"
+
     line = "+" + "-" * (w - 2) + "+"
     rows = [line,
-            "| pyconvnet %-12s  SIMD: %-7s (best %-7s)  OpenMP threads: %-3d     |"
-            % (d["version"], d["simd"], d["simd_best"], d["openmp_threads"]),
-            "| CUDA compiled in: %-4s  arch: %-16s runtime: %-8s driver: %-6s |"
-            % ("yes" if d["cuda_compiled"] else "no", d["cuda_arch"] or "-",
-               _ver(d["cuda_runtime"]), _ver(d["cuda_driver"])),
+            row("pyconvnet %s   SIMD: %s (best %s)   OpenMP threads: %d of %d cores"
+                % (d["version"], d["simd"], d["simd_best"], d["openmp_threads"], d["cpu_cores"])),
+            row("CUDA: %s   arch: %s  runtime %s  driver %s"
+                % ("yes" if d["cuda_compiled"] else "no", d["cuda_arch"] or "-",
+                   _ver(d["cuda_runtime"]), _ver(d["cuda_driver"]))),
             line]
     if d["cuda_devices"]:
-        rows.append("| GPU  Name                              Memory used / total      CC   SMs   |")
+        rows.append(row("GPU  Name                              Memory used / total       CC    SMs"))
         rows.append(line)
         for g in d["cuda_devices"]:
             used = (g["total_memory"] - g["free_memory"]) // 2**20
             tot = g["total_memory"] // 2**20
-            rows.append("| %3d  %-32s %7d MiB / %7d MiB  %d.%d  %4d   |"
-                        % (g["index"], g["name"][:32], used, tot, g["compute_capability"][0],
-                           g["compute_capability"][1], g["multiprocessors"]))
+            rows.append(row("%3d  %-32s %7d MiB / %7d MiB  %d.%d  %4d"
+                            % (g["index"], g["name"][:32], used, tot, g["compute_capability"][0],
+                               g["compute_capability"][1], g["multiprocessors"])))
         rows.append(line)
     else:
-        rows.append("| No CUDA devices visible.%s|" % (" " * (w - 27)))
+        rows.append(row("No CUDA devices visible."))
         rows.append(line)
     return "\n".join(rows)
 

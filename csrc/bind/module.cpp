@@ -5,6 +5,8 @@
 #include "../cuda_api.h"
 #include "../dispatch.h"
 #include "../isa.h"
+#include "../cpu/isa/peak_isa.h"
+#include <chrono>
 #include "../tensor.h"
 #include "bind.h"
 
@@ -78,6 +80,19 @@ PYBIND11_MODULE(_C, m) {
     else throw ValueError("force_simd_level: expected 'avx512', 'avx2' or 'base', got '" + s + "'");
     return std::string(isa_name(active_isa()));
   }, "Tests: run the kernels on a given SIMD path (clamped to what the CPU has).");
+  m.def("fma_peak_gflops", [](double seconds) {
+    // Calibrate once, then time enough iterations to fill `seconds`.
+    float sink = 0;
+    int64_t iters = 1 << 16;
+    for (;;) {
+      auto t0 = std::chrono::steady_clock::now();
+      double flops = PCN_ISA_CALL(fma_loop, iters, &sink);
+      double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (dt >= seconds || iters > (int64_t(1) << 40)) return flops / dt / 1e9;
+      iters *= dt > 1e-3 ? std::max<int64_t>(2, int64_t(seconds / dt) + 1) : 16;
+    }
+  }, py::arg("seconds") = 0.3, PCN_NOGIL,
+        "GFLOP/s of an FMA loop on all OpenMP threads with the active SIMD path (the machine's fp32 peak).");
   m.def("set_poison_allocations", &set_poison_allocations,
         "Tests: fill every new tensor with NaN so unwritten outputs are caught.");
 
