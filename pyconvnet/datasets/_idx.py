@@ -158,14 +158,18 @@ def _load_file(spec, fname, path, verify):
     return arr
 
 
-def _missing_message(spec, dirs, missing, reason):
-    lines = ["%s: %s." % (spec.title, reason),
-             "Put these four files (gzipped or not) in one directory:"]
-    lines += ["  %s.gz" % f for f in SPLIT_FILES]
-    lines.append("Searched: " + ", ".join(dirs) + ".")
-    lines.append("Missing there: " + ", ".join(missing) + ".")
-    lines.append("Use load_data(path=DIR), or set PYCONVNET_DATA so that the files are in $PYCONVNET_DATA/%s/, "
-                 "or place them in %s/. Download from: %s" % (spec.name, cache_dir(spec.name), spec.mirrors[0]))
+def _missing_message(spec, dirs, target, missing, reason):
+    """A message whose first line alone says what to do (CLIs may print only it)."""
+    names = ", ".join("%s.gz" % f for f in SPLIT_FILES)
+    if len(dirs) == 1 and dirs[0] == target and target != cache_dir(spec.name):   # an explicit path
+        where = "in %s/" % target.rstrip("/")
+    else:
+        where = ("in %s/ (or in $PYCONVNET_DATA/%s/ with the environment variable PYCONVNET_DATA set, or in a "
+                 "directory given as path=)" % (cache_dir(spec.name), spec.name))
+    lines = ["%s: %s; put the four files %s (gzipped or not) %s." % (spec.title, reason, names, where),
+             "Searched: " + ", ".join(dirs) + ".",
+             "Missing in %s: %s." % (target, ", ".join(missing)),
+             "The files can be downloaded from %s" % spec.mirrors[0]]
     if spec.name == "mnist":
         lines.append("(pyconvnet.datasets.mnist.load_subset() loads the 5000+1000-image MNIST subset shipped "
                      "with the package, no download needed.)")
@@ -271,13 +275,13 @@ def load(spec, path=None, download=None, verify=True, progress=True):
             download = not _offline()
         if not download:
             why = "files not found and downloads are disabled (%s)" % why
-            raise FileNotFoundError(_missing_message(spec, dirs, missing, why))
+            raise FileNotFoundError(_missing_message(spec, dirs, target, missing, why))
         for f, p in files.items():
             if p is None:
                 try:
                     files[f] = download_file(spec, f, target, progress=progress)
                 except OSError as e:
-                    raise FileNotFoundError(_missing_message(spec, dirs, missing, "files not found and the download "
+                    raise FileNotFoundError(_missing_message(spec, dirs, target, missing, "files not found and the download "
                                                              "failed (%s)" % e)) from None
         found = files
 
