@@ -52,6 +52,15 @@ def _array(x, what):
     return a.astype(np.float64)
 
 
+def _range(a):
+    """(lo, hi) of the finite values of a, usable as imshow's vmin/vmax (hi > lo)."""
+    f = a[np.isfinite(a)]
+    if f.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(f.min()), float(f.max())
+    return lo, hi
+
+
 def _grid(n, cols):
     cols = max(1, min(int(cols), n))
     return int(math.ceil(n / cols)), cols
@@ -99,7 +108,7 @@ def plot_filters(weights_or_layer, path=None, cols=8, max_filters=64, title=None
     total = len(slices)
     slices = slices[:max_filters]
     rows, cols = _grid(len(slices), cols)
-    m = float(np.nanmax(np.abs(w))) or 1.0
+    m = _range(np.abs(w))[1] or 1.0
     fig = _figure(1.1 * cols + 0.4, 1.3 * rows + 0.7)
     for k, (o, i) in enumerate(slices):
         ax = fig.add_subplot(rows, cols, k + 1)
@@ -137,7 +146,7 @@ def plot_feature_maps(maps, path=None, max_maps=32, cols=8, title=None):
     for k in range(n):
         ax = fig.add_subplot(rows, cols, k + 1)
         m = a[:, :, k]
-        lo, hi = float(np.nanmin(m)), float(np.nanmax(m))
+        lo, hi = _range(m)
         ax.imshow(m, cmap="viridis", vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest")
         ax.set_title("ch %d\n[%.2g, %.2g]" % (k, lo, hi), fontsize=7, pad=2)
         _hide_axes(ax)
@@ -185,7 +194,7 @@ def plot_filtered_images(image, kernels=None, path=None, cols=4, title=None):
     fig = _figure(pw * cols + 0.3, (pw * aspect + 0.5) * rows + 0.5)
     for k, (name, a) in enumerate(panels):
         ax = fig.add_subplot(rows, cols, k + 1)
-        lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+        lo, hi = _range(a)
         ax.imshow(a, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest")
         ax.set_title("%s  [%.3g, %.3g]" % (name, lo, hi), fontsize=9, pad=3)
         _hide_axes(ax)

@@ -71,6 +71,10 @@ def test_plot_feature_maps(tmp_path):
     maps = np.zeros((8, 8, 3))                                    # constant maps do not divide by zero
     assert len(plot.plot_feature_maps(maps, path=tmp_path / "g.png").axes) == 3
     assert os.path.getsize(tmp_path / "g.png") > 1000
+    maps = np.full((6, 6, 2), np.nan)
+    maps[0, 0, 0] = np.inf                                        # all-NaN / non-finite maps still draw
+    plot.plot_feature_maps(maps, path=tmp_path / "n.png")
+    plot.plot_filters(np.full((3, 3, 1, 2), np.nan), path=tmp_path / "n2.png")
     with pytest.raises(ValueError, match="plot_feature_maps: a 4-D input must hold one image"):
         plot.plot_feature_maps(np.zeros((2, 4, 4, 3)))
     with pytest.raises(ValueError, match="plot_feature_maps: expected"):
