@@ -162,7 +162,7 @@ def test_label_out_of_range(tmp_path):
 
 
 def test_path_is_a_file(tmp_path):
-    f = tmp_path / "mnist.npz"
+    f = tmp_path / "mnist.bin"
     f.write_bytes(b"x")
     with pytest.raises(ValueError, match="must be a directory"):
         mnist.load_data(f)
@@ -313,3 +313,40 @@ def test_full_mnist_and_subset_is_its_first_per_class():
     np.testing.assert_array_equal(sy, ytr[idx])
     idx = np.sort(np.concatenate([np.flatnonzero(yte == c)[:100] for c in range(10)]))
     np.testing.assert_array_equal(tx, xte[idx])
+
+
+# ---------------------------------------------------------------- Keras .npz compatibility
+
+def test_keras_npz(tmp_path, monkeypatch):
+    arrays, md5 = make_dataset(tmp_path / "d")
+    npz = tmp_path / "k" / "mnist.npz"
+    os.makedirs(npz.parent)
+    np.savez(npz, x_train=arrays["train-images-idx3-ubyte"], y_train=arrays["train-labels-idx1-ubyte"],
+             x_test=arrays["t10k-images-idx3-ubyte"], y_test=arrays["t10k-labels-idx1-ubyte"])
+    (x, y), (xt, yt) = _idx.load(spec_for(md5), str(npz))                # arrays verified against IDX md5s
+    np.testing.assert_array_equal(xt, arrays["t10k-images-idx3-ubyte"])
+    with pytest.raises(DatasetFileError, match="mnist.npz: checksum mismatch"):
+        mnist.load_data(str(npz))
+    # Keras's default name: looked up in ~/.keras/datasets, else the normal search applies
+    keras_dir = tmp_path / "home" / ".keras" / "datasets"
+    os.makedirs(keras_dir)
+    os.replace(npz, keras_dir / "mnist.npz")
+    (x, _), _ = mnist.load_data("mnist.npz", verify=False)
+    np.testing.assert_array_equal(x, arrays["train-images-idx3-ubyte"])
+    os.remove(keras_dir / "mnist.npz")
+    with pytest.raises(FileNotFoundError, match="PYCONVNET_OFFLINE"):
+        mnist.load_data("mnist.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(DatasetFileError, match="bad.npz: corrupt"):
+        mnist.load_data(str(bad))
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(DatasetFileError, match="other.npz: not a Keras dataset .npz"):
+        mnist.load_data(str(tmp_path / "other.npz"))
+
+
+@pytest.mark.skipif(not os.path.isdir(FULL), reason="full MNIST not present here")
+def test_npz_md5_matches_idx_md5(tmp_path):
+    (xtr, ytr), (xte, yte) = mnist.load_data(FULL)
+    assert _idx._idx_md5(yte) == mnist.SPEC.md5["t10k-labels-idx1-ubyte"]
+    assert _idx._idx_md5(xte) == mnist.SPEC.md5["t10k-images-idx3-ubyte"]

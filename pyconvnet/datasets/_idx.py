@@ -242,6 +242,39 @@ def download_file(spec, fname, directory, progress=True, timeout=60):
     raise OSError("could not download %s.gz: %s" % (fname, "; ".join(errors)))
 
 
+def _idx_md5(a):
+    """MD5 of the IDX file that would hold uint8 array a (to verify arrays from any source)."""
+    h = hashlib.md5(bytes([0, 0, 0x08, a.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in a.shape))
+    h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _load_npz(spec, path, verify):
+    """A Keras-format .npz (x_train, y_train, x_test, y_test), checked like the IDX files."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except KeyError as e:
+        raise DatasetFileError("%s: not a Keras dataset .npz (missing array %s)" % (path, e)) from None
+    except Exception as e:  # zipfile.BadZipFile, ValueError, OSError, EOFError ...
+        raise DatasetFileError("%s: corrupt or unreadable .npz (%s)" % (path, e)) from None
+    for split, (xk, yk) in (("train", ("x_train", "y_train")), ("t10k", ("x_test", "y_test"))):
+        x, y = arrays[xk], arrays[yk]
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != spec.image_shape:
+            raise DatasetFileError("%s: %s must be uint8 (N, %d, %d), got %s %s"
+                                   % ((path, xk) + spec.image_shape + (x.dtype, x.shape)))
+        if y.dtype != np.uint8 or y.shape != x.shape[:1]:
+            raise DatasetFileError("%s: %s must be uint8 (%d,), got %s %s" % (path, yk, x.shape[0], y.dtype, y.shape))
+        if verify:
+            for arr, f in ((x, split + "-images-idx3-ubyte"), (y, split + "-labels-idx1-ubyte")):
+                want = spec.md5.get(f)
+                if want is not None and _idx_md5(arr) != want:
+                    raise DatasetFileError("%s: checksum mismatch: its %s differ from the published %s %s "
+                                           "(pass verify=False to load a modified copy on purpose)"
+                                           % (path, xk if arr is x else yk, spec.title, f))
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
 def load(spec, path=None, download=None, verify=True, progress=True):
     """Load a 4-file IDX dataset: ((x_train, y_train), (x_test, y_test)).
 
@@ -250,6 +283,16 @@ def load(spec, path=None, download=None, verify=True, progress=True):
     """
     if path is not None:
         path = os.fspath(path)
+        if path.endswith(".npz"):
+            # Keras style: load_data(path="mnist.npz"), a file name in Keras's cache.
+            npz = path if os.path.dirname(path) else None
+            if npz is None:
+                cand = os.path.join(os.path.expanduser("~"), ".keras", "datasets", path)
+                npz = cand if os.path.isfile(cand) else None
+            if npz is not None:
+                return _load_npz(spec, npz, verify)
+            path = None
+    if path is not None:
         if os.path.isfile(path):
             raise ValueError("%s.load_data: path must be a directory holding the four IDX files, got the file %s"
                              % (spec.name, path))

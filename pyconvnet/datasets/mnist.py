@@ -72,7 +72,11 @@ def load_data(path=None, *, download=None, verify=True, progress=True):
         train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz],
         t10k-labels-idx1-ubyte[.gz]. Default: ``$PYCONVNET_DATA/mnist/`` when
         set and complete, else ``~/.pyconvnet/datasets/mnist/``.
-        (Unlike Keras, `path` is a directory, not an .npz file name.)
+        A path ending in ``.npz`` is read as a Keras ``mnist.npz`` (arrays
+        x_train, y_train, x_test, y_test); a bare name such as Keras's default
+        ``"mnist.npz"`` is looked up in ``~/.keras/datasets/`` and, when absent
+        there, ignored (the default search above applies), so Keras code runs
+        unchanged.
       download: None (default) downloads missing files unless
         ``PYCONVNET_OFFLINE=1``; False never downloads; True always may.
       verify: check each file's decompressed MD5 and the split sizes.
