@@ -207,17 +207,20 @@ def download_file(spec, fname, directory, progress=True, timeout=60):
                     total = int(r.headers.get("Content-Length") or 0) if getattr(r, "headers", None) else 0
                     done = 0
                     label = "Downloading %s" % url
-                    if progress:
-                        _progress(0, total, label, out)
+                    live = progress and getattr(out, "isatty", lambda: False)()   # redraw only on a terminal
+                    shown = -1
                     while True:
                         chunk = r.read(1 << 16)
                         if not chunk:
                             break
                         f.write(chunk)
                         done += len(chunk)
-                        if progress:
+                        step = int(100 * done / total) if total else done >> 20
+                        if live and step != shown:
+                            shown = step
                             _progress(done, total, label, out)
                     if progress:
+                        _progress(done, total or done, label, out)
                         out.write("\n")
                         out.flush()
                     f.flush()
