@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <mutex>
 
 namespace pcn {
 
@@ -51,17 +53,62 @@ Device Device::parse(const std::string& s0) {
 
 // ---------------------------------------------------------------- allocators
 namespace {
+// Host allocator: 64-byte aligned. Blocks of 1 MiB and more are cached on free
+// (keyed by exact rounded size, at most kCacheBytes in total) and handed out
+// again, so a training step that allocates the same activations every step
+// pays no page faults after the first one.
 struct HostAllocator final : Allocator {
-  void* allocate(size_t nbytes, int) override {
+  static constexpr size_t kCacheMin = size_t(1) << 20;
+  static constexpr size_t kCacheBytes = size_t(4) << 30;
+  std::mutex mu;
+  std::multimap<size_t, void*> cache;
+  size_t cached = 0;
+  static size_t round(size_t nbytes) {
     const size_t n = (std::max<size_t>(nbytes, 1) + 63) & ~size_t(63);
+    return n >= kCacheMin ? (n + 4095) & ~size_t(4095) : n;
+  }
+  void* allocate(size_t nbytes, int) override {
+    const size_t n = round(nbytes);
+    if (n >= kCacheMin) {
+      std::lock_guard<std::mutex> g(mu);
+      auto it = cache.find(n);
+      if (it != cache.end()) {
+        void* p = it->second;
+        cache.erase(it);
+        cached -= n;
+        return p;
+      }
+    }
     void* p = std::aligned_alloc(64, n);
+    if (!p) {
+      trim();
+      p = std::aligned_alloc(64, n);
+    }
     if (!p) PCN_THROW(RuntimeError, "out of host memory allocating " << nbytes << " bytes");
     return p;
   }
-  void deallocate(void* p, size_t, int) override { std::free(p); }
+  void deallocate(void* p, size_t nbytes, int) override {
+    const size_t n = round(nbytes);
+    if (n >= kCacheMin) {
+      std::lock_guard<std::mutex> g(mu);
+      if (cached + n <= kCacheBytes) {
+        cache.emplace(n, p);
+        cached += n;
+        return;
+      }
+    }
+    std::free(p);
+  }
+  void trim() {
+    std::lock_guard<std::mutex> g(mu);
+    for (auto& kv : cache) std::free(kv.second);
+    cache.clear();
+    cached = 0;
+  }
 };
-HostAllocator g_host_alloc;
-Allocator* g_allocs[2] = {&g_host_alloc, nullptr};
+// Never destroyed: tensors held by Python may be freed during interpreter exit.
+HostAllocator* g_host_alloc = new HostAllocator();
+Allocator* g_allocs[2] = {g_host_alloc, nullptr};
 DeviceCopyFn g_copy = nullptr;
 DeviceFillFn g_fill = nullptr;
 std::atomic<bool> g_poison{false};
@@ -179,6 +226,7 @@ int64_t Tensor::numel() const {
 }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // NumPy gives empty arrays arbitrary strides
   int64_t s = 1;
   for (int i = ndim() - 1; i >= 0; --i) {
     if (shape_[i] != 1 && strides_[i] != s) return false;
@@ -260,8 +308,8 @@ void Tensor::copy_from(const Tensor& src) {
     PCN_THROW(ValueError, "copy_from: shape/dtype mismatch " << shape_str(src.shape_) << " "
                                                              << dtype_name(src.dtype_) << " -> "
                                                              << shape_str(shape_) << " " << dtype_name(dtype_));
-  if (!is_contiguous()) PCN_THROW(RuntimeError, "copy_from: destination must be contiguous");
   if (numel() == 0) return;
+  if (!is_contiguous()) PCN_THROW(RuntimeError, "copy_from: destination must be contiguous");
   const Device sd = src.device(), dd = device();
   if (sd.is_cpu() && dd.is_cpu()) {
     if (src.is_contiguous()) std::memcpy(raw(), src.raw(), nbytes());

@@ -87,3 +87,19 @@ def test_info_and_threads():
     pcn.set_num_threads(n)
     with pytest.raises(ValueError):
         pcn.set_num_threads(0)
+
+
+def test_empty_arrays_roundtrip():
+    for shape in [(0,), (2, 0, 3), (0, 5)]:
+        a = np.ones(shape, np.float32)
+        t = pcn.tensor(a)
+        assert t.shape == shape and t.is_contiguous()
+        assert t.numpy().shape == shape
+
+
+def test_large_blocks_are_reused_without_stale_reads():
+    # a freed large block comes back from the cache: it must still be poisoned/overwritten
+    a = pcn.tensor(np.full(1 << 20, 7.0, np.float32))
+    del a
+    b = pcn.zeros(1 << 20)
+    assert float(np.asarray(b).max()) == 0.0

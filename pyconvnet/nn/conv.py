@@ -1,2 +1,173 @@
-"""pyconvnet.nn: conv ops (to be filled in)."""
-__all__ = []
+"""Convolution ops with tf.nn names and semantics (NHWC images, HWIO filters).
+
+All arithmetic runs in the extension (`_C.conv2d_*`); this module only turns
+TensorFlow-style arguments (4-value strides, nested explicit padding, groups
+inferred from the filter) into the kernels' form.
+"""
+import numpy as np
+
+from .. import _C
+from ..ops import as_tensor, like_input
+
+__all__ = ["conv2d", "depthwise_conv2d", "conv2d_backprop_input", "conv2d_backprop_filter",
+           "conv2d_transpose"]
+
+
+def _hw(v, what, op, default=1):
+    """TF-style int / [h, w] / [1, h, w, 1] (NHWC) -> [h, w]."""
+    if v is None:
+        return [default, default]
+    if isinstance(v, (int, np.integer)):
+        return [int(v), int(v)]
+    try:
+        vals = [int(t) for t in np.asarray(v).reshape(-1)]
+    except (TypeError, ValueError):
+        raise ValueError("%s: %s must be an int or a list of 1, 2 or 4 ints, got %r" % (op, what, v)) from None
+    if len(vals) == 1:
+        return [vals[0], vals[0]]
+    if len(vals) == 2:
+        return vals
+    if len(vals) == 4:
+        if vals[0] != 1 or vals[3] != 1:
+            raise ValueError("%s: %s over NHWC must be [1, h, w, 1] (no batch/channel stride), got %r"
+                             % (op, what, v))
+        return vals[1:3]
+    raise ValueError("%s: %s must be an int or a list of 1, 2 or 4 ints, got %r" % (op, what, v))
+
+
+def _padding(padding, op):
+    """'VALID'/'SAME' (any case), [[0,0],[t,b],[l,r],[0,0]] or [t,b,l,r] -> kernel form."""
+    if isinstance(padding, str):
+        if padding.lower() not in ("valid", "same"):
+            raise ValueError("%s: padding must be 'VALID', 'SAME' or explicit, got %r" % (op, padding))
+        return padding.lower()
+    try:
+        a = np.asarray(padding)
+        if a.dtype.kind not in "iu":
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError("%s: explicit padding must be integers, got %r" % (op, padding)) from None
+    if a.shape == (4, 2):
+        if a[0].any() or a[3].any():
+            raise ValueError("%s: explicit padding over NHWC must not pad batch or channels, got %r"
+                             % (op, padding))
+        return [int(a[1, 0]), int(a[1, 1]), int(a[2, 0]), int(a[2, 1])]
+    if a.shape == (4,):
+        return [int(t) for t in a]
+    raise ValueError("%s: explicit padding must be [[0,0],[t,b],[l,r],[0,0]] or [t,b,l,r], got %r"
+                     % (op, padding))
+
+
+def _nhwc(data_format, op):
+    if data_format not in (None, "NHWC"):
+        raise ValueError("%s: only data_format='NHWC' is supported, got %r" % (op, data_format))
+
+
+def _groups(C, cin, op):
+    if cin <= 0 or C % cin != 0:
+        raise ValueError("%s: input channels %d not divisible by the filter's input channels %d"
+                         % (op, C, cin))
+    return C // cin
+
+
+def _rank4(t, op, arg):
+    if len(t.shape) != 4:
+        raise ValueError("%s: %s must be 4-D, got shape %s" % (op, arg, tuple(t.shape)))
+
+
+def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
+    """tf.nn.conv2d. input (N,H,W,C); filters (KH,KW,C/groups,K) -> (N,OH,OW,K).
+
+    strides/dilations: int, [h, w] or [1, h, w, 1]. padding: 'VALID', 'SAME'
+    or explicit [[0,0],[t,b],[l,r],[0,0]] / [t,b,l,r]. Grouped convolution is
+    inferred as C // filters.shape[2] (as TF does).
+    """
+    op = "conv2d"
+    _nhwc(data_format, op)
+    x, was_np = as_tensor(input, op, "input")
+    w, _ = as_tensor(filters, op, "filters")
+    _rank4(x, op, "input")
+    _rank4(w, op, "filters")
+    g = _groups(x.shape[3], w.shape[2], op)
+    y = _C.conv2d_forward(x, w, None, _hw(strides, "strides", op), _padding(padding, op),
+                          _hw(dilations, "dilations", op), g, "none")
+    return like_input(y, was_np)
+
+
+def depthwise_conv2d(input, filter, strides, padding, data_format="NHWC", dilations=None, name=None):
+    """tf.nn.depthwise_conv2d. input (N,H,W,C); filter (KH,KW,C,M) -> (N,OH,OW,C*M).
+
+    Output channel c*M + m is input channel c convolved with filter[..., c, m].
+    """
+    op = "depthwise_conv2d"
+    _nhwc(data_format, op)
+    x, was_np = as_tensor(input, op, "input")
+    w, _ = as_tensor(filter, op, "filter")
+    _rank4(x, op, "input")
+    _rank4(w, op, "filter")
+    KH, KW, C, M = w.shape
+    if C != x.shape[3]:
+        raise ValueError("depthwise_conv2d: filter has %d input channels, input has %d" % (C, x.shape[3]))
+    w = w.reshape([KH, KW, 1, C * M])
+    y = _C.conv2d_forward(x, w, None, _hw(strides, "strides", op), _padding(padding, op),
+                          _hw(dilations, "dilations", op), C, "none")
+    return like_input(y, was_np)
+
+
+def _sizes(v, op, what):
+    try:
+        s = [int(t) for t in np.asarray(v if not isinstance(v, _C.Tensor) else v.numpy()).reshape(-1)]
+    except (TypeError, ValueError):
+        raise ValueError("%s: %s must be 4 ints, got %r" % (op, what, v)) from None
+    if len(s) != 4:
+        raise ValueError("%s: %s must be 4 ints, got %r" % (op, what, v))
+    return s
+
+
+def conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, dilations=None,
+                          data_format="NHWC", name=None):
+    """Gradient of conv2d w.r.t. its input. input_sizes (N,H,W,C); filters
+    (KH,KW,C/groups,K); out_backprop (N,OH,OW,K) -> (N,H,W,C)."""
+    op = "conv2d_backprop_input"
+    _nhwc(data_format, op)
+    sizes = _sizes(input_sizes, op, "input_sizes")
+    w, _ = as_tensor(filters, op, "filters")
+    dy, was_np = as_tensor(out_backprop, op, "out_backprop")
+    _rank4(w, op, "filters")
+    g = _groups(sizes[3], w.shape[2], op)
+    dx = _C.conv2d_backward_input(dy, w, sizes, _hw(strides, "strides", op), _padding(padding, op),
+                                  _hw(dilations, "dilations", op), g)
+    return like_input(dx, was_np)
+
+
+def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, dilations=None,
+                           data_format="NHWC", name=None):
+    """Gradient of conv2d w.r.t. its filter. input (N,H,W,C); filter_sizes
+    (KH,KW,C/groups,K); out_backprop (N,OH,OW,K) -> filter_sizes."""
+    op = "conv2d_backprop_filter"
+    _nhwc(data_format, op)
+    x, was_np = as_tensor(input, op, "input")
+    sizes = _sizes(filter_sizes, op, "filter_sizes")
+    dy, _ = as_tensor(out_backprop, op, "out_backprop")
+    _rank4(x, op, "input")
+    g = _groups(x.shape[3], sizes[2], op)
+    dw = _C.conv2d_backward_filter(dy, x, sizes, _hw(strides, "strides", op), _padding(padding, op),
+                                   _hw(dilations, "dilations", op), g)
+    return like_input(dw, was_np)
+
+
+def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NHWC",
+                     dilations=None, name=None):
+    """tf.nn.conv2d_transpose. input (N,H,W,K); filters (KH,KW,C,K) (the forward
+    conv's filter); output_shape (N,OH,OW,C). The gradient of conv2d w.r.t. its input."""
+    op = "conv2d_transpose"
+    _nhwc(data_format, op)
+    sizes = _sizes(output_shape, op, "output_shape")
+    w, _ = as_tensor(filters, op, "filters")
+    dy, was_np = as_tensor(input, op, "input")
+    _rank4(w, op, "filters")
+    _rank4(dy, op, "input")
+    g = _groups(sizes[3], w.shape[2], op)
+    dx = _C.conv2d_backward_input(dy, w, sizes, _hw(strides, "strides", op), _padding(padding, op),
+                                  _hw(dilations, "dilations", op), g)
+    return like_input(dx, was_np)

@@ -92,12 +92,19 @@ inline void pack_b(const GemmParams& g, const float* B, int64_t j0, int64_t p0, 
       }
     }
   } else {
-    for (int64_t j = 0; j < NR; ++j) {
-      if (j < nr) {
-        const float* src = B + (j0 + j) * g.ldb + p0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
-      } else {
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.f;
+    // Transposed B: column j of op(B) is row j0+j of B (contiguous over k).
+    // Transpose in blocks of 16 k so the reads (nr rows) and the writes
+    // (16 packed rows of NR floats) both stay within a few KB of L1.
+    for (int64_t kb = 0; kb < kc; kb += 16) {
+      const int64_t kn = kc - kb < 16 ? kc - kb : 16;
+      for (int64_t j = 0; j < NR; ++j) {
+        float* d = dst + kb * NR + j;
+        if (j < nr) {
+          const float* src = B + (j0 + j) * g.ldb + p0 + kb;
+          for (int64_t t = 0; t < kn; ++t) d[t * NR] = src[t];
+        } else {
+          for (int64_t t = 0; t < kn; ++t) d[t * NR] = 0.f;
+        }
       }
     }
   }

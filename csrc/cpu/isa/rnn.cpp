@@ -1,0 +1,198 @@
+// isa/rnn.cpp — packed small-M matrix product for the recurrent step (see
+// rnn_isa.h). Compiled once per ISA; plain loops with fixed trip counts that
+// the compiler turns into register-blocked FMAs (MB rows x 32 columns).
+#include <omp.h>
+
+#include <cmath>
+
+#include "rnn_isa.h"
+
+namespace pcn {
+namespace PCN_ISA_NS {
+
+namespace {
+constexpr int64_t NB = kRnnPanel;
+#if defined(__AVX512F__)
+constexpr int64_t MB = 8;  // 8 x 32 accumulators = 16 zmm
+#elif defined(__AVX2__)
+constexpr int64_t MB = 3;  // 3 x 32 = 12 ymm
+#else
+constexpr int64_t MB = 2;
+#endif
+
+// rows [i0, i0+MBr) x panel jb; full panel of NB columns computed, ncols stored.
+template <int64_t MBr>
+inline void block(int64_t K, const float* A, int64_t lda, const float* bp, bool acc_c, float* C, int64_t ldc,
+                  int64_t ncols) {
+  float acc[MBr][NB];
+  for (int64_t r = 0; r < MBr; ++r)
+    for (int64_t j = 0; j < NB; ++j) acc[r][j] = 0.f;
+  for (int64_t k = 0; k < K; ++k) {
+    const float* b = bp + k * NB;
+    for (int64_t r = 0; r < MBr; ++r) {
+      const float a = A[r * lda + k];
+      for (int64_t j = 0; j < NB; ++j) acc[r][j] += a * b[j];
+    }
+  }
+  for (int64_t r = 0; r < MBr; ++r) {
+    float* c = C + r * ldc;
+    if (acc_c)
+      for (int64_t j = 0; j < ncols; ++j) c[j] += acc[r][j];
+    else
+      for (int64_t j = 0; j < ncols; ++j) c[j] = acc[r][j];
+  }
+}
+}  // namespace
+
+void rnn_pack_b(const float* B, int64_t ldb, bool trans, int64_t K, int64_t Nc, float* Bp) {
+  const int64_t np = (Nc + NB - 1) / NB;
+#pragma omp parallel for schedule(static) if (K * Nc >= (1 << 16) && !omp_in_parallel())
+  for (int64_t jb = 0; jb < np; ++jb) {
+    float* dst = Bp + jb * K * NB;
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t jj = 0; jj < NB; ++jj) {
+        const int64_t j = jb * NB + jj;
+        dst[k * NB + jj] = j < Nc ? (trans ? B[j * ldb + k] : B[k * ldb + j]) : 0.f;
+      }
+  }
+}
+
+void rnn_gemm_packed(int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda, const float* Bp,
+                     bool accumulate, float* C, int64_t ldc) {
+  if (M <= 0 || Nc <= 0) return;
+  const int64_t np = (Nc + NB - 1) / NB, nm = (M + MB - 1) / MB;
+  const bool par = !omp_in_parallel() && omp_get_max_threads() > 1 && M * Nc * K >= (1 << 17);
+#pragma omp parallel for schedule(static) collapse(2) if (par)
+  for (int64_t jb = 0; jb < np; ++jb)
+    for (int64_t ib = 0; ib < nm; ++ib) {
+      const int64_t i0 = ib * MB, j0 = jb * NB;
+      const int64_t ncols = Nc - j0 < NB ? Nc - j0 : NB;
+      const float* bp = Bp + jb * K * NB;
+      const float* a = A + i0 * lda;
+      float* c = C + i0 * ldc + j0;
+      const int64_t rows = M - i0 < MB ? M - i0 : MB;
+      if (rows == MB) {
+        block<MB>(K, a, lda, bp, accumulate, c, ldc, ncols);
+      } else {
+        for (int64_t r = 0; r < rows; ++r) block<1>(K, a + r * lda, lda, bp, accumulate, c + r * ldc, ldc, ncols);
+      }
+    }
+}
+
+// ---------------------------------------------------------------- gate math
+namespace {
+// exp(x) by range reduction x = n ln2 + r and a degree-6 polynomial (Cephes
+// expf); |x| clamped to 88 (NaN passes the clamps and stays NaN). Branch-free
+// so the loops below vectorize.
+inline float vexp(float x0) {
+  float x = x0 > 88.f ? 88.f : x0;
+  x = x < -87.f ? -87.f : x;
+  x = x == x ? x : 0.f;  // keep the integer conversion defined; NaN is restored below
+  // n = round(x / ln2) with the 1.5*2^23 trick (exact for |n| < 2^22, no branch).
+  const float fi = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
+  const int32_t i = static_cast<int32_t>(fi);
+  float r = x - fi * 0.693359375f;
+  r = r - fi * -2.12194440e-4f;
+  const float z = r * r;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * z + r + 1.f;
+  union { int32_t i; float f; } sc;
+  sc.i = (i + 127) << 23;
+  return x0 != x0 ? x0 : y * sc.f;
+}
+inline float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }
+// tanh by a 13/6 rational approximation on [-7.9, 7.9] (Eigen's float tanh).
+inline float vtanh(float x) {
+  const float c = 7.90531110763549805f;
+  float xc = x > c ? c : x;
+  xc = xc < -c ? -c : xc;
+  const float x2 = xc * xc;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  p = p * xc;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  const float y = p / q;
+  return std::fabs(x) < 0.0004f ? x : y;
+}
+}  // namespace
+
+void rnn_simple_row(int64_t U, bool relu, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ b, float* __restrict__ a, float* __restrict__ ho) {
+  if (relu) {
+    for (int64_t u = 0; u < U; ++u) {
+      const float v = xw[u] + b[u] + hu[u];
+      const float h = v > 0.f ? v : (v != v ? v : 0.f);
+      a[u] = h;
+      ho[u] = h;
+    }
+  } else {
+    for (int64_t u = 0; u < U; ++u) {
+      const float h = vtanh(xw[u] + b[u] + hu[u]);
+      a[u] = h;
+      ho[u] = h;
+    }
+  }
+}
+
+void rnn_lstm_row(int64_t U, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ b, const float* __restrict__ cp, float* __restrict__ a,
+                  float* __restrict__ cpw, float* __restrict__ tc, float* __restrict__ cn, float* __restrict__ ho) {
+  for (int64_t u = 0; u < U; ++u) {
+    const float ig = vsigmoid(xw[u] + b[u] + hu[u]);
+    const float fg = vsigmoid(xw[U + u] + b[U + u] + hu[U + u]);
+    const float gg = vtanh(xw[2 * U + u] + b[2 * U + u] + hu[2 * U + u]);
+    const float og = vsigmoid(xw[3 * U + u] + b[3 * U + u] + hu[3 * U + u]);
+    const float c_old = cp[u];
+    const float c = fg * c_old + ig * gg;
+    const float t = vtanh(c);
+    a[u] = ig; a[U + u] = fg; a[2 * U + u] = gg; a[3 * U + u] = og;
+    cpw[u] = c_old;
+    tc[u] = t;
+    cn[u] = c;
+    ho[u] = og * t;
+  }
+}
+
+void rnn_gru_row(int64_t U, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ bin, const float* __restrict__ brec, const float* __restrict__ hp,
+                 float* __restrict__ a, float* __restrict__ ho) {
+  for (int64_t u = 0; u < U; ++u) {
+    const float zg = vsigmoid(xw[u] + bin[u] + hu[u] + brec[u]);
+    const float rg = vsigmoid(xw[U + u] + bin[U + u] + hu[U + u] + brec[U + u]);
+    const float e = hu[2 * U + u] + brec[2 * U + u];
+    const float hh = vtanh(xw[2 * U + u] + bin[2 * U + u] + rg * e);
+    a[u] = zg; a[U + u] = rg; a[2 * U + u] = hh; a[3 * U + u] = e;
+    ho[u] = zg * hp[u] + (1.f - zg) * hh;
+  }
+}
+
+void rnn_gru_v1_row1(int64_t U, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ b, const float* __restrict__ hp, float* __restrict__ a) {
+  for (int64_t u = 0; u < U; ++u) {
+    const float zg = vsigmoid(xw[u] + b[u] + hu[u]);
+    const float rg = vsigmoid(xw[U + u] + b[U + u] + hu[U + u]);
+    a[u] = zg; a[U + u] = rg; a[3 * U + u] = rg * hp[u];
+  }
+}
+
+void rnn_gru_v1_row2(int64_t U, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ b, const float* __restrict__ hp, float* __restrict__ a,
+                     float* __restrict__ ho) {
+  for (int64_t u = 0; u < U; ++u) {
+    const float hh = vtanh(xw[2 * U + u] + b[2 * U + u] + hu[2 * U + u]);
+    const float zg = a[u];
+    a[2 * U + u] = hh;
+    ho[u] = zg * hp[u] + (1.f - zg) * hh;
+  }
+}
+
+}  // namespace PCN_ISA_NS
+}  // namespace pcn
