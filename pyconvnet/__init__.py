@@ -9,10 +9,11 @@ from ._C import Tensor, from_numpy, tensor, empty, zeros
 from ._runtime import info, devices, set_num_threads, get_num_threads, simd_level
 from .ops import matmul
 from . import nn
+from . import datasets, filters, plot, applications
 
 __version__ = _C.build_info()["version"]
 
 __all__ = [
-    "Tensor", "tensor", "from_numpy", "empty", "zeros", "matmul", "nn",
+    "Tensor", "tensor", "datasets", "filters", "plot", "applications", "from_numpy", "empty", "zeros", "matmul", "nn",
     "info", "devices", "set_num_threads", "get_num_threads", "simd_level",
 ]
