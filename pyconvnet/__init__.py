@@ -17,13 +17,13 @@ from . import models
 from .layers import Input, Layer
 from .models import Model, Sequential
 from .autograd import GradientTape, Variable
-from . import applications
+from . import datasets, filters, plot, applications
 
 __version__ = _C.build_info()["version"]
 
 __all__ = [
-    "Tensor", "tensor", "from_numpy", "empty", "zeros", "matmul", "nn",
+    "Tensor", "tensor", "datasets", "filters", "plot", "applications", "from_numpy", "empty", "zeros", "matmul", "nn",
     "info", "devices", "set_num_threads", "get_num_threads", "simd_level",
     "ops", "autograd", "activations", "initializers", "regularizers", "losses", "metrics", "optimizers", "callbacks", "utils",
-    "layers", "models", "Input", "Layer", "Model", "Sequential", "GradientTape", "Variable", "applications",
+    "layers", "models", "Input", "Layer", "Model", "Sequential", "GradientTape", "Variable",
 ]

@@ -114,13 +114,16 @@ class Optimizer:
     lr = learning_rate
 
     def _slot(self, var, name, init=0.0):
+        """The `_C.Tensor` of this variable's state `name` (created on first use,
+        on the variable's device; kept as a Variable so it can be saved/broadcast)."""
         key = (id(var), name)
         s = self._slots.get(key)
-        if s is None or tuple(s.shape) != var.shape or s.device != var.value.device:
-            s = _C.empty(*var.shape, device=var.value.device)
-            _C.fill_(s, float(init))
+        if s is None or s.shape != var.shape or s.value.device != var.value.device:
+            t = _C.empty(*var.shape, device=var.value.device)
+            _C.fill_(t, float(init))
+            s = ag.Variable(t, name="%s_%s" % (var.path.replace("/", "_"), name), trainable=False)
             self._slots[key] = s
-        return s
+        return s.value
 
     def _clip(self, grads):
         if self.clipvalue is not None:
@@ -177,8 +180,11 @@ class Optimizer:
             config["learning_rate"] = _SCHEDULES[lr["class_name"]].from_config(lr["config"])
         return cls(**config)
 
+    @property
     def variables(self):
-        return [self._slots[k] for k in sorted(self._slots, key=lambda k: (k[1], k[0]))]
+        """Optimizer state Variables (momenta, moments...) in creation order, which
+        follows model.trainable_weights, so it is the same on every process."""
+        return list(self._slots.values())
 
 
 class SGD(Optimizer):
