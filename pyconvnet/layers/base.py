@@ -125,6 +125,8 @@ class Layer:
     """Base of every layer. Subclasses implement `build(input_shape)` (create
     weights with `add_weight`) and `call(inputs, training=None)`."""
 
+    _pcn_int_input = True  # NumPy integer inputs stay integers; float-only layers set False (cast once)
+
     _pcn_registered = {}
 
     def __init_subclass__(cls, **kw):
@@ -355,8 +357,10 @@ class Layer:
             if isinstance(t, _C.Tensor):
                 return ag.EagerTensor(t)
             a = np.asarray(t)
-            if a.dtype.kind in "iu":
+            if a.dtype.kind in "iu" and self._pcn_int_input:  # ids (Embedding) stay integers
                 a = a.astype(np.int32 if a.dtype.itemsize <= 4 else np.int64)
+            elif a.dtype.kind in "iu":
+                a = a.astype(np.float32)  # Keras autocasts inputs to the layer's float dtype
             elif a.dtype.kind in "fb":
                 a = a.astype(np.float32)
             else:

@@ -35,6 +35,7 @@ def _padding(p, layer):
 
 class Conv2D(Layer):
     """2-D convolution over NHWC inputs; kernel (kh, kw, in/groups, filters)."""
+    _pcn_int_input = False
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
@@ -108,6 +109,7 @@ Convolution2D = Conv2D
 class DepthwiseConv2D(Layer):
     """Per-channel convolution; depthwise_kernel (kh, kw, in, depth_multiplier),
     output channel c*depth_multiplier + m (TF order). Runs as a grouped conv."""
+    _pcn_int_input = False
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",

@@ -29,6 +29,7 @@ def _init_config(init):
 class Dense(Layer):
     """y = activation(x @ kernel + bias); kernel (in, units). Inputs of rank > 2
     apply to the last axis."""
+    _pcn_int_input = False
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -73,6 +74,7 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    _pcn_int_input = False
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -90,6 +92,7 @@ class Activation(Layer):
 
 
 class ReLU(Layer):
+    _pcn_int_input = False
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         if max_value is not None and max_value < 0:
@@ -113,6 +116,7 @@ class ReLU(Layer):
 
 
 class LeakyReLU(Layer):
+    _pcn_int_input = False
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
@@ -132,6 +136,7 @@ class LeakyReLU(Layer):
 
 
 class ELU(Layer):
+    _pcn_int_input = False
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = float(alpha)
@@ -149,6 +154,7 @@ class ELU(Layer):
 
 
 class Softmax(Layer):
+    _pcn_int_input = False
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         self.axis = axis

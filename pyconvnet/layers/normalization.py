@@ -15,6 +15,7 @@ class BatchNormalization(Layer):
     `momentum` (moving = moving*momentum + batch*(1-momentum), biased variance);
     inference uses the moving statistics. Weights: gamma, beta, moving_mean,
     moving_variance."""
+    _pcn_int_input = False
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
@@ -71,6 +72,7 @@ class BatchNormalization(Layer):
 class LocalResponseNormalization(Layer):
     """AlexNet's LRN across channels: x / (bias + alpha * sum_{|d|<=r} x_d^2) ** beta
     (TensorFlow's definition: alpha multiplies the plain sum)."""
+    _pcn_int_input = False
 
     def __init__(self, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, **kwargs):
         super().__init__(**kwargs)

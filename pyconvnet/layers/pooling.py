@@ -8,6 +8,7 @@ __all__ = ["MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "Global
 
 
 class _Pool2D(Layer):
+    _pcn_int_input = False
     _mode = "max"
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
@@ -46,6 +47,7 @@ AvgPool2D = AveragePooling2D
 
 
 class _GlobalPool2D(Layer):
+    _pcn_int_input = False
     _mode = "avg"
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):

@@ -26,6 +26,7 @@ class _LstmBias(initializers.Initializer):
 
 
 class _RNN(Layer):
+    _pcn_int_input = False
     _gates = 1
     _cell = "simple_tanh"
 
