@@ -462,16 +462,18 @@ def unary(op, x):
     return y
 
 
-def activation(x, name, alpha=0.0):
-    """activation_forward by name; backward through activation_backward."""
+def activation(x, name, alpha=None):
+    """activation_forward by name; backward through activation_backward.
+    alpha None means the kernel's default for that activation (elu: 1)."""
     x = as_eager(x)
     if name == "linear":
         return x
     xv = x.value
-    y = EagerTensor(_C.activation_forward(xv, name, float(alpha)))
+    alpha = None if alpha is None else float(alpha)
+    y = EagerTensor(_C.activation_forward(xv, name, alpha))
     if recording():
         def bw(g, needs):
-            return (_C.activation_backward(g, xv, y.value, name, float(alpha)),)
+            return (_C.activation_backward(g, xv, y.value, name, alpha),)
         _record([x], [y], bw)
     return y
 
@@ -705,7 +707,7 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", dilations=(1, 1), grou
 
         def bw(g, needs):
             if activation == "relu":
-                g = _C.activation_backward(g, y.value, y.value, "relu", 0.0)
+                g = _C.activation_backward(g, y.value, y.value, "relu")
             dx = _C.conv2d_backward_input(g, wv, xs, strides, padding, dilations, int(groups)) if needs[0] else None
             dw = _C.conv2d_backward_filter(g, xv, ws, strides, padding, dilations, int(groups)) if needs[1] else None
             db = _C.conv2d_backward_bias(g) if len(needs) > 2 and needs[2] else None
