@@ -1,0 +1,523 @@
+// cpu/elementwise.cpp — OpenMP kernels of the elementwise family (see
+// ops/elementwise.h for every Params struct and its layout). Kernels trust
+// their Params: the fronts validated shapes, dtypes and sizes.
+//
+// Loops are written branch-free over contiguous data where possible so the
+// compiler vectorizes them; parallel regions are skipped for small n.
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "../ops/elementwise.h"
+
+namespace pcn {
+namespace cpu {
+
+namespace {
+constexpr int64_t kPar = 1 << 15;  // below this, run serially
+
+inline float sigmoidf(float x) {
+  // stable for large |x|: never exponentiates a positive number
+  if (x >= 0.f) {
+    const float z = std::exp(-x);
+    return 1.f / (1.f + z);
+  }
+  const float z = std::exp(x);
+  return z / (1.f + z);
+}
+inline float softplusf(float x) { return std::fmax(x, 0.f) + std::log1p(std::exp(-std::fabs(x))); }
+
+constexpr float kSeluAlpha = 1.6732632423543772848170429916717f;
+constexpr float kSeluScale = 1.0507009873554804934193349852946f;
+constexpr float kSqrtHalf = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+
+template <class F>
+inline void par_for(int64_t n, F f) {
+#pragma omp parallel for schedule(static) if (n >= kPar)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+}  // namespace
+
+// ---------------------------------------------------------------- pointwise
+// x (n), y (n), may alias.
+void pointwise(const PointwiseParams& p, const float* x, float* y) {
+  const int64_t n = p.n;
+  const float a = p.a, b = p.b;
+  switch (p.op) {
+#define PW(OP, EXPR) \
+  case PwOp::OP: par_for(n, [&](int64_t i) { const float v = x[i]; (void)v; y[i] = (EXPR); }); break;
+    PW(Neg, -v)
+    PW(Exp, std::exp(v))
+    PW(Log, std::log(v))
+    PW(Sqrt, std::sqrt(v))
+    PW(Rsqrt, 1.f / std::sqrt(v))
+    PW(Square, v * v)
+    PW(Abs, std::fabs(v))
+    PW(Sign, (v > 0.f) ? 1.f : (v < 0.f ? -1.f : (v == 0.f ? 0.f : v)))
+    PW(Reciprocal, 1.f / v)
+    PW(Sin, std::sin(v))
+    PW(Cos, std::cos(v))
+    PW(Floor, std::floor(v))
+    PW(Round, std::nearbyint(v))  // half to even, as NumPy/TF
+    PW(Tanh, std::tanh(v))
+    PW(Sigmoid, sigmoidf(v))
+    PW(Log1p, std::log1p(v))
+    PW(Expm1, std::expm1(v))
+    PW(AddS, v + a)
+    PW(SubS, v - a)
+    PW(RSubS, a - v)
+    PW(MulS, v * a)
+    PW(DivS, v / a)
+    PW(RDivS, a / v)
+    PW(MaxS, (v != v) ? v : std::fmax(v, a))
+    PW(MinS, (v != v) ? v : std::fmin(v, a))
+    PW(PowS, std::pow(v, a))
+    PW(RPowS, std::pow(a, v))
+    PW(Clip, (v != v) ? v : std::fmin(std::fmax(v, a), b))
+#undef PW
+    case PwOp::Fill:
+      par_for(n, [&](int64_t i) { y[i] = a; });
+      break;
+  }
+}
+
+void axpby(const AxpbyParams& p, const float* x, float* y) {
+  const float al = p.alpha, be = p.beta;
+  if (be == 1.f)
+    par_for(p.n, [&](int64_t i) { y[i] += al * x[i]; });
+  else
+    par_for(p.n, [&](int64_t i) { y[i] = al * x[i] + be * y[i]; });
+}
+
+// ---------------------------------------------------------------- activations
+// x (n) -> y (n)
+void act_forward(const ActParams& p, const float* x, float* y) {
+  const int64_t n = p.n;
+  const float al = p.alpha;
+  switch (p.act) {
+#define AF(A, EXPR) \
+  case Act::A: par_for(n, [&](int64_t i) { const float v = x[i]; y[i] = (EXPR); }); break;
+    AF(Linear, v)
+    AF(Relu, v > 0.f ? v : (v != v ? v : 0.f))
+    AF(Relu6, v != v ? v : std::fmin(std::fmax(v, 0.f), 6.f))
+    AF(LeakyRelu, v >= 0.f ? v : al * v)
+    AF(Elu, v > 0.f ? v : al * std::expm1(v))
+    AF(Selu, v > 0.f ? kSeluScale * v : kSeluScale * kSeluAlpha * std::expm1(v))
+    AF(Sigmoid, sigmoidf(v))
+    AF(HardSigmoid, v != v ? v : std::fmin(std::fmax(v + 3.f, 0.f), 6.f) / 6.f)
+    AF(Tanh, std::tanh(v))
+    AF(Softplus, softplusf(v))
+    AF(Softsign, v / (1.f + std::fabs(v)))
+    AF(Swish, v * sigmoidf(v))
+    AF(Gelu, 0.5f * v * (1.f + std::erf(v * kSqrtHalf)))
+    AF(GeluTanh, 0.5f * v * (1.f + std::tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v))))
+    AF(Exponential, std::exp(v))
+#undef AF
+  }
+}
+
+// dy, x, y (n) -> dx (n). Reads only the inputs the front promised.
+void act_backward(const ActParams& p, const float* dy, const float* x, const float* y, float* dx) {
+  const int64_t n = p.n;
+  const float al = p.alpha;
+  switch (p.act) {
+#define AB(A, EXPR) \
+  case Act::A: par_for(n, [&](int64_t i) { const float g = dy[i]; dx[i] = (EXPR); }); break;
+    AB(Linear, g)
+    case Act::Relu:
+      if (x) par_for(n, [&](int64_t i) { dx[i] = x[i] > 0.f ? dy[i] : 0.f; });
+      else par_for(n, [&](int64_t i) { dx[i] = y[i] > 0.f ? dy[i] : 0.f; });
+      break;
+    AB(Relu6, (x[i] > 0.f && x[i] < 6.f) ? g : 0.f)
+    AB(LeakyRelu, x[i] >= 0.f ? g : al * g)
+    case Act::Elu:
+      if (y) par_for(n, [&](int64_t i) { dx[i] = x[i] > 0.f ? dy[i] : dy[i] * (y[i] + al); });
+      else par_for(n, [&](int64_t i) { dx[i] = x[i] > 0.f ? dy[i] : dy[i] * al * std::exp(x[i]); });
+      break;
+    AB(Selu, x[i] > 0.f ? g * kSeluScale : g * kSeluScale * kSeluAlpha * std::exp(x[i]))
+    AB(Sigmoid, g * y[i] * (1.f - y[i]))
+    AB(HardSigmoid, (x[i] > -3.f && x[i] < 3.f) ? g * (1.f / 6.f) : 0.f)
+    AB(Tanh, g * (1.f - y[i] * y[i]))
+    AB(Softplus, g * sigmoidf(x[i]))
+    case Act::Softsign:
+      par_for(n, [&](int64_t i) {
+        const float d = 1.f + std::fabs(x[i]);
+        dx[i] = dy[i] / (d * d);
+      });
+      break;
+    case Act::Swish:
+      par_for(n, [&](int64_t i) {
+        const float v = x[i], s = sigmoidf(v);
+        dx[i] = dy[i] * (s + v * s * (1.f - s));
+      });
+      break;
+    case Act::Gelu:
+      par_for(n, [&](int64_t i) {
+        const float v = x[i];
+        const float cdf = 0.5f * (1.f + std::erf(v * kSqrtHalf));
+        const float pdf = kInvSqrt2Pi * std::exp(-0.5f * v * v);
+        dx[i] = dy[i] * (cdf + v * pdf);
+      });
+      break;
+    case Act::GeluTanh:
+      par_for(n, [&](int64_t i) {
+        const float v = x[i];
+        const float u = kSqrt2OverPi * (v + 0.044715f * v * v * v);
+        const float t = std::tanh(u);
+        const float du = kSqrt2OverPi * (1.f + 3.f * 0.044715f * v * v);
+        dx[i] = dy[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * du);
+      });
+      break;
+    AB(Exponential, g * y[i])
+#undef AB
+  }
+}
+
+// ---------------------------------------------------------------- binary
+namespace {
+template <class F>
+void binary_loop(const BinaryParams& p, const float* a, const float* b, float* c, F f) {
+  const int nd = p.ndim;
+  const int64_t inner = p.shape[nd - 1];
+  const int64_t sa_in = p.sa[nd - 1], sb_in = p.sb[nd - 1];
+  const int64_t rows = inner ? p.n / inner : 0;
+  if (rows == 1) {  // one long row: parallelize inside it
+#pragma omp parallel for schedule(static) if (inner >= kPar)
+    for (int64_t j = 0; j < inner; ++j) c[j] = f(a[j * sa_in], b[j * sb_in]);
+    return;
+  }
+#pragma omp parallel for schedule(static) if (p.n >= kPar && rows > 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    // decompose row index over dims [0, nd-1)
+    int64_t rem = r, oa = 0, ob = 0;
+    for (int d = nd - 2; d >= 0; --d) {
+      const int64_t i = rem % p.shape[d];
+      rem /= p.shape[d];
+      oa += i * p.sa[d];
+      ob += i * p.sb[d];
+    }
+    const float* ap = a + oa;
+    const float* bp = b + ob;
+    float* cp = c + r * inner;
+    if (sa_in == 1 && sb_in == 1) {
+      for (int64_t j = 0; j < inner; ++j) cp[j] = f(ap[j], bp[j]);
+    } else if (sa_in == 1 && sb_in == 0) {
+      const float bv = bp[0];
+      for (int64_t j = 0; j < inner; ++j) cp[j] = f(ap[j], bv);
+    } else if (sa_in == 0 && sb_in == 1) {
+      const float av = ap[0];
+      for (int64_t j = 0; j < inner; ++j) cp[j] = f(av, bp[j]);
+    } else {
+      for (int64_t j = 0; j < inner; ++j) cp[j] = f(ap[j * sa_in], bp[j * sb_in]);
+    }
+  }
+}
+}  // namespace
+
+// a, b strided per BinaryParams -> c (n) contiguous
+void binary(const BinaryParams& p, const float* a, const float* b, float* c) {
+  switch (p.op) {
+    case BinOp::Add: binary_loop(p, a, b, c, [](float u, float v) { return u + v; }); break;
+    case BinOp::Sub: binary_loop(p, a, b, c, [](float u, float v) { return u - v; }); break;
+    case BinOp::Mul: binary_loop(p, a, b, c, [](float u, float v) { return u * v; }); break;
+    case BinOp::Div: binary_loop(p, a, b, c, [](float u, float v) { return u / v; }); break;
+    case BinOp::Maximum:  // NaN propagates (NumPy maximum)
+      binary_loop(p, a, b, c, [](float u, float v) { return (u != u || v != v) ? u + v : (u > v ? u : v); });
+      break;
+    case BinOp::Minimum:
+      binary_loop(p, a, b, c, [](float u, float v) { return (u != u || v != v) ? u + v : (u < v ? u : v); });
+      break;
+    case BinOp::Pow: binary_loop(p, a, b, c, [](float u, float v) { return std::pow(u, v); }); break;
+  }
+}
+
+// ---------------------------------------------------------------- reduce
+namespace {
+template <class Acc, class Fin>
+void reduce_loop(const ReduceParams& p, const float* x, float* y, float init, Acc acc, Fin fin) {
+  const int64_t R = p.red_n;
+  // Fast case: the reduced block is the innermost contiguous run.
+  const bool inner_contig = p.nr == 1 && p.rstride[0] == 1;
+  // Fast case: one kept dim contiguous (stride 1) and reduced dims outside.
+  const bool kept_contig = p.nk == 1 && p.kstride[0] == 1 && p.nr == 1;
+  if (kept_contig && p.out_n >= 16) {
+    const int64_t M = p.out_n, rs = p.rstride[0];
+#pragma omp parallel if (M * R >= kPar)
+    {
+      const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t chunk = (M + nt - 1) / nt, j0 = t * chunk, j1 = j0 + chunk < M ? j0 + chunk : M;
+      for (int64_t j = j0; j < j1; ++j) y[j] = init;
+      for (int64_t r = 0; r < R; ++r) {
+        const float* xr = x + r * rs;
+        for (int64_t j = j0; j < j1; ++j) y[j] = acc(y[j], xr[j]);
+      }
+      for (int64_t j = j0; j < j1; ++j) y[j] = fin(y[j]);
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static) if (p.out_n * R >= kPar && p.out_n > 1)
+  for (int64_t o = 0; o < p.out_n; ++o) {
+    int64_t rem = o, off = 0;
+    for (int d = p.nk - 1; d >= 0; --d) {
+      const int64_t i = rem % p.kshape[d];
+      rem /= p.kshape[d];
+      off += i * p.kstride[d];
+    }
+    const float* xo = x + off;
+    float s = init;
+    if (inner_contig) {
+      for (int64_t r = 0; r < R; ++r) s = acc(s, xo[r]);
+    } else {
+      int64_t idx[kMaxBcastDims] = {0, 0, 0, 0, 0, 0};
+      int64_t roff = 0;
+      for (int64_t r = 0; r < R; ++r) {
+        s = acc(s, xo[roff]);
+        for (int d = p.nr - 1; d >= 0; --d) {  // odometer
+          roff += p.rstride[d];
+          if (++idx[d] < p.rshape[d]) break;
+          roff -= idx[d] * p.rstride[d];
+          idx[d] = 0;
+        }
+      }
+    }
+    y[o] = fin(s);
+  }
+}
+}  // namespace
+
+// x strided per ReduceParams -> y (out_n)
+void reduce(const ReduceParams& p, const float* x, float* y) {
+  const float inv = p.red_n > 0 ? 1.f / float(p.red_n) : std::numeric_limits<float>::quiet_NaN();
+  auto id = [](float s) { return s; };
+  switch (p.op) {
+    case RedOp::Sum: reduce_loop(p, x, y, 0.f, [](float s, float v) { return s + v; }, id); break;
+    case RedOp::Mean:
+      if (p.red_n > 0) reduce_loop(p, x, y, 0.f, [](float s, float v) { return s + v; }, [inv](float s) { return s * inv; });
+      else reduce_loop(p, x, y, 0.f, [](float s, float v) { return s + v; }, [inv](float) { return inv; });
+      break;
+    case RedOp::Prod: reduce_loop(p, x, y, 1.f, [](float s, float v) { return s * v; }, id); break;
+    case RedOp::Max:  // NaN wins (NumPy)
+      reduce_loop(p, x, y, -std::numeric_limits<float>::infinity(),
+                  [](float s, float v) { return (v > s || v != v) && s == s ? v : s; }, id);
+      break;
+    case RedOp::Min:
+      reduce_loop(p, x, y, std::numeric_limits<float>::infinity(),
+                  [](float s, float v) { return (v < s || v != v) && s == s ? v : s; }, id);
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- softmax
+// x, y (outer, n, inner) contiguous. Max-subtracted: stable for any logits.
+void softmax_forward(const SoftmaxParams& p, const float* x, float* y) {
+  const int64_t n = p.n, in = p.inner, rows = p.outer * in;
+#pragma omp parallel for schedule(static) if (rows * n >= kPar && rows > 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t o = r / in, j = r % in;
+    const float* xr = x + o * n * in + j;
+    float* yr = y + o * n * in + j;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t k = 0; k < n; ++k) m = std::fmax(m, xr[k * in]);
+    bool nan = false;
+    for (int64_t k = 0; k < n; ++k) nan |= (xr[k * in] != xr[k * in]);
+    if (nan) {
+      for (int64_t k = 0; k < n; ++k) yr[k * in] = std::numeric_limits<float>::quiet_NaN();
+      continue;
+    }
+    if (m == -std::numeric_limits<float>::infinity()) m = 0.f;  // all -inf row
+    double s = 0.0;
+    if (p.log) {
+      for (int64_t k = 0; k < n; ++k) s += std::exp(xr[k * in] - m);
+      const float lse = m + float(std::log(s));
+      for (int64_t k = 0; k < n; ++k) yr[k * in] = xr[k * in] - lse;
+    } else {
+      for (int64_t k = 0; k < n; ++k) {
+        const float e = std::exp(xr[k * in] - m);
+        yr[k * in] = e;
+        s += e;
+      }
+      const float inv = float(1.0 / s);
+      for (int64_t k = 0; k < n; ++k) yr[k * in] *= inv;
+    }
+  }
+}
+
+// softmax: dx = y * (dy - sum(dy*y)); log_softmax: dx = dy - exp(y) * sum(dy)
+void softmax_backward(const SoftmaxParams& p, const float* dy, const float* y, float* dx) {
+  const int64_t n = p.n, in = p.inner, rows = p.outer * in;
+#pragma omp parallel for schedule(static) if (rows * n >= kPar && rows > 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t o = r / in, j = r % in, base = o * n * in + j;
+    double s = 0.0;
+    if (p.log) {
+      for (int64_t k = 0; k < n; ++k) s += dy[base + k * in];
+      const float sf = float(s);
+      for (int64_t k = 0; k < n; ++k) dx[base + k * in] = dy[base + k * in] - std::exp(y[base + k * in]) * sf;
+    } else {
+      for (int64_t k = 0; k < n; ++k) s += double(dy[base + k * in]) * y[base + k * in];
+      const float sf = float(s);
+      for (int64_t k = 0; k < n; ++k) dx[base + k * in] = y[base + k * in] * (dy[base + k * in] - sf);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- copy
+namespace {
+template <class T>
+void copy_loop(const CopyParams& p, const T* src, T* dst) {
+  const int nd = p.ndim;
+  const int64_t inner = p.shape[nd - 1];
+  const int64_t si = p.ss[nd - 1], di = p.ds[nd - 1];
+  const int64_t rows = inner ? p.n / inner : 0;
+#pragma omp parallel for schedule(static) if (p.n >= kPar && rows > 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t rem = r, so = 0, dof = 0;
+    for (int d = nd - 2; d >= 0; --d) {
+      const int64_t i = rem % p.shape[d];
+      rem /= p.shape[d];
+      so += i * p.ss[d];
+      dof += i * p.ds[d];
+    }
+    const T* s = src + so;
+    T* t = dst + dof;
+    if (si == 1 && di == 1)
+      std::memcpy(t, s, size_t(inner) * sizeof(T));
+    else
+      for (int64_t j = 0; j < inner; ++j) t[j * di] = s[j * si];
+  }
+}
+}  // namespace
+
+void copy_strided(const CopyParams& p, const void* src, void* dst) {
+  switch (p.elem_size) {
+    case 1: copy_loop(p, static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst)); break;
+    case 4: copy_loop(p, static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst)); break;
+    default: copy_loop(p, static_cast<const uint64_t*>(src), static_cast<uint64_t*>(dst)); break;
+  }
+}
+
+// ---------------------------------------------------------------- cast
+namespace {
+template <class S, class D>
+void cast_loop(int64_t n, const S* x, D* y) {
+  par_for(n, [&](int64_t i) {
+    if constexpr (std::is_same<S, float>::value && !std::is_same<D, float>::value) {
+      // float -> int: truncate toward zero (NumPy/TF); NaN/out-of-range -> 0 (defined, not UB)
+      const float v = x[i];
+      const double lo = double(std::numeric_limits<D>::min()), hi = double(std::numeric_limits<D>::max());
+      y[i] = (v == v && double(v) >= lo && double(v) < hi + 1.0) ? D(v) : D(0);
+    } else {
+      y[i] = D(x[i]);
+    }
+  });
+}
+template <class S>
+void cast_from(const CastParams& p, const S* x, void* y) {
+  switch (p.to) {
+    case DType::F32: cast_loop(p.n, x, static_cast<float*>(y)); break;
+    case DType::I32: cast_loop(p.n, x, static_cast<int32_t*>(y)); break;
+    case DType::I64: cast_loop(p.n, x, static_cast<int64_t*>(y)); break;
+    case DType::U8: cast_loop(p.n, x, static_cast<uint8_t*>(y)); break;
+  }
+}
+}  // namespace
+
+void cast(const CastParams& p, const void* x, void* y) {
+  switch (p.from) {
+    case DType::F32: cast_from(p, static_cast<const float*>(x), y); break;
+    case DType::I32: cast_from(p, static_cast<const int32_t*>(x), y); break;
+    case DType::I64: cast_from(p, static_cast<const int64_t*>(x), y); break;
+    case DType::U8: cast_from(p, static_cast<const uint8_t*>(x), y); break;
+  }
+}
+
+// ---------------------------------------------------------------- dropout
+namespace {
+inline uint64_t splitmix64(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+// Element i is kept iff (hash(seed, i) >> 40) / 2^24 >= rate. Same on any thread count.
+void dropout_forward(const DropoutParams& p, const float* x, float* y, uint8_t* mask) {
+  const uint64_t key = splitmix64(p.seed ^ 0x5851F42D4C957F2Dull);
+  const uint32_t thr = uint32_t(std::ceil(double(p.rate) * 16777216.0));  // keep iff u24 >= thr
+  const float scale = 1.f / (1.f - p.rate);
+  par_for(p.n, [&](int64_t i) {
+    const uint32_t u = uint32_t(splitmix64(key + uint64_t(i) * 0x9E3779B97F4A7C15ull) >> 40);
+    const uint8_t k = u >= thr ? 1 : 0;
+    mask[i] = k;
+    y[i] = k ? x[i] * scale : 0.f;
+  });
+}
+
+void dropout_backward(const DropoutParams& p, const float* dy, const uint8_t* mask, float* dx) {
+  const float scale = 1.f / (1.f - p.rate);
+  par_for(p.n, [&](int64_t i) { dx[i] = mask[i] ? dy[i] * scale : 0.f; });
+}
+
+// ---------------------------------------------------------------- index ops
+namespace {
+template <class L>
+void one_hot_loop(const IndexParams& p, const L* lab, float* y) {
+  par_for(p.outer, [&](int64_t r) {
+    float* yr = y + r * p.n;
+    for (int64_t k = 0; k < p.n; ++k) yr[k] = 0.f;
+    const int64_t l = int64_t(lab[r]);
+    if (l >= 0 && l < p.n) yr[l] = 1.f;
+  });
+}
+}  // namespace
+
+void index_op(const IndexParams& p, const void* x, const void* a, const void* b, void* y) {
+  switch (p.op) {
+    case IndexOp::OneHot:
+      if (p.label_dtype == DType::I32) one_hot_loop(p, static_cast<const int32_t*>(x), static_cast<float*>(y));
+      else if (p.label_dtype == DType::U8) one_hot_loop(p, static_cast<const uint8_t*>(x), static_cast<float*>(y));
+      else one_hot_loop(p, static_cast<const int64_t*>(x), static_cast<float*>(y));
+      break;
+    case IndexOp::Argmax: {
+      const float* xf = static_cast<const float*>(x);
+      int64_t* yi = static_cast<int64_t*>(y);
+      const int64_t n = p.n, in = p.inner;
+      par_for(p.outer * in, [&](int64_t r) {
+        const int64_t o = r / in, j = r % in;
+        const float* xr = xf + o * n * in + j;
+        int64_t best = 0;
+        float bv = xr[0];
+        if (bv == bv) {
+          for (int64_t k = 1; k < n; ++k) {
+            const float v = xr[k * in];
+            if (v != v) { best = k; break; }
+            if (v > bv) { bv = v; best = k; }
+          }
+        }
+        yi[r] = best;
+      });
+      break;
+    }
+    case IndexOp::Where: {
+      const float* af = static_cast<const float*>(a);
+      const float* bf = static_cast<const float*>(b);
+      float* yf = static_cast<float*>(y);
+      if (p.label_dtype == DType::U8) {
+        const uint8_t* c = static_cast<const uint8_t*>(x);
+        par_for(p.outer, [&](int64_t i) { yf[i] = c[i] ? af[i] : bf[i]; });
+      } else {
+        const float* c = static_cast<const float*>(x);
+        par_for(p.outer, [&](int64_t i) { yf[i] = c[i] != 0.f ? af[i] : bf[i]; });
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace cpu
+}  // namespace pcn
