@@ -36,7 +36,7 @@ def away_from_kinks(x, name, gap=0.05):
 # ---------------------------------------------------------------- activations
 @pytest.mark.parametrize("name", ACTS)
 @pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (2, 3, 4, 5), (70001,)])
-def test_activation_forward(name, shape):
+def test_activation_forward(simd, name, shape):
     x = rnd(shape, 1, 4.0)
     if name == "exponential":
         x = np.clip(x, -20, 20)
@@ -67,7 +67,7 @@ def test_activation_defaults_match_keras():
 
 
 @pytest.mark.parametrize("name", ACTS)
-def test_activation_backward_gradcheck(name):
+def test_activation_backward_gradcheck(simd, name):
     x = away_from_kinks(rnd((3, 7), 4, 2.5), name)
     dy = rnd((3, 7), 5)
     y = C.activation_forward(T(x), name)
@@ -88,13 +88,30 @@ def test_activation_backward_from_y_only(name):
     assert_close(dx, A(C.activation_backward(T(dy), T(x), y, name)), rtol=1e-6, atol=1e-7)
 
 
+def test_exp_sigmoid_tanh_full_range(simd):
+    # the vectorized exp/tanh: ~1 ulp over the whole float range, exact limits
+    x = np.concatenate([np.linspace(-110, 90, 20001), np.linspace(-1, 1, 2001), [-np.inf, np.inf, 0.0, -0.0],
+                        np.float32([88.72, 88.73, -87.3, -103.0, -104.0])]).astype(np.float32)
+    with np.errstate(over="ignore"):
+        r = np.exp(x.astype(np.float64))
+    y = A(C.activation_forward(T(x), "exponential"))
+    tiny = r < np.finfo(np.float32).tiny
+    big = r > np.finfo(np.float32).max
+    assert np.isinf(y[big]).all() and not np.isinf(y[~big]).any()
+    ok = ~tiny & ~big
+    assert_close(y[ok], r[ok], rtol=3e-7, atol=0, what="exp")
+    assert (np.abs(y[tiny]) <= 2e-38).all()
+    assert_close(A(C.activation_forward(T(x), "tanh")), np.tanh(x.astype(np.float64)), rtol=4e-7, atol=1e-38)
+    assert_close(A(C.activation_forward(T(x), "sigmoid")), ref.sigmoid(x), rtol=6e-7, atol=1e-38)
+
+
 def test_activation_backward_missing_x_raises():
     y = T(np.ones((2, 2), np.float32))
     with pytest.raises(ValueError, match="activation_backward"):
         C.activation_backward(T(np.ones((2, 2), np.float32)), None, y, "gelu")
 
 
-def test_activation_extremes_stay_finite():
+def test_activation_extremes_stay_finite(simd):
     x = np.array([-1e4, -100, -30, 0, 30, 100, 1e4], np.float32)
     for name in ["sigmoid", "softplus", "tanh", "swish", "softsign", "gelu", "elu", "selu", "hard_sigmoid"]:
         y = A(C.activation_forward(T(x), name))
@@ -105,7 +122,7 @@ def test_activation_extremes_stay_finite():
 
 
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "gelu", "softplus", "elu", "relu6", "hard_sigmoid"])
-def test_activation_nan_propagates(name):
+def test_activation_nan_propagates(simd, name):
     x = np.array([1.0, np.nan, -1.0], np.float32)
     y = A(C.activation_forward(T(x), name))
     assert np.isnan(y[1]) and np.isfinite(y[[0, 2]]).all()
@@ -132,7 +149,7 @@ def test_nn_activation_wrappers():
 # ---------------------------------------------------------------- softmax
 @pytest.mark.parametrize("shape,axis", [((5,), 0), ((3, 7), -1), ((3, 7), 0), ((2, 3, 4), 1), ((2, 3, 4), -3),
                                         ((1, 1), -1), ((4, 1000), -1)])
-def test_softmax_forward_backward(shape, axis):
+def test_softmax_forward_backward(simd, shape, axis):
     x = rnd(shape, 10, 3.0)
     y = C.softmax_forward(T(x), axis)
     assert_close(y, ref.softmax(x, axis), rtol=1e-5, atol=1e-7)
@@ -147,7 +164,7 @@ def test_softmax_forward_backward(shape, axis):
                       what="log_softmax")
 
 
-def test_softmax_extreme_logits():
+def test_softmax_extreme_logits(simd):
     x = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [3e38, 0, -3e38]], np.float32)
     y = A(C.softmax_forward(T(x), -1))
     assert np.isfinite(y).all()

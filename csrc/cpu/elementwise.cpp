@@ -10,7 +10,9 @@
 #include <cstring>
 #include <limits>
 
+#include "../isa.h"
 #include "../ops/elementwise.h"
+#include "isa/elementwise_isa.h"
 
 namespace pcn {
 namespace cpu {
@@ -27,14 +29,6 @@ inline float sigmoidf(float x) {
   const float z = std::exp(x);
   return z / (1.f + z);
 }
-inline float softplusf(float x) { return std::fmax(x, 0.f) + std::log1p(std::exp(-std::fabs(x))); }
-
-constexpr float kSeluAlpha = 1.6732632423543772848170429916717f;
-constexpr float kSeluScale = 1.0507009873554804934193349852946f;
-constexpr float kSqrtHalf = 0.70710678118654752440f;
-constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
-constexpr float kSqrt2OverPi = 0.79788456080286535588f;
-
 template <class F>
 inline void par_for(int64_t n, F f) {
 #pragma omp parallel for schedule(static) if (n >= kPar)
@@ -94,86 +88,30 @@ void axpby(const AxpbyParams& p, const float* x, float* y) {
 }
 
 // ---------------------------------------------------------------- activations
+// The loops live in cpu/isa/elementwise.cpp (vectorized per ISA); here the work
+// is cut into chunks shared among threads.
+namespace {
+constexpr int64_t kChunk = 8192;
+}
+
 // x (n) -> y (n)
 void act_forward(const ActParams& p, const float* x, float* y) {
-  const int64_t n = p.n;
-  const float al = p.alpha;
-  switch (p.act) {
-#define AF(A, EXPR) \
-  case Act::A: par_for(n, [&](int64_t i) { const float v = x[i]; y[i] = (EXPR); }); break;
-    AF(Linear, v)
-    AF(Relu, v > 0.f ? v : (v != v ? v : 0.f))
-    AF(Relu6, v != v ? v : std::fmin(std::fmax(v, 0.f), 6.f))
-    AF(LeakyRelu, v >= 0.f ? v : al * v)
-    AF(Elu, v > 0.f ? v : al * std::expm1(v))
-    AF(Selu, v > 0.f ? kSeluScale * v : kSeluScale * kSeluAlpha * std::expm1(v))
-    AF(Sigmoid, sigmoidf(v))
-    AF(HardSigmoid, v != v ? v : std::fmin(std::fmax(v + 3.f, 0.f), 6.f) / 6.f)
-    AF(Tanh, std::tanh(v))
-    AF(Softplus, softplusf(v))
-    AF(Softsign, v / (1.f + std::fabs(v)))
-    AF(Swish, v * sigmoidf(v))
-    AF(Gelu, 0.5f * v * (1.f + std::erf(v * kSqrtHalf)))
-    AF(GeluTanh, 0.5f * v * (1.f + std::tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v))))
-    AF(Exponential, std::exp(v))
-#undef AF
+  const int64_t n = p.n, nch = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (n >= kPar)
+  for (int64_t c = 0; c < nch; ++c) {
+    const int64_t i0 = c * kChunk, len = n - i0 < kChunk ? n - i0 : kChunk;
+    PCN_ISA_CALL(act_forward_span, int(p.act), p.alpha, len, x + i0, y + i0);
   }
 }
 
 // dy, x, y (n) -> dx (n). Reads only the inputs the front promised.
 void act_backward(const ActParams& p, const float* dy, const float* x, const float* y, float* dx) {
-  const int64_t n = p.n;
-  const float al = p.alpha;
-  switch (p.act) {
-#define AB(A, EXPR) \
-  case Act::A: par_for(n, [&](int64_t i) { const float g = dy[i]; dx[i] = (EXPR); }); break;
-    AB(Linear, g)
-    case Act::Relu:
-      if (x) par_for(n, [&](int64_t i) { dx[i] = x[i] > 0.f ? dy[i] : 0.f; });
-      else par_for(n, [&](int64_t i) { dx[i] = y[i] > 0.f ? dy[i] : 0.f; });
-      break;
-    AB(Relu6, (x[i] > 0.f && x[i] < 6.f) ? g : 0.f)
-    AB(LeakyRelu, x[i] >= 0.f ? g : al * g)
-    case Act::Elu:
-      if (y) par_for(n, [&](int64_t i) { dx[i] = x[i] > 0.f ? dy[i] : dy[i] * (y[i] + al); });
-      else par_for(n, [&](int64_t i) { dx[i] = x[i] > 0.f ? dy[i] : dy[i] * al * std::exp(x[i]); });
-      break;
-    AB(Selu, x[i] > 0.f ? g * kSeluScale : g * kSeluScale * kSeluAlpha * std::exp(x[i]))
-    AB(Sigmoid, g * y[i] * (1.f - y[i]))
-    AB(HardSigmoid, (x[i] > -3.f && x[i] < 3.f) ? g * (1.f / 6.f) : 0.f)
-    AB(Tanh, g * (1.f - y[i] * y[i]))
-    AB(Softplus, g * sigmoidf(x[i]))
-    case Act::Softsign:
-      par_for(n, [&](int64_t i) {
-        const float d = 1.f + std::fabs(x[i]);
-        dx[i] = dy[i] / (d * d);
-      });
-      break;
-    case Act::Swish:
-      par_for(n, [&](int64_t i) {
-        const float v = x[i], s = sigmoidf(v);
-        dx[i] = dy[i] * (s + v * s * (1.f - s));
-      });
-      break;
-    case Act::Gelu:
-      par_for(n, [&](int64_t i) {
-        const float v = x[i];
-        const float cdf = 0.5f * (1.f + std::erf(v * kSqrtHalf));
-        const float pdf = kInvSqrt2Pi * std::exp(-0.5f * v * v);
-        dx[i] = dy[i] * (cdf + v * pdf);
-      });
-      break;
-    case Act::GeluTanh:
-      par_for(n, [&](int64_t i) {
-        const float v = x[i];
-        const float u = kSqrt2OverPi * (v + 0.044715f * v * v * v);
-        const float t = std::tanh(u);
-        const float du = kSqrt2OverPi * (1.f + 3.f * 0.044715f * v * v);
-        dx[i] = dy[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * du);
-      });
-      break;
-    AB(Exponential, g * y[i])
-#undef AB
+  const int64_t n = p.n, nch = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (n >= kPar)
+  for (int64_t c = 0; c < nch; ++c) {
+    const int64_t i0 = c * kChunk, len = n - i0 < kChunk ? n - i0 : kChunk;
+    PCN_ISA_CALL(act_backward_span, int(p.act), p.alpha, len, dy + i0, x ? x + i0 : nullptr,
+                 y ? y + i0 : nullptr, dx + i0);
   }
 }
 
@@ -315,6 +253,15 @@ void reduce(const ReduceParams& p, const float* x, float* y) {
 // x, y (outer, n, inner) contiguous. Max-subtracted: stable for any logits.
 void softmax_forward(const SoftmaxParams& p, const float* x, float* y) {
   const int64_t n = p.n, in = p.inner, rows = p.outer * in;
+  if (in == 1) {  // rows contiguous: vectorized per-ISA path
+    const int64_t per = n >= kChunk ? 1 : kChunk / n, nb = (rows + per - 1) / per;
+#pragma omp parallel for schedule(static) if (rows * n >= kPar && nb > 1)
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t r0 = b * per, cnt = rows - r0 < per ? rows - r0 : per;
+      PCN_ISA_CALL(softmax_rows_span, cnt, n, p.log, x + r0 * n, y + r0 * n);
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) if (rows * n >= kPar && rows > 1)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t o = r / in, j = r % in;
