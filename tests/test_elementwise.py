@@ -340,6 +340,19 @@ def test_transpose_all_perms(dtype):
         C.transpose(T(x), [0, 1])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.int64])
+def test_transpose_tiled_paths(dtype):
+    # dims >= 8 take the tiled path; odd sizes leave partial tiles
+    x = (rnd((3, 37, 45, 9), 39) * 50).astype(dtype)
+    for perm in itertools.permutations(range(4)):
+        np.testing.assert_array_equal(A(C.transpose(T(x), list(perm))), x.transpose(perm))
+    big = (rnd((70, 1029), 40) * 50).astype(dtype)
+    np.testing.assert_array_equal(A(C.transpose(T(big), [1, 0])), big.T)
+    # a strided (non-contiguous) source
+    v = pcn.from_numpy(big[:, ::3])
+    np.testing.assert_array_equal(A(C.transpose(v, [1, 0])), big[:, ::3].T)
+
+
 def test_slice_axis():
     x = rnd((4, 5, 6), 23)
     np.testing.assert_array_equal(A(C.slice_axis(T(x), 1, 1, 4)), x[:, 1:4])

@@ -314,9 +314,58 @@ void softmax_backward(const SoftmaxParams& p, const float* dy, const float* y, f
 
 // ---------------------------------------------------------------- copy
 namespace {
+// Transposing copies: the source is contiguous along dim k, the destination
+// along the last dim. Copy 32x32 tiles of (k, last) so both sides stay in cache.
+template <class T>
+void copy_tiled(const CopyParams& p, int k, const T* src, T* dst) {
+  constexpr int64_t TB = 32;
+  const int nd = p.ndim;
+  const int64_t K = p.shape[k], I = p.shape[nd - 1];
+  const int64_t outer = p.n / (K * I), tk = (K + TB - 1) / TB, ti = (I + TB - 1) / TB;
+  const int64_t total = outer * tk * ti;
+  const int64_t sk = p.ss[k], si = p.ss[nd - 1], dk = p.ds[k], di = p.ds[nd - 1];
+#pragma omp parallel for schedule(static) if (p.n >= kPar && total > 1)
+  for (int64_t t = 0; t < total; ++t) {
+    const int64_t bi = t % ti, bk = (t / ti) % tk;
+    int64_t rem = t / (ti * tk), so = 0, dof = 0;
+    for (int d = nd - 2; d >= 0; --d) {
+      if (d == k) continue;
+      const int64_t i = rem % p.shape[d];
+      rem /= p.shape[d];
+      so += i * p.ss[d];
+      dof += i * p.ds[d];
+    }
+    const int64_t k0 = bk * TB, k1 = k0 + TB < K ? k0 + TB : K;
+    const int64_t i0 = bi * TB, i1 = i0 + TB < I ? i0 + TB : I;
+    // through a local tile: both global sides walk their unit-stride dim
+    // (a direct copy would hit one side at a power-of-two stride: L1 set conflicts)
+    T buf[TB][TB + 1];
+    const int64_t nk = k1 - k0, ni = i1 - i0;
+    if (sk == 1 && di == 1) {  // the common case: unit strides known to the compiler
+      for (int64_t ii = 0; ii < ni; ++ii) {
+        const T* s = src + so + k0 + (i0 + ii) * si;
+        for (int64_t kk = 0; kk < nk; ++kk) buf[ii][kk] = s[kk];
+      }
+      for (int64_t kk = 0; kk < nk; ++kk) {
+        T* d = dst + dof + (k0 + kk) * dk + i0;
+        for (int64_t ii = 0; ii < ni; ++ii) d[ii] = buf[ii][kk];
+      }
+      continue;
+    }
+    for (int64_t ii = 0; ii < ni; ++ii)
+      for (int64_t kk = 0; kk < nk; ++kk) buf[ii][kk] = src[so + (k0 + kk) * sk + (i0 + ii) * si];
+    for (int64_t kk = 0; kk < nk; ++kk)
+      for (int64_t ii = 0; ii < ni; ++ii) dst[dof + (k0 + kk) * dk + (i0 + ii) * di] = buf[ii][kk];
+  }
+}
+
 template <class T>
 void copy_loop(const CopyParams& p, const T* src, T* dst) {
   const int nd = p.ndim;
+  if (nd >= 2 && p.ss[nd - 1] != 1 && p.shape[nd - 1] >= 8) {
+    for (int k = nd - 2; k >= 0; --k)
+      if (p.ss[k] == 1 && p.shape[k] >= 8) return copy_tiled(p, k, src, dst);
+  }
   const int64_t inner = p.shape[nd - 1];
   const int64_t si = p.ss[nd - 1], di = p.ds[nd - 1];
   const int64_t rows = inner ? p.n / inner : 0;
