@@ -103,6 +103,9 @@ def test_exp_sigmoid_tanh_full_range(simd):
     assert (np.abs(y[tiny]) <= 2e-38).all()
     assert_close(A(C.activation_forward(T(x), "tanh")), np.tanh(x.astype(np.float64)), rtol=4e-7, atol=1e-38)
     assert_close(A(C.activation_forward(T(x), "sigmoid")), ref.sigmoid(x), rtol=6e-7, atol=1e-38)
+    small = np.concatenate([np.linspace(-2, 2, 4001), [-1e-6, -1e-20, 1e-30]]).astype(np.float32)
+    assert_close(A(C.activation_forward(T(small), "elu")), ref.activation(small, "elu"), rtol=4e-7, atol=1e-38)
+    assert_close(A(C.activation_forward(T(small), "selu")), ref.activation(small, "selu"), rtol=4e-7, atol=1e-38)
 
 
 def test_activation_backward_missing_x_raises():
@@ -283,6 +286,17 @@ def test_reduce_axes_combos(shape, op, keepdims):
         if axes:
             neg = [a - nd for a in axes]
             assert_close(C.reduce(op, T(x), neg, keepdims), r, rtol=1e-5, atol=scaled_tol(np.abs(x).max(), k))
+
+
+def test_reduce_int_axis_and_cast_numpy_dtype():
+    x = rnd((3, 4), 41)
+    assert_close(C.reduce("sum", T(x), 1), x.astype(np.float64).sum(1), rtol=1e-6, atol=1e-6)
+    assert_close(C.reduce("mean", T(x), -2, True), x.astype(np.float64).mean(0, keepdims=True), rtol=1e-6,
+                 atol=1e-7)
+    with pytest.raises(TypeError, match="reduce"):
+        C.reduce("sum", T(x), "rows")
+    assert C.cast(T(x), np.int64).dtype == "int64"
+    assert C.cast(T(x), np.dtype("uint8")).dtype == "uint8"
 
 
 def test_reduce_large_columns_and_rows():

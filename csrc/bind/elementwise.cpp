@@ -31,9 +31,23 @@ void bind_elementwise(py::module_& m) {
   m.def("unary", &unary, py::arg("op"), py::arg("x"), PCN_NOGIL,
         "y = op(x); op in neg, exp, log, sqrt, rsqrt, square, abs, sign, reciprocal, sin, cos, floor, round, "
         "tanh, sigmoid, log1p, expm1.");
-  m.def("reduce", &reduce, py::arg("op"), py::arg("x"), py::arg("axes") = py::none(),
-        py::arg("keepdims") = false, PCN_NOGIL,
-        "Reduce over axes (None = all; negative allowed); op in sum, mean, max, min, prod.");
+  m.def("reduce", [](const std::string& op, const Tensor& x, py::object axes, bool keepdims) {
+          std::optional<std::vector<int64_t>> ax;
+          if (!axes.is_none()) {
+            if (py::isinstance<py::int_>(axes)) ax = std::vector<int64_t>{axes.cast<int64_t>()};
+            else {
+              try {
+                ax = axes.cast<std::vector<int64_t>>();
+              } catch (const py::cast_error&) {
+                throw TypeError("reduce: axes must be None, an int or a sequence of ints, got " +
+                                std::string(py::str(axes.get_type())));
+              }
+            }
+          }
+          py::gil_scoped_release g;
+          return reduce(op, x, ax, keepdims);
+        }, py::arg("op"), py::arg("x"), py::arg("axes") = py::none(), py::arg("keepdims") = false,
+        "Reduce over axes (None = all; an int or a list; negative allowed); op in sum, mean, max, min, prod.");
   m.def("sum_to_shape", &sum_to_shape, py::arg("x"), py::arg("shape"), PCN_NOGIL,
         "Sum a broadcast result back to `shape` (the backward of broadcasting).");
   m.def("transpose", &transpose, py::arg("x"), py::arg("perm"), PCN_NOGIL, "Materialized transpose (any dtype).");
@@ -52,8 +66,17 @@ void bind_elementwise(py::module_& m) {
   m.def("fill_", &fill_, py::arg("t"), py::arg("value"), PCN_NOGIL, "t[...] = value in place.");
   m.def("axpy_", &axpy_, py::arg("y"), py::arg("x"), py::arg("alpha") = 1.0f, PCN_NOGIL, "y += alpha*x in place.");
   m.def("scale_", &scale_, py::arg("x"), py::arg("alpha"), PCN_NOGIL, "x *= alpha in place.");
-  m.def("cast", [](const Tensor& x, const std::string& dt) {
-          const DType d = parse_dtype(dt);
+  m.def("cast", [](const Tensor& x, py::object dt) {
+          // a name ("int32") or anything np.dtype() accepts (np.int32, np.dtype("u1"))
+          std::string name = py::isinstance<py::str>(dt) ? dt.cast<std::string>() : std::string();
+          if (name.empty()) {
+            try {
+              name = py::str(py::module_::import("numpy").attr("dtype")(dt).attr("name"));
+            } catch (const py::error_already_set&) {
+              throw TypeError("cast: dtype must be a dtype name or a NumPy dtype, got " + std::string(py::str(dt)));
+            }
+          }
+          const DType d = parse_dtype(name);
           py::gil_scoped_release g;
           return cast(x, d);
         }, py::arg("x"), py::arg("dtype"),

@@ -1,7 +1,8 @@
 // elementwise.cpp — vectorized activations and softmax rows (compiled once per
 // ISA; see isa.h). exp, sigmoid and tanh use a branch-free polynomial exp
 // (Cephes' expf: range reduction by ln2, degree-6 polynomial, 2^k by exponent
-// bits; ~1 ulp) that GCC vectorizes at each ISA's width; erf/expm1/log1p stay
+// bits; ~1 ulp) that GCC vectorizes at each ISA's width; expm1 adds a Taylor
+// polynomial near 0; erf (gelu) and log1p (softplus) stay
 // libm calls. Loops are `omp simd`, serial; the caller splits work among threads.
 #include <cmath>
 #include <cstdint>
@@ -55,6 +56,20 @@ inline float vexp(float x) {
   return x != x ? x : res;
 }
 
+// expm1(x): Taylor polynomial (degree 8) for |x| < 0.5 keeps relative accuracy near 0; exp(x) - 1 elsewhere.
+inline float vexpm1(float x) {
+  float p = 1.f / 40320.f;
+  p = p * x + 1.f / 5040.f;
+  p = p * x + 1.f / 720.f;
+  p = p * x + 1.f / 120.f;
+  p = p * x + 1.f / 24.f;
+  p = p * x + 1.f / 6.f;
+  p = p * x + 0.5f;
+  const float small = x + x * x * p;
+  const float r = __builtin_fabsf(x) < 0.5f ? small : vexp(x) - 1.f;
+  return x != x ? x : r;
+}
+
 inline float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }  // exp(-x)=inf -> 0, no NaN
 
 inline float vtanh(float x) {
@@ -86,8 +101,8 @@ void act_forward_span(int act, float al, int64_t n, const float* x, float* y) {
     AF(kRelu, v > 0.f ? v : (v != v ? v : 0.f))
     AF(kRelu6, v != v ? v : (v < 0.f ? 0.f : (v > 6.f ? 6.f : v)))
     AF(kLeakyRelu, v >= 0.f ? v : al * v)
-    AF(kElu, v > 0.f ? v : al * std::expm1(v))
-    AF(kSelu, v > 0.f ? kSeluScale * v : kSeluScale * kSeluAlpha * std::expm1(v))
+    AF(kElu, v > 0.f ? v : al * vexpm1(v))
+    AF(kSelu, v > 0.f ? kSeluScale * v : kSeluScale * kSeluAlpha * vexpm1(v))
     AF(kSigmoid, vsigmoid(v))
     AF(kHardSigmoid, v != v ? v : (v < -3.f ? 0.f : (v > 3.f ? 1.f : (v + 3.f) * (1.f / 6.f))))
     AF(kTanh, vtanh(v))
