@@ -306,6 +306,26 @@ def test_reduce_large_columns_and_rows():
     assert_close(C.reduce("max", T(x), None), x.max(), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "prod"])
+def test_reduce_blocked_paths_and_thread_determinism(op):
+    x = rnd((3, 100003), 42)
+    if op == "prod":
+        x = (1 + 1e-4 * x).astype(np.float32)
+    prev = pcn.get_num_threads()
+    try:
+        outs = []
+        for nt in (1, 2):
+            pcn.set_num_threads(nt)
+            outs.append([A(C.reduce(op, T(x), ax)) for ax in (None, [1], [0])])
+    finally:
+        pcn.set_num_threads(prev)
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    for got, ax in zip(outs[0], (None, [1], [0])):
+        r = ref.reduce(op, x, ax)
+        assert_close(got, r, rtol=1e-5, atol=1e-6, what="%s %s" % (op, ax))
+
+
 def test_reduce_errors_and_nan():
     x = T(np.ones((2, 3), np.float32))
     with pytest.raises(ValueError, match="reduce"):

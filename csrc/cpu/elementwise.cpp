@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "../isa.h"
 #include "../ops/elementwise.h"
@@ -174,39 +175,67 @@ void binary(const BinaryParams& p, const float* a, const float* b, float* c) {
 }
 
 // ---------------------------------------------------------------- reduce
+// Sum/mean/prod accumulate in double, max/min in float. Every path adds in an
+// order fixed by the shape alone, so results do not depend on the thread count.
 namespace {
-template <class Acc, class Fin>
-void reduce_loop(const ReduceParams& p, const float* x, float* y, float init, Acc acc, Fin fin) {
-  const int64_t R = p.red_n;
-  // Fast case: the reduced block is the innermost contiguous run.
+constexpr int64_t kRedBlock = 16384;  // elements per partial in a blocked full reduction
+
+template <class S, class Acc, class Fin>
+void reduce_loop(const ReduceParams& p, const float* x, float* y, S init, Acc acc, Fin fin) {
+  const int64_t R = p.red_n, M = p.out_n;
   const bool inner_contig = p.nr == 1 && p.rstride[0] == 1;
-  // Fast case: one kept dim contiguous (stride 1) and reduced dims outside.
-  const bool kept_contig = p.nk == 1 && p.kstride[0] == 1 && p.nr == 1;
-  if (kept_contig && p.out_n >= 16) {
-    const int64_t M = p.out_n, rs = p.rstride[0];
-#pragma omp parallel if (M * R >= kPar)
-    {
-      const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-      const int64_t chunk = (M + nt - 1) / nt, j0 = t * chunk, j1 = j0 + chunk < M ? j0 + chunk : M;
-      for (int64_t j = j0; j < j1; ++j) y[j] = init;
-      for (int64_t r = 0; r < R; ++r) {
-        const float* xr = x + r * rs;
-        for (int64_t j = j0; j < j1; ++j) y[j] = acc(y[j], xr[j]);
-      }
-      for (int64_t j = j0; j < j1; ++j) y[j] = fin(y[j]);
-    }
-    return;
-  }
-#pragma omp parallel for schedule(static) if (p.out_n * R >= kPar && p.out_n > 1)
-  for (int64_t o = 0; o < p.out_n; ++o) {
+  auto out_offset = [&](int64_t o) {
     int64_t rem = o, off = 0;
     for (int d = p.nk - 1; d >= 0; --d) {
       const int64_t i = rem % p.kshape[d];
       rem /= p.kshape[d];
       off += i * p.kstride[d];
     }
-    const float* xo = x + off;
-    float s = init;
+    return off;
+  };
+  // (1) kept dim contiguous, reduced dims outside (column sums, e.g. a bias gradient)
+  if (p.nk == 1 && p.kstride[0] == 1 && p.nr == 1 && M >= 16) {
+    const int64_t rs = p.rstride[0];
+    constexpr int64_t JB = 512;
+    const int64_t nb = (M + JB - 1) / JB;
+#pragma omp parallel for schedule(static) if (M * R >= kPar && nb > 1)
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t j0 = b * JB, j1 = j0 + JB < M ? j0 + JB : M;
+      S buf[JB];
+      for (int64_t j = j0; j < j1; ++j) buf[j - j0] = init;
+      for (int64_t r = 0; r < R; ++r) {
+        const float* xr = x + r * rs;
+        for (int64_t j = j0; j < j1; ++j) buf[j - j0] = acc(buf[j - j0], xr[j]);
+      }
+      for (int64_t j = j0; j < j1; ++j) y[j] = fin(buf[j - j0]);
+    }
+    return;
+  }
+  // (2) few outputs, each a long contiguous run: fixed-size blocks in parallel, then combined in order
+  if (inner_contig && R >= 2 * kRedBlock && M < 64) {
+    const int64_t nb = (R + kRedBlock - 1) / kRedBlock;
+    std::vector<S> part(size_t(M * nb));
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < M * nb; ++t) {
+      const int64_t o = t / nb, b = t % nb;
+      const float* xo = x + out_offset(o) + b * kRedBlock;
+      const int64_t len = R - b * kRedBlock < kRedBlock ? R - b * kRedBlock : kRedBlock;
+      S s = init;
+      for (int64_t r = 0; r < len; ++r) s = acc(s, xo[r]);
+      part[size_t(t)] = s;
+    }
+    for (int64_t o = 0; o < M; ++o) {
+      S s = part[size_t(o * nb)];
+      for (int64_t b = 1; b < nb; ++b) s = acc(s, part[size_t(o * nb + b)]);
+      y[o] = fin(s);
+    }
+    return;
+  }
+  // (3) general: one output per iteration, odometer over the reduced dims
+#pragma omp parallel for schedule(static) if (M * R >= kPar && M > 1)
+  for (int64_t o = 0; o < M; ++o) {
+    const float* xo = x + out_offset(o);
+    S s = init;
     if (inner_contig) {
       for (int64_t r = 0; r < R; ++r) s = acc(s, xo[r]);
     } else {
@@ -229,15 +258,14 @@ void reduce_loop(const ReduceParams& p, const float* x, float* y, float init, Ac
 
 // x strided per ReduceParams -> y (out_n)
 void reduce(const ReduceParams& p, const float* x, float* y) {
-  const float inv = p.red_n > 0 ? 1.f / float(p.red_n) : std::numeric_limits<float>::quiet_NaN();
+  const double inv = p.red_n > 0 ? 1.0 / double(p.red_n) : std::numeric_limits<double>::quiet_NaN();
+  auto sum = [](double s, double v) { return s + v; };
+  auto tof = [](double s) { return float(s); };
   auto id = [](float s) { return s; };
   switch (p.op) {
-    case RedOp::Sum: reduce_loop(p, x, y, 0.f, [](float s, float v) { return s + v; }, id); break;
-    case RedOp::Mean:
-      if (p.red_n > 0) reduce_loop(p, x, y, 0.f, [](float s, float v) { return s + v; }, [inv](float s) { return s * inv; });
-      else reduce_loop(p, x, y, 0.f, [](float s, float v) { return s + v; }, [inv](float) { return inv; });
-      break;
-    case RedOp::Prod: reduce_loop(p, x, y, 1.f, [](float s, float v) { return s * v; }, id); break;
+    case RedOp::Sum: reduce_loop(p, x, y, 0.0, sum, tof); break;
+    case RedOp::Mean: reduce_loop(p, x, y, 0.0, sum, [inv](double s) { return float(s * inv); }); break;
+    case RedOp::Prod: reduce_loop(p, x, y, 1.0, [](double s, double v) { return s * v; }, tof); break;
     case RedOp::Max:  // NaN wins (NumPy)
       reduce_loop(p, x, y, -std::numeric_limits<float>::infinity(),
                   [](float s, float v) { return (v > s || v != v) && s == s ? v : s; }, id);
