@@ -75,8 +75,9 @@ def log_softmax(x, axis=-1):
 def binary(op, a, b):
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
-    return {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
-            "maximum": np.maximum, "minimum": np.minimum, "pow": np.power}[op](a, b)
+    with np.errstate(all="ignore"):
+        return {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+                "maximum": np.maximum, "minimum": np.minimum, "pow": np.power}[op](a, b)
 
 
 def unary(op, x):

@@ -598,3 +598,18 @@ def test_huge_shape_rejected():
         C.one_hot(T(np.zeros(2, np.int64)), 1 << 62)
     with pytest.raises(ValueError, match="pad2d"):
         C.pad2d(T(np.ones((1, 1, 1, 1), np.float32)), 1 << 31, 0, 1 << 31, 0)
+
+
+def test_scalar_and_empty_edges():
+    # decided: 0-d tensors act as scalars; empty tensors give empty results (no kernel call)
+    s = T(np.array(2.0, np.float32))
+    x = rnd((2, 3), 43)
+    assert_close(C.binary("mul", s, T(x)), 2.0 * x.astype(np.float64), rtol=0, atol=0)
+    assert tuple(C.reduce("sum", s).shape) == () and float(A(C.reduce("sum", s))) == 2.0
+    assert float(A(C.activation_forward(s, "relu"))) == 2.0
+    e = T(np.zeros((0, 3), np.float32))
+    for out in (C.activation_forward(e, "gelu"), C.binary("add", e, T(x[0])), C.softmax_forward(e, -1),
+                C.unary("exp", e), C.dropout_forward(e, 0.5, 1)[0], C.reduce("sum", e, [1])):
+        assert A(out).size == 0
+    assert_close(C.reduce("sum", e, [0]), np.zeros(3), rtol=0, atol=0)
+    assert np.isnan(A(C.reduce("mean", e, [0]))).all()
