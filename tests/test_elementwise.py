@@ -598,6 +598,13 @@ def test_huge_shape_rejected():
         C.one_hot(T(np.zeros(2, np.int64)), 1 << 62)
     with pytest.raises(ValueError, match="pad2d"):
         C.pad2d(T(np.ones((1, 1, 1, 1), np.float32)), 1 << 31, 0, 1 << 31, 0)
+    # zero-stride views: tiny memory, huge logical shapes
+    buf = np.ones(1, np.float32)
+    a = pcn.from_numpy(np.lib.stride_tricks.as_strided(buf, shape=(1 << 21, 1), strides=(0, 0), writeable=True))
+    b = pcn.from_numpy(np.lib.stride_tricks.as_strided(buf, shape=(1, 1 << 20), strides=(0, 0), writeable=True))
+    with pytest.raises(ValueError, match="binary"):
+        C.binary("add", a, b)
+    assert float(A(C.reduce("sum", a))) == float(1 << 21)  # reads the one element 2^21 times
 
 
 def test_scalar_and_empty_edges():
