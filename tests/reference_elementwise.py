@@ -11,6 +11,7 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 
 def sigmoid(x):
@@ -52,7 +53,8 @@ def activation(x, name, alpha=None):
     if name in ("swish", "silu"):
         return x * sigmoid(x)
     if name == "gelu":
-        return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
+        # 0.5 * x * (1 + erf(x / sqrt 2)), written with erfc so the left tail is exact in float64 too
+        return 0.5 * x * _erfc(-x / np.sqrt(2.0))
     if name == "gelu_tanh":
         return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
     if name == "exponential":

@@ -2,7 +2,7 @@
 // ISA; see isa.h). exp, sigmoid and tanh use a branch-free polynomial exp
 // (Cephes' expf: range reduction by ln2, degree-6 polynomial, 2^k by exponent
 // bits; ~1 ulp) that GCC vectorizes at each ISA's width; expm1 adds a Taylor
-// polynomial near 0; erf (gelu) and log1p (softplus) stay
+// polynomial near 0, erf/erfc rational approximations (gelu); log1p (softplus) stays
 // libm calls. Loops are `omp simd`, serial; the caller splits work among threads.
 #include <cmath>
 #include <cstdint>
@@ -70,6 +70,48 @@ inline float vexpm1(float x) {
   return x != x ? x : r;
 }
 
+// erf(x): odd/even rational approximation on [-4, 4] (outside, erf = +-1 in float32);
+// max error a few ulp. Same form as Eigen's generic_fast_erf_float.
+inline float verf(float a) {
+  const float x = a < -4.f ? -4.f : (a > 4.f ? 4.f : a);
+  const float x2 = x * x;
+  float p = -2.72614225801306e-10f;
+  p = p * x2 + 2.77068142495902e-08f;
+  p = p * x2 - 2.10102402082508e-06f;
+  p = p * x2 - 5.69250639462346e-05f;
+  p = p * x2 - 7.34990630326855e-04f;
+  p = p * x2 - 2.95459980854025e-03f;
+  p = p * x2 - 1.60960333262415e-02f;
+  p = p * x;
+  float q = -1.45660718464996e-05f;
+  q = q * x2 - 2.13374055278905e-04f;
+  q = q * x2 - 1.68282697438203e-03f;
+  q = q * x2 - 7.37332916720468e-03f;
+  q = q * x2 - 1.42647390514189e-02f;
+  return a != a ? a : p / q;
+}
+
+// Phi(v) = 0.5 * (1 + erf(v / sqrt 2)), the normal CDF in gelu. For v < 0 it is
+// 0.5 * erfc(-v / sqrt 2), computed with Numerical Recipes' erfcc (relative error
+// < 1.2e-7) so the left tail keeps relative accuracy instead of cancelling in 1 + erf.
+inline float vnormcdf(float v) {
+  const float z = v < 0.f ? -v * kSqrtHalf : 0.f;
+  const float t = 1.f / (1.f + 0.5f * z);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  const float lower = 0.5f * t * vexp(p - z * z);
+  const float upper = 0.5f * (1.f + verf(v * kSqrtHalf));
+  return v < 0.f ? lower : upper;
+}
+
 inline float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }  // exp(-x)=inf -> 0, no NaN
 
 inline float vtanh(float x) {
@@ -109,7 +151,7 @@ void act_forward_span(int act, float al, int64_t n, const float* x, float* y) {
     AF(kSoftplus, (v > 0.f ? v : 0.f) + std::log1p(vexp(-__builtin_fabsf(v))))
     AF(kSoftsign, v / (1.f + __builtin_fabsf(v)))
     AF(kSwish, v * vsigmoid(v))
-    AF(kGelu, 0.5f * v * (1.f + std::erf(v * kSqrtHalf)))
+    AF(kGelu, v * vnormcdf(v))
     AF(kGeluTanh, 0.5f * v * (1.f + vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v))))
     AF(kExponential, vexp(v))
 #undef AF
@@ -164,7 +206,7 @@ void act_backward_span(int act, float al, int64_t n, const float* dy, const floa
 #pragma omp simd
       for (int64_t i = 0; i < n; ++i) {
         const float v = x[i];
-        const float cdf = 0.5f * (1.f + std::erf(v * kSqrtHalf));
+        const float cdf = vnormcdf(v);
         const float pdf = kInvSqrt2Pi * vexp(-0.5f * v * v);
         dx[i] = dy[i] * (cdf + v * pdf);
       }
