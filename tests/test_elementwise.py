@@ -114,6 +114,9 @@ def test_exp_sigmoid_tanh_full_range(simd):
     assert_close(yg[core], rg[core], rtol=4e-6, atol=1e-37, what="gelu")
     assert_close(yg[fin], rg[fin], rtol=2e-5, atol=1e-37, what="gelu tail")
     assert yg[g == np.inf] == np.inf
+    sp = np.concatenate([np.linspace(-100, 100, 20001), [-1e4, 1e4, np.inf, -np.inf]]).astype(np.float32)
+    ysp = A(C.activation_forward(T(sp), "softplus"))
+    assert_close(ysp, ref.activation(sp, "softplus"), rtol=4e-7, atol=1e-38, what="softplus")
     small = np.concatenate([np.linspace(-2, 2, 4001), [-1e-6, -1e-20, 1e-30]]).astype(np.float32)
     assert_close(A(C.activation_forward(T(small), "elu")), ref.activation(small, "elu"), rtol=4e-7, atol=1e-38)
     assert_close(A(C.activation_forward(T(small), "selu")), ref.activation(small, "selu"), rtol=4e-7, atol=1e-38)
