@@ -321,8 +321,9 @@ def test_reduce_large_columns_and_rows():
 
 
 @pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "prod"])
-def test_reduce_blocked_paths_and_thread_determinism(op):
-    x = rnd((3, 100003), 42)
+@pytest.mark.parametrize("shape", [(3, 100003), (40001, 3), (5003, 20)])
+def test_reduce_blocked_paths_and_thread_determinism(op, shape):
+    x = rnd(shape, 42)
     if op == "prod":
         x = (1 + 1e-4 * x).astype(np.float32)
     prev = pcn.get_num_threads()

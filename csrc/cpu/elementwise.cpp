@@ -211,6 +211,26 @@ void reduce_loop(const ReduceParams& p, const float* x, float* y, S init, Acc ac
     }
     return;
   }
+  // (1b) the same with few (< 16) kept columns, e.g. the bias gradient of a 3-channel layer:
+  // fixed blocks of rows in parallel, partial rows combined in order
+  if (p.nk == 1 && p.kstride[0] == 1 && p.nr == 1 && R >= 2 * kRedBlock / M) {
+    const int64_t rs = p.rstride[0], RB = kRedBlock / M, nb = (R + RB - 1) / RB;
+    std::vector<S> part(size_t(nb * M));
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < nb; ++b) {
+      S* pb = part.data() + b * M;
+      for (int64_t j = 0; j < M; ++j) pb[j] = init;
+      const int64_t r1 = (b + 1) * RB < R ? (b + 1) * RB : R;
+      for (int64_t r = b * RB; r < r1; ++r)
+        for (int64_t j = 0; j < M; ++j) pb[j] = acc(pb[j], x[r * rs + j]);
+    }
+    for (int64_t j = 0; j < M; ++j) {
+      S s = part[size_t(j)];
+      for (int64_t b = 1; b < nb; ++b) s = acc(s, part[size_t(b * M + j)]);
+      y[j] = fin(s);
+    }
+    return;
+  }
   // (2) few outputs, each a long contiguous run: fixed-size blocks in parallel, then combined in order
   if (inner_contig && R >= 2 * kRedBlock && M < 64) {
     const int64_t nb = (R + kRedBlock - 1) / kRedBlock;
