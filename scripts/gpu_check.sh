@@ -23,6 +23,12 @@ mkdir -p "$LOG"
 export PYCONVNET_CUDA=ON
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-16}
 export PYTHONUNBUFFERED=1
+# Seen on the lent H100 box (2026-11-27): its g++ (/opt/gcc wrapper, GCC 13.3)
+# links libstdc++ statically into _C.so and exports the copy's std:: symbols;
+# with numpy/torch's libstdc++.so loaded too, every C++ throw (even a plain
+# ValueError) killed the process with SIGSEGV. Keeping the static copy private
+# fixes it (verified there). Override with PCN_GPU_LDFLAGS="" to test without.
+PCN_GPU_LDFLAGS=${PCN_GPU_LDFLAGS--static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL}
 T0=$(date +%s)
 
 declare -a NAMES STATUS SECS NOTES
@@ -51,13 +57,24 @@ cat "$LOG/env.log"
 
 # ---- build + install (the .so is also copied into ./pyconvnet so that
 # `python -m ...` from the repo root, which imports ./pyconvnet, finds it)
-step build 420 env $PY -m pip install --no-build-isolation --no-deps -v -C build-dir=build/gpu .
+step build 420 env $PY -m pip install --no-build-isolation --no-deps -v -C build-dir=build/gpu \
+  -C "cmake.define.CMAKE_MODULE_LINKER_FLAGS=$PCN_GPU_LDFLAGS" .
 BUILD_RC=$?
 if [ $BUILD_RC -eq 0 ]; then
   SO=$(cd / && $PY -c "import glob, os, pyconvnet; print(glob.glob(os.path.join(os.path.dirname(pyconvnet.__file__), '_C*.so'))[0])" 2>>"$LOG/build.log")
   if [ -n "$SO" ] && [ -f "$SO" ]; then
     rm -f "$ROOT"/pyconvnet/_C*.so && cp -f "$SO" "$ROOT/pyconvnet/"
     note "$(grep -m1 -oE 'CUDA +: ON.*' "$LOG/build.log" | head -c 60)"
+    # A process that dies on the first C++ exception fails every error test:
+    # check that once, up front, and say so plainly.
+    if ! (cd / && timeout 60 $PY -c "import pyconvnet as p
+try:
+    p.empty(3, -1)
+except ValueError:
+    print('exceptions ok')" 2>&1 | grep -q "exceptions ok"); then
+      echo "!!!! C++ exceptions crash the extension on this box (see PCN_GPU_LDFLAGS in this script)"
+      STATUS[0]="FAIL(throw)"
+    fi
   else
     STATUS[0]="FAIL(no .so)"; BUILD_RC=1
   fi
