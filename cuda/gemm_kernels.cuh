@@ -22,14 +22,30 @@ constexpr int kThreads = 256;
 // N (B). KC ("k contiguous"): element at p[r*ld + k]; else at p[k*ld + r].
 // The tile spans rows [r0, r0+ROWS) and k in [k0, k0+BK); each thread loads
 // LOADS runs of 4 consecutive elements along the contiguous direction.
-template <int ROWS, int BK, bool KC>
+//
+// SPREAD (only for !KC with ROWS == 128, BK == 32, used by the tensor-core
+// kernel, whose shared tiles are [r][k]): a warp instruction covers 16 k rows
+// x 2 runs instead of 1 k row x 32 runs, so the 4 scalar stores of each run
+// into [r + j][k] hit 32 distinct banks (with the default mapping r = 4*lane
+// and a row stride of 36 words they hit 2: 16-way conflicts). Global loads
+// stay fully used 32-byte sectors.
+template <int ROWS, int BK, bool KC, bool SPREAD = false>
 struct TileLoader {
   static constexpr int kRuns = ROWS * BK / 4;
   static constexpr int LOADS = kRuns / kThreads;
   static_assert(kRuns % kThreads == 0, "tile must split evenly over the block");
+  static_assert(!SPREAD || (!KC && ROWS == 128 && BK == 32 && kThreads == 256), "SPREAD layout assumptions");
 
   // Position of run i of this thread: (r, k) of its first element.
   __device__ static void run_pos(int i, int& r, int& k) {
+    if (SPREAD) {
+      // 32 blocks of (16 k x 2 runs): block b = warp + 8*i; lanes: k low 4
+      // bits, run parity from bit 4.
+      const int lane = threadIdx.x % 32, b = threadIdx.x / 32 + 8 * i;
+      k = (b % 2) * 16 + lane % 16;
+      r = ((b / 2) * 2 + lane / 16) * 4;
+      return;
+    }
     const int idx = threadIdx.x + i * kThreads;
     if (KC) {
       r = idx / (BK / 4);
@@ -228,8 +244,8 @@ __global__ void __launch_bounds__(kThreads) sgemm_tc(int64_t M, int64_t N, int64
                                                      int64_t m_base) {
   using Tr = TcTraits<BF16>;
   using T = typename Tr::T;
-  using LA = TileLoader<TB_M, TB_K, !TA>;
-  using LB = TileLoader<TB_N, TB_K, TB>;
+  using LA = TileLoader<TB_M, TB_K, !TA, /*SPREAD=*/TA>;
+  using LB = TileLoader<TB_N, TB_K, TB, /*SPREAD=*/!TB>;
   constexpr int LDS = TB_K + Tr::PAD;
   __shared__ __align__(16) T As[TB_M][LDS];
   __shared__ __align__(16) T Bs[TB_N][LDS];
