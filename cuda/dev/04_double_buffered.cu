@@ -1,4 +1,7 @@
-// 04_double_buffered.cu — the production fp32 SIMT kernel (cuda/gemm_kernels.cuh): 03 + shared memory double-buffered (next tile's global loads issued before this tile's FMAs, one barrier per k tile) + float4 global loads where aligned + float4 stores. Measured on H100 (pyconvnet bench, 4096^3): 40 TFLOP/s, ~79% of cuBLAS fp32 (NOTES.md).
+// 04_double_buffered.cu — the production fp32 SIMT kernel (cuda/gemm_kernels.cuh): 03 + shared
+// memory double-buffered (next tile's global loads issued before this tile's FMAs, one barrier
+// per k tile) + float4 global loads where aligned + float4 stores. Measured on H100 (pyconvnet
+// bench, 4096^3): 40 TFLOP/s, ~79% of cuBLAS fp32 (NOTES.md).
 #include "../gemm_kernels.cuh"
 #include "common.cuh"
 

@@ -1,4 +1,8 @@
-// 05_tf32_mma.cu — the production TF32 tensor-core kernel: mma.sync.m16n8k8 (HMMA.1688.F32.TF32), operands rounded with cvt.rna.tf32 while staged into shared memory ([m][k] and [n][k], rows padded to 36 words: conflict-free fragment loads), 128x128x32 tile, 8 warps of 64x32, register prefetch of the next tile. H100: 63 TFLOP/s (~17% of cuBLAS TF32; see NOTES.md): next steps are cp.async multi-stage pipelining, ldmatrix, larger warp tiles, then wgmma.
+// 05_tf32_mma.cu — the production TF32 tensor-core kernel: mma.sync.m16n8k8 (HMMA.1688.F32.TF32),
+// operands rounded with cvt.rna.tf32 while staged into shared memory ([m][k] and [n][k], rows
+// padded to 36 words: conflict-free fragment loads), 128x128x32 tile, 8 warps of 64x32, register
+// prefetch of the next tile. H100: 63 TFLOP/s (~17% of cuBLAS TF32; see NOTES.md): next steps are
+// cp.async multi-stage pipelining, ldmatrix, larger warp tiles, then wgmma.
 #include "../gemm_kernels.cuh"
 #include "common.cuh"
 

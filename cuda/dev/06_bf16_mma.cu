@@ -1,4 +1,6 @@
-// 06_bf16_mma.cu — the production BF16 tensor-core kernel (fp32 in, converted to bf16 while staged; fp32 accumulate): mma.sync.m16n8k16 (HMMA.16816.F32.BF16), same tiling as 05 with rows of 40 halves. H100: 81 TFLOP/s (~11% of cuBLAS bf16).
+// 06_bf16_mma.cu — the production BF16 tensor-core kernel (fp32 in, converted to bf16 while
+// staged; fp32 accumulate): mma.sync.m16n8k16 (HMMA.16816.F32.BF16), same tiling as 05 with rows
+// of 40 halves. H100: 81 TFLOP/s (~11% of cuBLAS bf16).
 #include "../gemm_kernels.cuh"
 #include "common.cuh"
 
