@@ -41,6 +41,8 @@ class Model(Layer):
         if len(args) >= 2 and outputs is None:
             outputs = args[1]
         self._pcn_functional = inputs is not None and outputs is not None
+        if self._pcn_functional and not kwargs.get("name"):
+            kwargs["name"] = utils.unique_name("functional")  # Keras 3's default name
         Layer.__init__(self, **kwargs)
         self._pcn_model_init()
         if self._pcn_functional:
