@@ -467,3 +467,35 @@ def test_l2_regularizer_adds_to_loss_and_gradient():
     loss = m.train_on_batch(x, np.zeros((2, 2), np.float32))
     assert loss == pytest.approx(0.1 * float((w0.astype(np.float64) ** 2).sum()), rel=1e-5)
     assert_close(m.get_weights()[0], w0 - 0.1 * 0.2 * w0, rtol=1e-5, atol=1e-7)
+
+
+def test_sequential_add_and_build_on_first_call():
+    m = keras.Sequential()
+    m.add(keras.layers.Dense(4, activation="relu"))
+    m.add(keras.layers.Dense(1))
+    assert not m.built and m.weights == []
+    y = m(np.ones((2, 5), np.float32))
+    assert isinstance(y, np.ndarray) and y.shape == (2, 1) and m.built
+    assert [w.shape for w in m.get_weights()] == [(5, 4), (4,), (4, 1), (1,)]
+    lines = []
+    m.summary(print_fn=lines.append)
+    assert "(None, 4)" in "\n".join(lines) and "Total params: 29" in "\n".join(lines)
+    with pytest.raises(ValueError, match="unique names"):
+        m.add(keras.layers.Dense(1, name=m.layers[0].name))
+
+
+def test_unknown_layer_class_in_file(tmp_path):
+    m = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])
+    path = str(tmp_path / "m.keras")
+    m.save(path)
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    cfg = json.loads(files["config.json"])
+    cfg["config"]["layers"][0]["class_name"] = "NoSuchLayer"
+    files["config.json"] = json.dumps(cfg).encode()
+    bad = str(tmp_path / "bad.keras")
+    with zipfile.ZipFile(bad, "w") as z:
+        for n, d in files.items():
+            z.writestr(n, d)
+    with pytest.raises(ValueError, match="Unknown layer: 'NoSuchLayer'.*custom_objects"):
+        keras.models.load_model(bad)
