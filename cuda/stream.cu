@@ -60,5 +60,11 @@ void sync_all_streams() {
   for (int i = 0; i < n; ++i) PCN_CUDA_CHECK(cudaStreamSynchronize(todo[i]));
 }
 
+cudaStream_t stream() {
+  int dev = 0;
+  PCN_CUDA_CHECK(cudaGetDevice(&dev));
+  return stream(dev);
+}
+
 }  // namespace cuda
 }  // namespace pcn

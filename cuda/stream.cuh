@@ -10,6 +10,9 @@ namespace cuda {
 
 // The backend's stream on `device` (created on first use; never destroyed).
 cudaStream_t stream(int device);
+// The stream of the current device (kernels launched by a front after the
+// allocation of their outputs run on the outputs' device).
+cudaStream_t stream();
 // Make `device` current and return its stream (the usual kernel-launch prelude).
 cudaStream_t activate(int device);
 // Device that owns a device pointer (cudaPointerGetAttributes); RuntimeError

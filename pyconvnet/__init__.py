@@ -5,7 +5,8 @@ The kernels live in the extension module ``pyconvnet._C``; this package is the
 thin layer that speaks Keras, tf.nn and Horovod.
 """
 from . import _C
-from ._C import Tensor, from_numpy, tensor, empty, zeros
+from ._C import Tensor, from_numpy, tensor, empty, zeros, from_dlpack, synchronize
+from ._C import set_matmul_precision, get_matmul_precision
 from ._runtime import info, devices, set_num_threads, get_num_threads, simd_level
 from .ops import matmul
 from . import nn
@@ -22,7 +23,7 @@ from . import datasets, filters, plot, applications
 __version__ = _C.build_info()["version"]
 
 __all__ = [
-    "Tensor", "tensor", "datasets", "filters", "plot", "applications", "from_numpy", "empty", "zeros", "matmul", "nn",
+    "Tensor", "tensor", "from_dlpack", "synchronize", "set_matmul_precision", "get_matmul_precision", "datasets", "filters", "plot", "applications", "from_numpy", "empty", "zeros", "matmul", "nn",
     "info", "devices", "set_num_threads", "get_num_threads", "simd_level",
     "ops", "autograd", "activations", "initializers", "regularizers", "losses", "metrics", "optimizers", "callbacks", "utils",
     "layers", "models", "Input", "Layer", "Model", "Sequential", "GradientTape", "Variable",
