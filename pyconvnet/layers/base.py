@@ -298,10 +298,10 @@ class Layer:
     def to(self, device):
         """Move this layer's weights to `device` ('cpu', 'cuda', 'cuda:N')."""
         self._pcn_device = device
-        for v in self.weights:
+        for v in self._trainable_vars + self._non_trainable_vars:
             v._to(device)
-        for l in self._sublayers():
-            l._pcn_device = device
+        for l in self._sublayers():  # recursive: weights created later (lazy build) land there too
+            l.to(device)
         return self
 
     # -------------------------------------------------------------- build/call
