@@ -848,10 +848,6 @@ def reverse_time(x):
 # --------------------------------------------------------------------------
 # losses: per-sample vectors
 # --------------------------------------------------------------------------
-def _labels_like(y, what):
-    return y.value if isinstance(y, EagerTensor) else y
-
-
 def softmax_cross_entropy(logits, labels):
     logits = as_eager(logits)
     lab = _val(labels, logits)

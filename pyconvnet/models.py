@@ -7,8 +7,6 @@ forward under a GradientTape -> per-sample loss vector -> backward seeded with
 1/M -> `optimizer.apply_gradients([(grad, var)...])` in trainable_weights
 order. Only the loss/metric values come back to the host.
 """
-import time
-
 import numpy as np
 
 from . import _C
@@ -19,8 +17,7 @@ from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from . import utils
-from .layers.base import Layer, KerasTensor, InputLayer, InputSpec, Node, _flatten, _map, _fmt_shape, \
-    training_scope
+from .layers.base import Layer, KerasTensor, InputLayer, InputSpec, _flatten, _map, _fmt_shape
 
 __all__ = ["Model", "Sequential", "load_model", "clone_model"]
 

@@ -24,8 +24,6 @@ import zipfile
 
 import numpy as np
 
-from . import utils
-
 __all__ = ["save_weights", "load_weights", "save_model", "load_model", "serialize_layer", "deserialize_layer"]
 
 _FORMAT = "pyconvnet.weights"

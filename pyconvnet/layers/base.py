@@ -395,13 +395,8 @@ class Layer:
             self._check_input(flat_shapes[0])
         try:
             out_shapes = self.compute_output_shape(shapes)
-            dtypes = None
         except NotImplementedError:
-            out_shapes, dtypes = self._dummy_output_shapes(inputs, args, kwargs)
-
-        def mk(s, i=[0]):
-            kt = KerasTensor(s, dtype="float32")
-            return kt
+            out_shapes, _ = self._dummy_output_shapes(inputs, args, kwargs)
         if isinstance(out_shapes, list) and out_shapes and isinstance(out_shapes[0], (tuple, list)):
             outputs = [KerasTensor(s) for s in out_shapes]
         else:

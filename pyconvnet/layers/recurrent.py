@@ -7,7 +7,7 @@ import numpy as np
 from .. import activations
 from .. import autograd as ag
 from .. import initializers
-from .base import Layer, InputSpec, _flatten
+from .base import Layer, InputSpec
 from .core import _act_config, _init_config
 
 __all__ = ["SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"]
