@@ -12,7 +12,7 @@ from .ops import matmul
 from . import nn
 from . import ops
 from . import autograd
-from . import activations, initializers, regularizers, losses, metrics, optimizers, callbacks, utils
+from . import backend, random, activations, initializers, regularizers, losses, metrics, optimizers, callbacks, utils
 from . import layers
 from . import models
 from .layers import Input, Layer
@@ -25,6 +25,6 @@ __version__ = _C.build_info()["version"]
 __all__ = [
     "Tensor", "tensor", "from_dlpack", "synchronize", "set_matmul_precision", "get_matmul_precision", "datasets", "filters", "plot", "applications", "from_numpy", "empty", "zeros", "matmul", "nn",
     "info", "devices", "set_num_threads", "get_num_threads", "simd_level",
-    "ops", "autograd", "activations", "initializers", "regularizers", "losses", "metrics", "optimizers", "callbacks", "utils",
+    "ops", "autograd", "backend", "random", "activations", "initializers", "regularizers", "losses", "metrics", "optimizers", "callbacks", "utils",
     "layers", "models", "Input", "Layer", "Model", "Sequential", "GradientTape", "Variable",
 ]

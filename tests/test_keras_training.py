@@ -499,3 +499,12 @@ def test_unknown_layer_class_in_file(tmp_path):
             z.writestr(n, d)
     with pytest.raises(ValueError, match="Unknown layer: 'NoSuchLayer'.*custom_objects"):
         keras.models.load_model(bad)
+
+
+def test_course_helpers_and_rescaling():
+    import pyconvnet as tf
+    keras.backend.clear_session()
+    tf.random.set_seed(42)
+    assert keras.layers.Dense(1).name == "dense"
+    r = keras.layers.Rescaling(1.0 / 255)
+    assert_close(r(np.array([[0, 255, 51]], np.uint8)), np.array([[0.0, 1.0, 0.2]]), rtol=1e-6, atol=1e-7)

@@ -12,7 +12,7 @@ from .. import utils
 from .base import Layer, InputSpec
 
 __all__ = ["Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Dropout", "Lambda", "Embedding",
-           "Identity"]
+           "Identity", "Rescaling"]
 
 
 def _act_config(fn):
@@ -310,4 +310,25 @@ class Embedding(Layer):
         c = super().get_config()
         c.update(input_dim=self.input_dim, output_dim=self.output_dim,
                  embeddings_initializer=_init_config(self.embeddings_initializer))
+        return c
+
+
+class Rescaling(Layer):
+    """y = x * scale + offset (e.g. Rescaling(1./255) for uint8 images)."""
+    _pcn_int_input = False
+
+    def __init__(self, scale, offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale, self.offset = float(scale), float(offset)
+
+    def call(self, inputs):
+        y = ag.multiply(inputs, self.scale)
+        return ag.add(y, self.offset) if self.offset else y
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(scale=self.scale, offset=self.offset)
         return c
