@@ -115,7 +115,8 @@ class Model(Layer):
             vals[id(kt)] = x
         for node in self._pcn_nodes:
             args = _map(lambda t: vals[id(t)] if isinstance(t, KerasTensor) else t, node.inputs)
-            kw = dict(node.kwargs)
+            kw = {k: _map(lambda t: vals[id(t)] if isinstance(t, KerasTensor) else t, v)
+                  for k, v in node.kwargs.items()}
             extra = kw.pop("_args", ())
             out = node.layer(args, *extra, **kw)
             for kt, o in zip(node.flat_outputs, _flatten(out)):

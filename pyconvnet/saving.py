@@ -231,7 +231,7 @@ def functional_config(model):
     lidx = {id(l): i for i, l in enumerate(layers)}
     nodes = []
     for n in model._pcn_nodes:
-        kw = {k: v for k, v in n.kwargs.items() if k != "_args"}
+        kw = {k: _struct(v, lambda t: _ref(t, node_ids, input_ids)) for k, v in n.kwargs.items() if k != "_args"}
         nodes.append({"layer": lidx[id(n.layer)],
                       "args": _struct(n.inputs, lambda t: _ref(t, node_ids, input_ids)),
                       "extra": list(n.kwargs.get("_args", ())), "kwargs": kw})
@@ -256,7 +256,8 @@ def functional_from_config(cfg, custom_objects=None):
         return o if not isinstance(o, (list, tuple)) else o[r[2]]
     for nd in cfg["nodes"]:
         args = _unstruct(nd["args"], resolve)
-        outs.append(layers[nd["layer"]](args, *nd.get("extra", []), **nd.get("kwargs", {})))
+        kw = {k: _unstruct(v, resolve) for k, v in nd.get("kwargs", {}).items()}
+        outs.append(layers[nd["layer"]](args, *nd.get("extra", []), **kw))
     outputs = _unstruct(cfg["outputs"], resolve)
     ins = _unstruct(cfg["inputs_struct"], resolve)
     return Model(ins, outputs, name=cfg.get("name"), trainable=cfg.get("trainable", True))

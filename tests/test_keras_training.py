@@ -508,3 +508,25 @@ def test_course_helpers_and_rescaling():
     assert keras.layers.Dense(1).name == "dense"
     r = keras.layers.Rescaling(1.0 / 255)
     assert_close(r(np.array([[0, 255, 51]], np.uint8)), np.array([[0.0, 1.0, 0.2]]), rtol=1e-6, atol=1e-7)
+
+
+def test_functional_initial_state_kwarg_trains_and_saves(tmp_path):
+    """Encoder-decoder: KerasTensors passed as initial_state=[h, c] are graph inputs."""
+    keras.utils.set_random_seed(0)
+    enc_in, dec_in = keras.Input(shape=(5,), dtype="int32"), keras.Input(shape=(4,), dtype="int32")
+    emb = keras.layers.Embedding(7, 3)
+    _, h, c = keras.layers.LSTM(4, return_state=True)(emb(enc_in))
+    seq = keras.layers.LSTM(4, return_sequences=True)(emb(dec_in), initial_state=[h, c])
+    m = keras.Model([enc_in, dec_in], keras.layers.Dense(7, activation="softmax")(seq))
+    r = np.random.default_rng(0)
+    xe, xd = r.integers(0, 7, (16, 5)), r.integers(0, 7, (16, 4))
+    y = np.roll(xd, 1, axis=1)
+    m.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    h1 = m.fit([xe, xd], y, epochs=5, batch_size=8, verbose=0)
+    assert h1.history["loss"][-1] < h1.history["loss"][0]
+    p = m.predict([xe, xd], verbose=0)
+    assert p.shape == (16, 4, 7)
+    path = str(tmp_path / "s2s.keras")
+    m.save(path)
+    m2 = keras.models.load_model(path)
+    assert_close(m2.predict([xe, xd], verbose=0), p, rtol=1e-5, atol=1e-6)

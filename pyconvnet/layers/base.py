@@ -105,7 +105,9 @@ class Node:
         self.layer = layer
         self.inputs = inputs                # the call's input structure of KerasTensors
         self.outputs = outputs              # the call's output structure
-        self.flat_inputs = [t for t in _flatten(inputs) if isinstance(t, KerasTensor)]
+        # KerasTensors passed as keyword arguments (e.g. RNN initial_state) are inputs of the node too
+        self.flat_inputs = [t for t in _flatten(inputs) + _flatten(list(kwargs.values()))
+                            if isinstance(t, KerasTensor)]
         self.flat_outputs = _flatten(outputs)
         self.kwargs = kwargs
 
@@ -346,7 +348,7 @@ class Layer:
         else:
             raise TypeError("%s.__call__: missing inputs" % self.name)
         flat = _flatten(inputs)
-        if any(isinstance(t, KerasTensor) for t in flat):
+        if any(isinstance(t, KerasTensor) for t in flat + _flatten(list(kwargs.values()))):
             return self._symbolic_call(inputs, args, kwargs)
         numpy_in = not any(isinstance(t, (ag.EagerTensor, _C.Tensor)) for t in flat)
         dev = getattr(self, "_pcn_device", "cpu")
@@ -428,7 +430,7 @@ class Layer:
             dt = np.int32 if "int" in str(t.dtype) else np.float32
             return np.zeros(s, dt)
         x = _map(dummy, inputs)
-        kw = dict(kwargs)
+        kw = {k: _map(dummy, v) for k, v in kwargs.items()}
         kw["training"] = False
         out = self(x, *args, **kw)
 
