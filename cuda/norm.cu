@@ -1,9 +1,11 @@
 // norm.cu — CUDA twins of the batch-norm and LRN kernels (csrc/cpu/norm.cpp,
 // csrc/cpu/isa/norm.cpp). x viewed as (M, C) row-major, C contiguous.
 //
-// Batch norm: one block per 32-channel slice; threadIdx.x = channel (loads
-// coalesced along C), threadIdx.y strides over the M rows. Per-channel sums in
-// double, reduced through shared memory in a fixed order (deterministic).
+// Batch norm: per-channel sums in double, two levels, in a fixed order
+// (deterministic): grid (32-channel slices, row chunks), block 32x16 with
+// threadIdx.x = channel (loads coalesced along C) and threadIdx.y striding the
+// chunk's rows, reduced through shared memory into one partial per (chunk,
+// channel); then one thread per channel adds the partials in chunk order.
 // Variance two-pass (sum (x - mean)^2 with the double mean), biased (/M), as
 // the CPU. The normalization itself is evaluated in double, as the CPU.
 // LRN: one thread per element; window sums in double in the CPU's order.
@@ -21,43 +23,90 @@ namespace {
 constexpr int BX = 32, BY = 16;  // batch-norm block: 32 channels x 16 row strides
 constexpr int kThreads = 256;
 
-// Column reduction of red[BY][BX] into row 0 (fixed order); every thread calls it.
-__device__ __forceinline__ double reduce_rows(double (*red)[BX], double v) {
-  red[threadIdx.y][threadIdx.x] = v;
-  __syncthreads();
-  double t = 0.0;
-  for (int k = 0; k < BY; ++k) t += red[k][threadIdx.x];
-  __syncthreads();  // red is reused by the next reduction
-  return t;
-}
-
-// x, y (M,C); gamma/beta (C) or null; mean/var (C) out. M >= 1.
-__global__ void bn_train_kernel(BatchNormParams p, const float* __restrict__ x, const float* __restrict__ gamma,
-                                const float* __restrict__ beta, float* __restrict__ y, float* __restrict__ mean,
-                                float* __restrict__ var) {
-  __shared__ double red[BY][BX];
-  const int64_t M = p.M, C = p.C;
+// Per-(chunk, channel) partial sums over the rows of chunk blockIdx.y
+// (rows [blockIdx.y*rows_per, +rows_per) clipped to M):
+//   kind 0: p1 = sum x                        (mu unused)
+//   kind 1: p1 = sum (x - mu)^2               (mu: double (C))
+//   kind 2: p1 = sum dy, p2 = sum dy*(x - mu) (mu from the float mean (C))
+// p1, p2: (gridDim.y, C) doubles; every (chunk, c < C) element written.
+template <int kKind>
+__global__ void bn_partial_kernel(int64_t M, int64_t C, int64_t rows_per, const float* __restrict__ x,
+                                  const float* __restrict__ dy, const double* __restrict__ mu_d,
+                                  const float* __restrict__ mu_f, double* __restrict__ p1, double* __restrict__ p2) {
+  __shared__ double r1[BY][BX];
+  __shared__ double r2[BY][BX];
   const int64_t c = blockIdx.x * int64_t(BX) + threadIdx.x;
   const bool ok = c < C;
-  double s = 0.0;
-  if (ok)
-    for (int64_t r = threadIdx.y; r < M; r += BY) s += double(x[r * C + c]);
-  const double mu = reduce_rows(red, s) / double(M);
-  double q = 0.0;
-  if (ok)
-    for (int64_t r = threadIdx.y; r < M; r += BY) {
-      const double d = double(x[r * C + c]) - mu;
-      q += d * d;
+  const int64_t r0 = blockIdx.y * rows_per;
+  const int64_t r1_end = r0 + rows_per < M ? r0 + rows_per : M;
+  double a = 0.0, b = 0.0;
+  if (ok) {
+    const double mu = kKind == 1 ? mu_d[c] : (kKind == 2 ? double(mu_f[c]) : 0.0);
+    for (int64_t r = r0 + threadIdx.y; r < r1_end; r += BY) {
+      const double v = double(x[r * C + c]);
+      if (kKind == 0) {
+        a += v;
+      } else if (kKind == 1) {
+        const double d = v - mu;
+        a += d * d;
+      } else {
+        const double g = double(dy[r * C + c]);
+        a += g;
+        b += g * (v - mu);
+      }
     }
-  const double v = reduce_rows(red, q) / double(M);
-  if (!ok) return;  // no barrier below
-  const double sc = (gamma ? double(gamma[c]) : 1.0) / sqrt(v + double(p.eps));
-  const double sh = beta ? double(beta[c]) : 0.0;
-  if (threadIdx.y == 0) {
-    mean[c] = float(mu);
-    var[c] = float(v);
   }
-  for (int64_t r = threadIdx.y; r < M; r += BY) y[r * C + c] = float((double(x[r * C + c]) - mu) * sc + sh);
+  r1[threadIdx.y][threadIdx.x] = a;
+  r2[threadIdx.y][threadIdx.x] = b;
+  __syncthreads();
+  if (threadIdx.y == 0 && ok) {
+    double s1 = 0.0, s2 = 0.0;
+    for (int k = 0; k < BY; ++k) {
+      s1 += r1[k][threadIdx.x];
+      s2 += r2[k][threadIdx.x];
+    }
+    p1[blockIdx.y * C + c] = s1;
+    if (kKind == 2) p2[blockIdx.y * C + c] = s2;
+  }
+}
+
+// One thread per channel: add the nchunks partials in order.
+__device__ __forceinline__ double sum_partials(const double* p, int64_t nchunks, int64_t C, int64_t c) {
+  double s = 0.0;
+  for (int64_t k = 0; k < nchunks; ++k) s += p[k * C + c];
+  return s;
+}
+
+// Forward finalize, step 1: mu (C) double = sum x / M.
+__global__ void bn_mean_kernel(BatchNormParams p, int64_t nchunks, const double* __restrict__ p1,
+                               double* __restrict__ mu) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < p.C; c += int64_t(gridDim.x) * blockDim.x)
+    mu[c] = sum_partials(p1, nchunks, p.C, c) / double(p.M);
+}
+
+// Forward finalize, step 2: var (biased), the float mean/var outputs and the
+// affine coefficients sc = gamma/sqrt(var + eps), sh = beta (double, (C)).
+__global__ void bn_var_kernel(BatchNormParams p, int64_t nchunks, const double* __restrict__ p1,
+                              const double* __restrict__ mu, const float* __restrict__ gamma,
+                              const float* __restrict__ beta, float* __restrict__ mean, float* __restrict__ var,
+                              double* __restrict__ sc, double* __restrict__ sh) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < p.C; c += int64_t(gridDim.x) * blockDim.x) {
+    const double v = sum_partials(p1, nchunks, p.C, c) / double(p.M);
+    mean[c] = float(mu[c]);
+    var[c] = float(v);
+    sc[c] = (gamma ? double(gamma[c]) : 1.0) / sqrt(v + double(p.eps));
+    sh[c] = beta ? double(beta[c]) : 0.0;
+  }
+}
+
+// y[r,c] = (x[r,c] - mu[c]) * sc[c] + sh[c] in double, elementwise (M*C).
+__global__ void bn_affine_kernel(int64_t C, const float* __restrict__ x, const double* __restrict__ mu,
+                                 const double* __restrict__ sc, const double* __restrict__ sh, float* __restrict__ y,
+                                 int64_t total) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = i % C;
+    y[i] = float((double(x[i]) - mu[c]) * sc[c] + sh[c]);
+  }
 }
 
 // y = (x - mean) * gamma / sqrt(var + eps) + beta, elementwise (M*C).
@@ -72,39 +121,34 @@ __global__ void bn_infer_kernel(BatchNormParams p, const float* __restrict__ x, 
   }
 }
 
-// Training-mode backward (see csrc/cpu/isa/norm.cpp):
+// Training-mode backward (see csrc/cpu/isa/norm.cpp), per channel:
 //   dbeta = sum dy, dgamma = sum dy * xhat,
-//   dx = gamma*istd*(dy - dbeta/M - xhat*dgamma/M).
-__global__ void bn_bwd_kernel(BatchNormParams p, const float* __restrict__ dy, const float* __restrict__ x,
-                              const float* __restrict__ gamma, const float* __restrict__ mean,
-                              const float* __restrict__ var, float* __restrict__ dx, float* __restrict__ dgamma,
-                              float* __restrict__ dbeta) {
-  __shared__ double red[BY][BX];
-  const int64_t M = p.M, C = p.C;
-  const int64_t c = blockIdx.x * int64_t(BX) + threadIdx.x;
-  const bool ok = c < C;
-  const double mu = ok ? double(mean[c]) : 0.0;
-  double s1 = 0.0, s2 = 0.0;
-  if (ok)
-    for (int64_t r = threadIdx.y; r < M; r += BY) {
-      const double g = double(dy[r * C + c]);
-      s1 += g;
-      s2 += g * (double(x[r * C + c]) - mu);
-    }
-  s1 = reduce_rows(red, s1);
-  s2 = reduce_rows(red, s2);
-  if (!ok) return;  // no barrier below
-  const double istd = 1.0 / sqrt(double(var[c]) + double(p.eps));
-  const double g = gamma ? double(gamma[c]) : 1.0;
-  const double a = g * istd;
-  const double b = -a * s1 / double(M);
-  const double k = -a * istd * istd * s2 / double(M);
-  if (threadIdx.y == 0) {
+//   dx = gamma*istd*(dy - dbeta/M - xhat*dgamma/M) = a*dy + k*(x - mean) + b.
+// coef (3, C) doubles: a, k, b.
+__global__ void bn_bwd_coef_kernel(BatchNormParams p, int64_t nchunks, const double* __restrict__ p1,
+                                   const double* __restrict__ p2, const float* __restrict__ gamma,
+                                   const float* __restrict__ var, float* __restrict__ dgamma,
+                                   float* __restrict__ dbeta, double* __restrict__ coef) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < p.C; c += int64_t(gridDim.x) * blockDim.x) {
+    const double s1 = sum_partials(p1, nchunks, p.C, c), s2 = sum_partials(p2, nchunks, p.C, c);
+    const double istd = 1.0 / sqrt(double(var[c]) + double(p.eps));
+    const double g = gamma ? double(gamma[c]) : 1.0;
+    const double a = g * istd;
     dbeta[c] = float(s1);
     dgamma[c] = float(s2 * istd);
+    coef[c] = a;
+    coef[p.C + c] = -a * istd * istd * s2 / double(p.M);
+    coef[2 * p.C + c] = -a * s1 / double(p.M);
   }
-  for (int64_t r = threadIdx.y; r < M; r += BY)
-    dx[r * C + c] = float(a * double(dy[r * C + c]) + k * (double(x[r * C + c]) - mu) + b);
+}
+
+__global__ void bn_bwd_dx_kernel(int64_t C, const float* __restrict__ dy, const float* __restrict__ x,
+                                 const float* __restrict__ mean, const double* __restrict__ coef,
+                                 float* __restrict__ dx, int64_t total) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = i % C;
+    dx[i] = float(coef[c] * double(dy[i]) + coef[C + c] * (double(x[i]) - double(mean[c])) + coef[2 * C + c]);
+  }
 }
 
 // running (C) in place: r = r*momentum + batch*(1-momentum).
@@ -184,12 +228,50 @@ __global__ void lrn_bwd2_kernel(LrnParams p, const float* __restrict__ dy, const
 }
 
 // ---------------------------------------------------------------- launchers (shapes as ops/norm.h)
-unsigned channel_blocks(int64_t C) { return unsigned((C + BX - 1) / BX); }
+// Row chunking of the statistics passes: about 8 row strides per thread at
+// least, and enough (slice, chunk) blocks to fill the GPU (~1024), fixed by
+// (M, C) alone so the result is deterministic.
+struct Chunks {
+  int64_t cblocks, nchunks, rows_per;
+};
+Chunks bn_chunks(int64_t M, int64_t C) {
+  Chunks k;
+  k.cblocks = (C + BX - 1) / BX;
+  int64_t want = 1024 / k.cblocks;
+  if (want < 1) want = 1;
+  int64_t by_rows = (M + 8 * BY - 1) / (8 * BY);
+  k.nchunks = want < by_rows ? want : by_rows;
+  if (k.nchunks < 1) k.nchunks = 1;
+  if (k.nchunks > 65535) k.nchunks = 65535;
+  k.rows_per = (M + k.nchunks - 1) / k.nchunks;
+  k.nchunks = (M + k.rows_per - 1) / k.rows_per;  // no empty chunk
+  return k;
+}
 
 void bn_forward_train_cuda(const BatchNormParams& p, const float* x, const float* gamma, const float* beta, float* y,
                            float* mean, float* var) {
   if (p.C <= 0 || p.M <= 0) return;  // the front guarantees M >= 1
-  bn_train_kernel<<<channel_blocks(p.C), dim3(BX, BY), 0, cuda::stream()>>>(p, x, gamma, beta, y, mean, var);
+  PCN_CHECK(p.C < (int64_t(1) << 35), "batch_norm: " << p.C << " channels exceed the CUDA grid");
+  const Chunks k = bn_chunks(p.M, p.C);
+  // doubles: partials (nchunks, C), mu, sc, sh (C) each
+  cuda::DeviceScratch buf(sizeof(double) * size_t((k.nchunks + 3) * p.C));
+  double* part = buf.as<double>();
+  double* mu = part + k.nchunks * p.C;
+  double* sc = mu + p.C;
+  double* sh = sc + p.C;
+  cudaStream_t st = cuda::stream();
+  const dim3 grid(unsigned(k.cblocks), unsigned(k.nchunks)), block(BX, BY);
+  const unsigned cgrid = cuda::grid_for(p.C, kThreads);
+  bn_partial_kernel<0><<<grid, block, 0, st>>>(p.M, p.C, k.rows_per, x, nullptr, nullptr, nullptr, part, nullptr);
+  PCN_CUDA_LAUNCH_CHECK();
+  bn_mean_kernel<<<cgrid, kThreads, 0, st>>>(p, k.nchunks, part, mu);
+  PCN_CUDA_LAUNCH_CHECK();
+  bn_partial_kernel<1><<<grid, block, 0, st>>>(p.M, p.C, k.rows_per, x, nullptr, mu, nullptr, part, nullptr);
+  PCN_CUDA_LAUNCH_CHECK();
+  bn_var_kernel<<<cgrid, kThreads, 0, st>>>(p, k.nchunks, part, mu, gamma, beta, mean, var, sc, sh);
+  PCN_CUDA_LAUNCH_CHECK();
+  const int64_t total = p.M * p.C;
+  bn_affine_kernel<<<cuda::grid_for(total, kThreads), kThreads, 0, st>>>(p.C, x, mu, sc, sh, y, total);
   PCN_CUDA_LAUNCH_CHECK();
 }
 
@@ -205,8 +287,22 @@ void bn_forward_infer_cuda(const BatchNormParams& p, const float* x, const float
 void bn_backward_cuda(const BatchNormParams& p, const float* dy, const float* x, const float* gamma,
                       const float* mean, const float* var, float* dx, float* dgamma, float* dbeta) {
   if (p.C <= 0 || p.M <= 0) return;
-  bn_bwd_kernel<<<channel_blocks(p.C), dim3(BX, BY), 0, cuda::stream()>>>(p, dy, x, gamma, mean, var, dx, dgamma,
-                                                                          dbeta);
+  PCN_CHECK(p.C < (int64_t(1) << 35), "batch_norm: " << p.C << " channels exceed the CUDA grid");
+  const Chunks k = bn_chunks(p.M, p.C);
+  // doubles: partials p1, p2 (nchunks, C) each, coef (3, C)
+  cuda::DeviceScratch buf(sizeof(double) * size_t((2 * k.nchunks + 3) * p.C));
+  double* p1 = buf.as<double>();
+  double* p2 = p1 + k.nchunks * p.C;
+  double* coef = p2 + k.nchunks * p.C;
+  cudaStream_t st = cuda::stream();
+  const dim3 grid(unsigned(k.cblocks), unsigned(k.nchunks)), block(BX, BY);
+  bn_partial_kernel<2><<<grid, block, 0, st>>>(p.M, p.C, k.rows_per, x, dy, nullptr, mean, p1, p2);
+  PCN_CUDA_LAUNCH_CHECK();
+  bn_bwd_coef_kernel<<<cuda::grid_for(p.C, kThreads), kThreads, 0, st>>>(p, k.nchunks, p1, p2, gamma, var, dgamma,
+                                                                         dbeta, coef);
+  PCN_CUDA_LAUNCH_CHECK();
+  const int64_t total = p.M * p.C;
+  bn_bwd_dx_kernel<<<cuda::grid_for(total, kThreads), kThreads, 0, st>>>(p.C, dy, x, mean, coef, dx, total);
   PCN_CUDA_LAUNCH_CHECK();
 }
 
