@@ -82,8 +82,9 @@ __global__ void pool_fwd_kernel(Pool2dParams p, const float* __restrict__ x, flo
 // ---------------------------------------------------------------- backward
 // Max, pass 1: for every output, the offset (within image n, i.e. into
 // x + n*H*W*C) of the first maximum of its window, or -1 for an all-padding
-// window. arg (N,OH,OW,OC) int64.
-__global__ void pool_argmax_kernel(Pool2dParams p, const float* __restrict__ x, int64_t* __restrict__ arg,
+// window. arg (N,OH,OW,OC) of Idx: int32 when H*W*C < 2^31, else int64.
+template <class Idx>
+__global__ void pool_argmax_kernel(Pool2dParams p, const float* __restrict__ x, Idx* __restrict__ arg,
                                    int64_t total) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t oc = i % p.OC;
@@ -112,14 +113,15 @@ __global__ void pool_argmax_kernel(Pool2dParams p, const float* __restrict__ x, 
           }
         }
       }
-    arg[i] = at;
+    arg[i] = Idx(at);
   }
 }
 
 // Pass 2 (max: with arg; avg: arg == nullptr): one thread per dx element
 // (n, ih, iw, c), c fastest; sums the contributions of every output window
 // covering it in (oh, ow, oc) order. Every dx element is written.
-__global__ void pool_bwd_gather_kernel(Pool2dParams p, const float* __restrict__ dy, const int64_t* __restrict__ arg,
+template <class Idx>
+__global__ void pool_bwd_gather_kernel(Pool2dParams p, const float* __restrict__ dy, const Idx* __restrict__ arg,
                                        float* __restrict__ dx, int64_t total) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = i % p.C;
@@ -139,12 +141,12 @@ __global__ void pool_bwd_gather_kernel(Pool2dParams p, const float* __restrict__
     const float* dyn = dy + n * p.OH * p.OW * p.OC;
     float acc = 0.f;
     if (arg) {
-      const int64_t* an = arg + n * p.OH * p.OW * p.OC;
+      const Idx* an = arg + n * p.OH * p.OW * p.OC;
       for (int64_t oh = oh0; oh <= oh1; ++oh)
         for (int64_t ow = ow0; ow <= ow1; ++ow)
           for (int64_t oc = oc0; oc <= oc1; ++oc) {
             const int64_t o = (oh * p.OW + ow) * p.OC + oc;
-            if (an[o] == self) acc += dyn[o];
+            if (int64_t(an[o]) == self) acc += dyn[o];
           }
     } else {
       for (int64_t oh = oh0; oh <= oh1; ++oh)
@@ -272,19 +274,28 @@ void pool2d_forward_cuda(const Pool2dParams& p, const float* x, float* y) {
   PCN_CUDA_LAUNCH_CHECK();
 }
 
+template <class Idx>
+void pool2d_max_backward(const Pool2dParams& p, const float* dy, const float* x, float* dx, int64_t nx, int64_t ny) {
+  cuda::DeviceScratch arg(size_t(ny) * sizeof(Idx));
+  pool_argmax_kernel<Idx><<<cuda::grid_for(ny, kThreads), kThreads, 0, cuda::stream()>>>(p, x, arg.as<Idx>(), ny);
+  PCN_CUDA_LAUNCH_CHECK();
+  pool_bwd_gather_kernel<Idx><<<cuda::grid_for(nx, kThreads), kThreads, 0, cuda::stream()>>>(p, dy, arg.as<Idx>(),
+                                                                                             dx, nx);
+  PCN_CUDA_LAUNCH_CHECK();
+}
+
 void pool2d_backward_cuda(const Pool2dParams& p, const float* dy, const float* x, float* dx) {
   const int64_t nx = p.N * p.H * p.W * p.C, ny = p.N * p.OH * p.OW * p.OC;
   if (nx <= 0) return;
   if (p.mode == PoolMode::Max && ny > 0) {
-    cuda::DeviceScratch arg(size_t(ny) * sizeof(int64_t));
-    pool_argmax_kernel<<<cuda::grid_for(ny, kThreads), kThreads, 0, cuda::stream()>>>(p, x, arg.as<int64_t>(), ny);
-    PCN_CUDA_LAUNCH_CHECK();
-    pool_bwd_gather_kernel<<<cuda::grid_for(nx, kThreads), kThreads, 0, cuda::stream()>>>(p, dy, arg.as<int64_t>(),
-                                                                                          dx, nx);
-    PCN_CUDA_LAUNCH_CHECK();
+    if (p.H * p.W * p.C < (int64_t(1) << 31))
+      pool2d_max_backward<int32_t>(p, dy, x, dx, nx, ny);
+    else
+      pool2d_max_backward<int64_t>(p, dy, x, dx, nx, ny);
   } else {
     // avg (or no outputs at all: every window range is empty, dx = 0)
-    pool_bwd_gather_kernel<<<cuda::grid_for(nx, kThreads), kThreads, 0, cuda::stream()>>>(p, dy, nullptr, dx, nx);
+    pool_bwd_gather_kernel<int32_t><<<cuda::grid_for(nx, kThreads), kThreads, 0, cuda::stream()>>>(p, dy, nullptr,
+                                                                                                 dx, nx);
     PCN_CUDA_LAUNCH_CHECK();
   }
 }
