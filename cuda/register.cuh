@@ -4,5 +4,8 @@
 #pragma once
 
 namespace pcn {
-void register_gemm_cuda();  // gemm.cu: gemm_table.cuda
+void register_gemm_cuda();    // gemm.cu: gemm_table.cuda
+void register_pool2d_cuda();  // pool2d.cu: pool2d / global pool tables
+void register_norm_cuda();    // norm.cu: batch norm, LRN tables
+void register_rnn_cuda();     // rnn.cu: rnn forward/backward tables
 }  // namespace pcn
