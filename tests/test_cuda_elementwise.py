@@ -156,7 +156,7 @@ def test_activation_forward_backward(name, n):
             xt = on(dev, x) if use_x else None
             yt = C.activation_forward(on(dev, x), name, alpha=alpha) if use_y else None
             res.append(host(C.activation_backward(on(dev, dy), xt, yt, name, alpha=alpha)))
-        assert_close(res[1], res[0], rtol=act_tol(name), atol=1e-7,
+        assert_close(res[1], res[0], rtol=act_tol(name), atol=1e-6,
                      what="%s backward (x=%s, y=%s)" % (name, use_x, use_y))
 
 
@@ -366,7 +366,7 @@ def test_softmax_cross_entropy(N, Cn, kind):
     assert_close(gp, cp, rtol=2e-6, atol=scaled_tol(cp, Cn), what="probs")
     dl = rnd((N,), 3)
     cpu, gpu = both(C.softmax_cross_entropy_backward, cp, lab, dl)
-    assert_close(gpu, cpu, rtol=1e-6, atol=1e-7, what="dlogits")
+    assert_close(gpu, cpu, rtol=1e-6, atol=1e-6, what="dlogits")  # soft labels: sum(t) order differs
 
 
 @pytest.mark.parametrize("N,Cn", LOSS_SHAPES)
@@ -401,7 +401,7 @@ def test_regression_losses(fwd, bwd, kw, shape):
     assert_close(gpu, cpu, rtol=1e-5, atol=1e-6, what=fwd)
     dl = rnd(shape[:-1], 3)
     cpu, gpu = both(getattr(C, bwd), pred, target, dl, **kw)
-    assert_close(gpu, cpu, rtol=2e-6, atol=1e-7, what=bwd)
+    assert_close(gpu, cpu, rtol=2e-6, atol=1e-6, what=bwd)  # sigmoid - t may cancel
 
 
 @pytest.mark.parametrize("dtype", ["int32", "int64", "uint8"])
