@@ -241,6 +241,9 @@ void register_cuda_kernels() {
   register_pool2d_cuda();
   register_norm_cuda();
   register_rnn_cuda();
+  register_elementwise_cuda();
+  register_loss_cuda();
+  register_optim_cuda();
 }
 
 }  // namespace pcn
