@@ -238,6 +238,12 @@ void register_cuda_kernels() {
   // Kernel registration: each cuda/<family>.cu defines register_<family>_cuda()
   // (declared in register.cuh) and is called here.
   register_gemm_cuda();
+  register_pool2d_cuda();
+  register_norm_cuda();
+  register_rnn_cuda();
+  register_elementwise_cuda();
+  register_loss_cuda();
+  register_optim_cuda();
 }
 
 }  // namespace pcn

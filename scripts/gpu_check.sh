@@ -8,8 +8,8 @@
 #   build    pip install --no-build-isolation --no-deps . with PYCONVNET_CUDA=ON
 #   info     python -m pyconvnet info
 #   pytest   python -m pytest -m cuda -q tests/
-#   memcheck compute-sanitizer --tool memcheck  python tests/cuda_smoke.py
-#   race     compute-sanitizer --tool racecheck python tests/cuda_smoke.py
+#   memcheck compute-sanitizer --tool memcheck  over every tests/cuda_smoke*.py
+#   race     compute-sanitizer --tool racecheck over every tests/cuda_smoke*.py
 #   bench    python bench/gpu.py
 # A failing step does not stop the later ones (except that nothing runs
 # without a build). The summary table is printed last. Exit status: number of
@@ -89,10 +89,19 @@ if [ $BUILD_RC -eq 0 ]; then
 
   SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -n1)
   if [ -n "$SAN" ]; then
-    step memcheck 240 "$SAN" --tool memcheck --error-exitcode 3 --print-limit 20 $PY tests/cuda_smoke.py
-    note "$(grep -E 'ERROR SUMMARY|cuda_smoke' "$LOG/memcheck.log" | tr '\n' ' ' | cut -c1-60)"
-    step racecheck 240 "$SAN" --tool racecheck --error-exitcode 3 --print-limit 20 $PY tests/cuda_smoke.py
-    note "$(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY|cuda_smoke' "$LOG/racecheck.log" | tr '\n' ' ' | cut -c1-60)"
+    # every kernel family has a tiny smoke script (tests/cuda_smoke*.py)
+    cat > "$LOG/smoke_all.py" <<'EOS'
+import glob, os, runpy, sys
+here = os.getcwd()
+for f in sorted(glob.glob(os.path.join(here, "tests", "cuda_smoke*.py"))):
+    print("== smoke", os.path.basename(f), flush=True)
+    sys.argv = [f]
+    runpy.run_path(f, run_name="__main__")
+EOS
+    step memcheck 240 "$SAN" --tool memcheck --error-exitcode 3 --print-limit 20 $PY "$LOG/smoke_all.py"
+    note "$(grep -E 'ERROR SUMMARY' "$LOG/memcheck.log" | tr '\n' ' ' | cut -c1-60)"
+    step racecheck 240 "$SAN" --tool racecheck --error-exitcode 3 --print-limit 20 $PY "$LOG/smoke_all.py"
+    note "$(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$LOG/racecheck.log" | tr '\n' ' ' | cut -c1-60)"
   else
     NAMES+=(sanitizer); STATUS+=(SKIP); SECS+=(0); NOTES+=("compute-sanitizer not found")
   fi

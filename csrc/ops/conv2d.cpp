@@ -18,19 +18,6 @@ OpTable<Conv2dBwdBiasFn> conv2d_backward_bias_table{"conv2d_backward_bias", cpu:
 
 namespace {
 
-std::string vec_str(const std::vector<int64_t>& v) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
-  os << "]";
-  return os.str();
-}
-
-std::string lower(std::string s) {
-  for (auto& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 // strides / dilations: 1 value (both axes) or 2 values (h, w), each >= 1.
 void pair_arg(const char* op, const char* what, const std::vector<int64_t>& v, int64_t* a, int64_t* b) {
   if (v.size() != 1 && v.size() != 2)
@@ -75,37 +62,10 @@ Conv2dParams conv2d_make_params(const char* op, const std::vector<int64_t>& xs, 
   if (p.KH - 1 > kMaxNumel / p.dh || p.KW - 1 > kMaxNumel / p.dw)
     PCN_THROW(ValueError, op << ": dilated kernel too large: kernel (" << p.KH << ", " << p.KW << "), dilations ("
                              << p.dh << ", " << p.dw << ")");
-  const int64_t eh = (p.KH - 1) * p.dh + 1, ew = (p.KW - 1) * p.dw + 1;
-  if (const auto* s = std::get_if<std::string>(&padding)) {
-    const std::string m = lower(*s);
-    if (m == "valid") {
-      if (eh > p.H || ew > p.W)
-        PCN_THROW(ValueError, op << ": (dilated) kernel (" << eh << ", " << ew << ") larger than the input ("
-                                 << p.H << ", " << p.W << ") with padding 'valid'");
-      p.OH = conv_out_size(p.H, p.KH, p.sh, p.dh, 0, 0);
-      p.OW = conv_out_size(p.W, p.KW, p.sw, p.dw, 0, 0);
-    } else if (m == "same") {
-      p.OH = same_padding(p.H, p.KH, p.sh, p.dh, &p.pad_top, &p.pad_bottom);
-      p.OW = same_padding(p.W, p.KW, p.sw, p.dw, &p.pad_left, &p.pad_right);
-    } else {
-      PCN_THROW(ValueError, op << ": padding must be 'valid', 'same' or 4 ints [top, bottom, left, right], got '"
-                               << *s << "'");
-    }
-  } else {
-    const auto& v = std::get<std::vector<int64_t>>(padding);
-    if (v.size() != 4)
-      PCN_THROW(ValueError, op << ": explicit padding must be 4 ints [top, bottom, left, right], got " << vec_str(v));
-    for (int64_t q : v)
-      if (q < 0 || q > kMaxNumel)
-        PCN_THROW(ValueError, op << ": explicit padding must be >= 0 (and sane), got " << vec_str(v));
-    p.pad_top = v[0]; p.pad_bottom = v[1]; p.pad_left = v[2]; p.pad_right = v[3];
-    if (p.H + p.pad_top + p.pad_bottom < eh || p.W + p.pad_left + p.pad_right < ew)
-      PCN_THROW(ValueError, op << ": (dilated) kernel (" << eh << ", " << ew << ") larger than the padded input ("
-                               << p.H + p.pad_top + p.pad_bottom << ", " << p.W + p.pad_left + p.pad_right
-                               << "); padding " << vec_str(v));
-    p.OH = conv_out_size(p.H, p.KH, p.sh, p.dh, p.pad_top, p.pad_bottom);
-    p.OW = conv_out_size(p.W, p.KW, p.sw, p.dw, p.pad_left, p.pad_right);
-  }
+  const Padding2d r = resolve_padding2d(op, "(dilated) kernel", p.H, p.W, p.KH, p.KW, p.sh, p.sw, p.dh, p.dw,
+                                        padding);
+  p.pad_top = r.top; p.pad_bottom = r.bottom; p.pad_left = r.left; p.pad_right = r.right;
+  p.OH = r.OH; p.OW = r.OW;
   if (p.OH < 1 || p.OW < 1)
     PCN_THROW(ValueError, op << ": output size (" << p.OH << ", " << p.OW << ") is empty for input "
                              << shape_str(xs) << ", filter " << shape_str(ws));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../dispatch.h"
+#include "padding.h"
 #include "../tensor.h"
 
 namespace pcn {
@@ -30,7 +31,7 @@ extern OpTable<Conv2dBwdInputFn> conv2d_backward_input_table;
 extern OpTable<Conv2dBwdFilterFn> conv2d_backward_filter_table;
 extern OpTable<Conv2dBwdBiasFn> conv2d_backward_bias_table;
 
-using ConvPadding = std::variant<std::string, std::vector<int64_t>>;
+using ConvPadding = PaddingArg;
 
 // Resolve the Params (validating everything) for an input of shape x_shape
 // (N,H,W,C) and a filter of shape w_shape (KH,KW,C/groups,K). `op` names the

@@ -694,9 +694,10 @@ int64_t accuracy_count(const Tensor& pred, const Tensor& labels) {
               op << ": sparse labels must be (N,) = (" << pred.dim(0) << ",), got " << shape_str(labels.shape()));
     lab = cast(labels, DType::I64);
   }
-  PCN_CHECK(am.device().is_cpu(), op << ": CPU only");
-  const int64_t* a = am.data<int64_t>();
-  const int64_t* b = lab.data<int64_t>();
+  // Device tensors: compare on the host (two int64 per sample come back; the count is read on the host anyway).
+  const Tensor ha = am.to(Device{}), hb = lab.to(Device{});
+  const int64_t* a = ha.data<int64_t>();
+  const int64_t* b = hb.data<int64_t>();
   int64_t n = 0;
   for (int64_t i = 0; i < am.numel(); ++i) n += a[i] == b[i];
   return n;

@@ -19,6 +19,11 @@ OpTable<ClassLossBwdFn> class_loss_backward_table{"class_loss_backward", cpu::cl
 OpTable<RegLossFwdFn> reg_loss_forward_table{"reg_loss_forward", cpu::reg_loss_forward, nullptr};
 OpTable<RegLossBwdFn> reg_loss_backward_table{"reg_loss_backward", cpu::reg_loss_backward, nullptr};
 
+[[noreturn]] static void throw_bad_label(const char* op, int64_t l, int64_t i, int64_t C) {
+  PCN_THROW(ValueError, op << ": label " << l << " at index " << i << " is out of range [0, " << C << ") for C=" << C
+                           << " classes");
+}
+
 // x (N,C) float32; labels sparse (N,) int32/int64/uint8 in [0,C) or dense (N,C) float32.
 // Returns the contiguous labels (uint8 widened to int64) and fills p.
 static Tensor check_class_inputs(const Tensor& x, const Tensor& labels0, const char* op, const char* xname,
@@ -44,16 +49,39 @@ static Tensor check_class_inputs(const Tensor& x, const Tensor& labels0, const c
     PCN_THROW(ValueError, op << ": sparse labels must be (N,) = (" << p.N << ",), got " << shape_str(labels.shape()));
   if (labels.dtype() == DType::U8) labels = cast(labels, DType::I64);
   p.labels = labels.dtype() == DType::I32 ? LabelKind::SparseI32 : LabelKind::SparseI64;
+  // Device labels are range-checked by the kernel itself (see LabelCheck below).
+  if (!labels.device().is_cpu()) return labels;
   // range check on the host (kernels trust their inputs)
-  const Tensor h = labels.to(Device{});
   for (int64_t i = 0; i < p.N; ++i) {
-    const int64_t l = p.labels == LabelKind::SparseI32 ? int64_t(h.data<int32_t>()[i]) : h.data<int64_t>()[i];
-    if (l < 0 || l >= p.C)
-      PCN_THROW(ValueError, op << ": label " << l << " at index " << i << " is out of range [0, " << p.C
-                               << ") for C=" << p.C << " classes");
+    const int64_t l = p.labels == LabelKind::SparseI32 ? int64_t(labels.data<int32_t>()[i]) : labels.data<int64_t>()[i];
+    if (l < 0 || l >= p.C) throw_bad_label(op, l, i, p.C);
   }
   return labels;
 }
+
+// Sparse labels on a device: the CUDA kernels skip an out-of-range label and
+// atomicMin its row into *p.bad_label (N on entry); after the kernel the front
+// copies that one int64 back and raises the CPU's ValueError for the first bad
+// row. Construct before the kernel call, check() after it.
+struct LabelCheck {
+  Tensor flag, labels;
+  const char* op;
+  int64_t N, C;
+  LabelCheck(ClassLossParams& p, const Tensor& lab, const char* op_) : labels(lab), op(op_), N(p.N), C(p.C) {
+    if (lab.device().is_cpu() || p.labels == LabelKind::Dense || p.N == 0) return;
+    Tensor h = Tensor::empty({1}, DType::I64);
+    h.data<int64_t>()[0] = p.N;
+    flag = h.to(lab.device());
+    p.bad_label = flag.data<int64_t>();
+  }
+  void check() const {
+    if (!flag.defined()) return;
+    const int64_t i = flag.to(Device{}).data<int64_t>()[0];
+    if (i >= N) return;
+    const Tensor hl = cast(slice_axis(labels, 0, i, i + 1), DType::I64).to(Device{});
+    throw_bad_label(op, hl.data<int64_t>()[0], i, C);
+  }
+};
 
 static Tensor check_dloss(const Tensor& dloss0, int64_t N, const Tensor& x, const char* op) {
   check_float(dloss0, op, "dloss");
@@ -70,9 +98,11 @@ std::tuple<Tensor, Tensor> softmax_cross_entropy_forward(const Tensor& logits0, 
   const Tensor logits = logits0.contiguous();
   Tensor loss = Tensor::empty({p.N}, DType::F32, logits.device());
   Tensor probs = Tensor::empty(logits.shape(), DType::F32, logits.device());
+  const LabelCheck lc(p, labels, op);
   if (p.N && p.C)
     class_loss_forward_table.get(logits.device())(p, logits.data<float>(), labels.raw(), loss.data<float>(),
                                                   probs.data<float>());
+  lc.check();
   return {loss, probs};
 }
 
@@ -83,9 +113,11 @@ Tensor softmax_cross_entropy_backward(const Tensor& probs0, const Tensor& labels
   const Tensor dloss = check_dloss(dloss0, p.N, probs0, op);
   const Tensor probs = probs0.contiguous();
   Tensor dx = Tensor::empty(probs.shape(), DType::F32, probs.device());
+  const LabelCheck lc(p, labels, op);
   if (p.N && p.C)
     class_loss_backward_table.get(probs.device())(p, probs.data<float>(), labels.raw(), dloss.data<float>(),
                                                   dx.data<float>());
+  lc.check();
   return dx;
 }
 
@@ -96,8 +128,10 @@ Tensor crossentropy_probs_forward(const Tensor& probs0, const Tensor& labels0) {
   const Tensor labels = check_class_inputs(probs0, labels0, op, "probs", p);
   const Tensor probs = probs0.contiguous();
   Tensor loss = Tensor::empty({p.N}, DType::F32, probs.device());
+  const LabelCheck lc(p, labels, op);
   if (p.N && p.C)
     class_loss_forward_table.get(probs.device())(p, probs.data<float>(), labels.raw(), loss.data<float>(), nullptr);
+  lc.check();
   return loss;
 }
 
@@ -109,9 +143,11 @@ Tensor crossentropy_probs_backward(const Tensor& probs0, const Tensor& labels0, 
   const Tensor dloss = check_dloss(dloss0, p.N, probs0, op);
   const Tensor probs = probs0.contiguous();
   Tensor dx = Tensor::empty(probs.shape(), DType::F32, probs.device());
+  const LabelCheck lc(p, labels, op);
   if (p.N && p.C)
     class_loss_backward_table.get(probs.device())(p, probs.data<float>(), labels.raw(), dloss.data<float>(),
                                                   dx.data<float>());
+  lc.check();
   return dx;
 }
 

@@ -27,19 +27,6 @@ PoolMode parse_mode(const std::string& mode, const char* what) {
 const char* op_name(PoolMode m) { return m == PoolMode::Max ? "max_pool" : "avg_pool"; }
 const char* global_op_name(PoolMode m) { return m == PoolMode::Max ? "global_max_pool" : "global_avg_pool"; }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
-}
-
-std::string vec_str(const std::vector<int64_t>& v) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
-  os << "]";
-  return os.str();
-}
-
 void check_nhwc(const Tensor& x, const char* op, const char* arg) {
   check_float(x, op, arg);
   if (x.ndim() != 4)
@@ -76,35 +63,9 @@ Pool2dParams make_pool2d_params(const std::vector<int64_t>& xs, const std::strin
                              << " (input " << shape_str(xs) << ")");
   p.OC = (p.C - p.kc) / p.sc + 1;
 
-  if (const auto* s = std::get_if<std::string>(&padding)) {
-    const std::string pad = lower(*s);
-    if (pad == "valid") {
-      if (p.kh > p.H || p.kw > p.W)
-        PCN_THROW(ValueError, op << ": window (" << p.kh << ", " << p.kw << ") is larger than the input (" << p.H
-                                 << ", " << p.W << ") with padding 'valid'");
-      p.OH = (p.H - p.kh) / p.sh + 1;
-      p.OW = (p.W - p.kw) / p.sw + 1;
-    } else if (pad == "same") {
-      p.OH = same_padding(p.H, p.kh, p.sh, 1, &p.pad_top, &p.pad_bottom);
-      p.OW = same_padding(p.W, p.kw, p.sw, 1, &p.pad_left, &p.pad_right);
-    } else {
-      PCN_THROW(ValueError, op << ": padding must be 'valid', 'same' or 4 ints [top, bottom, left, right], got '"
-                               << *s << "'");
-    }
-  } else {
-    const auto& v = std::get<std::vector<int64_t>>(padding);
-    if (v.size() != 4)
-      PCN_THROW(ValueError, op << ": explicit padding must be 4 ints [top, bottom, left, right], got " << vec_str(v));
-    for (int64_t q : v)
-      if (q < 0 || q > kMaxParam) PCN_THROW(ValueError, op << ": explicit padding must be >= 0 (and < 2^40), got " << vec_str(v));
-    p.pad_top = v[0]; p.pad_bottom = v[1]; p.pad_left = v[2]; p.pad_right = v[3];
-    const int64_t hh = p.H + p.pad_top + p.pad_bottom, ww = p.W + p.pad_left + p.pad_right;
-    if (p.kh > hh || p.kw > ww)
-      PCN_THROW(ValueError, op << ": window (" << p.kh << ", " << p.kw << ") is larger than the padded input (" << hh
-                               << ", " << ww << ")");
-    p.OH = (hh - p.kh) / p.sh + 1;
-    p.OW = (ww - p.kw) / p.sw + 1;
-  }
+  const Padding2d r = resolve_padding2d(op, "window", p.H, p.W, p.kh, p.kw, p.sh, p.sw, 1, 1, padding);
+  p.pad_top = r.top; p.pad_bottom = r.bottom; p.pad_left = r.left; p.pad_right = r.right;
+  p.OH = r.OH; p.OW = r.OW;
   checked_numel({p.N, p.OH, p.OW, p.OC}, op);
   return p;
 }

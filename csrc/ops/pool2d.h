@@ -7,6 +7,7 @@
 
 #include "../cpu/isa/pool_isa.h"
 #include "../dispatch.h"
+#include "padding.h"
 #include "../tensor.h"
 
 namespace pcn {
@@ -32,7 +33,7 @@ extern OpTable<GlobalPoolBwdFn> global_pool_backward_table;
 // padding: "valid" / "same" (case-insensitive, TF arithmetic, extra pad at
 // bottom/right) or 4 ints [top, bottom, left, right] (each >= 0; a pad may be
 // >= the window: an all-padding window outputs 0 and passes no gradient).
-using PaddingArg = std::variant<std::string, std::vector<int64_t>>;
+
 
 // Resolve mode/ksize/strides/padding against x's shape (N,H,W,C); throws
 // ValueError naming max_pool / avg_pool. ksize/strides: (kh,kw) or (kh,kw,kc).
