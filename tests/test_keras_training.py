@@ -530,3 +530,18 @@ def test_functional_initial_state_kwarg_trains_and_saves(tmp_path):
     m.save(path)
     m2 = keras.models.load_model(path)
     assert_close(m2.predict([xe, xd], verbose=0), p, rtol=1e-5, atol=1e-6)
+
+
+def test_custom_training_loop_with_gradient_tape():
+    x, y = _data(64)
+    m = _mlp(n_out=3, act=None)
+    opt = keras.optimizers.Adam(0.02)
+    losses = []
+    for step in range(30):
+        with keras.GradientTape() as tape:
+            logits = m(x, training=True)  # NumPy in, but under a tape: an EagerTensor out
+            loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+        grads = tape.gradient(loss, m.trainable_variables)
+        opt.apply_gradients(zip(grads, m.trainable_variables))
+        losses.append(float(keras.ops.convert_to_numpy(loss)))
+    assert losses[-1] < 0.6 * losses[0]

@@ -350,7 +350,8 @@ class Layer:
         flat = _flatten(inputs)
         if any(isinstance(t, KerasTensor) for t in flat + _flatten(list(kwargs.values()))):
             return self._symbolic_call(inputs, args, kwargs)
-        numpy_in = not any(isinstance(t, (ag.EagerTensor, _C.Tensor)) for t in flat)
+        # NumPy in -> NumPy out, except under a recording tape (a custom training loop wants the graph)
+        numpy_in = not any(isinstance(t, (ag.EagerTensor, _C.Tensor)) for t in flat) and not ag.recording()
         dev = getattr(self, "_pcn_device", "cpu")
 
         def conv(t):
