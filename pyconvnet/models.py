@@ -277,7 +277,20 @@ class Model(Layer):
         return n
 
     # ------------------------------------------------------------- the steps
-    def _train_step(self, xb, yb):
+    def _weights_seed(self, per, swb):
+        """Backward seed for the per-sample loss: 1/M, or w_i/M with sample weights (Keras's
+        sum_over_batch_size of the weighted loss); and the weighted per-sample loss tensor."""
+        m = per.shape[0] if per.ndim else 1
+        if swb is None:
+            seed = _C.empty(*per.shape, device=per.device)
+            _C.fill_(seed, 1.0 / max(m, 1))
+            return seed, per.value
+        if per.ndim != 1 or tuple(swb.shape) != (m,):
+            raise ValueError("sample_weight: expected one weight per sample (%d,), got shape %s for a per-sample "
+                             "loss of shape %s" % (m, tuple(swb.shape), per.shape))
+        return _C.binary_scalar("mul", swb, 1.0 / max(m, 1)), _C.binary("mul", per.value, swb)
+
+    def _train_step(self, xb, yb, swb=None):
         tw = self.trainable_weights
         with ag.GradientTape() as tape:
             out = self(xb, training=True)
@@ -285,9 +298,7 @@ class Model(Layer):
                 raise NotImplementedError("fit: models with several outputs are not supported")
             per = self._pcn_loss.per_sample(out, yb)
             regs = self.losses
-        m = per.shape[0] if per.ndim else 1
-        seed = _C.empty(*per.shape, device=per.device)
-        _C.fill_(seed, 1.0 / max(m, 1))
+        seed, weighted = self._weights_seed(per, swb)
         targets, ogs = [per], [seed]
         for r in regs:
             targets.append(r)
@@ -295,15 +306,16 @@ class Model(Layer):
         grads = tape.gradient(targets, tw, output_gradients=ogs)
         grads = [g if g is not None else _C.zeros(*v.shape, device=v.value.device) for g, v in zip(grads, tw)]
         self.optimizer.apply_gradients(list(zip(grads, tw)))
-        loss = _scalar(_C.reduce("mean", per.value, list(range(per.ndim)), False))
+        loss = _scalar(_C.reduce("mean", weighted, list(range(per.ndim)), False))
         for r in regs:
             loss += _scalar(r.value)
         return loss, out
 
-    def _test_step(self, xb, yb):
+    def _test_step(self, xb, yb, swb=None):
         out = self(xb, training=False)
         per = self._pcn_loss.per_sample(out, yb)
-        s = _scalar(_C.reduce("sum", per.value, list(range(per.ndim)), False))
+        _, weighted = self._weights_seed(per, swb)
+        s = _scalar(_C.reduce("sum", weighted, list(range(per.ndim)), False))
         return s, per.shape[0] if per.ndim else 1, out
 
     # ------------------------------------------------------------------- fit
@@ -312,13 +324,12 @@ class Model(Layer):
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train for `epochs` over (x, y) in mini-batches; returns a History."""
         self._assert_compiled("fit")
-        if class_weight is not None or sample_weight is not None:
-            raise NotImplementedError("fit: class_weight/sample_weight are not supported")
         if x is None:
             raise ValueError("fit: x is required")
         xs, multi = self._prep_x(x)
         n = self._n(xs)
         y = self._prep_y(y, n)
+        sw = _sample_weights(y, n, sample_weight, class_weight)
         batch_size = int(batch_size or 32)
         if batch_size <= 0:
             raise ValueError("fit: batch_size must be positive, got %d" % batch_size)
@@ -329,6 +340,7 @@ class Model(Layer):
             validation_data = ([a[split:] for a in xs] if multi else xs[0][split:], y[split:])
             xs = [a[:split] for a in xs]
             y = y[:split]
+            sw = sw[:split] if sw is not None else None
             n = split
         if validation_data is not None:
             if len(validation_data) == 3:
@@ -379,7 +391,8 @@ class Model(Layer):
                 cb.on_train_batch_begin(step)
                 xb = self._batch(xs, dts, idx, multi)
                 yb = self._y_batch(y, idx)
-                loss, out = self._train_step(xb, yb)
+                swb = self._to_batch(sw[idx], np.float32).value if sw is not None else None
+                loss, out = self._train_step(xb, yb, swb)
                 tot_loss += loss * len(idx)
                 tot_n += len(idx)
                 logs = {"loss": tot_loss / tot_n}
@@ -419,11 +432,10 @@ class Model(Layer):
                  callbacks=None, return_dict=False):
         """Loss (and metrics) over (x, y); a scalar, a list [loss, *metrics] or a dict."""
         self._assert_compiled("evaluate")
-        if sample_weight is not None:
-            raise NotImplementedError("evaluate: sample_weight is not supported")
         xs, multi = self._prep_x(x)
         n = self._n(xs)
         y = self._prep_y(y, n)
+        sw = _sample_weights(y, n, sample_weight, None)
         dts = self._x_dtypes(xs)
         batch_size = int(batch_size or 32)
         dist = distributed_hook.get()
@@ -440,7 +452,8 @@ class Model(Layer):
             idx = order[step * batch_size:(step + 1) * batch_size]
             xb = self._batch(xs, dts, idx, multi)
             yb = self._y_batch(y, idx)
-            s, m, out = self._test_step(xb, yb)
+            swb = self._to_batch(sw[idx], np.float32).value if sw is not None else None
+            s, m, out = self._test_step(xb, yb, swb)
             loss_sum += s
             loss_n += m
             if mets is None:
@@ -503,7 +516,9 @@ class Model(Layer):
         n = self._n(xs)
         y = self._prep_y(y, n)
         idx = np.arange(n)
-        loss, out = self._train_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx))
+        sw = _sample_weights(y, n, sample_weight, class_weight)
+        loss, out = self._train_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx),
+                                     self._to_batch(sw, np.float32).value if sw is not None else None)
         return self._batch_result(loss, y, out, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -562,6 +577,29 @@ class Model(Layer):
         if "layers" in config and "input_layers" in config:
             return saving.functional_from_config(config, custom_objects)
         return cls(**config)
+
+
+def _sample_weights(y, n, sample_weight, class_weight):
+    """Per-sample weights (n,) float32 from sample_weight and/or class_weight {class: weight}, or None."""
+    sw = None
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
+        if sw.size != n:
+            raise ValueError("sample_weight has %d entries but there are %d samples" % (sw.size, n))
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise TypeError("class_weight must be a dict {class index: weight}, got %r" % (type(class_weight),))
+        labels = np.argmax(y, -1) if (y.ndim > 1 and y.shape[-1] > 1) else y.reshape(n, -1)[:, 0]
+        labels = labels.astype(np.int64)
+        missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
+        if missing:
+            raise ValueError("class_weight has no entry for class(es) %s present in y" % missing)
+        table = np.zeros(int(max(max(class_weight), labels.max())) + 1, np.float32)
+        for k, v in class_weight.items():
+            table[int(k)] = float(v)
+        cw = table[labels]
+        sw = cw if sw is None else sw * cw
+    return sw
 
 
 def _eval_logs(loss_sum, loss_n, mets, sums):

@@ -545,3 +545,29 @@ def test_custom_training_loop_with_gradient_tape():
         opt.apply_gradients(zip(grads, m.trainable_variables))
         losses.append(float(keras.ops.convert_to_numpy(loss)))
     assert losses[-1] < 0.6 * losses[0]
+
+
+def test_sample_and_class_weights():
+    x, y = _data(32)
+    m = _mlp()
+    m.compile(optimizer=keras.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+    per = keras.losses.SparseCategoricalCrossentropy(reduction="none")(y, m.predict(x, verbose=0))
+    w = np.linspace(0.0, 2.0, 32).astype(np.float32)
+    loss = m.train_on_batch(x, y, sample_weight=w)  # lr 0: weights unchanged, loss reported weighted
+    assert loss == pytest.approx(float(np.mean(per * w)), rel=1e-5)
+    assert m.evaluate(x, y, sample_weight=w, verbose=0) == pytest.approx(float(np.mean(per * w)), rel=1e-5)
+    cw = {0: 0.5, 1: 2.0, 2: 1.0}
+    loss = m.train_on_batch(x, y, class_weight=cw)
+    assert loss == pytest.approx(float(np.mean(per * np.array([cw[int(c)] for c in y]))), rel=1e-5)
+    # a zero weight removes a sample's gradient: training on [a, b] with weights [1, 0] == training on [a]
+    m1, m2 = _mlp(seed=3), _mlp(seed=3)
+    for mm in (m1, m2):
+        mm.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    m1.fit(x[:2], y[:2], sample_weight=np.array([2.0, 0.0]), batch_size=2, epochs=1, shuffle=False, verbose=0)
+    m2.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
+    for a, b in zip(m1.get_weights(), m2.get_weights()):
+        assert_close(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="class_weight has no entry for class"):
+        m.fit(x, y, class_weight={0: 1.0}, verbose=0)
+    with pytest.raises(ValueError, match="sample_weight has 3 entries but there are 32 samples"):
+        m.fit(x, y, sample_weight=np.ones(3), verbose=0)
