@@ -22,6 +22,7 @@ def _only_when_asked(request):
 
 
 def _train(model, n_train, epochs, batch_size, lr):
+    """Train on the first n_train of a fixed permutation of the 60k training images; test on all 10k."""
     (x, y), (xt, yt) = mnist()
     keras.utils.set_random_seed(0)
     idx = np.random.default_rng(0).permutation(len(x))[:n_train]
@@ -38,8 +39,11 @@ def _train(model, n_train, epochs, batch_size, lr):
 def test_course_cnn_reaches_98_5():
     from test_keras_snippets import course_cnn
     keras.utils.set_random_seed(0)
-    # measured: ~36 train samples/s at batch 64 on 2 shared cores -> ~28 min per 60k epoch
-    acc = _train(course_cnn(), n_train=int(os.environ.get("PCN_CNN_N", 60000)), epochs=1, batch_size=32, lr=1e-3)
+    # measured here (2 shared cores, OMP_WAIT_POLICY=passive): one 60k epoch at batch 32 took 17:07 (58 samples/s)
+    # and reached 0.9753 test accuracy (the loss plateaus near 2.30 for the first ~100 steps, as with this init in
+    # Keras). Two epochs (~35 min here) are needed for the 0.985 bar; that run was not completed before the deadline.
+    acc = _train(course_cnn(), n_train=int(os.environ.get("PCN_CNN_N", 60000)),
+                 epochs=int(os.environ.get("PCN_CNN_EPOCHS", 2)), batch_size=32, lr=1e-3)
     assert acc >= 0.985
 
 
