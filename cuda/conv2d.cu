@@ -108,17 +108,26 @@ __device__ __forceinline__ float act_apply(float v, int act) {
   return v;
 }
 
-// acc[i][j] += As[k][ty*4+i] * Bs[k][tx*4+j] over the BK rows of the tiles.
-__device__ __forceinline__ void tile_fma(const float (*As)[BM + PADS], const float (*Bs)[BN + PADS], int ty, int tx,
-                                         float (&acc)[4][4]) {
+// acc[i][j] += As[k][ty*TM+i] * Bs[k][tx*4+j] over the BK rows of the tiles
+// (TM = 4: 64-row tiles, TM = 8: 128-row tiles).
+template <int TM, int LDA>
+__device__ __forceinline__ void tile_fma(const float (*As)[LDA], const float (*Bs)[BN + PADS], int ty, int tx,
+                                         float (&acc)[TM][4]) {
 #pragma unroll
   for (int kk = 0; kk < BK; ++kk) {
-    const float4 av = *reinterpret_cast<const float4*>(&As[kk][ty * 4]);
+    float ar[TM];
+#pragma unroll
+    for (int h = 0; h < TM / 4; ++h) {
+      const float4 av = *reinterpret_cast<const float4*>(&As[kk][ty * TM + 4 * h]);
+      ar[4 * h] = av.x;
+      ar[4 * h + 1] = av.y;
+      ar[4 * h + 2] = av.z;
+      ar[4 * h + 3] = av.w;
+    }
     const float4 bv = *reinterpret_cast<const float4*>(&Bs[kk][tx * 4]);
-    const float ar[4] = {av.x, av.y, av.z, av.w};
     const float br[4] = {bv.x, bv.y, bv.z, bv.w};
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < TM; ++i)
 #pragma unroll
       for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(ar[i], br[j], acc[i][j]);
   }
@@ -128,25 +137,26 @@ __device__ __forceinline__ void tile_fma(const float (*As)[BM + PADS], const flo
 // Block tile: rows [m0, m0+64) of M, columns [n0, n0+64) of group g's Kg.
 // A loads: thread reads k = k0 + tid%16 for rows tid/16 + 16i (adjacent threads:
 // adjacent channels, coalesced). B loads: column tid%64, k rows tid/64 + 4i.
-template <typename I>
+template <typename I, int TBM>
 __global__ void __launch_bounds__(NT) conv_fwd_igemm(const CA<I> a, const float* __restrict__ x,
                                                      const float* __restrict__ w, const float* __restrict__ bias,
                                                      float* __restrict__ y) {
-  __shared__ __align__(16) float As[BK][BM + PADS];
+  __shared__ __align__(16) float As[BK][TBM + PADS];
+  constexpr int TM = TBM / 16;
   __shared__ __align__(16) float Bs[BK][BN + PADS];
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
   const int lk = tid % BK, lr = tid / BK;
   const int bn = tid % BN, bk = tid / BN;
   const I OHW = a.OH * a.OW;
-  const I mtiles = (a.M + BM - 1) / BM, ntn = (a.Kg + BN - 1) / BN, nyt = ntn * a.groups;
+  const I mtiles = (a.M + TBM - 1) / TBM, ntn = (a.Kg + BN - 1) / BN, nyt = ntn * a.groups;
   for (I by = blockIdx.y; by < nyt; by += gridDim.y) {
     const I g = by / ntn, n0 = (by - g * ntn) * BN;
     for (I bx = blockIdx.x; bx < mtiles; bx += gridDim.x) {
-      const I m0 = bx * BM;
-      I rbase[4], rih[4], riw[4];
-      bool rok[4];
+      const I m0 = bx * TBM;
+      I rbase[TM], rih[TM], riw[TM];
+      bool rok[TM];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < TM; ++i) {
         const I r = m0 + lr + 16 * i;
         rok[i] = r < a.M;
         const I rr = rok[i] ? r : 0;
@@ -155,20 +165,20 @@ __global__ void __launch_bounds__(NT) conv_fwd_igemm(const CA<I> a, const float*
         riw[i] = ow * a.sw - a.pl;
         rbase[i] = n * a.H * a.W * a.C + g * a.Cg;
       }
-      float ra[4], rb[4];
+      float ra[TM], rb[4];
       auto load = [&](I k0) {
         const I k = k0 + lk;
         if (k < a.KK) {
           const I c = k % a.Cg, t = k / a.Cg, kw = t % a.KW, kh = t / a.KW;
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
+          for (int i = 0; i < TM; ++i) {
             const I ih = rih[i] + kh * a.dh, iw = riw[i] + kw * a.dw;
             ra[i] = (rok[i] && ih >= 0 && ih < a.H && iw >= 0 && iw < a.W) ? x[rbase[i] + (ih * a.W + iw) * a.C + c]
                                                                              : 0.f;
           }
         } else {
 #pragma unroll
-          for (int i = 0; i < 4; ++i) ra[i] = 0.f;
+          for (int i = 0; i < TM; ++i) ra[i] = 0.f;
         }
         const I n = n0 + bn;
 #pragma unroll
@@ -177,26 +187,25 @@ __global__ void __launch_bounds__(NT) conv_fwd_igemm(const CA<I> a, const float*
           rb[i] = (kb < a.KK && n < a.Kg) ? w[kb * a.K + g * a.Kg + n] : 0.f;
         }
       };
-      float acc[4][4];
+      float acc[TM][4];
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int i = 0; i < TM; ++i)
 #pragma unroll
         for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
       load(0);
       for (I k0 = 0; k0 < a.KK; k0 += BK) {
         __syncthreads();  // the previous tile's readers are done
 #pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          As[lk][lr + 16 * i] = ra[i];
-          Bs[bk + 4 * i][bn] = rb[i];
-        }
+        for (int i = 0; i < TM; ++i) As[lk][lr + 16 * i] = ra[i];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) Bs[bk + 4 * i][bn] = rb[i];
         __syncthreads();
         if (k0 + BK < a.KK) load(k0 + BK);
-        tile_fma(As, Bs, ty, tx, acc);
+        tile_fma<TM, TBM + PADS>(As, Bs, ty, tx, acc);
       }
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const I m = m0 + ty * 4 + i;
+      for (int i = 0; i < TM; ++i) {
+        const I m = m0 + ty * TM + i;
         if (m >= a.M) continue;
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
@@ -218,23 +227,24 @@ __global__ void __launch_bounds__(NT) conv_fwd_igemm(const CA<I> a, const float*
 // ih + pt - kh*dh = oh*sh (0 <= oh < OH) and likewise for w, else 0;
 // B[q][c] = w[kh, kw, c, g*Kg + k]. Both loads: q = q0 + tid%16 (k contiguous in
 // memory), row/column tid/16 + 16i.
-template <typename I>
+template <typename I, int TBM>
 __global__ void __launch_bounds__(NT) conv_bwd_input_igemm(const CA<I> a, const float* __restrict__ dy,
                                                            const float* __restrict__ w, float* __restrict__ dx) {
-  __shared__ __align__(16) float As[BK][BM + PADS];
+  __shared__ __align__(16) float As[BK][TBM + PADS];
+  constexpr int TM = TBM / 16;
   __shared__ __align__(16) float Bs[BK][BN + PADS];
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
   const int lk = tid % BK, lr = tid / BK;
   const I HW = a.H * a.W, M2 = a.N * HW, Q = a.KH * a.KW * a.Kg;
-  const I mtiles = (M2 + BM - 1) / BM, ntn = (a.Cg + BN - 1) / BN, nyt = ntn * a.groups;
+  const I mtiles = (M2 + TBM - 1) / TBM, ntn = (a.Cg + BN - 1) / BN, nyt = ntn * a.groups;
   for (I by = blockIdx.y; by < nyt; by += gridDim.y) {
     const I g = by / ntn, n0 = (by - g * ntn) * BN;
     for (I bx = blockIdx.x; bx < mtiles; bx += gridDim.x) {
-      const I m0 = bx * BM;
-      I rbase[4], rth[4], rtw[4];
-      bool rok[4];
+      const I m0 = bx * TBM;
+      I rbase[TM], rth[TM], rtw[TM];
+      bool rok[TM];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < TM; ++i) {
         const I r = m0 + lr + 16 * i;
         rok[i] = r < M2;
         const I rr = rok[i] ? r : 0;
@@ -243,13 +253,13 @@ __global__ void __launch_bounds__(NT) conv_bwd_input_igemm(const CA<I> a, const 
         rtw[i] = iw + a.pl;
         rbase[i] = n * a.OH * a.OW * a.K + g * a.Kg;
       }
-      float ra[4], rb[4];
+      float ra[TM], rb[4];
       auto load = [&](I q0) {
         const I q = q0 + lk;
         if (q < Q) {
           const I k = q % a.Kg, t = q / a.Kg, kw = t % a.KW, kh = t / a.KW;
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
+          for (int i = 0; i < TM; ++i) {
             const I th = rth[i] - kh * a.dh, tw = rtw[i] - kw * a.dw;
             float v = 0.f;
             if (rok[i] && th >= 0 && tw >= 0) {
@@ -267,29 +277,30 @@ __global__ void __launch_bounds__(NT) conv_bwd_input_igemm(const CA<I> a, const 
           }
         } else {
 #pragma unroll
-          for (int i = 0; i < 4; ++i) ra[i] = rb[i] = 0.f;
+          for (int i = 0; i < TM; ++i) ra[i] = 0.f;
+#pragma unroll
+          for (int i = 0; i < 4; ++i) rb[i] = 0.f;
         }
       };
-      float acc[4][4];
+      float acc[TM][4];
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int i = 0; i < TM; ++i)
 #pragma unroll
         for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
       load(0);
       for (I q0 = 0; q0 < Q; q0 += BK) {
         __syncthreads();
 #pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          As[lk][lr + 16 * i] = ra[i];
-          Bs[lk][lr + 16 * i] = rb[i];
-        }
+        for (int i = 0; i < TM; ++i) As[lk][lr + 16 * i] = ra[i];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) Bs[lk][lr + 16 * i] = rb[i];
         __syncthreads();
         if (q0 + BK < Q) load(q0 + BK);
-        tile_fma(As, Bs, ty, tx, acc);
+        tile_fma<TM, TBM + PADS>(As, Bs, ty, tx, acc);
       }
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const I m = m0 + ty * 4 + i;
+      for (int i = 0; i < TM; ++i) {
+        const I m = m0 + ty * TM + i;
         if (m >= M2) continue;
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
@@ -366,7 +377,7 @@ __global__ void __launch_bounds__(NT) conv_bwd_filter_igemm(const CA<I> a, I chu
         }
         __syncthreads();
         if (r0 + BK < r_end) load(r0 + BK);
-        tile_fma(As, Bs, ty, tx, acc);
+        tile_fma<4, BM + PADS>(As, Bs, ty, tx, acc);
       }
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
@@ -602,6 +613,11 @@ int64_t choose_splits(int64_t rows, int64_t tiles, int64_t ws_floats, int64_t mi
   return std::max<int64_t>(1, cdiv(rows, c));
 }
 
+// 128-row tiles (8x4 per thread) when they still give every SM two blocks, else 64.
+bool use_tall_tiles(int64_t rows, int64_t col_tiles) {
+  return cdiv(rows, 2 * BM) * col_tiles >= 2 * int64_t(sm_count());
+}
+
 template <typename I>
 void forward_impl(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
   const CA<I> a = make_ca<I>(p);
@@ -616,8 +632,17 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const f
     PCN_CUDA_LAUNCH_CHECK();
     return;
   }
-  const dim3 grid(grid_cap(cdiv(int64_t(a.M), BM), kMaxGridX), grid_cap(cdiv(int64_t(a.Kg), BN) * p.groups, kMaxGridYZ));
-  conv_fwd_igemm<I><<<grid, NT, 0, st>>>(a, x, w, b, y);
+  const int64_t ny = cdiv(int64_t(a.Kg), BN) * p.groups;
+  if constexpr (sizeof(I) == 4) {  // (int64 indexing: 64-row tiles only, fewer registers)
+    if (use_tall_tiles(int64_t(a.M), ny)) {
+      const dim3 grid(grid_cap(cdiv(int64_t(a.M), 2 * BM), kMaxGridX), grid_cap(ny, kMaxGridYZ));
+      conv_fwd_igemm<I, 2 * BM><<<grid, NT, 0, st>>>(a, x, w, b, y);
+      PCN_CUDA_LAUNCH_CHECK();
+      return;
+    }
+  }
+  const dim3 grid(grid_cap(cdiv(int64_t(a.M), BM), kMaxGridX), grid_cap(ny, kMaxGridYZ));
+  conv_fwd_igemm<I, BM><<<grid, NT, 0, st>>>(a, x, w, b, y);
   PCN_CUDA_LAUNCH_CHECK();
 }
 
@@ -635,8 +660,17 @@ void backward_input_impl(const Conv2dParams& p, const float* dy, const float* w,
     PCN_CUDA_LAUNCH_CHECK();
     return;
   }
-  const dim3 grid(grid_cap(cdiv(M2, BM), kMaxGridX), grid_cap(cdiv(int64_t(a.Cg), BN) * p.groups, kMaxGridYZ));
-  conv_bwd_input_igemm<I><<<grid, NT, 0, st>>>(a, dy, w, dx);
+  const int64_t ny = cdiv(int64_t(a.Cg), BN) * p.groups;
+  if constexpr (sizeof(I) == 4) {  // (int64 indexing: 64-row tiles only, fewer registers)
+    if (use_tall_tiles(M2, ny)) {
+      const dim3 grid(grid_cap(cdiv(M2, 2 * BM), kMaxGridX), grid_cap(ny, kMaxGridYZ));
+      conv_bwd_input_igemm<I, 2 * BM><<<grid, NT, 0, st>>>(a, dy, w, dx);
+      PCN_CUDA_LAUNCH_CHECK();
+      return;
+    }
+  }
+  const dim3 grid(grid_cap(cdiv(M2, BM), kMaxGridX), grid_cap(ny, kMaxGridYZ));
+  conv_bwd_input_igemm<I, BM><<<grid, NT, 0, st>>>(a, dy, w, dx);
   PCN_CUDA_LAUNCH_CHECK();
 }
 
