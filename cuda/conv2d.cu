@@ -227,7 +227,7 @@ __global__ void __launch_bounds__(NT) conv_fwd_igemm(const CA<I> a, const float*
 // ih + pt - kh*dh = oh*sh (0 <= oh < OH) and likewise for w, else 0;
 // B[q][c] = w[kh, kw, c, g*Kg + k]. Both loads: q = q0 + tid%16 (k contiguous in
 // memory), row/column tid/16 + 16i.
-template <typename I, int TBM>
+template <typename I, int TBM, bool UNIT_STRIDE>
 __global__ void __launch_bounds__(NT) conv_bwd_input_igemm(const CA<I> a, const float* __restrict__ dy,
                                                            const float* __restrict__ w, float* __restrict__ dx) {
   __shared__ __align__(16) float As[BK][TBM + PADS];
@@ -263,9 +263,13 @@ __global__ void __launch_bounds__(NT) conv_bwd_input_igemm(const CA<I> a, const 
             const I th = rth[i] - kh * a.dh, tw = rtw[i] - kw * a.dw;
             float v = 0.f;
             if (rok[i] && th >= 0 && tw >= 0) {
-              const I oh = th / a.sh, ow = tw / a.sw;
-              if (oh * a.sh == th && ow * a.sw == tw && oh < a.OH && ow < a.OW)
-                v = dy[rbase[i] + (oh * a.OW + ow) * a.K + k];
+              if constexpr (UNIT_STRIDE) {  // no division: oh = th, ow = tw
+                if (th < a.OH && tw < a.OW) v = dy[rbase[i] + (th * a.OW + tw) * a.K + k];
+              } else {
+                const I oh = th / a.sh, ow = tw / a.sw;
+                if (oh * a.sh == th && ow * a.sw == tw && oh < a.OH && ow < a.OW)
+                  v = dy[rbase[i] + (oh * a.OW + ow) * a.K + k];
+              }
             }
             ra[i] = v;
           }
@@ -344,6 +348,18 @@ __global__ void __launch_bounds__(NT) conv_bwd_filter_igemm(const CA<I> a, I chu
       const I offh = kh * a.dh - a.pt, offw = kw * a.dw - a.pl;
       const I nb = n0 + lc;
       const bool nok = nb < a.Kg;
+      // (n, oh, ow) of this thread's rows r0 + lr + 4i, carried from one BK step to
+      // the next (load() is called for r0 = r_begin, r_begin + BK, ... in order);
+      // divisions only when a row wraps.
+      I sn[4], soh[4], sow[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const I r = r_begin + lr + 4 * i;
+        sn[i] = r / OHW;
+        const I rem = r - sn[i] * OHW;
+        soh[i] = rem / a.OW;
+        sow[i] = rem - soh[i] * a.OW;
+      }
       float ra[4], rb[4];
       auto load = [&](I r0) {
 #pragma unroll
@@ -352,14 +368,25 @@ __global__ void __launch_bounds__(NT) conv_bwd_filter_igemm(const CA<I> a, I chu
           float va = 0.f, vb = 0.f;
           if (r < r_end) {
             if (qok) {
-              const I n = r / OHW, rem = r - n * OHW, oh = rem / a.OW, ow = rem - oh * a.OW;
-              const I ih = oh * a.sh + offh, iw = ow * a.sw + offw;
-              if (ih >= 0 && ih < a.H && iw >= 0 && iw < a.W) va = x[((n * a.H + ih) * a.W + iw) * a.C + g * a.Cg + c];
+              const I ih = soh[i] * a.sh + offh, iw = sow[i] * a.sw + offw;
+              if (ih >= 0 && ih < a.H && iw >= 0 && iw < a.W)
+                va = x[((sn[i] * a.H + ih) * a.W + iw) * a.C + g * a.Cg + c];
             }
             if (nok) vb = dy[r * a.K + g * a.Kg + nb];
           }
           ra[i] = va;
           rb[i] = vb;
+          sow[i] += BK;
+          if (sow[i] >= a.OW) {
+            const I cw = sow[i] / a.OW;
+            sow[i] -= cw * a.OW;
+            soh[i] += cw;
+            if (soh[i] >= a.OH) {
+              const I ch = soh[i] / a.OH;
+              soh[i] -= ch * a.OH;
+              sn[i] += ch;
+            }
+          }
         }
       };
       float acc[4][4];
@@ -646,6 +673,22 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const f
   PCN_CUDA_LAUNCH_CHECK();
 }
 
+template <typename I, bool UNIT_STRIDE>
+void backward_input_gemm(const CA<I>& a, int64_t M2, int64_t ny, cudaStream_t st, const float* dy, const float* w,
+                         float* dx) {
+  if constexpr (sizeof(I) == 4) {  // (int64 indexing: 64-row tiles only, fewer registers)
+    if (use_tall_tiles(M2, ny)) {
+      const dim3 grid(grid_cap(cdiv(M2, 2 * BM), kMaxGridX), grid_cap(ny, kMaxGridYZ));
+      conv_bwd_input_igemm<I, 2 * BM, UNIT_STRIDE><<<grid, NT, 0, st>>>(a, dy, w, dx);
+      PCN_CUDA_LAUNCH_CHECK();
+      return;
+    }
+  }
+  const dim3 grid(grid_cap(cdiv(M2, BM), kMaxGridX), grid_cap(ny, kMaxGridYZ));
+  conv_bwd_input_igemm<I, BM, UNIT_STRIDE><<<grid, NT, 0, st>>>(a, dy, w, dx);
+  PCN_CUDA_LAUNCH_CHECK();
+}
+
 template <typename I>
 void backward_input_impl(const Conv2dParams& p, const float* dy, const float* w, float* dx) {
   const CA<I> a = make_ca<I>(p);
@@ -661,17 +704,8 @@ void backward_input_impl(const Conv2dParams& p, const float* dy, const float* w,
     return;
   }
   const int64_t ny = cdiv(int64_t(a.Cg), BN) * p.groups;
-  if constexpr (sizeof(I) == 4) {  // (int64 indexing: 64-row tiles only, fewer registers)
-    if (use_tall_tiles(M2, ny)) {
-      const dim3 grid(grid_cap(cdiv(M2, 2 * BM), kMaxGridX), grid_cap(ny, kMaxGridYZ));
-      conv_bwd_input_igemm<I, 2 * BM><<<grid, NT, 0, st>>>(a, dy, w, dx);
-      PCN_CUDA_LAUNCH_CHECK();
-      return;
-    }
-  }
-  const dim3 grid(grid_cap(cdiv(M2, BM), kMaxGridX), grid_cap(ny, kMaxGridYZ));
-  conv_bwd_input_igemm<I, BM><<<grid, NT, 0, st>>>(a, dy, w, dx);
-  PCN_CUDA_LAUNCH_CHECK();
+  if (p.sh == 1 && p.sw == 1) backward_input_gemm<I, true>(a, M2, ny, st, dy, w, dx);
+  else backward_input_gemm<I, false>(a, M2, ny, st, dy, w, dx);
 }
 
 template <typename I>
