@@ -10,7 +10,9 @@
 //                    dycol_g (N*H*W x KH*KW*Kg) @ W_g^T, where dycol holds, for each
 //                    input pixel and tap (kh, kw), the dy pixel whose window puts
 //                    that tap on it (or 0). Every dx element is written once by one
-//                    thread: no atomics, deterministic.
+//                    thread: no atomics, deterministic. Strided convs run one launch
+//                    per stride phase (sh*sw <= 64), which skips the taps that can
+//                    never hit a pixel of that phase; larger strides use the plain form.
 //   backward_filter  dW_g (KK x Kg) = col_g^T @ dy_g, the reduction over M split
 //                    into S fixed row ranges (one per grid.z); S > 1 writes per-split
 //                    partials and a second kernel sums them in split order
@@ -226,7 +228,8 @@ __global__ void __launch_bounds__(NT) conv_fwd_igemm(const CA<I> a, const float*
 // reduction index q = (kh*KW + kw)*Kg + k. A[pixel][q] = dy[n, oh, ow, g*Kg + k] when
 // ih + pt - kh*dh = oh*sh (0 <= oh < OH) and likewise for w, else 0;
 // B[q][c] = w[kh, kw, c, g*Kg + k]. Both loads: q = q0 + tid%16 (k contiguous in
-// memory), row/column tid/16 + 16i.
+// memory), row/column tid/16 + 16i. (Launched only for sh*sw > kMaxPhases, with
+// UNIT_STRIDE false; conv_bwd_input_phase below handles every other case.)
 template <typename I, int TBM, bool UNIT_STRIDE>
 __global__ void __launch_bounds__(NT) conv_bwd_input_igemm(const CA<I> a, const float* __restrict__ dy,
                                                            const float* __restrict__ w, float* __restrict__ dx) {
@@ -310,6 +313,106 @@ __global__ void __launch_bounds__(NT) conv_bwd_input_igemm(const CA<I> a, const 
         for (int j = 0; j < 4; ++j) {
           const I c = n0 + tx * 4 + j;
           if (c < a.Cg) dx[m * a.C + g * a.Cg + c] = acc[i][j];
+        }
+      }
+    }
+  }
+}
+
+// Stride-phase form of the same GEMM (used when sh*sw <= kMaxPhases): the input
+// pixels are split by phase (ph, pw) = ((ih + pt) % sh, (iw + pl) % sw). Within a
+// phase only the taps with kh*dh = ph (mod sh) (an arithmetic progression
+// kh0 + t*ksh) and likewise for kw can hit a pixel, and for those the dy row is an
+// exact offset: oh = ohb + jh - (toh0 + t*dtoh) where ih = ih0 + jh*sh. So the
+// reduction skips the (sh*sw - 1)/(sh*sw) taps that are always zero and needs no
+// per-element division. A phase with no valid tap (Q == 0) writes zeros.
+template <typename I>
+struct Phase {
+  I ih0, nH, ohb, kh0, ksh, nkh, toh0, dtoh;  // rows: ih = ih0 + jh*sh, jh < nH
+  I iw0, nW, owb, kw0, ksw, nkw, tow0, dtow;
+};
+
+template <typename I, int TBM>
+__global__ void __launch_bounds__(NT) conv_bwd_input_phase(const CA<I> a, const Phase<I> ph,
+                                                           const float* __restrict__ dy, const float* __restrict__ w,
+                                                           float* __restrict__ dx) {
+  __shared__ __align__(16) float As[BK][TBM + PADS];
+  constexpr int TM = TBM / 16;
+  __shared__ __align__(16) float Bs[BK][BN + PADS];
+  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  const int lk = tid % BK, lr = tid / BK;
+  const I HWp = ph.nH * ph.nW, M2 = a.N * HWp, Q = ph.nkh * ph.nkw * a.Kg;
+  const I mtiles = (M2 + TBM - 1) / TBM, ntn = (a.Cg + BN - 1) / BN, nyt = ntn * a.groups;
+  for (I by = blockIdx.y; by < nyt; by += gridDim.y) {
+    const I g = by / ntn, n0 = (by - g * ntn) * BN;
+    for (I bx = blockIdx.x; bx < mtiles; bx += gridDim.x) {
+      const I m0 = bx * TBM;
+      I rbase[TM], roh[TM], row[TM];
+      bool rok[TM];
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {
+        const I r = m0 + lr + 16 * i;
+        rok[i] = r < M2;
+        const I rr = rok[i] ? r : 0;
+        const I n = rr / HWp, rem = rr - n * HWp, jh = rem / ph.nW, jw = rem - jh * ph.nW;
+        roh[i] = ph.ohb + jh;
+        row[i] = ph.owb + jw;
+        rbase[i] = n * a.OH * a.OW * a.K + g * a.Kg;
+      }
+      float ra[TM], rb[4];
+      auto load = [&](I q0) {
+        const I q = q0 + lk;
+        if (q < Q) {
+          const I k = q % a.Kg, t = q / a.Kg, tw = t % ph.nkw, th = t / ph.nkw;
+          const I kh = ph.kh0 + th * ph.ksh, kw = ph.kw0 + tw * ph.ksw;
+          const I toh = ph.toh0 + th * ph.dtoh, tow = ph.tow0 + tw * ph.dtow;
+#pragma unroll
+          for (int i = 0; i < TM; ++i) {
+            const I oh = roh[i] - toh, ow = row[i] - tow;
+            ra[i] = (rok[i] && oh >= 0 && oh < a.OH && ow >= 0 && ow < a.OW)
+                        ? dy[rbase[i] + (oh * a.OW + ow) * a.K + k]
+                        : 0.f;
+          }
+          const I wrow = (kh * a.KW + kw) * a.Cg;
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const I c = n0 + lr + 16 * i;
+            rb[i] = c < a.Cg ? w[(wrow + c) * a.K + g * a.Kg + k] : 0.f;
+          }
+        } else {
+#pragma unroll
+          for (int i = 0; i < TM; ++i) ra[i] = 0.f;
+#pragma unroll
+          for (int i = 0; i < 4; ++i) rb[i] = 0.f;
+        }
+      };
+      float acc[TM][4];
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
+      load(0);
+      for (I q0 = 0; q0 < Q; q0 += BK) {
+        __syncthreads();
+#pragma unroll
+        for (int i = 0; i < TM; ++i) As[lk][lr + 16 * i] = ra[i];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) Bs[lk][lr + 16 * i] = rb[i];
+        __syncthreads();
+        if (q0 + BK < Q) load(q0 + BK);
+        tile_fma<TM, TBM + PADS>(As, Bs, ty, tx, acc);
+      }
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {
+        const I m = m0 + ty * TM + i;
+        if (m >= M2) continue;
+        const I n = m / HWp, rem = m - n * HWp, jh = rem / ph.nW, jw = rem - jh * ph.nW;
+        const I ih = ph.ih0 + jh * a.sh, iw = ph.iw0 + jw * a.sw;
+        float* const d = dx + ((n * a.H + ih) * a.W + iw) * a.C + g * a.Cg;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const I c = n0 + tx * 4 + j;
+          if (c < a.Cg) d[c] = acc[i][j];
         }
       }
     }
@@ -618,6 +721,7 @@ __global__ void bias_final(const double* __restrict__ part, int64_t S, int64_t K
 
 // ---------------------------------------------------------------- host side
 constexpr int64_t kMaxGridX = 0x7fffffff, kMaxGridYZ = 65535;
+constexpr int64_t kMaxPhases = 64;                       // backward_input: stride-phase launches at most
 constexpr int64_t kMaxPartialFloats = int64_t(64) << 20;  // 256 MB of split partials at most
 
 // Split count for a reduction of `rows` rows when `tiles` blocks already exist per
@@ -689,6 +793,39 @@ void backward_input_gemm(const CA<I>& a, int64_t M2, int64_t ny, cudaStream_t st
   PCN_CUDA_LAUNCH_CHECK();
 }
 
+// One spatial axis of a stride phase (see conv_bwd_input_phase): input size n,
+// kernel k, stride s, dilation d, leading pad pad, phase ph in [0, s). Returns false
+// when no input position has this phase. Valid taps: kk*d = ph (mod s), i.e.
+// kk = k0 + t*kstep, t < nk (nk may be 0: the phase gets zeros).
+template <typename I>
+bool phase_axis(int64_t n, int64_t k, int64_t s, int64_t d, int64_t pad, int64_t ph, int64_t* cnt, I* i0, I* ob,
+                I* k0, I* kstep, I* nk, I* t0, I* dt) {
+  const int64_t first = (((ph - pad) % s) + s) % s;  // first input index with (i + pad) % s == ph
+  if (first >= n) return false;
+  *cnt = cdiv(n - first, s);
+  *i0 = I(first);
+  *ob = I((first + pad - ph) / s);  // exact, >= 0
+  int64_t kk0 = -1;
+  for (int64_t kk = 0; kk < std::min(k, s); ++kk)
+    if (((kk % s) * (d % s)) % s == ph) {
+      kk0 = kk;
+      break;
+    }
+  int64_t g = s, b = d % s;  // gcd(d, s)
+  while (b) { const int64_t t = g % b; g = b; b = t; }
+  const int64_t step = s / g;
+  *kstep = I(step);
+  if (kk0 < 0) {
+    *k0 = 0; *nk = 0; *t0 = 0; *dt = 0;
+    return true;
+  }
+  *k0 = I(kk0);
+  *nk = I(cdiv(k - kk0, step));
+  *t0 = I((kk0 * d - ph) / s);  // exact, >= 0
+  *dt = I(step * d / s);        // step*d is a multiple of s
+  return true;
+}
+
 template <typename I>
 void backward_input_impl(const Conv2dParams& p, const float* dy, const float* w, float* dx) {
   const CA<I> a = make_ca<I>(p);
@@ -704,8 +841,34 @@ void backward_input_impl(const Conv2dParams& p, const float* dy, const float* w,
     return;
   }
   const int64_t ny = cdiv(int64_t(a.Cg), BN) * p.groups;
-  if (p.sh == 1 && p.sw == 1) backward_input_gemm<I, true>(a, M2, ny, st, dy, w, dx);
-  else backward_input_gemm<I, false>(a, M2, ny, st, dy, w, dx);
+  if (p.sh * p.sw > kMaxPhases) {  // huge strides: the plain gather form, one launch
+    backward_input_gemm<I, false>(a, M2, ny, st, dy, w, dx);
+    return;
+  }
+  for (int64_t ph = 0; ph < p.sh; ++ph)
+    for (int64_t pw = 0; pw < p.sw; ++pw) {
+      Phase<I> f;
+      int64_t nH = 0, nW = 0;
+      if (!phase_axis(p.H, p.KH, p.sh, p.dh, p.pad_top, ph, &nH, &f.ih0, &f.ohb, &f.kh0, &f.ksh, &f.nkh, &f.toh0,
+                      &f.dtoh) ||
+          !phase_axis(p.W, p.KW, p.sw, p.dw, p.pad_left, pw, &nW, &f.iw0, &f.owb, &f.kw0, &f.ksw, &f.nkw, &f.tow0,
+                      &f.dtow))
+        continue;  // no input pixel in this phase
+      f.nH = I(nH);
+      f.nW = I(nW);
+      const int64_t rows = p.N * nH * nW;
+      if constexpr (sizeof(I) == 4) {
+        if (use_tall_tiles(rows, ny)) {
+          const dim3 grid(grid_cap(cdiv(rows, 2 * BM), kMaxGridX), grid_cap(ny, kMaxGridYZ));
+          conv_bwd_input_phase<I, 2 * BM><<<grid, NT, 0, st>>>(a, f, dy, w, dx);
+          PCN_CUDA_LAUNCH_CHECK();
+          continue;
+        }
+      }
+      const dim3 grid(grid_cap(cdiv(rows, BM), kMaxGridX), grid_cap(ny, kMaxGridYZ));
+      conv_bwd_input_phase<I, BM><<<grid, NT, 0, st>>>(a, f, dy, w, dx);
+      PCN_CUDA_LAUNCH_CHECK();
+    }
 }
 
 template <typename I>
