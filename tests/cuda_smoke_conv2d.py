@@ -45,6 +45,8 @@ def main():
         ("gemm_basic", 2, 7, 9, 3, 3, 3, 5, [1, 1], "same", [1, 1], 1),
         ("gemm_split_filter", 2, 20, 20, 4, 3, 3, 6, [1, 1], "same", [1, 1], 1),
         ("gemm_groups_dil_stride", 1, 11, 10, 6, 3, 2, 9, [2, 1], [1, 2, 0, 1], [2, 2], 3),
+        ("gemm_huge_stride_fallback", 1, 20, 19, 3, 2, 2, 4, [9, 8], "valid", [1, 1], 1),
+        ("gemm_stride2_dil2_phases", 2, 9, 8, 5, 3, 3, 6, [2, 2], "same", [2, 2], 1),
         ("depthwise_vec4", 2, 6, 5, 8, 3, 3, 8, [1, 1], "same", [1, 1], 8),
         ("depthwise_mult2_split", 2, 20, 20, 3, 3, 3, 6, [2, 2], "same", [1, 1], 3),
     ]

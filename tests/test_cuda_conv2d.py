@@ -48,6 +48,13 @@ CASES = {
     "kernel_equals_input": (1, 5, 4, 3, 5, 4, 2, (1, 1), "valid", (1, 1), 1, True, "none"),
     "multi_tile": (4, 12, 12, 67, 3, 3, 97, (1, 1), "same", (1, 1), 1, True, "none"),
     "long_reduction_splits": (8, 20, 20, 8, 3, 3, 16, (1, 1), "same", (1, 1), 1, True, "none"),
+    # backward_input stride phases: dilation 2 with stride 2 leaves odd phases with no tap
+    "stride2_dilation2_phases": (2, 13, 12, 5, 3, 3, 6, (2, 2), "same", (2, 2), 1, True, "none"),
+    "stride3_kernel2_phases": (2, 14, 11, 4, 2, 2, 5, (3, 3), [1, 0, 2, 1], (1, 1), 1, False, "none"),
+    "pointwise_stride2_phases": (2, 9, 8, 6, 1, 1, 7, (2, 2), "valid", (1, 1), 1, True, "none"),
+    "huge_stride_fallback": (1, 30, 28, 3, 2, 2, 4, (9, 8), "valid", (1, 1), 1, False, "none"),
+    # big enough for the 128-row tiles on an H100 (rows >= 128 * 2 * SMs)
+    "tall_tiles": (4, 96, 96, 8, 3, 3, 8, (1, 1), "same", (1, 1), 1, True, "relu"),
 }
 
 
