@@ -10,6 +10,14 @@ from ._C import set_matmul_precision, get_matmul_precision
 from ._runtime import info, devices, set_num_threads, get_num_threads, simd_level
 from .ops import matmul
 from . import nn
+from . import ops
+from . import autograd
+from . import backend, random, activations, initializers, regularizers, losses, metrics, optimizers, callbacks, utils
+from . import layers
+from . import models
+from .layers import Input, Layer
+from .models import Model, Sequential
+from .autograd import GradientTape, Variable
 from . import datasets, filters, plot, applications
 
 __version__ = _C.build_info()["version"]
@@ -17,4 +25,6 @@ __version__ = _C.build_info()["version"]
 __all__ = [
     "Tensor", "tensor", "from_dlpack", "synchronize", "set_matmul_precision", "get_matmul_precision", "datasets", "filters", "plot", "applications", "from_numpy", "empty", "zeros", "matmul", "nn",
     "info", "devices", "set_num_threads", "get_num_threads", "simd_level",
+    "ops", "autograd", "backend", "random", "activations", "initializers", "regularizers", "losses", "metrics", "optimizers", "callbacks", "utils",
+    "layers", "models", "Input", "Layer", "Model", "Sequential", "GradientTape", "Variable",
 ]

@@ -46,6 +46,18 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
     a: (M, K) [(K, M) if transpose_a] or (B, M, K); b: (K, N) [(N, K) if
     transpose_b] or (B, K, N). Returns NumPy if `a` was NumPy, else a Tensor.
     """
+    from . import autograd as _ag
+    if isinstance(a, _ag.EagerTensor) or isinstance(b, _ag.EagerTensor):  # keras.ops.matmul on the tape
+        if transpose_a or transpose_b:
+            raise NotImplementedError("matmul: transpose flags with EagerTensors; use keras.ops.transpose")
+        return _ag.matmul(a, b)
     ta, na = as_tensor(a, "matmul", "a")
     tb, _ = as_tensor(b, "matmul", "b")
     return like_input(_C.matmul(ta, tb, bool(transpose_a), bool(transpose_b)), na)
+
+
+# keras.ops (import pyconvnet as keras; keras.ops.add ...): the Keras-named ops
+# for custom layers live in keras_ops.py and are re-exported here.
+_tf_matmul = matmul
+from .keras_ops import *  # noqa: E402,F401,F403
+matmul = _tf_matmul  # tf.matmul semantics (transpose flags) and EagerTensor routing; a superset of keras.ops.matmul

@@ -7,6 +7,7 @@ inferred from the filter) into the kernels' form.
 import numpy as np
 
 from .. import _C
+from .. import autograd as _ag
 from ..ops import as_tensor, like_input
 
 __all__ = ["conv2d", "depthwise_conv2d", "conv2d_backprop_input", "conv2d_backprop_filter",
@@ -75,6 +76,7 @@ def _rank4(t, op, arg):
         raise ValueError("%s: %s must be 4-D, got shape %s" % (op, arg, tuple(t.shape)))
 
 
+@_ag.routes_eager(_ag.tfnn_conv2d)  # EagerTensors (Keras layers, Lambda) go on the tape
 def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
     """tf.nn.conv2d. input (N,H,W,C); filters (KH,KW,C/groups,K) -> (N,OH,OW,K).
 
@@ -94,6 +96,7 @@ def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None,
     return like_input(y, was_np)
 
 
+@_ag.routes_eager(_ag.tfnn_depthwise_conv2d)
 def depthwise_conv2d(input, filter, strides, padding, data_format="NHWC", dilations=None, name=None):
     """tf.nn.depthwise_conv2d. input (N,H,W,C); filter (KH,KW,C,M) -> (N,OH,OW,C*M).
 

@@ -9,6 +9,7 @@ import operator
 import numpy as np
 
 from .. import _C
+from .. import autograd as _ag
 from ..ops import as_tensor, like_input
 
 __all__ = ["batch_normalization", "moments", "local_response_normalization", "lrn"]
@@ -88,6 +89,7 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
     return like_input(mean, was_np), like_input(var, was_np)
 
 
+@_ag.routes_eager(_ag.tfnn_lrn)  # EagerTensors go on the tape
 def local_response_normalization(input, depth_radius=5, bias=1, alpha=1, beta=0.5, name=None):
     """tf.nn.local_response_normalization over the channel axis of input (N,H,W,C).
 

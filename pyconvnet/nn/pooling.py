@@ -16,6 +16,7 @@ max_pool treats padding as -inf; a NaN in a window gives NaN.
 import operator
 
 from .. import _C
+from .. import autograd as _ag
 from ..ops import as_tensor, like_input
 
 __all__ = ["max_pool", "avg_pool", "max_pool2d", "avg_pool2d", "global_avg_pool", "global_max_pool"]
@@ -73,11 +74,13 @@ def _pool(mode, op, input, ksize, strides, padding, data_format):
     return like_input(y, was_np)
 
 
+@_ag.routes_eager(_ag.tfnn_max_pool)  # EagerTensors (Keras layers, Lambda) go on the tape
 def max_pool(input, ksize, strides, padding, data_format="NHWC", name=None):
     """tf.nn.max_pool: input (N,H,W,C) -> (N,OH,OW,OC). See the module docstring."""
     return _pool("max", "max_pool", input, ksize, strides, padding, data_format)
 
 
+@_ag.routes_eager(_ag.tfnn_avg_pool)
 def avg_pool(input, ksize, strides, padding, data_format="NHWC", name=None):
     """tf.nn.avg_pool: input (N,H,W,C) -> (N,OH,OW,OC); divides by the non-padding count."""
     return _pool("avg", "avg_pool", input, ksize, strides, padding, data_format)
@@ -87,12 +90,14 @@ max_pool2d = max_pool
 avg_pool2d = avg_pool
 
 
+@_ag.routes_eager(_ag.tfnn_global_avg_pool)
 def global_avg_pool(x):
     """Mean over H and W: x (N,H,W,C) -> (N,C) (Keras GlobalAveragePooling2D)."""
     t, was_np = as_tensor(x, "global_avg_pool", "x")
     return like_input(_C.global_pool_forward(t, "avg"), was_np)
 
 
+@_ag.routes_eager(_ag.tfnn_global_max_pool)
 def global_max_pool(x):
     """Max over H and W: x (N,H,W,C) -> (N,C) (Keras GlobalMaxPooling2D)."""
     t, was_np = as_tensor(x, "global_max_pool", "x")

@@ -1,0 +1,9 @@
+"""keras.layers: one module per family."""
+from .base import Layer, Input, InputLayer, InputSpec, KerasTensor  # noqa: F401
+from .core import *           # noqa: F401,F403
+from .conv import Conv2D, Convolution2D, DepthwiseConv2D  # noqa: F401
+from .pooling import *        # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .reshaping import *      # noqa: F401,F403
+from .merge import *          # noqa: F401,F403
+from .recurrent import *      # noqa: F401,F403

@@ -1,0 +1,817 @@
+"""keras.Model (functional and subclassed), keras.Sequential, and the training
+loop: compile / fit / evaluate / predict / train_on_batch / test_on_batch,
+summary, weights I/O (see saving.py).
+
+A training step: NumPy batch -> `_C.Tensor` on the model's device (once) ->
+forward under a GradientTape -> per-sample loss vector -> backward seeded with
+1/M -> `optimizer.apply_gradients([(grad, var)...])` in trainable_weights
+order. Only the loss/metric values come back to the host.
+"""
+import numpy as np
+
+from . import _C
+from . import autograd as ag
+from . import callbacks as cbks
+from . import distributed_hook
+from . import losses as losses_mod
+from . import metrics as metrics_mod
+from . import optimizers as optimizers_mod
+from . import utils
+from .layers.base import Layer, KerasTensor, InputLayer, InputSpec, _flatten, _map, _fmt_shape
+
+__all__ = ["Model", "Sequential", "load_model", "clone_model"]
+
+
+def _scalar(t):
+    return float(np.asarray(t.numpy()).reshape(-1)[0])
+
+
+class Model(Layer):
+    """A trainable Layer. `Model(inputs, outputs)` builds a functional graph;
+    subclasses define layers in __init__ and the forward pass in call()."""
+
+    def __init__(self, *args, **kwargs):
+        inputs = kwargs.pop("inputs", None)
+        outputs = kwargs.pop("outputs", None)
+        if len(args) >= 1 and inputs is None:
+            inputs = args[0]
+        if len(args) >= 2 and outputs is None:
+            outputs = args[1]
+        self._pcn_functional = inputs is not None and outputs is not None
+        if self._pcn_functional and not kwargs.get("name"):
+            kwargs["name"] = utils.unique_name("functional")  # Keras 3's default name
+        Layer.__init__(self, **kwargs)
+        self._pcn_model_init()
+        if self._pcn_functional:
+            self._init_graph(inputs, outputs)
+
+    def _pcn_model_init(self):
+        self.optimizer = None
+        self.stop_training = False
+        self.history = None
+        self.compiled = False
+        self._pcn_device = getattr(self, "_pcn_device", "cpu")
+        self._pcn_loss = None
+        self._pcn_metric_ids = []
+        self._pcn_metrics = None
+
+    # ------------------------------------------------------------- functional
+    def _init_graph(self, inputs, outputs):
+        self._pcn_in_struct = inputs
+        self._pcn_out_struct = outputs
+        self._pcn_inputs = [t for t in _flatten(inputs)]
+        self._pcn_outputs = [t for t in _flatten(outputs)]
+        for t in self._pcn_inputs + self._pcn_outputs:
+            if not isinstance(t, KerasTensor):
+                raise TypeError("Model '%s': inputs and outputs must be KerasTensors (from keras.Input and layer "
+                                "calls), got %r" % (self.name, t))
+        input_ids = set(id(t) for t in self._pcn_inputs)
+        order, seen = [], set()
+        visited_inputs = set()
+
+        def visit(kt, path):
+            if id(kt) in input_ids:
+                visited_inputs.add(id(kt))
+                return
+            hist = kt._keras_history
+            if hist is None:
+                raise ValueError("Model '%s': tensor %r was not produced by a layer call" % (self.name, kt))
+            layer, ni, _ = hist
+            node = layer._inbound_nodes[ni]
+            if isinstance(layer, InputLayer):
+                raise ValueError("Graph disconnected: cannot find parent for input %r needed by layer %s. "
+                                 "Pass it in Model(inputs=...)." % (kt.name, path))
+            if id(node) in seen:
+                return
+            for t in node.flat_inputs:
+                visit(t, layer.name)
+            seen.add(id(node))
+            order.append(node)
+        for o in self._pcn_outputs:
+            visit(o, "the outputs")
+        self._pcn_nodes = order
+        layers = [t._keras_history[0] for t in self._pcn_inputs]
+        for n in order:
+            if n.layer not in layers:
+                layers.append(n.layer)
+        self._pcn_layers = layers
+        self.built = True
+        if len(self._pcn_inputs) == 1:
+            s = self._pcn_inputs[0].shape
+            self.input_spec = InputSpec(ndim=len(s), axes={i: d for i, d in enumerate(s) if d is not None and i > 0})
+        self._pcn_out_shape = _map(lambda t: t.shape, outputs)
+
+    def _run_graph(self, inputs):
+        xs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        if isinstance(inputs, dict):
+            xs = [inputs[t.name] for t in self._pcn_inputs]
+        if len(xs) != len(self._pcn_inputs):
+            raise ValueError("Model '%s' expects %d input(s), but it received %d input tensors"
+                             % (self.name, len(self._pcn_inputs), len(xs)))
+        vals = {}
+        for i, (kt, x) in enumerate(zip(self._pcn_inputs, xs)):
+            x = ag.as_eager(x)
+            _check_shape(self.name, i, kt.shape, x.shape)
+            vals[id(kt)] = x
+        for node in self._pcn_nodes:
+            args = _map(lambda t: vals[id(t)] if isinstance(t, KerasTensor) else t, node.inputs)
+            kw = {k: _map(lambda t: vals[id(t)] if isinstance(t, KerasTensor) else t, v)
+                  for k, v in node.kwargs.items()}
+            extra = kw.pop("_args", ())
+            out = node.layer(args, *extra, **kw)
+            for kt, o in zip(node.flat_outputs, _flatten(out)):
+                vals[id(kt)] = o
+        return _map(lambda t: vals[id(t)], self._pcn_out_struct)
+
+    def call(self, inputs, training=None):
+        if self._pcn_functional:
+            return self._run_graph(inputs)
+        raise NotImplementedError("Model '%s': a subclassed Model must implement call()" % self.name)
+
+    def _sublayers(self):
+        if self._pcn_functional or isinstance(self, Sequential):
+            return [l for l in self._pcn_layers if not isinstance(l, InputLayer)]
+        return Layer._sublayers(self)
+
+    @property
+    def layers(self):
+        if self._pcn_functional or isinstance(self, Sequential):
+            return list(self._pcn_layers)
+        return Layer._sublayers(self)
+
+    def get_layer(self, name=None, index=None):
+        ls = self.layers
+        if index is not None:
+            if not -len(ls) <= index < len(ls):
+                raise ValueError("Model '%s': get_layer index %d out of range (%d layers)" % (self.name, index,
+                                                                                           len(ls)))
+            return ls[index]
+        for l in ls:
+            if l.name == name:
+                return l
+        raise ValueError("No such layer: %s. Existing layers are: %s" % (name, [l.name for l in ls]))
+
+    @property
+    def inputs(self):
+        return list(self._pcn_inputs) if self._pcn_functional else None
+
+    @property
+    def outputs(self):
+        return list(self._pcn_outputs) if self._pcn_functional else None
+
+    def _input_dtype(self):
+        if self._pcn_functional:
+            return self._pcn_inputs[0].dtype
+        ls = self._sublayers()
+        from .layers.core import Embedding
+        return "int32" if ls and isinstance(ls[0], Embedding) else "float32"
+
+    def to(self, device):
+        """Move weights (and later batches) to `device`; optimizer slots follow lazily."""
+        Layer.to(self, device)
+        self._pcn_device = device
+        return self
+
+    @property
+    def device(self):
+        return self._pcn_device
+
+    # ---------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, device=None):
+        """Configure training. `device` (pyconvnet extension): move the model there."""
+        if loss_weights is not None or weighted_metrics is not None:
+            raise NotImplementedError("compile: loss_weights/weighted_metrics are not supported")
+        self.optimizer = optimizers_mod.get(optimizer)
+        self._pcn_loss = losses_mod.get(loss) if loss is not None else None
+        self.loss = loss
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, metrics_mod.Metric)) or isinstance(metrics, type):
+            metrics = [metrics]
+        if isinstance(metrics, dict):
+            raise NotImplementedError("compile: per-output metrics dicts are not supported")
+        for m in metrics:  # validate names now
+            metrics_mod.resolve(m, self._pcn_loss)
+        self._pcn_metric_ids = list(metrics)
+        self._pcn_metrics = None
+        self.compiled = True
+        self._pcn_compile_args = {"optimizer": optimizer if isinstance(optimizer, str) else None,
+                                  "loss": loss if isinstance(loss, str) else None,
+                                  "metrics": [m for m in metrics if isinstance(m, str)]}
+        if device is not None:
+            self.to(device)
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m in (self._pcn_metrics or [])]
+
+    def _make_metrics(self, y, out_shape):
+        if self._pcn_metrics is None:
+            self._pcn_metrics = [metrics_mod.resolve(m, self._pcn_loss, np.shape(y), out_shape)
+                                 for m in self._pcn_metric_ids]
+        return self._pcn_metrics
+
+    def _assert_compiled(self, what):
+        if not self.compiled or self._pcn_loss is None:
+            raise RuntimeError("You must call `compile()` with a loss before using `%s` on model '%s'."
+                               % (what, self.name))
+
+    # ------------------------------------------------------------------ data
+    def _to_batch(self, a, dtype):
+        a = np.ascontiguousarray(a, dtype=dtype)
+        if self._pcn_device == "cpu":
+            return ag.EagerTensor(_C.from_numpy(a))
+        return ag.EagerTensor(_C.tensor(a, device=self._pcn_device))
+
+    def _prep_x(self, x):
+        if isinstance(x, dict) and self._pcn_functional:
+            x = [x[t.name] for t in self._pcn_inputs]
+        xs = x if isinstance(x, (list, tuple)) else [x]
+        out = []
+        for i, a in enumerate(xs):
+            if isinstance(a, (ag.EagerTensor, _C.Tensor)):
+                a = a.numpy()
+            a = np.asarray(a)
+            if a.dtype.kind not in "biuf":
+                raise TypeError("Model '%s': input %d must be numeric, got dtype %s" % (self.name, i, a.dtype))
+            if a.ndim == 0:
+                raise ValueError("Model '%s': input %d must have a batch dimension, got a scalar" % (self.name, i))
+            out.append(a)
+        return out, isinstance(x, (list, tuple))
+
+    def _x_dtypes(self, xs):
+        if self._pcn_functional:
+            dts = [t.dtype for t in self._pcn_inputs]
+        else:
+            dts = [self._input_dtype()] * len(xs)
+        return [np.int32 if "int" in str(d) else np.float32 for d in dts]
+
+    def _prep_y(self, y, n):
+        if y is None:
+            raise ValueError("Model '%s': y (targets) is required for training/evaluation" % self.name)
+        if isinstance(y, (ag.EagerTensor, _C.Tensor)):
+            y = y.numpy()
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise TypeError("Model '%s': y must be numeric, got dtype %s" % (self.name, y.dtype))
+        if len(y) != n:
+            raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the same number of "
+                             "samples. 'x' sizes: %d, 'y' sizes: %d" % (n, len(y)))
+        return y
+
+    def _batch(self, xs, dts, idx, multi):
+        b = [self._to_batch(a[idx], dt) for a, dt in zip(xs, dts)]
+        return b if multi else b[0]
+
+    def _y_batch(self, y, idx):
+        return self._to_batch(y[idx], self._pcn_loss.target_dtype).value
+
+    @staticmethod
+    def _n(xs):
+        n = len(xs[0])
+        for i, a in enumerate(xs[1:]):
+            if len(a) != n:
+                raise ValueError("Data cardinality is ambiguous: input 0 has %d samples, input %d has %d"
+                                 % (n, i + 1, len(a)))
+        return n
+
+    # ------------------------------------------------------------- the steps
+    def _weights_seed(self, per, swb):
+        """Backward seed for the per-sample loss: 1/M, or w_i/M with sample weights (Keras's
+        sum_over_batch_size of the weighted loss); and the weighted per-sample loss tensor."""
+        m = per.shape[0] if per.ndim else 1
+        if swb is None:
+            seed = _C.empty(*per.shape, device=per.device)
+            _C.fill_(seed, 1.0 / max(m, 1))
+            return seed, per.value
+        if per.ndim != 1 or tuple(swb.shape) != (m,):
+            raise ValueError("sample_weight: expected one weight per sample (%d,), got shape %s for a per-sample "
+                             "loss of shape %s" % (m, tuple(swb.shape), per.shape))
+        return _C.binary_scalar("mul", swb, 1.0 / max(m, 1)), _C.binary("mul", per.value, swb)
+
+    def _train_step(self, xb, yb, swb=None):
+        tw = self.trainable_weights
+        with ag.GradientTape() as tape:
+            out = self(xb, training=True)
+            if isinstance(out, (list, tuple)):
+                raise NotImplementedError("fit: models with several outputs are not supported")
+            per = self._pcn_loss.per_sample(out, yb)
+            regs = self.losses
+        seed, weighted = self._weights_seed(per, swb)
+        targets, ogs = [per], [seed]
+        for r in regs:
+            targets.append(r)
+            ogs.append(None)
+        grads = tape.gradient(targets, tw, output_gradients=ogs)
+        grads = [g if g is not None else _C.zeros(*v.shape, device=v.value.device) for g, v in zip(grads, tw)]
+        self.optimizer.apply_gradients(list(zip(grads, tw)))
+        loss = _scalar(_C.reduce("mean", weighted, list(range(per.ndim)), False))
+        for r in regs:
+            loss += _scalar(r.value)
+        return loss, out
+
+    def _test_step(self, xb, yb, swb=None):
+        out = self(xb, training=False)
+        per = self._pcn_loss.per_sample(out, yb)
+        _, weighted = self._weights_seed(per, swb)
+        s = _scalar(_C.reduce("sum", weighted, list(range(per.ndim)), False))
+        return s, per.shape[0] if per.ndim else 1, out
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        """Train for `epochs` over (x, y) in mini-batches; returns a History."""
+        self._assert_compiled("fit")
+        if x is None:
+            raise ValueError("fit: x is required")
+        xs, multi = self._prep_x(x)
+        n = self._n(xs)
+        y = self._prep_y(y, n)
+        sw = _sample_weights(y, n, sample_weight, class_weight)
+        batch_size = int(batch_size or 32)
+        if batch_size <= 0:
+            raise ValueError("fit: batch_size must be positive, got %d" % batch_size)
+        if validation_data is None and validation_split:
+            if not 0 < validation_split < 1:
+                raise ValueError("fit: validation_split must be in (0, 1), got %r" % (validation_split,))
+            split = int(n * (1.0 - validation_split))
+            validation_data = ([a[split:] for a in xs] if multi else xs[0][split:], y[split:])
+            xs = [a[:split] for a in xs]
+            y = y[:split]
+            sw = sw[:split] if sw is not None else None
+            n = split
+        if validation_data is not None:
+            if len(validation_data) == 3:
+                raise NotImplementedError("fit: validation sample weights are not supported")
+            vx, vy = validation_data
+        if n == 0:
+            raise ValueError("fit: no training samples")
+        dts = self._x_dtypes(xs)
+        dist = distributed_hook.get()
+        chief = distributed_hook.is_chief()
+        if verbose == "auto":
+            verbose = 1
+        steps = steps_per_epoch or -(-n // batch_size)
+        history = cbks.History()
+        cb_list = list(callbacks or [])
+        if verbose and chief:
+            cb_list.append(cbks.ProgbarLogger(verbose))
+        cb_list.append(history)
+        cb = cbks.CallbackList(cb_list, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
+                                              "batch_size": batch_size, "samples": n})
+        self.history = history
+        self.stop_training = False
+        seed = utils.next_seed()
+        # build on a first batch before the distributed hook broadcasts weights
+        if not self.built or not self.trainable_weights:
+            self._ensure_built(xs, dts, multi)
+        if dist is not None:
+            dist.on_train_begin(self)
+        cb.on_train_begin()
+        rng = np.random.default_rng(seed)
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            if dist is not None:
+                order = np.asarray(dist.epoch_indices(n, epoch, shuffle, seed))
+            else:
+                order = rng.permutation(n) if shuffle else np.arange(n)
+            nsteps = -(-len(order) // batch_size)
+            if steps_per_epoch:
+                nsteps = min(nsteps, steps_per_epoch)
+            cb.params["steps"] = nsteps
+            cb.on_epoch_begin(epoch)
+            tot_loss, tot_n = 0.0, 0
+            for step in range(nsteps):
+                idx = order[step * batch_size:(step + 1) * batch_size]
+                if shuffle is True and dist is None:
+                    idx = np.sort(idx)  # sequential memory access; the batch's content is what shuffles
+                cb.on_train_batch_begin(step)
+                xb = self._batch(xs, dts, idx, multi)
+                yb = self._y_batch(y, idx)
+                swb = self._to_batch(sw[idx], np.float32).value if sw is not None else None
+                loss, out = self._train_step(xb, yb, swb)
+                tot_loss += loss * len(idx)
+                tot_n += len(idx)
+                logs = {"loss": tot_loss / tot_n}
+                for mt in self._make_metrics(y, out.shape):
+                    mt.update_state(y[idx], out)
+                    logs[mt.name] = mt.result()
+                cb.on_train_batch_end(step, dict(logs))
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size, verbose=0,
+                                    return_dict=True, steps=validation_steps)
+                epoch_logs.update({"val_" + k: v for k, v in val.items()})
+            cb.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        cb.on_train_end(logs)
+        return history
+
+    def _ensure_built(self, xs, dts, multi):
+        if self.built and self.weights:
+            return
+        idx = np.arange(min(2, len(xs[0])))
+        with ag.no_grad():
+            self(self._batch(xs, dts, idx, multi), training=False)
+
+    def _reset_metrics(self):
+        for m in self._pcn_metrics or []:
+            m.reset_state()
+
+    def reset_metrics(self):
+        self._reset_metrics()
+
+    # -------------------------------------------------------------- evaluate
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """Loss (and metrics) over (x, y); a scalar, a list [loss, *metrics] or a dict."""
+        self._assert_compiled("evaluate")
+        xs, multi = self._prep_x(x)
+        n = self._n(xs)
+        y = self._prep_y(y, n)
+        sw = _sample_weights(y, n, sample_weight, None)
+        dts = self._x_dtypes(xs)
+        batch_size = int(batch_size or 32)
+        dist = distributed_hook.get()
+        order = np.asarray(dist.eval_indices(n)) if dist is not None else np.arange(n)
+        nsteps = -(-len(order) // batch_size)
+        if steps:
+            nsteps = min(nsteps, steps)
+        bar = cbks.Progbar(nsteps, verbose=1 if verbose in ("auto", 1, True) and distributed_hook.is_chief()
+                           else 0)
+        loss_sum, loss_n = 0.0, 0
+        mets = None
+        sums = None
+        for step in range(nsteps):
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            xb = self._batch(xs, dts, idx, multi)
+            yb = self._y_batch(y, idx)
+            swb = self._to_batch(sw[idx], np.float32).value if sw is not None else None
+            s, m, out = self._test_step(xb, yb, swb)
+            loss_sum += s
+            loss_n += m
+            if mets is None:
+                mets = [metrics_mod.resolve(mid, self._pcn_loss, np.shape(y), out.shape)
+                        for mid in self._pcn_metric_ids]
+                sums = np.zeros((len(mets), 2))
+            for i, mt in enumerate(mets):
+                a, c = mt.batch_sums(np.asarray(y[idx]), out)
+                sums[i] += (a, c)
+            bar.update(step + 1, _eval_logs(loss_sum, loss_n, mets, sums))
+        if mets is None:
+            mets = [metrics_mod.resolve(mid, self._pcn_loss) for mid in self._pcn_metric_ids]
+            sums = np.zeros((len(mets), 2))
+        if dist is not None:
+            vec = np.concatenate([[loss_sum, loss_n], sums.reshape(-1)]).astype(np.float64)
+            red = np.asarray(dist.reduce_sums(vec), dtype=np.float64)
+            loss_sum, loss_n, sums = red[0], red[1], red[2:].reshape(-1, 2)
+        logs = _eval_logs(loss_sum, loss_n, mets, sums)
+        bar.update(nsteps, logs, finalize=True)
+        if return_dict:
+            return logs
+        if not mets:
+            return logs["loss"]
+        return [logs["loss"]] + [logs[m.name] for m in mets]
+
+    # --------------------------------------------------------------- predict
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for x, batch by batch, as NumPy (concatenated over batches)."""
+        xs, multi = self._prep_x(x)
+        n = self._n(xs)
+        dts = self._x_dtypes(xs)
+        batch_size = int(batch_size or 32)
+        nsteps = -(-n // batch_size)
+        if steps:
+            nsteps = min(nsteps, steps)
+        bar = cbks.Progbar(nsteps, verbose=1 if verbose in ("auto", 1, True) and distributed_hook.is_chief()
+                           else 0)
+        outs = []
+        for step in range(nsteps):
+            idx = np.arange(step * batch_size, min((step + 1) * batch_size, n))
+            out = self(self._batch(xs, dts, idx, multi), training=False)
+            outs.append(_map(lambda t: np.array(t.numpy(), copy=True), out))
+            bar.update(step + 1)
+        bar.update(nsteps, finalize=True)
+        if not outs:
+            return np.zeros((0,), np.float32)
+        if isinstance(outs[0], list):
+            return [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
+        return np.concatenate(outs)
+
+    def predict_on_batch(self, x):
+        xs, multi = self._prep_x(x)
+        out = self(self._batch(xs, self._x_dtypes(xs), np.arange(len(xs[0])), multi), training=False)
+        return _map(lambda t: np.array(t.numpy(), copy=True), out)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on (x, y); returns this batch's loss (and metrics)."""
+        self._assert_compiled("train_on_batch")
+        xs, multi = self._prep_x(x)
+        n = self._n(xs)
+        y = self._prep_y(y, n)
+        idx = np.arange(n)
+        sw = _sample_weights(y, n, sample_weight, class_weight)
+        loss, out = self._train_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx),
+                                     self._to_batch(sw, np.float32).value if sw is not None else None)
+        return self._batch_result(loss, y, out, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._assert_compiled("test_on_batch")
+        xs, multi = self._prep_x(x)
+        n = self._n(xs)
+        y = self._prep_y(y, n)
+        idx = np.arange(n)
+        s, m, out = self._test_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx))
+        return self._batch_result(s / max(m, 1), y, out, return_dict)
+
+    def _batch_result(self, loss, y, out, return_dict):
+        mets = [metrics_mod.resolve(m, self._pcn_loss, np.shape(y), out.shape) for m in self._pcn_metric_ids]
+        logs = {"loss": loss}
+        for m in mets:
+            a, c = m.batch_sums(y, out)
+            logs[m.name] = a / c if c else 0.0
+        if return_dict:
+            return logs
+        return loss if not mets else [loss] + [logs[m.name] for m in mets]
+
+    # --------------------------------------------------------------- summary
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
+        """Print Keras 3's table: layer (type), output shape, param #, and totals."""
+        lines = summary_lines(self)
+        text = "\n".join(lines)
+        if print_fn is None:
+            print(text)
+        else:
+            for l in lines:
+                print_fn(l)
+
+    # --------------------------------------------------------------- saving
+    def save_weights(self, filepath, overwrite=True):
+        from . import saving
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        from . import saving
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        from . import saving
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def get_config(self):
+        if self._pcn_functional:
+            from . import saving
+            return saving.functional_config(self)
+        return Layer.get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from . import saving
+        if "layers" in config and "input_layers" in config:
+            return saving.functional_from_config(config, custom_objects)
+        return cls(**config)
+
+
+def _sample_weights(y, n, sample_weight, class_weight):
+    """Per-sample weights (n,) float32 from sample_weight and/or class_weight {class: weight}, or None."""
+    sw = None
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
+        if sw.size != n:
+            raise ValueError("sample_weight has %d entries but there are %d samples" % (sw.size, n))
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise TypeError("class_weight must be a dict {class index: weight}, got %r" % (type(class_weight),))
+        labels = np.argmax(y, -1) if (y.ndim > 1 and y.shape[-1] > 1) else y.reshape(n, -1)[:, 0]
+        labels = labels.astype(np.int64)
+        missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
+        if missing:
+            raise ValueError("class_weight has no entry for class(es) %s present in y" % missing)
+        table = np.zeros(int(max(max(class_weight), labels.max())) + 1, np.float32)
+        for k, v in class_weight.items():
+            table[int(k)] = float(v)
+        cw = table[labels]
+        sw = cw if sw is None else sw * cw
+    return sw
+
+
+def _eval_logs(loss_sum, loss_n, mets, sums):
+    logs = {"loss": float(loss_sum / loss_n) if loss_n else 0.0}
+    for i, m in enumerate(mets or []):
+        logs[m.name] = float(sums[i][0] / sums[i][1]) if sums[i][1] else 0.0
+    return logs
+
+
+def _check_shape(name, i, expected, got):
+    if len(expected) != len(got) or any(e is not None and e != g for e, g in zip(expected[1:], got[1:])):
+        raise ValueError('Input %d of layer "%s" is incompatible with the layer: expected shape=%s, found shape=%s'
+                         % (i, name, _fmt_shape(expected), _fmt_shape(got)))
+
+
+class Sequential(Model):
+    """A linear stack of layers. The first layer may carry input_shape=..., or
+    start with keras.Input(shape); otherwise the model builds on first call."""
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        Layer.__init__(self, trainable=trainable, name=name)
+        self._pcn_functional = False
+        self._pcn_model_init()
+        self._pcn_layers = []
+        self._pcn_input_layer = None
+        self._pcn_last = None
+        self.built = False
+        for l in layers or []:
+            self.add(l)
+
+    def add(self, layer, rebuild=True):
+        if isinstance(layer, KerasTensor):
+            layer = layer._keras_history[0]
+        if isinstance(layer, InputLayer):
+            if self._pcn_layers:
+                raise ValueError("Sequential '%s': an Input must be the first layer" % self.name)
+            self._pcn_input_layer = layer
+            self._pcn_last = layer._inbound_nodes[0].outputs
+            self._set_input_spec(self._pcn_last.shape)
+            return
+        if not isinstance(layer, Layer):
+            raise ValueError("Only instances of `keras.Layer` can be added to a Sequential model. Received: %r "
+                             "(of type %s)" % (layer, type(layer).__name__))
+        if any(l.name == layer.name for l in self._pcn_layers):
+            raise ValueError("All layers added to a Sequential model should have unique names. Name '%s' is "
+                             "already the name of a layer in this model." % layer.name)
+        self._pcn_layers.append(layer)
+        if self._pcn_last is None and len(self._pcn_layers) == 1 and layer._batch_input_shape is not None:
+            inp = InputLayer(batch_shape=layer._batch_input_shape)
+            self._pcn_input_layer = inp
+            self._pcn_last = inp._inbound_nodes[0].outputs
+            self._set_input_spec(self._pcn_last.shape)
+        if self._pcn_last is not None:
+            self._pcn_last = layer(self._pcn_last)
+            self.built = True
+            self._pcn_out_shape = self._pcn_last.shape if isinstance(self._pcn_last, KerasTensor) else \
+                [t.shape for t in self._pcn_last]
+
+    def pop(self):
+        if not self._pcn_layers:
+            raise TypeError("There are no layers in the model.")
+        self._pcn_layers.pop()
+        self._rebuild()
+
+    def _rebuild(self):
+        if self._pcn_input_layer is None:
+            return
+        t = self._pcn_input_layer._inbound_nodes[0].outputs
+        for l in self._pcn_layers:
+            t = l(t)
+        self._pcn_last = t
+
+    def _set_input_spec(self, shape):
+        self.input_spec = InputSpec(ndim=len(shape), axes={i: d for i, d in enumerate(shape) if d is not None and i})
+        self._pcn_in_shape = shape
+
+    def build(self, input_shape=None):
+        if self._pcn_last is not None:
+            self.built = True
+            return
+        if input_shape is None:
+            raise ValueError("Sequential '%s': build() needs an input_shape" % self.name)
+        shape = (None,) + tuple(input_shape)[1:]
+        inp = InputLayer(batch_shape=shape)
+        self._pcn_input_layer = inp
+        t = inp._inbound_nodes[0].outputs
+        for l in self._pcn_layers:
+            t = l(t)
+        self._pcn_last = t
+        self._set_input_spec(shape)
+        self._pcn_out_shape = t.shape if isinstance(t, KerasTensor) else [x.shape for x in t]
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for l in self._pcn_layers:
+            x = l(x)
+        return x
+
+    @property
+    def input_shape(self):
+        if self._pcn_input_layer is None:
+            raise AttributeError("Sequential '%s' has no defined input shape yet" % self.name)
+        return self._pcn_input_layer._batch_input_shape
+
+    @property
+    def inputs(self):
+        return [self._pcn_input_layer._inbound_nodes[0].outputs] if self._pcn_input_layer else None
+
+    @property
+    def outputs(self):
+        return [self._pcn_last] if self._pcn_last is not None else None
+
+    def _input_dtype(self):
+        if self._pcn_input_layer is not None and "int" in str(self._pcn_input_layer._pcn_dtype):
+            return "int32"
+        return Model._input_dtype(self)
+
+    def get_config(self):
+        from . import saving
+        cfg = {"name": self.name, "trainable": self.trainable,
+               "layers": [saving.serialize_layer(l) for l in self._pcn_layers]}
+        if self._pcn_input_layer is not None:
+            cfg["input_layer"] = saving.serialize_layer(self._pcn_input_layer)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from . import saving
+        m = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        if "input_layer" in config:
+            m.add(saving.deserialize_layer(config["input_layer"], custom_objects))
+        for lc in config["layers"]:
+            m.add(saving.deserialize_layer(lc, custom_objects))
+        return m
+
+
+# ------------------------------------------------------------------- summary
+def _fmt_int(n):
+    return "{:,}".format(int(n))
+
+
+def _fmt_bytes(n):
+    for unit, div in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+        if n >= div:
+            return "%.2f %s" % (n / div, unit)
+    return "%.2f B" % n
+
+
+def _shape_str(s):
+    if s is None:
+        return "?"
+    if isinstance(s, list):
+        return "[" + ", ".join(_shape_str(x) for x in s) + "]"
+    return _fmt_shape(s)
+
+
+def summary_lines(model):
+    """Keras 3's summary table, as a list of lines."""
+    functional = getattr(model, "_pcn_functional", False)
+    rows = []
+    layers = model.layers
+    for l in layers:
+        if isinstance(l, InputLayer) and not functional:
+            continue
+        name = "%s (%s)" % (l.name, type(l).__name__)
+        shape = _shape_str(l._pcn_out_shape)
+        params = _fmt_int(l.count_params()) if (l.built or isinstance(l, InputLayer)) else "0 (unbuilt)"
+        conn = ""
+        if functional and l._inbound_nodes:
+            srcs = []
+            for node in l._inbound_nodes:
+                for t in node.flat_inputs:
+                    h = t._keras_history
+                    if h is not None:
+                        srcs.append("%s[%d][%d]" % (h[0].name, h[1], h[2]))
+            conn = ", ".join(srcs) if srcs else "-"
+        rows.append((name, shape, params, conn))
+    cols = [33, 26, 13] + ([24] if functional else [])
+    heads = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else [])
+
+    def line(l, m, r, fill):
+        return l + m.join(fill * (w + 2) for w in cols) + r
+
+    def row(vals):
+        cells = []
+        for i, (v, w) in enumerate(zip(vals, cols)):
+            v = v if len(v) <= w else v[:w - 1] + "…"
+            cells.append(" " + (v.rjust(w) if i == 2 else v.ljust(w)) + " ")
+        return "│" + "│".join(cells) + "│"
+    out = ['Model: "%s"' % model.name, line("┏", "┳", "┓", "━"),
+           "┃" + "┃".join(" " + (h.rjust(w) if i == 2 else h.ljust(w)) + " " for i, (h, w) in
+                          enumerate(zip(heads, cols))) + "┃",
+           line("┡", "╇", "┩", "━")]
+    for i, r in enumerate(rows):
+        out.append(row(r[:len(cols)]))
+        if i != len(rows) - 1 and functional:
+            out.append(line("├", "┼", "┤", "─"))
+    out.append(line("└", "┴", "┘", "─"))
+    tw = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    allw = sum(int(np.prod(v.shape)) for v in model.weights)
+    out.append(" Total params: %s (%s)" % (_fmt_int(allw), _fmt_bytes(4 * allw)))
+    out.append(" Trainable params: %s (%s)" % (_fmt_int(tw), _fmt_bytes(4 * tw)))
+    out.append(" Non-trainable params: %s (%s)" % (_fmt_int(allw - tw), _fmt_bytes(4 * (allw - tw))))
+    return out
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    from . import saving
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+
+def clone_model(model):
+    from . import saving
+    return saving.model_from_config(saving.serialize_layer(model), None)
