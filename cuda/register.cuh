@@ -11,4 +11,5 @@ void register_rnn_cuda();     // rnn.cu: rnn forward/backward tables
 void register_elementwise_cuda();  // elementwise.cu: pointwise, activations, binary, reduce, softmax, ...
 void register_loss_cuda();         // loss.cu: class and regression losses
 void register_optim_cuda();        // optim.cu: optimizer updates
+void register_conv2d_cuda();       // conv2d.cu: conv2d forward / backward input, filter, bias
 }  // namespace pcn

@@ -244,6 +244,7 @@ void register_cuda_kernels() {
   register_elementwise_cuda();
   register_loss_cuda();
   register_optim_cuda();
+  register_conv2d_cuda();
 }
 
 }  // namespace pcn
