@@ -7,6 +7,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+# Tests check results, not speed: idle OpenMP threads sleep instead of spinning, so a
+# busy machine (or MPI ranks sharing cores) does not turn every small kernel into a
+# scheduler-tick wait. Must be set before the extension (and libgomp) loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import pyconvnet as pcn  # noqa: E402
 
