@@ -1,7 +1,9 @@
-"""Accuracy bars on real MNIST (slow: minutes on 2 cores). Run with
-`pytest -m slow tests/test_keras_slow.py` (or PCN_SLOW=1); otherwise skipped
-so the default suite stays short. The course CNN must reach >= 98.5% and
-LeNet-5 >= 98.0% test accuracy on the full 10,000-image test set."""
+"""Accuracy bars on real MNIST, tested on the full 10,000-image test set.
+
+LeNet-5 >= 98.0% runs in the default suite (a few minutes on 2 cores; deselect
+with -m "not slow" while iterating). The course CNN >= 98.5% needs two full
+epochs (~25-35 min on 2 cores), too long for CI: it runs with -m slow or
+PCN_SLOW=1."""
 import os
 import time
 
@@ -14,11 +16,11 @@ from keras_data import have_mnist, mnist
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not have_mnist(), reason="MNIST not found")]
 
 
-@pytest.fixture(autouse=True)
-def _only_when_asked(request):
+@pytest.fixture
+def only_when_asked(request):
     expr = request.config.getoption("-m") or ""
     if not (os.environ.get("PCN_SLOW") == "1" or ("slow" in expr and "not slow" not in expr)):
-        pytest.skip("slow training test: run with -m slow or PCN_SLOW=1")
+        pytest.skip("two-epoch course-CNN run (~30 min): run with -m slow or PCN_SLOW=1")
 
 
 def _train(model, n_train, epochs, batch_size, lr):
@@ -36,7 +38,7 @@ def _train(model, n_train, epochs, batch_size, lr):
     return acc
 
 
-def test_course_cnn_reaches_98_5():
+def test_course_cnn_reaches_98_5(only_when_asked):
     from test_keras_snippets import course_cnn
     keras.utils.set_random_seed(0)
     # measured here (2 shared cores, OMP_WAIT_POLICY=passive): one 60k epoch at batch 32 took 17:07 (58 samples/s)
@@ -50,7 +52,7 @@ def test_course_cnn_reaches_98_5():
 def test_lenet5_reaches_98_0():
     keras.utils.set_random_seed(0)
     # measured (2 shared cores, OMP_WAIT_POLICY=passive): test accuracy 0.9616 / 0.9807 / 0.9815 / 0.9852
-    # after epochs 1-4 at batch 32, Adam 1e-3; ~60-100 s per epoch
+    # after epochs 1-4 at batch 32, Adam 1e-3; ~60-100 s per epoch. Four epochs leave a margin over the bar.
     acc = _train(keras.applications.LeNet5(input_shape=(28, 28, 1), classes=10),
-                 n_train=int(os.environ.get("PCN_LENET_N", 60000)), epochs=3, batch_size=32, lr=1e-3)
+                 n_train=int(os.environ.get("PCN_LENET_N", 60000)), epochs=int(os.environ.get("PCN_LENET_EPOCHS", 4)), batch_size=32, lr=1e-3)
     assert acc >= 0.980
