@@ -15,5 +15,5 @@ rng = np.random.default_rng(0)
 x = rng.standard_normal((args.batch_size, 32, 32, 3)).astype(np.float32)
 y = rng.integers(0, 10, args.batch_size)
 for step in range(args.steps):
-    loss = model.train_on_batch(x, y)
-    print("step %d: loss %s" % (step, loss))
+    loss, acc = model.train_on_batch(x, y)
+    print("step %d: loss %.4f, accuracy %.3f" % (step, loss, acc))
