@@ -44,6 +44,8 @@ def _cmd_train(args):
         raise UserError("--batch-size must be a positive integer, got %d" % args.batch_size)
     if not args.lr > 0:
         raise UserError("--lr must be positive, got %g" % args.lr)
+    if not 0 < args.lr_decay <= 1:
+        raise UserError("--lr-decay must be in (0, 1], got %g" % args.lr_decay)
     try:
         build = applications.get(args.model)
     except ValueError as e:
@@ -78,9 +80,13 @@ def _cmd_train(args):
         except (RuntimeError, ValueError) as e:
             raise UserError("--device %s: %s" % (args.device, str(e).splitlines()[0]))
     model.compile(optimizer=optimizers.Adam(args.lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    callbacks = []
+    if args.lr_decay != 1.0:
+        from .callbacks import LearningRateScheduler
+        callbacks.append(LearningRateScheduler(lambda epoch, lr: args.lr * args.lr_decay ** epoch))
     t0 = time.time()
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-                        validation_data=(x_test, y_test), verbose=args.verbose)
+                        validation_data=(x_test, y_test), verbose=args.verbose, callbacks=callbacks)
     dt = time.time() - t0
     loss, acc = model.evaluate(x_test, y_test, verbose=0)
     print("test accuracy: %.4f  (test loss %.4f, %.1f s, %.0f samples/s)"
@@ -210,6 +216,7 @@ def main(argv=None):
     pt.add_argument("--epochs", type=int, default=3)
     pt.add_argument("--batch-size", type=int, default=64)
     pt.add_argument("--lr", type=float, default=1e-3)
+    pt.add_argument("--lr-decay", type=float, default=1.0, help="multiply the learning rate by this every epoch")
     pt.add_argument("--device", default="cpu")
     pt.add_argument("--threads", type=int, default=0)
     pt.add_argument("--out", default="pyconvnet_out")
