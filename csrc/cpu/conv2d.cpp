@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "gemm.h"
+#include "isa/conv2d_small_isa.h"
 
 namespace pcn {
 namespace cpu {
@@ -50,6 +51,39 @@ bool is_pointwise(const Conv2dParams& p) {
          p.pad_left == 0 && p.pad_right == 0;
 }
 bool is_depthwise(const Conv2dParams& p) { return p.groups == p.C && p.K % p.C == 0; }
+
+// First layers: few input channels, so the im2col GEMM's inner dimension is
+// tiny and its A matrix KH*KW times x; the direct kernels in
+// isa/conv2d_small.cpp read x in place and vectorize over K instead.
+bool is_small_c(const Conv2dParams& p) { return p.groups == 1 && p.C <= 4 && !is_pointwise(p); }
+constexpr int64_t kSmallKp = 16;  // K padding of the packed weights (a multiple of every VW)
+inline int64_t small_kp(const Conv2dParams& p) { return (p.K + kSmallKp - 1) / kSmallKp * kSmallKp; }
+inline int64_t small_rowbuf(const Conv2dParams& p) {
+  return (p.KH + 1) * ((p.OW - 1) * p.sw + (p.KW - 1) * p.dw + 1) * p.C;
+}
+
+void small_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
+  const int nt = omp_get_max_threads();
+  const int64_t Kp = small_kp(p), KKC = p.KH * p.KW * p.C;
+  std::vector<float> wp(size_t(KKC * Kp), 0.f), bp(size_t(Kp), 0.f);
+  for (int64_t t = 0; t < KKC; ++t) std::memcpy(wp.data() + t * Kp, w + t * p.K, sizeof(float) * size_t(p.K));
+  if (b) std::memcpy(bp.data(), b, sizeof(float) * size_t(p.K));
+  std::vector<float> rowbuf(size_t(nt) * size_t(small_rowbuf(p)));
+  std::vector<const float*> rowptr(size_t(nt) * size_t(p.KH));
+  PCN_ISA_CALL(conv2d_small_forward, p, x, wp.data(), bp.data(), y, Kp, rowbuf.data(), rowptr.data(), nt);
+}
+
+void small_backward_filter(const Conv2dParams& p, const float* dy, const float* x, float* dw, bool accumulate) {
+  const int nt = omp_get_max_threads();
+  const int64_t Kp = small_kp(p), KKC = p.KH * p.KW * p.C;
+  std::vector<float> part(size_t(nt) * size_t(KKC * Kp));
+  std::vector<float> dyrow(size_t(nt) * size_t(p.OW * Kp));
+  std::vector<float> rowbuf(size_t(nt) * size_t(small_rowbuf(p)));
+  std::vector<const float*> rowptr(size_t(nt) * size_t(p.KH));
+  std::vector<int64_t> taps(size_t(2 * KKC));
+  PCN_ISA_CALL(conv2d_small_backward_filter, p, dy, x, dw, accumulate, Kp, part.data(), dyrow.data(),
+               rowbuf.data(), rowptr.data(), taps.data(), nt);
+}
 
 // Rows per tile: the cache budget, and no more than an even share per thread.
 int64_t tile_rows(int64_t KKC, int64_t rows, int64_t nthreads) {
@@ -169,6 +203,10 @@ void forward_tile(const Conv2dParams& p, const Geom& G, const float* x, const fl
 }  // namespace
 
 void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
+  if (is_small_c(p)) {
+    small_forward(p, x, w, b, y);
+    return;
+  }
   if (is_depthwise(p) && (p.groups > 1 || p.KH * p.KW > 1)) {
     PCN_ISA_CALL(conv2d_dw_forward, p, x, w, b, y);
     return;
@@ -219,7 +257,7 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 }
 
 void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* w, float* dx) {
-  if (is_depthwise(p) && (p.groups > 1 || p.KH * p.KW > 1)) {
+  if (is_depthwise(p) && p.groups > 1) {
     PCN_ISA_CALL(conv2d_dw_backward_input, p, dy, w, dx);
     return;
   }
@@ -277,6 +315,10 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
 }
 
 void conv2d_backward_filter(const Conv2dParams& p, const float* dy, const float* x, float* dw, bool accumulate) {
+  if (is_small_c(p)) {
+    small_backward_filter(p, dy, x, dw, accumulate);
+    return;
+  }
   const int nt = omp_get_max_threads();
   if (is_depthwise(p) && (p.groups > 1 || p.KH * p.KW > 1)) {
     std::vector<float> scratch(size_t(nt) * size_t(p.KH * p.KW * p.K));

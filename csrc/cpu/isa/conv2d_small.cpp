@@ -1,0 +1,273 @@
+// conv2d_small.cpp — direct conv2d for few input channels (first layers),
+// compiled once per ISA (see isa.h). Declarations: conv2d_small_isa.h.
+//
+// With C = 1..4 the im2col GEMM has a tiny inner dimension (KH*KW*C = 25..363)
+// and an im2col matrix KH*KW times larger than x; these kernels read x in place
+// instead and vectorize over the output channels K:
+//
+//   forward: for one output row (n, oh), a block of P output pixels and KB
+//     vectors of K, acc[P][KB] += x[pixel p, tap] (broadcast) * wp[tap][KB vectors]
+//     over all taps (kh, kw, c); KB loads + P broadcasts feed P*KB FMAs.
+//     Bias and relu are applied in registers before the single store.
+//   backward_filter: for one output row, a block of T taps and KB vectors of K,
+//     acc[T][KB] += x[pixel, tap t] (broadcast) * dy[pixel][KB vectors] over the
+//     row's pixels, then added to the thread's partial dW (threads own fixed,
+//     contiguous ranges of rows; one ordered reduction at the end: deterministic
+//     for a given thread count).
+//
+// Padding: for each output row the KH input rows are either used in place
+// (in range, no left/right padding needed) or copied once into a zero-padded
+// row buffer (Wneed*C floats), so the inner loops never test bounds.
+#include <omp.h>
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "../../common.h"
+#include "../../isa.h"
+#include "conv2d_small_isa.h"
+
+namespace pcn {
+namespace PCN_ISA_NS {
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int VW = 16, NACC = 24;  // 32 zmm: 24 accumulators + weights/broadcast
+#elif defined(__AVX2__)
+constexpr int VW = 8, NACC = 12;   // 16 ymm
+#else
+constexpr int VW = 4, NACC = 12;   // 16 xmm
+#endif
+constexpr int KBMAX = 4;           // vectors of K per block
+
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
+
+inline vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
+inline void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
+inline vf relu(vf a) {
+  const vf z = {};
+  return (a > z) | (a != a) ? a : z;  // NaN stays NaN
+}
+
+// p[0, n) = v[0, n), n < VW (no access past p + n).
+inline void store_part(float* p, vf v, int64_t n) {
+#if defined(__AVX512F__)
+  _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), (__m512)v);
+#elif defined(__AVX2__)
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), idx), (__m256)v);
+#else
+  for (int64_t i = 0; i < n; ++i) p[i] = v[i];
+#endif
+}
+
+inline int64_t wneed(const Conv2dParams& p) { return (p.OW - 1) * p.sw + (p.KW - 1) * p.dw + 1; }
+
+// rows[kh] -> input row ih = oh*sh - pt + kh*dh, starting at iw = -pl, with
+// Wn*C readable floats (zero outside the image). buf holds KH padded rows,
+// then one zero row.
+void make_rows(const Conv2dParams& p, const float* x, int64_t n, int64_t oh, int64_t Wn, float* buf,
+               const float** rows) {
+  const int64_t C = p.C, L = Wn * C;
+  float* zero = buf + p.KH * L;
+  const bool inplace_cols = p.pad_left == 0 && Wn <= p.W;
+  for (int64_t kh = 0; kh < p.KH; ++kh) {
+    const int64_t ih = oh * p.sh - p.pad_top + kh * p.dh;
+    if (ih < 0 || ih >= p.H) {
+      rows[kh] = zero;
+      continue;
+    }
+    const float* xr = x + ((n * p.H + ih) * p.W) * C;
+    if (inplace_cols) {
+      rows[kh] = xr;
+      continue;
+    }
+    float* d = buf + kh * L;
+    const int64_t lo = p.pad_left;                                         // first in-image column of d
+    const int64_t hi = p.pad_left + p.W < Wn ? p.pad_left + p.W : Wn;    // one past the last
+    if (lo >= Wn) {
+      rows[kh] = zero;
+      continue;
+    }
+    std::memset(d, 0, sizeof(float) * size_t(lo * C));
+    std::memcpy(d + lo * C, xr, sizeof(float) * size_t((hi - lo) * C));
+    std::memset(d + hi * C, 0, sizeof(float) * size_t((Wn - hi) * C));
+    rows[kh] = d;
+  }
+}
+
+// P output pixels starting at ow0, KB vectors of K starting at k0 (nk = valid
+// lanes in the block, <= KB*VW).
+template <int KB, int P>
+inline void fwd_block(const Conv2dParams& p, const float* const* rows, const float* wp, const float* bp, int64_t Kp,
+                      int64_t ow0, int64_t k0, int64_t nk, float* yrow) {
+  const int64_t C = p.C, xs = p.sw * C, KWC = p.KW * C;
+  vf acc[P][KB];
+  for (int j = 0; j < KB; ++j) {
+    const vf b = loadu(bp + k0 + j * VW);
+    for (int q = 0; q < P; ++q) acc[q][j] = b;
+  }
+  const float* w = wp + k0;
+  // dw == 1: the taps (kw, c) of one kh are KW*C consecutive floats of the row.
+  const int64_t nin = p.dw == 1 ? KWC : C, nout = p.dw == 1 ? 1 : p.KW;
+  for (int64_t kh = 0; kh < p.KH; ++kh) {
+    const float* r = rows[kh] + ow0 * xs;
+    for (int64_t kw = 0; kw < nout; ++kw) {
+      const float* rk = r + kw * p.dw * C;
+      for (int64_t c = 0; c < nin; ++c, w += Kp) {
+        vf wv[KB];
+        for (int j = 0; j < KB; ++j) wv[j] = loadu(w + j * VW);
+#pragma GCC unroll 16
+        for (int q = 0; q < P; ++q) {
+          const float xv = rk[q * xs + c];
+          for (int j = 0; j < KB; ++j) acc[q][j] += xv * wv[j];
+        }
+      }
+    }
+  }
+  const bool act = p.activation == 1;
+  for (int q = 0; q < P; ++q) {
+    float* yp = yrow + (ow0 + q) * p.K + k0;
+    for (int j = 0; j < KB; ++j) {
+      const vf v = act ? relu(acc[q][j]) : acc[q][j];
+      if (nk >= (j + 1) * VW) storeu(yp + j * VW, v);
+      else store_part(yp + j * VW, v, nk - j * VW);
+    }
+  }
+}
+
+template <int KB>
+void fwd_row(const Conv2dParams& p, const float* const* rows, const float* wp, const float* bp, int64_t Kp,
+             int64_t k0, int64_t nk, float* yrow) {
+  constexpr int P = NACC / KB;
+  int64_t ow = 0;
+  for (; ow + P <= p.OW; ow += P) fwd_block<KB, P>(p, rows, wp, bp, Kp, ow, k0, nk, yrow);
+  for (; ow < p.OW; ++ow) fwd_block<KB, 1>(p, rows, wp, bp, Kp, ow, k0, nk, yrow);
+}
+
+// acc[T][KB] over the pixels of one output row for taps [t0, t0+T), then into part.
+template <int KB, int T>
+inline void bwf_block(const Conv2dParams& p, const float* const* rows, const int64_t* taps, const float* dyr,
+                      int64_t dys, int64_t t0, int64_t k0, float* part, int64_t Kp) {
+  const float* xp[T];
+  for (int t = 0; t < T; ++t) xp[t] = rows[taps[2 * (t0 + t)]] + taps[2 * (t0 + t) + 1];
+  const int64_t xs = p.sw * p.C;
+  vf acc[T][KB];
+  for (int t = 0; t < T; ++t)
+    for (int j = 0; j < KB; ++j) acc[t][j] = vf{};
+  const float* d = dyr + k0;
+  for (int64_t ow = 0; ow < p.OW; ++ow, d += dys) {
+    vf dv[KB];
+    for (int j = 0; j < KB; ++j) dv[j] = loadu(d + j * VW);
+    const int64_t o = ow * xs;
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) {
+      const float xv = xp[t][o];
+      for (int j = 0; j < KB; ++j) acc[t][j] += xv * dv[j];
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    float* pp = part + (t0 + t) * Kp + k0;
+    for (int j = 0; j < KB; ++j) storeu(pp + j * VW, loadu(pp + j * VW) + acc[t][j]);
+  }
+}
+
+template <int KB>
+void bwf_row(const Conv2dParams& p, const float* const* rows, const int64_t* taps, int64_t KKC, const float* dyr,
+             int64_t dys, int64_t k0, float* part, int64_t Kp) {
+  constexpr int T = NACC / KB;
+  int64_t t = 0;
+  for (; t + T <= KKC; t += T) bwf_block<KB, T>(p, rows, taps, dyr, dys, t, k0, part, Kp);
+  for (; t < KKC; ++t) bwf_block<KB, 1>(p, rows, taps, dyr, dys, t, k0, part, Kp);
+}
+
+}  // namespace
+
+void conv2d_small_forward(const Conv2dParams& p, const float* x, const float* wp, const float* bp, float* y,
+                          int64_t Kp, float* rowbuf, const float** rowptr, int nt) {
+  const int64_t Wn = wneed(p), rowfl = (p.KH + 1) * Wn * p.C;
+  const int64_t nrows = p.N * p.OH;
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    float* buf = rowbuf + t * rowfl;
+    const float** rows = rowptr + t * p.KH;
+    std::memset(buf + p.KH * Wn * p.C, 0, sizeof(float) * size_t(Wn * p.C));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < nrows; ++r) {
+      const int64_t n = r / p.OH, oh = r % p.OH;
+      make_rows(p, x, n, oh, Wn, buf, rows);
+      float* yrow = y + r * p.OW * p.K;
+      for (int64_t k0 = 0; k0 < p.K; k0 += KBMAX * VW) {
+        const int64_t nk = p.K - k0 < KBMAX * VW ? p.K - k0 : KBMAX * VW;
+        switch ((nk + VW - 1) / VW) {
+          case 1: fwd_row<1>(p, rows, wp, bp, Kp, k0, nk, yrow); break;
+          case 2: fwd_row<2>(p, rows, wp, bp, Kp, k0, nk, yrow); break;
+          case 3: fwd_row<3>(p, rows, wp, bp, Kp, k0, nk, yrow); break;
+          default: fwd_row<4>(p, rows, wp, bp, Kp, k0, nk, yrow); break;
+        }
+      }
+    }
+  }
+}
+
+void conv2d_small_backward_filter(const Conv2dParams& p, const float* dy, const float* x, float* dw,
+                                  bool accumulate, int64_t Kp, float* part, float* dyrow, float* rowbuf,
+                                  const float** rowptr, int64_t* taps, int nt) {
+  const int64_t Wn = wneed(p), rowfl = (p.KH + 1) * Wn * p.C;
+  const int64_t KKC = p.KH * p.KW * p.C, WS = KKC * Kp;
+  const int64_t nrows = p.N * p.OH;
+  for (int64_t kh = 0, t = 0; kh < p.KH; ++kh)
+    for (int64_t kw = 0; kw < p.KW; ++kw)
+      for (int64_t c = 0; c < p.C; ++c, ++t) {
+        taps[2 * t] = kh;
+        taps[2 * t + 1] = kw * p.dw * p.C + c;
+      }
+  const bool padk = Kp != p.K;
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+    float* buf = rowbuf + t * rowfl;
+    const float** rows = rowptr + t * p.KH;
+    float* acc = part + t * WS;
+    float* dyr_buf = dyrow + t * p.OW * Kp;
+    std::memset(buf + p.KH * Wn * p.C, 0, sizeof(float) * size_t(Wn * p.C));
+    std::memset(acc, 0, sizeof(float) * size_t(WS));
+    if (padk) std::memset(dyr_buf, 0, sizeof(float) * size_t(p.OW * Kp));
+    const int64_t lo = nrows * t / T, hi = nrows * (t + 1) / T;  // fixed ranges: deterministic
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t n = r / p.OH, oh = r % p.OH;
+      make_rows(p, x, n, oh, Wn, buf, rows);
+      const float* dyr = dy + r * p.OW * p.K;
+      int64_t dys = p.K;
+      if (padk) {  // vector loads of the last K block must not run past dy
+        for (int64_t ow = 0; ow < p.OW; ++ow)
+          std::memcpy(dyr_buf + ow * Kp, dyr + ow * p.K, sizeof(float) * size_t(p.K));
+        dyr = dyr_buf;
+        dys = Kp;
+      }
+      for (int64_t k0 = 0; k0 < p.K; k0 += KBMAX * VW) {
+        const int64_t nk = p.K - k0 < KBMAX * VW ? p.K - k0 : KBMAX * VW;
+        switch ((nk + VW - 1) / VW) {
+          case 1: bwf_row<1>(p, rows, taps, KKC, dyr, dys, k0, acc, Kp); break;
+          case 2: bwf_row<2>(p, rows, taps, KKC, dyr, dys, k0, acc, Kp); break;
+          case 3: bwf_row<3>(p, rows, taps, KKC, dyr, dys, k0, acc, Kp); break;
+          default: bwf_row<4>(p, rows, taps, KKC, dyr, dys, k0, acc, Kp); break;
+        }
+      }
+    }
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (int64_t tap = 0; tap < KKC; ++tap)
+      for (int64_t k = 0; k < p.K; ++k) {
+        float s = accumulate ? dw[tap * p.K + k] : 0.f;
+        for (int u = 0; u < T; ++u) s += part[u * WS + tap * Kp + k];
+        dw[tap * p.K + k] = s;
+      }
+  }
+}
+
+}  // namespace PCN_ISA_NS
+}  // namespace pcn

@@ -1,0 +1,39 @@
+// conv2d_small_isa.h — direct conv2d kernels for few input channels (first
+// layers: C = 1..4, any kernel/stride/dilation/padding, groups == 1), one copy
+// per ISA (csrc/cpu/isa/conv2d_small.cpp). See docs/KERNELS.md.
+//
+// Common scratch (allocated by the caller, csrc/cpu/conv2d.cpp, outside any
+// parallel region; nt = the number of threads the kernel will use):
+//   rowbuf: nt * (KH + 1) * Wneed * C floats, Wneed = (OW-1)*sw + (KW-1)*dw + 1
+//           (zero-padded copies of input rows + one zero row per thread)
+//   rowptr: nt * KH pointers
+#pragma once
+#include "../../common.h"
+#include "../../isa.h"
+
+namespace pcn {
+
+// Weights packed as wp[tap][Kp], tap = (kh*KW + kw)*C + c, Kp = K rounded up to 16,
+// zero in the padding; bp[Kp] the bias (zeros when there is none).
+// y (N,OH,OW,K) fully written; p.activation applied.
+PCN_DECLARE_ISA(void conv2d_small_forward(const Conv2dParams& p, const float* x, const float* wp, const float* bp,
+                                          float* y, int64_t Kp, float* rowbuf, const float** rowptr, int nt))
+
+// dw (KH,KW,C,K) = (accumulate ? dw : 0) + sum over pixels x_tap * dy.
+// part: nt * KKC * Kp floats (per-thread partials); dyrow: nt * OW * Kp floats
+// (padded copies of dy rows when K % 16 != 0); taps: 2 * KKC int64.
+PCN_DECLARE_ISA(void conv2d_small_backward_filter(const Conv2dParams& p, const float* dy, const float* x, float* dw,
+                                                  bool accumulate, int64_t Kp, float* part, float* dyrow,
+                                                  float* rowbuf, const float** rowptr, int64_t* taps, int nt))
+
+}  // namespace pcn
+
+namespace pcn {
+// Backward-input for few input channels, stride 1 (any kernel, dilation, padding).
+// dy of one image is transposed to dyT[oh][k][BW] (width-major, zero margins) and
+// dx rows are gathered with vectors over the input width. BW >= Wr + pad_left + ML
+// with Wr = W rounded up to 16 and ML = max(0, (KW-1)*dw - pad_left); dyt holds
+// nt * OH*K*BW floats. dx fully written.
+PCN_DECLARE_ISA(void conv2d_small_backward_input(const Conv2dParams& p, const float* dy, const float* w,
+                                                 float* dx, float* dyt, int64_t BW, int nt))
+}  // namespace pcn
