@@ -44,7 +44,17 @@ CASES = {
     "multi_tile": (4, 12, 12, 256, 3, 3, 16, (1, 1), "same", (1, 1), 1, True, "none"),
     "multi_tile_groups": (3, 10, 10, 128, 3, 3, 8, (1, 1), "same", (1, 1), 2, False, "none"),
     "batch1_wide": (1, 12, 12, 64, 3, 3, 8, (1, 1), "same", (1, 1), 1, True, "none"),  # N < threads
+    # first layers (groups 1, C <= 4): the direct kernels of isa/conv2d_small.cpp.
+    # K = 64 / 96 / 6 / 21 / 40 cover full vectors, several K blocks and partial
+    # vectors on every SIMD width; OW covers whole pixel blocks and tails.
+    "first_c1_k64_7x7_same": (2, 11, 10, 1, 7, 7, 64, (1, 1), "same", (1, 1), 1, True, "relu"),
+    "first_c3_k96_stride": (2, 23, 19, 3, 5, 5, 96, (4, 3), "valid", (1, 1), 1, True, "none"),
+    "first_c1_k6_valid": (3, 12, 13, 1, 5, 5, 6, (1, 1), "valid", (1, 1), 1, False, "relu"),
+    "first_c2_dilated_pad": (1, 9, 11, 2, 3, 2, 21, (2, 1), [2, 3, 4, 1], (2, 3), 1, True, "none"),
+    "first_c4_k40_same_s12": (2, 8, 9, 4, 3, 3, 40, (1, 2), "same", (1, 1), 1, False, "relu"),
+    "first_c1_wide_pad_gt_kernel": (1, 3, 40, 1, 2, 3, 17, (1, 1), [3, 2, 5, 4], (1, 1), 1, True, "none"),
 }
+FIRST_CASES = [k for k in CASES if k.startswith("first_")]
 DW_CASES = [k for k in CASES if k.startswith("depthwise") or k == "one_channel_many_filters"]
 
 
@@ -74,7 +84,7 @@ def test_forward_matches_reference(case):
     assert_close(fwd(x, w, b, act, **kw), r, rtol=1e-4, atol=scaled_tol(r, red(w, kw)))
 
 
-@pytest.mark.parametrize("case", DW_CASES + ["basic", "groups2", "pointwise"])
+@pytest.mark.parametrize("case", DW_CASES + FIRST_CASES + ["basic", "groups2", "pointwise"])
 def test_every_simd_path(simd, case):
     x, w, b, act, kw = make(case, seed=1)
     r = ref.conv2d_forward(x, w, b, activation=act, **kw)
@@ -114,7 +124,8 @@ def test_backward_filter_and_bias_match_reference(case):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("case", ["multi_tile", "groups2", "depthwise_mult2_stride2", "pointwise", "batch1_wide"])
+@pytest.mark.parametrize("case", ["multi_tile", "groups2", "depthwise_mult2_stride2", "pointwise", "batch1_wide",
+                                  "first_c3_k96_stride", "first_c1_k6_valid"])
 def test_thread_counts_and_determinism(threads, case):
     prev = pcn.get_num_threads()
     pcn.set_num_threads(threads)
@@ -149,7 +160,15 @@ GRAD_CASES = {
     "depthwise_mult2": (1, 4, 5, 3, 2, 2, 6, (1, 1), "same", (1, 1), 3),
     "explicit_pad_gt_kernel": (1, 3, 3, 1, 2, 2, 2, (1, 1), [3, 2, 1, 3], (1, 1), 1),
     "pointwise": (2, 3, 2, 3, 1, 1, 2, (1, 1), "valid", (1, 1), 1),
+    # first-layer kernels: K spans a full vector plus a partial one on every SIMD width
+    "first_c1_k20_same": (1, 5, 6, 1, 3, 3, 20, (1, 1), "same", (1, 1), 1),
+    "first_c3_k17_dilated_explicit": (2, 6, 5, 3, 2, 2, 17, (1, 2), [1, 2, 0, 1], (2, 1), 1),
 }
+
+
+@pytest.mark.parametrize("case", [k for k in GRAD_CASES if k.startswith("first_")])
+def test_gradcheck_first_layer_kernels_every_simd_path(simd, case):
+    test_gradcheck_exhaustive(case)
 
 
 @pytest.mark.parametrize("case", list(GRAD_CASES))
