@@ -35,6 +35,11 @@ CASES = {
     "depthwise_mult2_stride2": (2, 9, 8, 4, 3, 2, 8, (2, 2), "same", (1, 1), 4, False, "none"),
     "depthwise_mult2_dilated_explicit": (1, 10, 9, 3, 3, 3, 6, (1, 2), [2, 1, 0, 3], (2, 1), 3, True, "none"),
     "depthwise_stride_gt_kernel": (2, 10, 9, 3, 2, 2, 3, (3, 4), "valid", (1, 1), 3, False, "none"),
+    # register-blocked m == 1 path (C a multiple of every vector width): channel blocks
+    # of 4 vectors + single vectors, interior column blocks + edges, stride-1 bwd-input
+    "depthwise_c80_blocked": (2, 9, 15, 80, 3, 3, 80, (1, 1), "same", (1, 1), 80, True, "relu"),
+    "depthwise_c32_dilated_explicit": (1, 10, 17, 32, 3, 2, 32, (1, 1), [2, 0, 1, 3], (2, 3), 32, False, "none"),
+    "depthwise_c16_stride2": (2, 11, 16, 16, 3, 3, 16, (2, 2), "same", (1, 1), 16, True, "none"),
     "one_channel_many_filters": (2, 8, 8, 1, 3, 3, 16, (1, 1), "same", (1, 1), 1, True, "relu"),
     "pointwise": (2, 5, 6, 7, 1, 1, 9, (1, 1), "valid", (1, 1), 1, True, "relu"),
     "pointwise_groups2": (2, 5, 4, 6, 1, 1, 4, (1, 1), "valid", (1, 1), 2, False, "none"),
@@ -200,6 +205,21 @@ def test_gradcheck_sampled_larger():
     ndx = numeric_grad(lambda v: ref.conv2d_forward(v, w, **kw), x, dy, indices=sample_indices(x.size, 30))
     assert_grad_close(C_.conv2d_backward_input(T(dy), T(w), list(x.shape), **kw).numpy(), ndx, what="dx")
     ndw = numeric_grad(lambda v: ref.conv2d_forward(x, v, **kw), w, dy, indices=sample_indices(w.size, 30))
+    assert_grad_close(C_.conv2d_backward_filter(T(dy), T(x), list(w.shape), **kw).numpy(), ndw, what="dw")
+
+
+def test_gradcheck_sampled_depthwise_blocked_every_simd_path(simd):
+    # the register-blocked depthwise path (C a multiple of 16), sampled finite differences
+    N, H, W, C, KH, KW = 1, 4, 9, 16, 3, 3
+    kw = dict(strides=[1, 1], padding="same", dilations=[1, 1], groups=C)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    w = rng.standard_normal((KH, KW, 1, C)).astype(np.float32)
+    y = ref.conv2d_forward(x, w, **kw)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    ndx = numeric_grad(lambda v: ref.conv2d_forward(v, w, **kw), x, dy, indices=sample_indices(x.size, 12))
+    assert_grad_close(C_.conv2d_backward_input(T(dy), T(w), list(x.shape), **kw).numpy(), ndx, what="dx")
+    ndw = numeric_grad(lambda v: ref.conv2d_forward(x, v, **kw), w, dy, indices=sample_indices(w.size, 12))
     assert_grad_close(C_.conv2d_backward_filter(T(dy), T(x), list(w.shape), **kw).numpy(), ndw, what="dw")
 
 
