@@ -31,7 +31,8 @@ namespace pcn {
 namespace cpu {
 namespace {
 
-constexpr int64_t kColBytes = int64_t(2) << 20;  // im2col tile budget per thread
+constexpr int64_t kColBytes = int64_t(2) << 20;     // im2col tile budget per thread
+constexpr int64_t kBwdColBytes = int64_t(4) << 20;  // backward-input image-group tile budget
 
 struct Geom {
   int64_t Cg, Kg, KKC, rows, OHW;
@@ -273,44 +274,63 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
     }
     return;
   }
-  // Tiles never cross an image, so images are independent: a thread owns whole
-  // images of dx (zeroes them, then scatter-adds) when there are enough images.
+  // Tiles never cross an image group, so groups are independent: a thread owns
+  // whole images of dx (zeroes them, then scatter-adds) when there are enough images.
+  // Small images are batched G at a time into one tile (M = G*OH*OW): every
+  // sgemm call repacks all of W^T, which for a 7x7 image cost as much as the
+  // product itself.
   const int nt = omp_get_max_threads();
   const int64_t img = p.H * p.W * p.C;
   const bool per_image = p.N >= nt && nt > 1;
-  const int64_t R = tile_rows(G.KKC, G.OHW, per_image ? 1 : nt);
+  // An image that fits the tile budget is one tile (tile_rows' rounding to 16
+  // rows used to split a 7x7 image into 48 + 1 rows: an M = 1 GEMM per image).
+  const bool whole = G.OHW <= std::max<int64_t>(1, kColBytes / (int64_t(sizeof(float)) * G.KKC));
+  const int64_t R = whole ? G.OHW : tile_rows(G.KKC, G.OHW, per_image ? 1 : nt);
   const int64_t tpi = (G.OHW + R - 1) / R;  // tiles per image
-  auto image = [&](int64_t n, float* col) {
-    for (int64_t t = 0; t < tpi; ++t) {
-      const int64_t r0 = n * G.OHW + t * R, Rt = std::min(R, G.OHW - t * R);
-      for (int64_t g = 0; g < p.groups; ++g) {
-        // col (Rt, KKC) = dy_g rows (Rt, Kg; stride K) @ W_g^T  [W_g (KKC, Kg), stride K]
-        GemmParams gp;
-        gp.transB = true;
-        gp.M = Rt; gp.N = G.KKC; gp.K = G.Kg;
-        gp.lda = p.K; gp.ldb = p.K; gp.ldc = G.KKC;
-        sgemm(gp, dy + r0 * p.K + g * G.Kg, w + g * G.Kg, col);
-        col2im_add(p, G, col, g, r0, Rt, dx);
-      }
+  int64_t GI = 1;                           // images per group
+  if (tpi == 1) {
+    GI = std::max<int64_t>(1, kBwdColBytes / (int64_t(sizeof(float)) * G.KKC * G.OHW));
+    GI = std::min(GI, per_image ? (p.N + nt - 1) / nt : p.N);
+  }
+  const int64_t ngroups = (p.N + GI - 1) / GI;
+  const int64_t col_rows = std::max(R, GI * G.OHW);
+  auto tile = [&](int64_t r0, int64_t Rt, float* col) {
+    for (int64_t g = 0; g < p.groups; ++g) {
+      // col (Rt, KKC) = dy_g rows (Rt, Kg; stride K) @ W_g^T  [W_g (KKC, Kg), stride K]
+      GemmParams gp;
+      gp.transB = true;
+      gp.M = Rt; gp.N = G.KKC; gp.K = G.Kg;
+      gp.lda = p.K; gp.ldb = p.K; gp.ldc = G.KKC;
+      sgemm(gp, dy + r0 * p.K + g * G.Kg, w + g * G.Kg, col);
+      col2im_add(p, G, col, g, r0, Rt, dx);
     }
   };
+  auto group = [&](int64_t gi, float* col) {
+    const int64_t n0 = gi * GI, ng = std::min(GI, p.N - n0);
+    if (GI > 1) {
+      tile(n0 * G.OHW, ng * G.OHW, col);
+      return;
+    }
+    for (int64_t t = 0; t < tpi; ++t) tile(n0 * G.OHW + t * R, std::min(R, G.OHW - t * R), col);
+  };
   if (per_image) {
-    std::vector<float> cols(size_t(nt) * size_t(R * G.KKC));  // allocated outside the region
+    std::vector<float> cols(size_t(nt) * size_t(col_rows * G.KKC));  // allocated outside the region
 #pragma omp parallel num_threads(nt)
     {
-      float* col = cols.data() + size_t(omp_get_thread_num()) * size_t(R * G.KKC);
-#pragma omp for schedule(dynamic, 1)  // images are independent: any order gives the same bits
-      for (int64_t n = 0; n < p.N; ++n) {
-        std::memset(dx + n * img, 0, sizeof(float) * size_t(img));
-        image(n, col);
+      float* col = cols.data() + size_t(omp_get_thread_num()) * size_t(col_rows * G.KKC);
+#pragma omp for schedule(dynamic, 1)  // groups are independent: any order gives the same bits
+      for (int64_t gi = 0; gi < ngroups; ++gi) {
+        const int64_t n0 = gi * GI, ng = std::min(GI, p.N - n0);
+        std::memset(dx + n0 * img, 0, sizeof(float) * size_t(ng * img));
+        group(gi, col);
       }
     }
   } else {
     const int64_t total = p.N * img, chunk = 1 << 16;
 #pragma omp parallel for schedule(static)
     for (int64_t s = 0; s < total; s += chunk) std::memset(dx + s, 0, sizeof(float) * size_t(std::min(chunk, total - s)));
-    std::vector<float> col(size_t(R * G.KKC));
-    for (int64_t n = 0; n < p.N; ++n) image(n, col.data());
+    std::vector<float> col(size_t(col_rows * G.KKC));
+    for (int64_t gi = 0; gi < ngroups; ++gi) group(gi, col.data());
   }
 }
 
