@@ -22,6 +22,7 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "../../common.h"
@@ -34,12 +35,15 @@ namespace {
 
 #if defined(__AVX512F__)
 constexpr int VW = 16, NACC = 24;  // 32 zmm: 24 accumulators + weights/broadcast
+constexpr int KBMAX = 6;           // vectors of K per forward block (K = 96 in one pass)
 #elif defined(__AVX2__)
 constexpr int VW = 8, NACC = 12;   // 16 ymm
+constexpr int KBMAX = 4;
 #else
 constexpr int VW = 4, NACC = 12;   // 16 xmm
+constexpr int KBMAX = 4;
 #endif
-constexpr int KBMAX = 4;           // vectors of K per block
+constexpr int KBF = 4;             // vectors of K per backward-filter block
 
 typedef float vf __attribute__((vector_size(VW * 4)));
 typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
@@ -102,7 +106,7 @@ void make_rows(const Conv2dParams& p, const float* x, int64_t n, int64_t oh, int
 // lanes in the block, <= KB*VW).
 template <int KB, int P>
 inline void fwd_block(const Conv2dParams& p, const float* const* rows, const float* wp, const float* bp, int64_t Kp,
-                      int64_t ow0, int64_t k0, int64_t nk, float* yrow) {
+                      int64_t ow0, int64_t k0, int64_t nk, float* yrow, bool stream) {
   const int64_t C = p.C, xs = p.sw * C, KWC = p.KW * C;
   vf acc[P][KB];
   for (int j = 0; j < KB; ++j) {
@@ -119,7 +123,7 @@ inline void fwd_block(const Conv2dParams& p, const float* const* rows, const flo
       for (int64_t c = 0; c < nin; ++c, w += Kp) {
         vf wv[KB];
         for (int j = 0; j < KB; ++j) wv[j] = loadu(w + j * VW);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
         for (int q = 0; q < P; ++q) {
           const float xv = rk[q * xs + c];
           for (int j = 0; j < KB; ++j) acc[q][j] += xv * wv[j];
@@ -132,6 +136,12 @@ inline void fwd_block(const Conv2dParams& p, const float* const* rows, const flo
     float* yp = yrow + (ow0 + q) * p.K + k0;
     for (int j = 0; j < KB; ++j) {
       const vf v = act ? relu(acc[q][j]) : acc[q][j];
+#if defined(__AVX512F__)
+      if (stream) {  // aligned full vectors (checked by the caller)
+        _mm512_stream_ps(yp + j * VW, (__m512)v);
+        continue;
+      }
+#endif
       if (nk >= (j + 1) * VW) storeu(yp + j * VW, v);
       else store_part(yp + j * VW, v, nk - j * VW);
     }
@@ -140,11 +150,20 @@ inline void fwd_block(const Conv2dParams& p, const float* const* rows, const flo
 
 template <int KB>
 void fwd_row(const Conv2dParams& p, const float* const* rows, const float* wp, const float* bp, int64_t Kp,
-             int64_t k0, int64_t nk, float* yrow) {
-  constexpr int P = NACC / KB;
+             int64_t k0, int64_t nk, float* yrow, bool stream) {
+  constexpr int P = NACC / KB < 12 ? NACC / KB : 12;  // the P row offsets stay in registers
   int64_t ow = 0;
-  for (; ow + P <= p.OW; ow += P) fwd_block<KB, P>(p, rows, wp, bp, Kp, ow, k0, nk, yrow);
-  for (; ow < p.OW; ++ow) fwd_block<KB, 1>(p, rows, wp, bp, Kp, ow, k0, nk, yrow);
+  // Blocks of P and P-1 pixels cover OW with no single-pixel tail when they can
+  // (a P = 1 block has only KB accumulators: FMA-latency bound).
+  const int64_t nb = (p.OW + P - 1) / P, nsmall = nb * P - p.OW;
+  if (P > 2 && nsmall > 0 && nsmall <= nb) {
+    for (int64_t i = 0; i < nb - nsmall; ++i, ow += P) fwd_block<KB, P>(p, rows, wp, bp, Kp, ow, k0, nk, yrow, stream);
+    for (int64_t i = 0; i < nsmall; ++i, ow += P - 1)
+      fwd_block<KB, (P > 2 ? P - 1 : 1)>(p, rows, wp, bp, Kp, ow, k0, nk, yrow, stream);
+    return;
+  }
+  for (; ow + P <= p.OW; ow += P) fwd_block<KB, P>(p, rows, wp, bp, Kp, ow, k0, nk, yrow, stream);
+  for (; ow < p.OW; ++ow) fwd_block<KB, 1>(p, rows, wp, bp, Kp, ow, k0, nk, yrow, stream);
 }
 
 // acc[T][KB] over the pixels of one output row for taps [t0, t0+T), then into part.
@@ -162,7 +181,7 @@ inline void bwf_block(const Conv2dParams& p, const float* const* rows, const int
     vf dv[KB];
     for (int j = 0; j < KB; ++j) dv[j] = loadu(d + j * VW);
     const int64_t o = ow * xs;
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int t = 0; t < T; ++t) {
       const float xv = xp[t][o];
       for (int j = 0; j < KB; ++j) acc[t][j] += xv * dv[j];
@@ -177,7 +196,7 @@ inline void bwf_block(const Conv2dParams& p, const float* const* rows, const int
 template <int KB>
 void bwf_row(const Conv2dParams& p, const float* const* rows, const int64_t* taps, int64_t KKC, const float* dyr,
              int64_t dys, int64_t k0, float* part, int64_t Kp) {
-  constexpr int T = NACC / KB;
+  constexpr int T = NACC / KB < 10 ? NACC / KB : 10;  // the T tap pointers stay in registers
   int64_t t = 0;
   for (; t + T <= KKC; t += T) bwf_block<KB, T>(p, rows, taps, dyr, dys, t, k0, part, Kp);
   for (; t < KKC; ++t) bwf_block<KB, 1>(p, rows, taps, dyr, dys, t, k0, part, Kp);
@@ -189,6 +208,10 @@ void conv2d_small_forward(const Conv2dParams& p, const float* x, const float* wp
                           int64_t Kp, float* rowbuf, const float** rowptr, int nt) {
   const int64_t Wn = wneed(p), rowfl = (p.KH + 1) * Wn * p.C;
   const int64_t nrows = p.N * p.OH;
+  // Outputs well beyond the caches: non-temporal stores (no read-for-ownership of y).
+  // Measured: a win at 18.6 MB (AlexNet conv1), a loss at 12.8 MB (the 1->64 layer).
+  const bool stream = VW == 16 && p.K % 16 == 0 && (reinterpret_cast<uintptr_t>(y) & 63) == 0 &&
+                      nrows * p.OW * p.K * 4 >= (int64_t(16) << 20);
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num();
@@ -203,13 +226,22 @@ void conv2d_small_forward(const Conv2dParams& p, const float* x, const float* wp
       for (int64_t k0 = 0; k0 < p.K; k0 += KBMAX * VW) {
         const int64_t nk = p.K - k0 < KBMAX * VW ? p.K - k0 : KBMAX * VW;
         switch ((nk + VW - 1) / VW) {
-          case 1: fwd_row<1>(p, rows, wp, bp, Kp, k0, nk, yrow); break;
-          case 2: fwd_row<2>(p, rows, wp, bp, Kp, k0, nk, yrow); break;
-          case 3: fwd_row<3>(p, rows, wp, bp, Kp, k0, nk, yrow); break;
-          default: fwd_row<4>(p, rows, wp, bp, Kp, k0, nk, yrow); break;
+          case 1: fwd_row<1>(p, rows, wp, bp, Kp, k0, nk, yrow, stream); break;
+          case 2: fwd_row<2>(p, rows, wp, bp, Kp, k0, nk, yrow, stream); break;
+          case 3: fwd_row<3>(p, rows, wp, bp, Kp, k0, nk, yrow, stream); break;
+#if defined(__AVX512F__)
+          case 4: fwd_row<4>(p, rows, wp, bp, Kp, k0, nk, yrow, stream); break;
+          case 5: fwd_row<5>(p, rows, wp, bp, Kp, k0, nk, yrow, stream); break;
+          default: fwd_row<6>(p, rows, wp, bp, Kp, k0, nk, yrow, stream); break;
+#else
+          default: fwd_row<4>(p, rows, wp, bp, Kp, k0, nk, yrow, stream); break;
+#endif
         }
       }
     }
+#if defined(__AVX512F__)
+    if (stream) _mm_sfence();
+#endif
   }
 }
 
@@ -248,8 +280,8 @@ void conv2d_small_backward_filter(const Conv2dParams& p, const float* dy, const 
         dyr = dyr_buf;
         dys = Kp;
       }
-      for (int64_t k0 = 0; k0 < p.K; k0 += KBMAX * VW) {
-        const int64_t nk = p.K - k0 < KBMAX * VW ? p.K - k0 : KBMAX * VW;
+      for (int64_t k0 = 0; k0 < p.K; k0 += KBF * VW) {
+        const int64_t nk = p.K - k0 < KBF * VW ? p.K - k0 : KBF * VW;
         switch ((nk + VW - 1) / VW) {
           case 1: bwf_row<1>(p, rows, taps, KKC, dyr, dys, k0, acc, Kp); break;
           case 2: bwf_row<2>(p, rows, taps, KKC, dyr, dys, k0, acc, Kp); break;
