@@ -58,6 +58,9 @@ CASES = {
     "first_c2_dilated_pad": (1, 9, 11, 2, 3, 2, 21, (2, 1), [2, 3, 4, 1], (2, 3), 1, True, "none"),
     "first_c4_k40_same_s12": (2, 8, 9, 4, 3, 3, 40, (1, 2), "same", (1, 1), 1, False, "relu"),
     "first_c1_wide_pad_gt_kernel": (1, 3, 40, 1, 2, 3, 17, (1, 1), [3, 2, 5, 4], (1, 1), 1, True, "none"),
+    # K <= 8, C == 1, stride_w 1: vectors over 16 output pixels (AVX-512), 2 full + a tail
+    "first_c1_k5_pixel_vectors": (2, 9, 37, 1, 3, 3, 5, (2, 1), "same", (1, 2), 1, True, "relu"),
+    "first_c1_k8_pixel_vectors": (1, 6, 20, 1, 2, 4, 8, (1, 1), "valid", (1, 1), 1, False, "none"),
 }
 FIRST_CASES = [k for k in CASES if k.startswith("first_")]
 DW_CASES = [k for k in CASES if k.startswith("depthwise") or k == "one_channel_many_filters"]
@@ -168,6 +171,7 @@ GRAD_CASES = {
     # first-layer kernels: K spans a full vector plus a partial one on every SIMD width
     "first_c1_k20_same": (1, 5, 6, 1, 3, 3, 20, (1, 1), "same", (1, 1), 1),
     "first_c3_k17_dilated_explicit": (2, 6, 5, 3, 2, 2, 17, (1, 2), [1, 2, 0, 1], (2, 1), 1),
+    "first_c1_k3_pixel_vectors": (1, 4, 19, 1, 2, 2, 3, (1, 1), [1, 0, 1, 1], (1, 2), 1),
 }
 
 

@@ -166,6 +166,47 @@ void fwd_row(const Conv2dParams& p, const float* const* rows, const float* wp, c
   for (; ow < p.OW; ++ow) fwd_block<KB, 1>(p, rows, wp, bp, Kp, ow, k0, nk, yrow, stream);
 }
 
+#if defined(__AVX512F__)
+// K <= 8, C == 1, sw == 1 (LeNet's 1->6 5x5): K-vectors would leave most lanes
+// idle, so vectorize over 16 output pixels instead: acc[k] (16 pixels) +=
+// x[row kh][ow0 + kw*dw .. +16] * w[kh][kw][k] (broadcast), then interleave the
+// KK vectors into y's (pixel, k) order with vpermt2ps (idx/msk from the caller).
+template <int KK>
+void fwd_row_ow(const Conv2dParams& p, const float* const* rows, const float* w, int64_t Kp, const float* bp,
+                float* yrow, const __m512i* idx, const __mmask16* msk) {
+  const bool act = p.activation == 1;
+  for (int64_t ow0 = 0; ow0 < p.OW; ow0 += 16) {
+    const int64_t n = p.OW - ow0 < 16 ? p.OW - ow0 : 16;
+    const __mmask16 lm = __mmask16((1u << n) - 1u);
+    __m512 acc[KK];
+    for (int k = 0; k < KK; ++k) acc[k] = _mm512_set1_ps(bp[k]);
+    const float* wk = w;
+    for (int64_t kh = 0; kh < p.KH; ++kh) {
+      const float* r = rows[kh] + ow0;
+      for (int64_t kw = 0; kw < p.KW; ++kw, wk += Kp) {
+        const __m512 xv = n == 16 ? _mm512_loadu_ps(r + kw * p.dw) : _mm512_maskz_loadu_ps(lm, r + kw * p.dw);
+        for (int k = 0; k < KK; ++k) acc[k] = _mm512_fmadd_ps(xv, _mm512_set1_ps(wk[k]), acc[k]);
+      }
+    }
+    if (act)
+      for (int k = 0; k < KK; ++k) acc[k] = (__m512)relu((vf)acc[k]);
+    float* yp = yrow + ow0 * KK;
+    const int64_t total = n * KK;
+    for (int v = 0; v < KK; ++v) {
+      __m512 o = _mm512_setzero_ps();
+      for (int kp = 0; kp < (KK + 1) / 2; ++kp) {
+        const __m512 hi = 2 * kp + 1 < KK ? acc[2 * kp + 1] : acc[2 * kp];
+        o = _mm512_mask_mov_ps(o, msk[v * 4 + kp], _mm512_permutex2var_ps(acc[2 * kp], idx[v], hi));
+      }
+      const int64_t f0 = int64_t(v) * 16;
+      if (f0 >= total) break;
+      if (f0 + 16 <= total) _mm512_storeu_ps(yp + f0, o);
+      else _mm512_mask_storeu_ps(yp + f0, __mmask16((1u << (total - f0)) - 1u), o);
+    }
+  }
+}
+#endif
+
 // acc[T][KB] over the pixels of one output row for taps [t0, t0+T), then into part.
 template <int KB, int T>
 inline void bwf_block(const Conv2dParams& p, const float* const* rows, const int64_t* taps, const float* dyr,
@@ -212,6 +253,48 @@ void conv2d_small_forward(const Conv2dParams& p, const float* x, const float* wp
   // Measured: a win at 18.6 MB (AlexNet conv1), a loss at 12.8 MB (the 1->64 layer).
   const bool stream = VW == 16 && p.K % 16 == 0 && (reinterpret_cast<uintptr_t>(y) & 63) == 0 &&
                       nrows * p.OW * p.K * 4 >= (int64_t(16) << 20);
+#if defined(__AVX512F__)
+  if (p.K <= 8 && p.C == 1 && p.sw == 1) {
+    // interleave tables: output vector v, lane e holds flat f = 16v + e = pixel i * K + k
+    const int KK = int(p.K);
+    __m512i idx[8];
+    __mmask16 msk[32];
+    for (int v = 0; v < KK; ++v) {
+      alignas(64) int32_t ix[16];
+      unsigned m[4] = {0, 0, 0, 0};
+      for (int e = 0; e < 16; ++e) {
+        const int f = 16 * v + e, i = f / KK, k = f % KK;
+        ix[e] = (i & 15) + 16 * (k & 1);
+        m[k / 2] |= 1u << e;
+      }
+      idx[v] = _mm512_load_si512(ix);
+      for (int kp = 0; kp < 4; ++kp) msk[v * 4 + kp] = __mmask16(m[kp]);
+    }
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num();
+      float* buf = rowbuf + t * rowfl;
+      const float** rows = rowptr + t * p.KH;
+      std::memset(buf + p.KH * Wn * p.C, 0, sizeof(float) * size_t(Wn * p.C));
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < nrows; ++r) {
+        make_rows(p, x, r / p.OH, r % p.OH, Wn, buf, rows);
+        float* yrow = y + r * p.OW * p.K;
+        switch (KK) {
+          case 1: fwd_row_ow<1>(p, rows, wp, Kp, bp, yrow, idx, msk); break;
+          case 2: fwd_row_ow<2>(p, rows, wp, Kp, bp, yrow, idx, msk); break;
+          case 3: fwd_row_ow<3>(p, rows, wp, Kp, bp, yrow, idx, msk); break;
+          case 4: fwd_row_ow<4>(p, rows, wp, Kp, bp, yrow, idx, msk); break;
+          case 5: fwd_row_ow<5>(p, rows, wp, Kp, bp, yrow, idx, msk); break;
+          case 6: fwd_row_ow<6>(p, rows, wp, Kp, bp, yrow, idx, msk); break;
+          case 7: fwd_row_ow<7>(p, rows, wp, Kp, bp, yrow, idx, msk); break;
+          default: fwd_row_ow<8>(p, rows, wp, Kp, bp, yrow, idx, msk); break;
+        }
+      }
+    }
+    return;
+  }
+#endif
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num();
