@@ -82,8 +82,17 @@ void small_backward_filter(const Conv2dParams& p, const float* dy, const float* 
   std::vector<float> rowbuf(size_t(nt) * size_t(small_rowbuf(p)));
   std::vector<const float*> rowptr(size_t(nt) * size_t(p.KH));
   std::vector<int64_t> taps(size_t(2 * KKC));
+  // K <= 8, C == 1, stride_w 1: scratch of the pixel-vector path (one de-interleaved
+  // dy row + per-tap vector partials per thread).
+  std::vector<float> dyt;
+  int64_t dyt_pt = 0;
+  if (p.K <= 8 && p.C == 1 && p.sw == 1) {
+    dyt_pt = p.K * ((p.OW + 15) / 16 * 16) + p.KH * p.KW * p.K * 16;  // one dy row + vector partials
+    if (dyt_pt * nt <= (int64_t(16) << 20)) dyt.resize(size_t(dyt_pt * nt));
+    else dyt_pt = 0;
+  }
   PCN_ISA_CALL(conv2d_small_backward_filter, p, dy, x, dw, accumulate, Kp, part.data(), dyrow.data(),
-               rowbuf.data(), rowptr.data(), taps.data(), nt);
+               rowbuf.data(), rowptr.data(), taps.data(), dyt_pt ? dyt.data() : nullptr, dyt_pt, nt);
 }
 
 // Rows per tile: the cache budget, and no more than an even share per thread.

@@ -243,6 +243,76 @@ void bwf_row(const Conv2dParams& p, const float* const* rows, const int64_t* tap
   for (; t < KKC; ++t) bwf_block<KB, 1>(p, rows, taps, dyr, dys, t, k0, part, Kp);
 }
 
+#if defined(__AVX512F__)
+// Backward-filter, K <= 8, C == 1, stride_w 1 (LeNet c1): vectors over 16 output
+// pixels. Per output row: de-interleave dy's row into dT[k][OWr] (vpermt2ps; zero
+// past OW), then for blocks of TB taps: acc[t][k] (16 pixels) += x[tap t] * dT[k]
+// over the row in registers, added into the thread's vector partials
+// vpart[tap][k][16]; one horizontal sum per (tap, k) at the end.
+template <int KK, int TB>
+inline void bwf_ow_tile(const Conv2dParams& p, const float* const* rows, const int64_t* taps, int64_t t0,
+                        const float* dT, int64_t OWr, float* vpart) {
+  const float* xp[TB];
+  for (int t = 0; t < TB; ++t) xp[t] = rows[taps[2 * (t0 + t)]] + taps[2 * (t0 + t) + 1];
+  __m512 acc[TB][KK];
+  for (int t = 0; t < TB; ++t)
+    for (int k = 0; k < KK; ++k) acc[t][k] = _mm512_setzero_ps();
+  for (int64_t ow0 = 0; ow0 < p.OW; ow0 += 16) {
+    const int64_t n = p.OW - ow0 < 16 ? p.OW - ow0 : 16;
+    const __mmask16 lm = __mmask16((1u << n) - 1u);
+    __m512 dv[KK];
+    for (int k = 0; k < KK; ++k) dv[k] = _mm512_loadu_ps(dT + k * OWr + ow0);
+#pragma GCC unroll 32
+    for (int t = 0; t < TB; ++t) {
+      const __m512 xv = n == 16 ? _mm512_loadu_ps(xp[t] + ow0) : _mm512_maskz_loadu_ps(lm, xp[t] + ow0);
+      for (int k = 0; k < KK; ++k) acc[t][k] = _mm512_fmadd_ps(xv, dv[k], acc[t][k]);
+    }
+  }
+  for (int t = 0; t < TB; ++t)
+    for (int k = 0; k < KK; ++k) {
+      float* v = vpart + ((t0 + t) * KK + k) * 16;
+      _mm512_storeu_ps(v, _mm512_add_ps(_mm512_loadu_ps(v), acc[t][k]));
+    }
+}
+
+template <int KK>
+void bwf_ow(const Conv2dParams& p, const float* x, const float* dy, int64_t lo, int64_t hi, const __m512i* idx,
+            const __mmask16* msk, float* scratch, int64_t Wn, float* buf, const float** rows, const int64_t* taps,
+            float* part, int64_t Kp) {
+  constexpr int TB = 24 / KK < 8 ? 24 / KK : 8;
+  const int64_t ntaps = p.KH * p.KW, OWr = (p.OW + 15) / 16 * 16;
+  float* dT = scratch;
+  float* vpart = scratch + KK * OWr;
+  std::memset(vpart, 0, sizeof(float) * size_t(ntaps * KK * 16));
+  for (int64_t r = lo; r < hi; ++r) {
+    make_rows(p, x, r / p.OH, r % p.OH, Wn, buf, rows);
+    for (int64_t ow0 = 0; ow0 < OWr; ow0 += 16) {
+      const int64_t n = p.OW - ow0 < 16 ? p.OW - ow0 : 16;
+      const int64_t total = n * KK;
+      const float* src = dy + (r * p.OW + ow0) * KK;
+      __m512 in[KK + (KK & 1)];
+      for (int v = 0; v < KK + (KK & 1); ++v) {
+        const int64_t f0 = int64_t(v) * 16;
+        in[v] = f0 + 16 <= total ? _mm512_loadu_ps(src + f0)
+                : f0 < total    ? _mm512_maskz_loadu_ps(__mmask16((1u << (total - f0)) - 1u), src + f0)
+                                : _mm512_setzero_ps();
+      }
+      for (int k = 0; k < KK; ++k) {
+        __m512 o = _mm512_setzero_ps();
+        for (int q = 0; q < (KK + 1) / 2; ++q)
+          o = _mm512_mask_mov_ps(o, msk[k * 4 + q], _mm512_permutex2var_ps(in[2 * q], idx[k], in[2 * q + 1]));
+        _mm512_storeu_ps(dT + k * OWr + ow0, o);
+      }
+    }
+    int64_t t0 = 0;
+    for (; t0 + TB <= ntaps; t0 += TB) bwf_ow_tile<KK, TB>(p, rows, taps, t0, dT, OWr, vpart);
+    for (; t0 < ntaps; ++t0) bwf_ow_tile<KK, 1>(p, rows, taps, t0, dT, OWr, vpart);
+  }
+  for (int64_t t = 0; t < ntaps; ++t)
+    for (int k = 0; k < KK; ++k) part[t * Kp + k] = _mm512_reduce_add_ps(_mm512_loadu_ps(vpart + (t * KK + k) * 16));
+}
+#endif
+
 }  // namespace
 
 void conv2d_small_forward(const Conv2dParams& p, const float* x, const float* wp, const float* bp, float* y,
@@ -330,7 +400,8 @@ void conv2d_small_forward(const Conv2dParams& p, const float* x, const float* wp
 
 void conv2d_small_backward_filter(const Conv2dParams& p, const float* dy, const float* x, float* dw,
                                   bool accumulate, int64_t Kp, float* part, float* dyrow, float* rowbuf,
-                                  const float** rowptr, int64_t* taps, int nt) {
+                                  const float** rowptr, int64_t* taps, float* dyt, int64_t dyt_per_thread,
+                                  int nt) {
   const int64_t Wn = wneed(p), rowfl = (p.KH + 1) * Wn * p.C;
   const int64_t KKC = p.KH * p.KW * p.C, WS = KKC * Kp;
   const int64_t nrows = p.N * p.OH;
@@ -352,6 +423,37 @@ void conv2d_small_backward_filter(const Conv2dParams& p, const float* dy, const 
     std::memset(acc, 0, sizeof(float) * size_t(WS));
     if (padk) std::memset(dyr_buf, 0, sizeof(float) * size_t(p.OW * Kp));
     const int64_t lo = nrows * t / T, hi = nrows * (t + 1) / T;  // fixed ranges: deterministic
+#if defined(__AVX512F__)
+    const int64_t OWr = (p.OW + 15) / 16 * 16;
+    if (dyt && p.K <= 8 && p.C == 1 && p.sw == 1 && p.K * OWr + p.KH * p.KW * p.K * 16 <= dyt_per_thread) {
+      float* dt = dyt + t * dyt_per_thread;
+      // lane i of dT[k] is flat f = i*K + k of a 16-pixel run: input pair q = f / 32, index f % 32
+      const int KK = int(p.K);
+      __m512i idx[8];
+      __mmask16 msk[32];
+      for (int k = 0; k < KK; ++k) {
+        alignas(64) int32_t ix[16];
+        unsigned m[4] = {0, 0, 0, 0};
+        for (int i = 0; i < 16; ++i) {
+          const int f = i * KK + k;
+          ix[i] = f % 32;
+          m[f / 32] |= 1u << i;
+        }
+        idx[k] = _mm512_load_si512(ix);
+        for (int q = 0; q < 4; ++q) msk[k * 4 + q] = __mmask16(m[q]);
+      }
+      switch (KK) {
+        case 1: bwf_ow<1>(p, x, dy, lo, hi, idx, msk, dt, Wn, buf, rows, taps, acc, Kp); break;
+        case 2: bwf_ow<2>(p, x, dy, lo, hi, idx, msk, dt, Wn, buf, rows, taps, acc, Kp); break;
+        case 3: bwf_ow<3>(p, x, dy, lo, hi, idx, msk, dt, Wn, buf, rows, taps, acc, Kp); break;
+        case 4: bwf_ow<4>(p, x, dy, lo, hi, idx, msk, dt, Wn, buf, rows, taps, acc, Kp); break;
+        case 5: bwf_ow<5>(p, x, dy, lo, hi, idx, msk, dt, Wn, buf, rows, taps, acc, Kp); break;
+        case 6: bwf_ow<6>(p, x, dy, lo, hi, idx, msk, dt, Wn, buf, rows, taps, acc, Kp); break;
+        case 7: bwf_ow<7>(p, x, dy, lo, hi, idx, msk, dt, Wn, buf, rows, taps, acc, Kp); break;
+        default: bwf_ow<8>(p, x, dy, lo, hi, idx, msk, dt, Wn, buf, rows, taps, acc, Kp); break;
+      }
+    } else
+#endif
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t n = r / p.OH, oh = r % p.OH;
       make_rows(p, x, n, oh, Wn, buf, rows);

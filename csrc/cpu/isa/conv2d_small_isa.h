@@ -22,9 +22,13 @@ PCN_DECLARE_ISA(void conv2d_small_forward(const Conv2dParams& p, const float* x,
 // dw (KH,KW,C,K) = (accumulate ? dw : 0) + sum over pixels x_tap * dy.
 // part: nt * KKC * Kp floats (per-thread partials); dyrow: nt * OW * Kp floats
 // (padded copies of dy rows when K % 16 != 0); taps: 2 * KKC int64.
+// dyt (may be null): nt * dyt_per_thread floats for the K <= 8, C == 1, stride_w 1
+// path (AVX-512; vectors over pixels), used when
+// K * round_up(OW, 16) + KH*KW*K*16 <= dyt_per_thread.
 PCN_DECLARE_ISA(void conv2d_small_backward_filter(const Conv2dParams& p, const float* dy, const float* x, float* dw,
                                                   bool accumulate, int64_t Kp, float* part, float* dyrow,
-                                                  float* rowbuf, const float** rowptr, int64_t* taps, int nt))
+                                                  float* rowbuf, const float** rowptr, int64_t* taps, float* dyt,
+                                                  int64_t dyt_per_thread, int nt))
 
 }  // namespace pcn
 
