@@ -61,6 +61,8 @@ CASES = {
     # K <= 8, C == 1, stride_w 1: vectors over 16 output pixels (AVX-512), 2 full + a tail
     "first_c1_k5_pixel_vectors": (2, 9, 37, 1, 3, 3, 5, (2, 1), "same", (1, 2), 1, True, "relu"),
     "first_c1_k8_pixel_vectors": (1, 6, 20, 1, 2, 4, 8, (1, 1), "valid", (1, 1), 1, False, "none"),
+    # W > 64: the backward-input gather's second 64-column chunk and a 6-column tail
+    "first_c1_k4_wide_rows": (2, 4, 70, 1, 3, 3, 4, (1, 1), "same", (1, 1), 1, True, "none"),
 }
 FIRST_CASES = [k for k in CASES if k.startswith("first_")]
 DW_CASES = [k for k in CASES if k.startswith("depthwise") or k == "one_channel_many_filters"]

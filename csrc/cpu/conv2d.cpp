@@ -271,6 +271,18 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
     PCN_ISA_CALL(conv2d_dw_backward_input, p, dy, w, dx);
     return;
   }
+  if (p.groups == 1 && p.C == 1 && p.K <= 8 && p.sh == 1 && p.sw == 1 && !is_pointwise(p) &&
+      active_isa() == Isa::Avx512) {
+    // LeNet c1: the pixel-vector gather (isa/conv2d_small.cpp); falls through if it declines
+    const int nt = omp_get_max_threads();
+    const int64_t ML = std::max<int64_t>(0, (p.KW - 1) * p.dw - p.pad_left);
+    const int64_t Wr = (p.W + 15) / 16 * 16, OWr = (p.OW + 15) / 16 * 16;
+    const int64_t per = p.OH * p.K * (std::max(Wr + p.pad_left, OWr) + ML + 16);
+    if (per * nt <= (int64_t(16) << 20)) {
+      std::vector<float> scratch(size_t(per * nt));
+      if (PCN_ISA_CALL(conv2d_small_backward_input, p, dy, w, dx, scratch.data(), per, nt)) return;
+    }
+  }
   const Geom G = geom(p);
   if (is_pointwise(p)) {
     // dx_g (rows, Cg; stride C) = dy_g (rows, Kg; stride K) @ W_g^T  [W_g is (Cg, Kg), stride K]

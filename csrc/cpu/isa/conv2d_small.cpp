@@ -488,3 +488,112 @@ void conv2d_small_backward_filter(const Conv2dParams& p, const float* dy, const 
 
 }  // namespace PCN_ISA_NS
 }  // namespace pcn
+
+namespace pcn {
+namespace PCN_ISA_NS {
+
+bool conv2d_small_backward_input(const Conv2dParams& p, const float* dy, const float* w, float* dx, float* scratch,
+                                 int64_t per_thread, int nt) {
+#if defined(__AVX512F__)
+  if (!(p.groups == 1 && p.C == 1 && p.K <= 8 && p.sh == 1 && p.sw == 1)) return false;
+  const int64_t K = p.K, pl = p.pad_left;
+  const int64_t ML = (p.KW - 1) * p.dw > pl ? (p.KW - 1) * p.dw - pl : 0;
+  const int64_t Wr = (p.W + 15) / 16 * 16, OWr = (p.OW + 15) / 16 * 16;
+  const int64_t BW = (Wr + pl > OWr ? Wr + pl : OWr) + ML + 16;
+  if (p.OH * K * BW > per_thread) return false;
+  // de-interleave tables (as in the backward-filter): lane i of row k is flat i*K + k
+  const int KK = int(K);
+  __m512i idx[8];
+  __mmask16 msk[32];
+  for (int k = 0; k < KK; ++k) {
+    alignas(64) int32_t ix[16];
+    unsigned m[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 16; ++i) {
+      const int f = i * KK + k;
+      ix[i] = f % 32;
+      m[f / 32] |= 1u << i;
+    }
+    idx[k] = _mm512_load_si512(ix);
+    for (int q = 0; q < 4; ++q) msk[k * 4 + q] = __mmask16(m[q]);
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    float* dT = scratch + omp_get_thread_num() * per_thread;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < p.N; ++n) {
+      // dT[oh][k][BW]: column ML + ow holds dy[n, oh, ow, k]; zero elsewhere
+      for (int64_t oh = 0; oh < p.OH; ++oh) {
+        float* rowk = dT + oh * K * BW;
+        for (int64_t ow0 = 0; ow0 < p.OW; ow0 += 16) {
+          const int64_t cnt = p.OW - ow0 < 16 ? p.OW - ow0 : 16, total = cnt * KK;
+          const float* src = dy + ((n * p.OH + oh) * p.OW + ow0) * K;
+          __m512 in[8];
+          for (int v = 0; v < KK + (KK & 1); ++v) {
+            const int64_t f0 = int64_t(v) * 16;
+            in[v] = f0 + 16 <= total ? _mm512_loadu_ps(src + f0)
+                    : f0 < total    ? _mm512_maskz_loadu_ps(__mmask16((1u << (total - f0)) - 1u), src + f0)
+                                    : _mm512_setzero_ps();
+          }
+          for (int k = 0; k < KK; ++k) {
+            __m512 o = _mm512_setzero_ps();
+            for (int q = 0; q < (KK + 1) / 2; ++q)
+              o = _mm512_mask_mov_ps(o, msk[k * 4 + q], _mm512_permutex2var_ps(in[2 * q], idx[k], in[2 * q + 1]));
+            _mm512_storeu_ps(rowk + k * BW + ML + ow0, o);
+          }
+        }
+        for (int64_t k = 0; k < K; ++k) {
+          std::memset(rowk + k * BW, 0, sizeof(float) * size_t(ML));
+          std::memset(rowk + k * BW + ML + p.OW, 0, sizeof(float) * size_t(BW - ML - p.OW));
+        }
+      }
+      // dx[n, ih, iw] = sum_{kh, kw, k} dT[ih + pt - kh*dh][k][iw + pl - kw*dw + ML] * w[kh, kw, k]
+      for (int64_t ih = 0; ih < p.H; ++ih) {
+        float* dxr = dx + (n * p.H + ih) * p.W;
+        for (int64_t iw0 = 0; iw0 < p.W; iw0 += 64) {
+          __m512 a0[4], a1[4];
+          for (int j = 0; j < 4; ++j) a0[j] = a1[j] = _mm512_setzero_ps();
+          const int64_t nv = (p.W - iw0 + 15) / 16 < 4 ? (p.W - iw0 + 15) / 16 : 4;
+          for (int64_t kh = 0; kh < p.KH; ++kh) {
+            const int64_t oh = ih + p.pad_top - kh * p.dh;
+            if (oh < 0 || oh >= p.OH) continue;
+            const float* rowk = dT + oh * K * BW;
+            for (int64_t kw = 0; kw < p.KW; ++kw) {
+              const float* base = rowk + iw0 + pl - kw * p.dw + ML;
+              const float* wk = w + (kh * p.KW + kw) * K;
+              int64_t k = 0;
+              for (; k + 1 < K; k += 2) {  // two accumulator sets: twice the FMA chains
+                const __m512 w0 = _mm512_set1_ps(wk[k]), w1 = _mm512_set1_ps(wk[k + 1]);
+                for (int j = 0; j < 4; ++j) {
+                  if (j >= nv) break;
+                  a0[j] = _mm512_fmadd_ps(_mm512_loadu_ps(base + k * BW + 16 * j), w0, a0[j]);
+                  a1[j] = _mm512_fmadd_ps(_mm512_loadu_ps(base + (k + 1) * BW + 16 * j), w1, a1[j]);
+                }
+              }
+              if (k < K) {
+                const __m512 w0 = _mm512_set1_ps(wk[k]);
+                for (int j = 0; j < 4; ++j) {
+                  if (j >= nv) break;
+                  a0[j] = _mm512_fmadd_ps(_mm512_loadu_ps(base + k * BW + 16 * j), w0, a0[j]);
+                }
+              }
+            }
+          }
+          for (int j = 0; j < nv; ++j) {
+            const int64_t iw = iw0 + 16 * j, cnt = p.W - iw < 16 ? p.W - iw : 16;
+            const __m512 v = _mm512_add_ps(a0[j], a1[j]);
+            if (cnt == 16) _mm512_storeu_ps(dxr + iw, v);
+            else _mm512_mask_storeu_ps(dxr + iw, __mmask16((1u << cnt) - 1u), v);
+          }
+        }
+      }
+    }
+  }
+  return true;
+#else
+  (void)p; (void)dy; (void)w; (void)dx; (void)scratch; (void)per_thread; (void)nt;
+  return false;
+#endif
+}
+
+}  // namespace PCN_ISA_NS
+}  // namespace pcn

@@ -33,11 +33,12 @@ PCN_DECLARE_ISA(void conv2d_small_backward_filter(const Conv2dParams& p, const f
 }  // namespace pcn
 
 namespace pcn {
-// Backward-input for few input channels, stride 1 (any kernel, dilation, padding).
-// dy of one image is transposed to dyT[oh][k][BW] (width-major, zero margins) and
-// dx rows are gathered with vectors over the input width. BW >= Wr + pad_left + ML
-// with Wr = W rounded up to 16 and ML = max(0, (KW-1)*dw - pad_left); dyt holds
-// nt * OH*K*BW floats. dx fully written.
-PCN_DECLARE_ISA(void conv2d_small_backward_input(const Conv2dParams& p, const float* dy, const float* w,
-                                                 float* dx, float* dyt, int64_t BW, int nt))
+// Backward-input for groups == 1, C == 1, K <= 8, stride 1 (LeNet c1), AVX-512 only:
+// dy of one image is de-interleaved into rows dT[oh][k][BW] (zero margins) and dx rows
+// are gathered over 16-pixel vectors. scratch: nt * per_thread floats; returns false
+// (nothing written) when the shape is not handled or an image's dT does not fit
+// (OH * K * BW floats, BW = max(round16(W) + pad_left, round16(OW)) + ML + 16,
+// ML = max(0, (KW-1)*dw - pad_left)); the caller then uses the GEMM path.
+PCN_DECLARE_ISA(bool conv2d_small_backward_input(const Conv2dParams& p, const float* dy, const float* w,
+                                                 float* dx, float* scratch, int64_t per_thread, int nt))
 }  // namespace pcn
