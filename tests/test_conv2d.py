@@ -35,6 +35,11 @@ CASES = {
     "depthwise_mult2_stride2": (2, 9, 8, 4, 3, 2, 8, (2, 2), "same", (1, 1), 4, False, "none"),
     "depthwise_mult2_dilated_explicit": (1, 10, 9, 3, 3, 3, 6, (1, 2), [2, 1, 0, 3], (2, 1), 3, True, "none"),
     "depthwise_stride_gt_kernel": (2, 10, 9, 3, 2, 2, 3, (3, 4), "valid", (1, 1), 3, False, "none"),
+    # register-blocked m == 1 path (C a multiple of every vector width): channel blocks
+    # of 4 vectors + single vectors, interior column blocks + edges, stride-1 bwd-input
+    "depthwise_c80_blocked": (2, 9, 15, 80, 3, 3, 80, (1, 1), "same", (1, 1), 80, True, "relu"),
+    "depthwise_c32_dilated_explicit": (1, 10, 17, 32, 3, 2, 32, (1, 1), [2, 0, 1, 3], (2, 3), 32, False, "none"),
+    "depthwise_c16_stride2": (2, 11, 16, 16, 3, 3, 16, (2, 2), "same", (1, 1), 16, True, "none"),
     "one_channel_many_filters": (2, 8, 8, 1, 3, 3, 16, (1, 1), "same", (1, 1), 1, True, "relu"),
     "pointwise": (2, 5, 6, 7, 1, 1, 9, (1, 1), "valid", (1, 1), 1, True, "relu"),
     "pointwise_groups2": (2, 5, 4, 6, 1, 1, 4, (1, 1), "valid", (1, 1), 2, False, "none"),
@@ -44,7 +49,22 @@ CASES = {
     "multi_tile": (4, 12, 12, 256, 3, 3, 16, (1, 1), "same", (1, 1), 1, True, "none"),
     "multi_tile_groups": (3, 10, 10, 128, 3, 3, 8, (1, 1), "same", (1, 1), 2, False, "none"),
     "batch1_wide": (1, 12, 12, 64, 3, 3, 8, (1, 1), "same", (1, 1), 1, True, "none"),  # N < threads
+    # first layers (groups 1, C <= 4): the direct kernels of isa/conv2d_small.cpp.
+    # K = 64 / 96 / 6 / 21 / 40 cover full vectors, several K blocks and partial
+    # vectors on every SIMD width; OW covers whole pixel blocks and tails.
+    "first_c1_k64_7x7_same": (2, 11, 10, 1, 7, 7, 64, (1, 1), "same", (1, 1), 1, True, "relu"),
+    "first_c3_k96_stride": (2, 23, 19, 3, 5, 5, 96, (4, 3), "valid", (1, 1), 1, True, "none"),
+    "first_c1_k6_valid": (3, 12, 13, 1, 5, 5, 6, (1, 1), "valid", (1, 1), 1, False, "relu"),
+    "first_c2_dilated_pad": (1, 9, 11, 2, 3, 2, 21, (2, 1), [2, 3, 4, 1], (2, 3), 1, True, "none"),
+    "first_c4_k40_same_s12": (2, 8, 9, 4, 3, 3, 40, (1, 2), "same", (1, 1), 1, False, "relu"),
+    "first_c1_wide_pad_gt_kernel": (1, 3, 40, 1, 2, 3, 17, (1, 1), [3, 2, 5, 4], (1, 1), 1, True, "none"),
+    # K <= 8, C == 1, stride_w 1: vectors over 16 output pixels (AVX-512), 2 full + a tail
+    "first_c1_k5_pixel_vectors": (2, 9, 37, 1, 3, 3, 5, (2, 1), "same", (1, 2), 1, True, "relu"),
+    "first_c1_k8_pixel_vectors": (1, 6, 20, 1, 2, 4, 8, (1, 1), "valid", (1, 1), 1, False, "none"),
+    # W > 64: the backward-input gather's second 64-column chunk and a 6-column tail
+    "first_c1_k4_wide_rows": (2, 4, 70, 1, 3, 3, 4, (1, 1), "same", (1, 1), 1, True, "none"),
 }
+FIRST_CASES = [k for k in CASES if k.startswith("first_")]
 DW_CASES = [k for k in CASES if k.startswith("depthwise") or k == "one_channel_many_filters"]
 
 
@@ -74,7 +94,7 @@ def test_forward_matches_reference(case):
     assert_close(fwd(x, w, b, act, **kw), r, rtol=1e-4, atol=scaled_tol(r, red(w, kw)))
 
 
-@pytest.mark.parametrize("case", DW_CASES + ["basic", "groups2", "pointwise"])
+@pytest.mark.parametrize("case", DW_CASES + FIRST_CASES + ["basic", "groups2", "pointwise"])
 def test_every_simd_path(simd, case):
     x, w, b, act, kw = make(case, seed=1)
     r = ref.conv2d_forward(x, w, b, activation=act, **kw)
@@ -114,7 +134,8 @@ def test_backward_filter_and_bias_match_reference(case):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("case", ["multi_tile", "groups2", "depthwise_mult2_stride2", "pointwise", "batch1_wide"])
+@pytest.mark.parametrize("case", ["multi_tile", "groups2", "depthwise_mult2_stride2", "pointwise", "batch1_wide",
+                                  "first_c3_k96_stride", "first_c1_k6_valid"])
 def test_thread_counts_and_determinism(threads, case):
     prev = pcn.get_num_threads()
     pcn.set_num_threads(threads)
@@ -149,7 +170,16 @@ GRAD_CASES = {
     "depthwise_mult2": (1, 4, 5, 3, 2, 2, 6, (1, 1), "same", (1, 1), 3),
     "explicit_pad_gt_kernel": (1, 3, 3, 1, 2, 2, 2, (1, 1), [3, 2, 1, 3], (1, 1), 1),
     "pointwise": (2, 3, 2, 3, 1, 1, 2, (1, 1), "valid", (1, 1), 1),
+    # first-layer kernels: K spans a full vector plus a partial one on every SIMD width
+    "first_c1_k20_same": (1, 5, 6, 1, 3, 3, 20, (1, 1), "same", (1, 1), 1),
+    "first_c3_k17_dilated_explicit": (2, 6, 5, 3, 2, 2, 17, (1, 2), [1, 2, 0, 1], (2, 1), 1),
+    "first_c1_k3_pixel_vectors": (1, 4, 19, 1, 2, 2, 3, (1, 1), [1, 0, 1, 1], (1, 2), 1),
 }
+
+
+@pytest.mark.parametrize("case", [k for k in GRAD_CASES if k.startswith("first_")])
+def test_gradcheck_first_layer_kernels_every_simd_path(simd, case):
+    test_gradcheck_exhaustive(case)
 
 
 @pytest.mark.parametrize("case", list(GRAD_CASES))
@@ -181,6 +211,21 @@ def test_gradcheck_sampled_larger():
     ndx = numeric_grad(lambda v: ref.conv2d_forward(v, w, **kw), x, dy, indices=sample_indices(x.size, 30))
     assert_grad_close(C_.conv2d_backward_input(T(dy), T(w), list(x.shape), **kw).numpy(), ndx, what="dx")
     ndw = numeric_grad(lambda v: ref.conv2d_forward(x, v, **kw), w, dy, indices=sample_indices(w.size, 30))
+    assert_grad_close(C_.conv2d_backward_filter(T(dy), T(x), list(w.shape), **kw).numpy(), ndw, what="dw")
+
+
+def test_gradcheck_sampled_depthwise_blocked_every_simd_path(simd):
+    # the register-blocked depthwise path (C a multiple of 16), sampled finite differences
+    N, H, W, C, KH, KW = 1, 4, 9, 16, 3, 3
+    kw = dict(strides=[1, 1], padding="same", dilations=[1, 1], groups=C)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    w = rng.standard_normal((KH, KW, 1, C)).astype(np.float32)
+    y = ref.conv2d_forward(x, w, **kw)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    ndx = numeric_grad(lambda v: ref.conv2d_forward(v, w, **kw), x, dy, indices=sample_indices(x.size, 12))
+    assert_grad_close(C_.conv2d_backward_input(T(dy), T(w), list(x.shape), **kw).numpy(), ndx, what="dx")
+    ndw = numeric_grad(lambda v: ref.conv2d_forward(x, v, **kw), w, dy, indices=sample_indices(w.size, 12))
     assert_grad_close(C_.conv2d_backward_filter(T(dy), T(x), list(w.shape), **kw).numpy(), ndw, what="dw")
 
 

@@ -25,12 +25,14 @@
 #include <vector>
 
 #include "gemm.h"
+#include "isa/conv2d_small_isa.h"
 
 namespace pcn {
 namespace cpu {
 namespace {
 
-constexpr int64_t kColBytes = int64_t(2) << 20;  // im2col tile budget per thread
+constexpr int64_t kColBytes = int64_t(2) << 20;     // im2col tile budget per thread
+constexpr int64_t kBwdColBytes = int64_t(4) << 20;  // backward-input image-group tile budget
 
 struct Geom {
   int64_t Cg, Kg, KKC, rows, OHW;
@@ -50,6 +52,48 @@ bool is_pointwise(const Conv2dParams& p) {
          p.pad_left == 0 && p.pad_right == 0;
 }
 bool is_depthwise(const Conv2dParams& p) { return p.groups == p.C && p.K % p.C == 0; }
+
+// First layers: few input channels, so the im2col GEMM's inner dimension is
+// tiny and its A matrix KH*KW times x; the direct kernels in
+// isa/conv2d_small.cpp read x in place and vectorize over K instead.
+bool is_small_c(const Conv2dParams& p) { return p.groups == 1 && p.C <= 4 && !is_pointwise(p); }
+constexpr int64_t kSmallKp = 16;  // K padding of the packed weights (a multiple of every VW)
+inline int64_t small_kp(const Conv2dParams& p) { return (p.K + kSmallKp - 1) / kSmallKp * kSmallKp; }
+inline int64_t small_rowbuf(const Conv2dParams& p) {
+  return (p.KH + 1) * ((p.OW - 1) * p.sw + (p.KW - 1) * p.dw + 1) * p.C;
+}
+
+void small_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
+  const int nt = omp_get_max_threads();
+  const int64_t Kp = small_kp(p), KKC = p.KH * p.KW * p.C;
+  std::vector<float> wp(size_t(KKC * Kp), 0.f), bp(size_t(Kp), 0.f);
+  for (int64_t t = 0; t < KKC; ++t) std::memcpy(wp.data() + t * Kp, w + t * p.K, sizeof(float) * size_t(p.K));
+  if (b) std::memcpy(bp.data(), b, sizeof(float) * size_t(p.K));
+  std::vector<float> rowbuf(size_t(nt) * size_t(small_rowbuf(p)));
+  std::vector<const float*> rowptr(size_t(nt) * size_t(p.KH));
+  PCN_ISA_CALL(conv2d_small_forward, p, x, wp.data(), bp.data(), y, Kp, rowbuf.data(), rowptr.data(), nt);
+}
+
+void small_backward_filter(const Conv2dParams& p, const float* dy, const float* x, float* dw, bool accumulate) {
+  const int nt = omp_get_max_threads();
+  const int64_t Kp = small_kp(p), KKC = p.KH * p.KW * p.C;
+  std::vector<float> part(size_t(nt) * size_t(KKC * Kp));
+  std::vector<float> dyrow(size_t(nt) * size_t(p.OW * Kp));
+  std::vector<float> rowbuf(size_t(nt) * size_t(small_rowbuf(p)));
+  std::vector<const float*> rowptr(size_t(nt) * size_t(p.KH));
+  std::vector<int64_t> taps(size_t(2 * KKC));
+  // K <= 8, C == 1, stride_w 1: scratch of the pixel-vector path (one de-interleaved
+  // dy row + per-tap vector partials per thread).
+  std::vector<float> dyt;
+  int64_t dyt_pt = 0;
+  if (p.K <= 8 && p.C == 1 && p.sw == 1) {
+    dyt_pt = p.K * ((p.OW + 15) / 16 * 16) + p.KH * p.KW * p.K * 16;  // one dy row + vector partials
+    if (dyt_pt * nt <= (int64_t(16) << 20)) dyt.resize(size_t(dyt_pt * nt));
+    else dyt_pt = 0;
+  }
+  PCN_ISA_CALL(conv2d_small_backward_filter, p, dy, x, dw, accumulate, Kp, part.data(), dyrow.data(),
+               rowbuf.data(), rowptr.data(), taps.data(), dyt_pt ? dyt.data() : nullptr, dyt_pt, nt);
+}
 
 // Rows per tile: the cache budget, and no more than an even share per thread.
 int64_t tile_rows(int64_t KKC, int64_t rows, int64_t nthreads) {
@@ -169,6 +213,10 @@ void forward_tile(const Conv2dParams& p, const Geom& G, const float* x, const fl
 }  // namespace
 
 void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
+  if (is_small_c(p)) {
+    small_forward(p, x, w, b, y);
+    return;
+  }
   if (is_depthwise(p) && (p.groups > 1 || p.KH * p.KW > 1)) {
     PCN_ISA_CALL(conv2d_dw_forward, p, x, w, b, y);
     return;
@@ -219,9 +267,21 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 }
 
 void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* w, float* dx) {
-  if (is_depthwise(p) && (p.groups > 1 || p.KH * p.KW > 1)) {
+  if (is_depthwise(p) && p.groups > 1) {
     PCN_ISA_CALL(conv2d_dw_backward_input, p, dy, w, dx);
     return;
+  }
+  if (p.groups == 1 && p.C == 1 && p.K <= 8 && p.sh == 1 && p.sw == 1 && !is_pointwise(p) &&
+      active_isa() == Isa::Avx512) {
+    // LeNet c1: the pixel-vector gather (isa/conv2d_small.cpp); falls through if it declines
+    const int nt = omp_get_max_threads();
+    const int64_t ML = std::max<int64_t>(0, (p.KW - 1) * p.dw - p.pad_left);
+    const int64_t Wr = (p.W + 15) / 16 * 16, OWr = (p.OW + 15) / 16 * 16;
+    const int64_t per = p.OH * p.K * (std::max(Wr + p.pad_left, OWr) + ML + 16);
+    if (per * nt <= (int64_t(16) << 20)) {
+      std::vector<float> scratch(size_t(per * nt));
+      if (PCN_ISA_CALL(conv2d_small_backward_input, p, dy, w, dx, scratch.data(), per, nt)) return;
+    }
   }
   const Geom G = geom(p);
   if (is_pointwise(p)) {
@@ -235,48 +295,71 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
     }
     return;
   }
-  // Tiles never cross an image, so images are independent: a thread owns whole
-  // images of dx (zeroes them, then scatter-adds) when there are enough images.
+  // Tiles never cross an image group, so groups are independent: a thread owns
+  // whole images of dx (zeroes them, then scatter-adds) when there are enough images.
+  // Small images are batched G at a time into one tile (M = G*OH*OW): every
+  // sgemm call repacks all of W^T, which for a 7x7 image cost as much as the
+  // product itself.
   const int nt = omp_get_max_threads();
   const int64_t img = p.H * p.W * p.C;
   const bool per_image = p.N >= nt && nt > 1;
-  const int64_t R = tile_rows(G.KKC, G.OHW, per_image ? 1 : nt);
+  // An image that fits the tile budget is one tile (tile_rows' rounding to 16
+  // rows used to split a 7x7 image into 48 + 1 rows: an M = 1 GEMM per image).
+  const bool whole = G.OHW <= std::max<int64_t>(1, kColBytes / (int64_t(sizeof(float)) * G.KKC));
+  const int64_t R = whole ? G.OHW : tile_rows(G.KKC, G.OHW, per_image ? 1 : nt);
   const int64_t tpi = (G.OHW + R - 1) / R;  // tiles per image
-  auto image = [&](int64_t n, float* col) {
-    for (int64_t t = 0; t < tpi; ++t) {
-      const int64_t r0 = n * G.OHW + t * R, Rt = std::min(R, G.OHW - t * R);
-      for (int64_t g = 0; g < p.groups; ++g) {
-        // col (Rt, KKC) = dy_g rows (Rt, Kg; stride K) @ W_g^T  [W_g (KKC, Kg), stride K]
-        GemmParams gp;
-        gp.transB = true;
-        gp.M = Rt; gp.N = G.KKC; gp.K = G.Kg;
-        gp.lda = p.K; gp.ldb = p.K; gp.ldc = G.KKC;
-        sgemm(gp, dy + r0 * p.K + g * G.Kg, w + g * G.Kg, col);
-        col2im_add(p, G, col, g, r0, Rt, dx);
-      }
+  int64_t GI = 1;                           // images per group
+  if (tpi == 1) {
+    GI = std::max<int64_t>(1, kBwdColBytes / (int64_t(sizeof(float)) * G.KKC * G.OHW));
+    GI = std::min(GI, per_image ? (p.N + nt - 1) / nt : p.N);
+  }
+  const int64_t ngroups = (p.N + GI - 1) / GI;
+  const int64_t col_rows = std::max(R, GI * G.OHW);
+  auto tile = [&](int64_t r0, int64_t Rt, float* col) {
+    for (int64_t g = 0; g < p.groups; ++g) {
+      // col (Rt, KKC) = dy_g rows (Rt, Kg; stride K) @ W_g^T  [W_g (KKC, Kg), stride K]
+      GemmParams gp;
+      gp.transB = true;
+      gp.M = Rt; gp.N = G.KKC; gp.K = G.Kg;
+      gp.lda = p.K; gp.ldb = p.K; gp.ldc = G.KKC;
+      sgemm(gp, dy + r0 * p.K + g * G.Kg, w + g * G.Kg, col);
+      col2im_add(p, G, col, g, r0, Rt, dx);
     }
   };
+  auto group = [&](int64_t gi, float* col) {
+    const int64_t n0 = gi * GI, ng = std::min(GI, p.N - n0);
+    if (GI > 1) {
+      tile(n0 * G.OHW, ng * G.OHW, col);
+      return;
+    }
+    for (int64_t t = 0; t < tpi; ++t) tile(n0 * G.OHW + t * R, std::min(R, G.OHW - t * R), col);
+  };
   if (per_image) {
-    std::vector<float> cols(size_t(nt) * size_t(R * G.KKC));  // allocated outside the region
+    std::vector<float> cols(size_t(nt) * size_t(col_rows * G.KKC));  // allocated outside the region
 #pragma omp parallel num_threads(nt)
     {
-      float* col = cols.data() + size_t(omp_get_thread_num()) * size_t(R * G.KKC);
-#pragma omp for schedule(dynamic, 1)  // images are independent: any order gives the same bits
-      for (int64_t n = 0; n < p.N; ++n) {
-        std::memset(dx + n * img, 0, sizeof(float) * size_t(img));
-        image(n, col);
+      float* col = cols.data() + size_t(omp_get_thread_num()) * size_t(col_rows * G.KKC);
+#pragma omp for schedule(dynamic, 1)  // groups are independent: any order gives the same bits
+      for (int64_t gi = 0; gi < ngroups; ++gi) {
+        const int64_t n0 = gi * GI, ng = std::min(GI, p.N - n0);
+        std::memset(dx + n0 * img, 0, sizeof(float) * size_t(ng * img));
+        group(gi, col);
       }
     }
   } else {
     const int64_t total = p.N * img, chunk = 1 << 16;
 #pragma omp parallel for schedule(static)
     for (int64_t s = 0; s < total; s += chunk) std::memset(dx + s, 0, sizeof(float) * size_t(std::min(chunk, total - s)));
-    std::vector<float> col(size_t(R * G.KKC));
-    for (int64_t n = 0; n < p.N; ++n) image(n, col.data());
+    std::vector<float> col(size_t(col_rows * G.KKC));
+    for (int64_t gi = 0; gi < ngroups; ++gi) group(gi, col.data());
   }
 }
 
 void conv2d_backward_filter(const Conv2dParams& p, const float* dy, const float* x, float* dw, bool accumulate) {
+  if (is_small_c(p)) {
+    small_backward_filter(p, dy, x, dw, accumulate);
+    return;
+  }
   const int nt = omp_get_max_threads();
   if (is_depthwise(p) && (p.groups > 1 || p.KH * p.KW > 1)) {
     std::vector<float> scratch(size_t(nt) * size_t(p.KH * p.KW * p.K));
