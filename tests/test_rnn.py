@@ -458,3 +458,21 @@ def test_nan_through_gate_math(simd):
         d["x"][1, 0, 0] = np.nan
         out = np.asarray(run_fwd(cell, d, False)[0])
         assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all(), cell[0]
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=CELL_IDS)
+@pytest.mark.parametrize("N", [15, 16])
+def test_packed_input_product_rule(simd, cell, N):
+    """N >= 16: x_t W runs per step through the packed kernel (W packed in the
+    XW area); N = 15: one big XW GEMM first. Both sides of the rule, with and
+    without initial state, every SIMD path, forward and sampled backward."""
+    rng = np.random.default_rng(30 + N)
+    for state in (True, False):
+        d = make(cell, N, 4, 7, 20, rng, state=state, scale=0.3)
+        out, hT, cT, _ = run_fwd(cell, d, state)
+        ro, rh, rc = ref_fwd(cell, d, state)
+        assert_close(out, ro, rtol=1e-4, atol=3e-5)
+        assert_close(hT, rh, rtol=1e-4, atol=3e-5)
+        if cell[1] == "lstm":
+            assert_close(cT, rc, rtol=1e-4, atol=3e-5)
+    check_backward(cell, d, False, "both", rng, sample=6)

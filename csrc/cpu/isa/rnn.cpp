@@ -194,5 +194,123 @@ void rnn_gru_v1_row2(int64_t U, const float* __restrict__ xw, const float* __res
   }
 }
 
+// ---------------------------------------------------------------- backward gate math
+// Same formulas as the scalar loops they replace (cpu/rnn.cpp); HasOut picks
+// the loop with / without an output gradient so both vectorize.
+namespace {
+template <bool HasOut>
+inline float dh_of(const float* __restrict__ dcarry, const float* __restrict__ dov, int64_t u) {
+  return HasOut ? dcarry[u] + dov[u] : dcarry[u];
+}
+template <bool HasOut>
+void simple_bwd(int64_t U, bool relu, const float* __restrict__ dcarry, const float* __restrict__ dov,
+                const float* __restrict__ a, float* __restrict__ dz) {
+  if (relu) {
+    for (int64_t u = 0; u < U; ++u) {
+      const float dh = dh_of<HasOut>(dcarry, dov, u);
+      dz[u] = a[u] > 0.f ? dh : 0.f;
+    }
+  } else {
+    for (int64_t u = 0; u < U; ++u) {
+      const float dh = dh_of<HasOut>(dcarry, dov, u);
+      const float h = a[u];
+      dz[u] = dh * (1.f - h * h);
+    }
+  }
+}
+template <bool HasOut>
+void lstm_bwd(int64_t U, const float* __restrict__ dcarry, const float* __restrict__ dov, const float* __restrict__ a,
+              const float* __restrict__ cp, const float* __restrict__ tc, float* __restrict__ dcn,
+              float* __restrict__ dz) {
+  for (int64_t u = 0; u < U; ++u) {
+    const float dh = dh_of<HasOut>(dcarry, dov, u);
+    const float ig = a[u], fg = a[U + u], gg = a[2 * U + u], og = a[3 * U + u], tcv = tc[u];
+    const float dc = dcn[u] + dh * og * (1.f - tcv * tcv);
+    dz[u] = dc * gg * ig * (1.f - ig);
+    dz[U + u] = dc * cp[u] * fg * (1.f - fg);
+    dz[2 * U + u] = dc * ig * (1.f - gg * gg);
+    dz[3 * U + u] = dh * tcv * og * (1.f - og);
+    dcn[u] = dc * fg;
+  }
+}
+template <bool HasOut>
+void gru_bwd(int64_t U, const float* __restrict__ dcarry, const float* __restrict__ dov, const float* __restrict__ a,
+             const float* __restrict__ hp, float* __restrict__ dz, float* __restrict__ dzr, float* __restrict__ dhn) {
+  for (int64_t u = 0; u < U; ++u) {
+    const float dh = dh_of<HasOut>(dcarry, dov, u);
+    const float zg = a[u], rg = a[U + u], hh = a[2 * U + u], e = a[3 * U + u];
+    const float daz = dh * (hp[u] - hh) * zg * (1.f - zg);
+    const float dah = dh * (1.f - zg) * (1.f - hh * hh);
+    const float dar = dah * e * rg * (1.f - rg);
+    dz[u] = daz; dz[U + u] = dar; dz[2 * U + u] = dah;
+    dzr[u] = daz; dzr[U + u] = dar; dzr[2 * U + u] = dah * rg;
+    dhn[u] = dh * zg;
+  }
+}
+template <bool HasOut>
+void gru_v1_bwd1(int64_t U, const float* __restrict__ dcarry, const float* __restrict__ dov,
+                 const float* __restrict__ a, const float* __restrict__ hp, float* __restrict__ dz,
+                 float* __restrict__ dhn) {
+  for (int64_t u = 0; u < U; ++u) {
+    const float dh = dh_of<HasOut>(dcarry, dov, u);
+    const float zg = a[u], hh = a[2 * U + u];
+    dz[u] = dh * (hp[u] - hh) * zg * (1.f - zg);
+    dz[2 * U + u] = dh * (1.f - zg) * (1.f - hh * hh);
+    dhn[u] = dh * zg;
+  }
+}
+}  // namespace
+
+void rnn_simple_bwd_row(int64_t U, bool relu, const float* dcarry, const float* dov, const float* a, float* dz) {
+  if (dov) simple_bwd<true>(U, relu, dcarry, dov, a, dz);
+  else simple_bwd<false>(U, relu, dcarry, dov, a, dz);
+}
+void rnn_lstm_bwd_row(int64_t U, const float* dcarry, const float* dov, const float* a, const float* cp,
+                      const float* tc, float* dcn, float* dz) {
+  if (dov) lstm_bwd<true>(U, dcarry, dov, a, cp, tc, dcn, dz);
+  else lstm_bwd<false>(U, dcarry, dov, a, cp, tc, dcn, dz);
+}
+void rnn_gru_bwd_row(int64_t U, const float* dcarry, const float* dov, const float* a, const float* hp, float* dz,
+                     float* dzr, float* dhn) {
+  if (dov) gru_bwd<true>(U, dcarry, dov, a, hp, dz, dzr, dhn);
+  else gru_bwd<false>(U, dcarry, dov, a, hp, dz, dzr, dhn);
+}
+void rnn_gru_v1_bwd_row1(int64_t U, const float* dcarry, const float* dov, const float* a, const float* hp,
+                         float* dz, float* dhn) {
+  if (dov) gru_v1_bwd1<true>(U, dcarry, dov, a, hp, dz, dhn);
+  else gru_v1_bwd1<false>(U, dcarry, dov, a, hp, dz, dhn);
+}
+void rnn_column_sums(const float* M, int64_t rows, int64_t cols, int64_t ld, float* out) {
+  constexpr int64_t CB = 64;
+  const int64_t nb = (cols + CB - 1) / CB;
+#pragma omp parallel for schedule(static) if (rows * cols >= (1 << 16) && !omp_in_parallel())
+  for (int64_t blk = 0; blk < nb; ++blk) {
+    const int64_t j0 = blk * CB, nj = cols - j0 < CB ? cols - j0 : CB;
+    float acc[CB];
+    for (int64_t j = 0; j < CB; ++j) acc[j] = 0.f;
+    if (nj == CB) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* m = M + r * ld + j0;
+        for (int64_t j = 0; j < CB; ++j) acc[j] += m[j];
+      }
+    } else {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* m = M + r * ld + j0;
+        for (int64_t j = 0; j < nj; ++j) acc[j] += m[j];
+      }
+    }
+    for (int64_t j = 0; j < nj; ++j) out[j0 + j] = acc[j];
+  }
+}
+
+void rnn_gru_v1_bwd_row2(int64_t U, const float* __restrict__ a, const float* __restrict__ hp,
+                         const float* __restrict__ g, float* __restrict__ dz, float* __restrict__ dhn) {
+  for (int64_t u = 0; u < U; ++u) {
+    const float rg = a[U + u];
+    dz[U + u] = g[u] * hp[u] * rg * (1.f - rg);
+    dhn[u] += g[u] * rg;
+  }
+}
+
 }  // namespace PCN_ISA_NS
 }  // namespace pcn

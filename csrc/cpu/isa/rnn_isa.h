@@ -43,4 +43,22 @@ PCN_DECLARE_ISA(void rnn_gru_v1_row1(int64_t U, const float* xw, const float* hu
                                      float* a))
 PCN_DECLARE_ISA(void rnn_gru_v1_row2(int64_t U, const float* xw, const float* hu, const float* b, const float* hp,
                                      float* a, float* ho))
+
+// Backward gate math for one batch row of one step (the reverse of the above):
+// dh = dcarry + dov (dov null: no output gradient); dz = pre-activation
+// gradients (G*U). lstm: dcn (in: dc carried from step t+1, out: dc * f).
+// gru: dzr = what multiplies R, dhn = direct dh_prev term. v1 phase 2: g = dZ_h R_h^T.
+PCN_DECLARE_ISA(void rnn_simple_bwd_row(int64_t U, bool relu, const float* dcarry, const float* dov, const float* a,
+                                        float* dz))
+PCN_DECLARE_ISA(void rnn_lstm_bwd_row(int64_t U, const float* dcarry, const float* dov, const float* a,
+                                      const float* cp, const float* tc, float* dcn, float* dz))
+PCN_DECLARE_ISA(void rnn_gru_bwd_row(int64_t U, const float* dcarry, const float* dov, const float* a,
+                                     const float* hp, float* dz, float* dzr, float* dhn))
+PCN_DECLARE_ISA(void rnn_gru_v1_bwd_row1(int64_t U, const float* dcarry, const float* dov, const float* a,
+                                         const float* hp, float* dz, float* dhn))
+// out[j] = sum_r M[r*ld + j], r < rows, j < cols (overwrites out); OpenMP over
+// 64-column blocks when large and not already inside a parallel region.
+PCN_DECLARE_ISA(void rnn_column_sums(const float* M, int64_t rows, int64_t cols, int64_t ld, float* out))
+PCN_DECLARE_ISA(void rnn_gru_v1_bwd_row2(int64_t U, const float* a, const float* hp, const float* g, float* dz,
+                                         float* dhn))
 }  // namespace pcn
