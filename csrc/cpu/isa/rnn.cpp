@@ -4,6 +4,10 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdint>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "rnn_isa.h"
 
@@ -127,6 +131,66 @@ inline float vtanh(float x) {
   const float y = p / q;
   return std::fabs(x) < 0.0004f ? x : y;
 }
+
+#if defined(__AVX512F__)
+// 16-lane versions of vexp / vsigmoid / vtanh (same polynomials; the
+// divisions become a 14-bit reciprocal + one Newton step, ~1e-8 relative).
+inline __m512 rcp_nr(__m512 d) {
+  const __m512 r = _mm512_rcp14_ps(d);
+  return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.f)), r);
+}
+inline __m512 vexp16(__m512 x0) {
+  __m512 x = _mm512_min_ps(x0, _mm512_set1_ps(88.f));  // NaN -> 88 (restored below)
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.f));
+  const __m512 fi = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(fi, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(fi, _mm512_set1_ps(-2.12194440e-4f), r);
+  const __m512 z = _mm512_mul_ps(r, r);
+  __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
+  y = _mm512_add_ps(_mm512_fmadd_ps(y, z, r), _mm512_set1_ps(1.f));
+  y = _mm512_scalef_ps(y, fi);
+  return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x0, x0, _CMP_UNORD_Q), x0);
+}
+inline __m512 vsigmoid16(__m512 x) {
+  return rcp_nr(_mm512_add_ps(_mm512_set1_ps(1.f), vexp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+inline __m512 vtanh16(__m512 x) {
+  const __m512 c = _mm512_set1_ps(7.90531110763549805f);
+  __m512 xc = _mm512_min_ps(c, x);  // NaN stays NaN
+  xc = _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), c), xc);
+  const __m512 x2 = _mm512_mul_ps(xc, xc);
+  __m512 p = _mm512_set1_ps(-2.76076847742355e-16f);
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(2.00018790482477e-13f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-8.60467152213735e-11f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(5.12229709037114e-08f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(1.48572235717979e-05f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(6.37261928875436e-04f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(4.89352455891786e-03f));
+  p = _mm512_mul_ps(p, xc);
+  __m512 q = _mm512_set1_ps(1.19825839466702e-06f);
+  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(1.18534705686654e-04f));
+  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(2.26843463243900e-03f));
+  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(4.89352518554385e-03f));
+  const __m512 y = _mm512_mul_ps(p, rcp_nr(q));
+  const __mmask16 small = _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(0.0004f), _CMP_LT_OQ);
+  return _mm512_mask_mov_ps(y, small, x);
+}
+inline bool aligned64(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 63) == 0; }
+// Workspace rows (only read again by the backward pass, long after) are
+// written with streaming stores when aligned: no read-for-ownership.
+inline void ws_store(float* p, __m512 v, bool nt) {
+  if (nt)
+    _mm512_stream_ps(p, v);
+  else
+    _mm512_storeu_ps(p, v);
+}
+#endif
 }  // namespace
 
 void rnn_simple_row(int64_t U, bool relu, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ b, float* __restrict__ a, float* __restrict__ ho) {
@@ -148,7 +212,31 @@ void rnn_simple_row(int64_t U, bool relu, const float* __restrict__ xw, const fl
 
 void rnn_lstm_row(int64_t U, const float* __restrict__ xw, const float* __restrict__ hu, const float* __restrict__ b, const float* __restrict__ cp, float* __restrict__ a,
                   float* __restrict__ cpw, float* __restrict__ tc, float* __restrict__ cn, float* __restrict__ ho) {
-  for (int64_t u = 0; u < U; ++u) {
+  int64_t u0 = 0;
+#if defined(__AVX512F__)
+  const bool nt = U % 16 == 0 && aligned64(a) && aligned64(cpw) && aligned64(tc);
+  for (; u0 + 16 <= U; u0 += 16) {
+    const int64_t u = u0;
+    auto pre = [&](int64_t g) {
+      return _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(xw + g * U + u), _mm512_loadu_ps(b + g * U + u)),
+                           _mm512_loadu_ps(hu + g * U + u));
+    };
+    const __m512 ig = vsigmoid16(pre(0)), fg = vsigmoid16(pre(1)), gg = vtanh16(pre(2)), og = vsigmoid16(pre(3));
+    const __m512 c_old = _mm512_loadu_ps(cp + u);
+    const __m512 c = _mm512_fmadd_ps(fg, c_old, _mm512_mul_ps(ig, gg));
+    const __m512 t = vtanh16(c);
+    ws_store(a + u, ig, nt);
+    ws_store(a + U + u, fg, nt);
+    ws_store(a + 2 * U + u, gg, nt);
+    ws_store(a + 3 * U + u, og, nt);
+    ws_store(cpw + u, c_old, nt);
+    ws_store(tc + u, t, nt);
+    _mm512_storeu_ps(cn + u, c);
+    _mm512_storeu_ps(ho + u, _mm512_mul_ps(og, t));
+  }
+  if (nt) _mm_sfence();  // the streamed rows are read by other threads later
+#endif
+  for (int64_t u = u0; u < U; ++u) {
     const float ig = vsigmoid(xw[u] + b[u] + hu[u]);
     const float fg = vsigmoid(xw[U + u] + b[U + u] + hu[U + u]);
     const float gg = vtanh(xw[2 * U + u] + b[2 * U + u] + hu[2 * U + u]);
