@@ -322,7 +322,9 @@ void forward(const Pool2dParams& p, const float* x, float* y) {
   const double work = double(p.N * p.OH * p.OW * p.OC) * double(p.kh) * double(p.kw);
 #pragma omp parallel if (work > kParallelWork)
   {
-#pragma omp for schedule(static)
+    // dynamic chunks: see backward
+    const int64_t rc = imax(1, rows / (16 * omp_get_num_threads()));
+#pragma omp for schedule(dynamic, rc)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t n = r / p.OH, oh = r % p.OH;
       fwd_row(p, x + n * p.H * p.W * p.C, y + r * p.OW * p.C, oh, nt);
@@ -399,11 +401,14 @@ void backward(const Pool2dParams& p, const float* dy, const float* x, float* dx)
   bool oom = false;
 #pragma omp parallel if (work > kParallelWork)
   {
-    const int64_t nth = omp_get_num_threads(), tid = omp_get_thread_num();
-    const int64_t r0 = rows * tid / nth, r1 = rows * (tid + 1) / nth;
+    // Dynamic chunks of rows: on this oversubscribed machine a descheduled
+    // thread's share is taken by the others instead of stalling the join.
+    // The ring is keyed by (n, oh), so codes stay valid across chunks.
+    const int64_t nth = omp_get_num_threads();
+    const int64_t rc = imax(4, rows / (16 * nth)), nch = (rows + rc - 1) / rc;
     uint8_t* ring = nullptr;
     int64_t tag[16];
-    if (is_max && r1 > r0) {
+    if (is_max) {
       ring = static_cast<uint8_t*>(std::malloc(size_t(R * OW * C)));
       if (!ring) {
 #pragma omp atomic write
@@ -411,8 +416,10 @@ void backward(const Pool2dParams& p, const float* dy, const float* x, float* dx)
       }
       for (int64_t i = 0; i < R; ++i) tag[i] = -1;
     }
-    if (!is_max || ring) {
-      for (int64_t r = r0; r < r1; ++r) {
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t ch = 0; ch < nch; ++ch) {
+      if (is_max && !ring) continue;
+      for (int64_t r = ch * rc; r < imin(rows, (ch + 1) * rc); ++r) {
         const int64_t n = r / H, ih = r % H;
         const float* xn = x + n * HWC;
         const float* dyn = dy + n * OHWC;
@@ -503,7 +510,7 @@ void global_forward(const GlobalPoolParams& p, const float* x, float* y) {
     double* dacc = static_cast<double*>(std::malloc(sizeof(double) * size_t(cb + 16)));
     float* facc = reinterpret_cast<float*>(dacc);  // max: cb floats
     __mmask16* nanm = static_cast<__mmask16*>(std::malloc(sizeof(__mmask16) * size_t(cb / 16 + 1)));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t n = t / nb, c0 = (t % nb) * cb, nc = imin(cb, C - c0);
       const float* xn = x + n * HW * C + c0;
@@ -579,7 +586,8 @@ void global_avg_backward(const GlobalPoolParams& p, const float* dy, float* dx) 
   const __m512 inv = _mm512_set1_ps(float(1.0 / double(p.HW)));
 #pragma omp parallel if (double(rows * C) > kParallelWork)
   {
-#pragma omp for schedule(static)
+    const int64_t rc = imax(1, rows / (16 * omp_get_num_threads()));
+#pragma omp for schedule(dynamic, rc)
     for (int64_t r = 0; r < rows; ++r) {
       const float* g = dy + (r / p.HW) * C;
       float* d = dx + r * C;
