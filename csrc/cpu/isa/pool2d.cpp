@@ -324,7 +324,7 @@ void forward(const Pool2dParams& p, const float* x, float* y) {
   {
     // dynamic chunks: see backward
     const int64_t rc = imax(1, rows / (16 * omp_get_num_threads()));
-#pragma omp for schedule(dynamic, rc)
+#pragma omp for schedule(dynamic, rc) nowait
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t n = r / p.OH, oh = r % p.OH;
       fwd_row(p, x + n * p.H * p.W * p.C, y + r * p.OW * p.C, oh, nt);
@@ -416,7 +416,7 @@ void backward(const Pool2dParams& p, const float* dy, const float* x, float* dx)
       }
       for (int64_t i = 0; i < R; ++i) tag[i] = -1;
     }
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait
     for (int64_t ch = 0; ch < nch; ++ch) {
       if (is_max && !ring) continue;
       for (int64_t r = ch * rc; r < imin(rows, (ch + 1) * rc); ++r) {
@@ -510,7 +510,7 @@ void global_forward(const GlobalPoolParams& p, const float* x, float* y) {
     double* dacc = static_cast<double*>(std::malloc(sizeof(double) * size_t(cb + 16)));
     float* facc = reinterpret_cast<float*>(dacc);  // max: cb floats
     __mmask16* nanm = static_cast<__mmask16*>(std::malloc(sizeof(__mmask16) * size_t(cb / 16 + 1)));
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t n = t / nb, c0 = (t % nb) * cb, nc = imin(cb, C - c0);
       const float* xn = x + n * HW * C + c0;
@@ -587,7 +587,7 @@ void global_avg_backward(const GlobalPoolParams& p, const float* dy, float* dx) 
 #pragma omp parallel if (double(rows * C) > kParallelWork)
   {
     const int64_t rc = imax(1, rows / (16 * omp_get_num_threads()));
-#pragma omp for schedule(dynamic, rc)
+#pragma omp for schedule(dynamic, rc) nowait
     for (int64_t r = 0; r < rows; ++r) {
       const float* g = dy + (r / p.HW) * C;
       float* d = dx + r * C;
