@@ -141,8 +141,9 @@ void rnn_forward(const RnnParams& p, const float* x, const float* W, const float
       const int64_t ncols = (gru && !ra) ? 2 * U : GU;
       const float* xt = x + (n0 * T + t) * I;
       if (fuse_x && !gru) {
-        gemm_packed(M, GU, I, xt, T * I, Wp, false, HUb, GU);
-        if (!hz) gemm_packed(M, ncols, U, hprev + n0 * ldh, ldh, Rp, true, HUb, GU);
+        // HU = x_t W + h_prev R in one pass over HU (one kernel, two products)
+        PCN_ISA_CALL(rnn_gemm_packed2, M, GU, I, xt, T * I, Wp, hz ? 0 : U, hz ? nullptr : hprev + n0 * ldh, ldh,
+                     Rp, false, HUb, GU);
       } else {
         if (fuse_x) gemm_packed(M, GU, I, xt, T * I, Wp, false, XWs + n0 * GU, GU);
         if (hz)

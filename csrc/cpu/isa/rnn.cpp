@@ -25,9 +25,12 @@ constexpr int64_t MB = 2;
 #endif
 
 // rows [i0, i0+MBr) x panel jb; full panel of NB columns computed, ncols stored.
+// A second product A2 (MBr,K2) @ bp2 (K2 = 0: none) accumulates into the same
+// registers before the store: C = A bp + A2 bp2 in one pass over C.
 template <int64_t MBr>
 inline void block(int64_t K, const float* A, int64_t lda, const float* bp, bool acc_c, float* C, int64_t ldc,
-                  int64_t ncols) {
+                  int64_t ncols, int64_t K2 = 0, const float* A2 = nullptr, int64_t lda2 = 0,
+                  const float* bp2 = nullptr) {
   float acc[MBr][NB];
   for (int64_t r = 0; r < MBr; ++r)
     for (int64_t j = 0; j < NB; ++j) acc[r][j] = 0.f;
@@ -35,6 +38,13 @@ inline void block(int64_t K, const float* A, int64_t lda, const float* bp, bool 
     const float* b = bp + k * NB;
     for (int64_t r = 0; r < MBr; ++r) {
       const float a = A[r * lda + k];
+      for (int64_t j = 0; j < NB; ++j) acc[r][j] += a * b[j];
+    }
+  }
+  for (int64_t k = 0; k < K2; ++k) {
+    const float* b = bp2 + k * NB;
+    for (int64_t r = 0; r < MBr; ++r) {
+      const float a = A2[r * lda2 + k];
       for (int64_t j = 0; j < NB; ++j) acc[r][j] += a * b[j];
     }
   }
@@ -61,26 +71,35 @@ void rnn_pack_b(const float* B, int64_t ldb, bool trans, int64_t K, int64_t Nc, 
   }
 }
 
-void rnn_gemm_packed(int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda, const float* Bp,
-                     bool accumulate, float* C, int64_t ldc) {
+void rnn_gemm_packed2(int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda, const float* Bp, int64_t K2,
+                      const float* A2, int64_t lda2, const float* Bp2, bool accumulate, float* C, int64_t ldc) {
   if (M <= 0 || Nc <= 0) return;
   const int64_t np = (Nc + NB - 1) / NB, nm = (M + MB - 1) / MB;
-  const bool par = !omp_in_parallel() && omp_get_max_threads() > 1 && M * Nc * K >= (1 << 17);
+  const bool par = !omp_in_parallel() && omp_get_max_threads() > 1 && M * Nc * (K + K2) >= (1 << 17);
 #pragma omp parallel for schedule(static) collapse(2) if (par)
   for (int64_t jb = 0; jb < np; ++jb)
     for (int64_t ib = 0; ib < nm; ++ib) {
       const int64_t i0 = ib * MB, j0 = jb * NB;
       const int64_t ncols = Nc - j0 < NB ? Nc - j0 : NB;
       const float* bp = Bp + jb * K * NB;
+      const float* bp2 = K2 > 0 ? Bp2 + jb * K2 * NB : nullptr;
       const float* a = A + i0 * lda;
+      const float* a2 = K2 > 0 ? A2 + i0 * lda2 : nullptr;
       float* c = C + i0 * ldc + j0;
       const int64_t rows = M - i0 < MB ? M - i0 : MB;
       if (rows == MB) {
-        block<MB>(K, a, lda, bp, accumulate, c, ldc, ncols);
+        block<MB>(K, a, lda, bp, accumulate, c, ldc, ncols, K2, a2, lda2, bp2);
       } else {
-        for (int64_t r = 0; r < rows; ++r) block<1>(K, a + r * lda, lda, bp, accumulate, c + r * ldc, ldc, ncols);
+        for (int64_t r = 0; r < rows; ++r)
+          block<1>(K, a + r * lda, lda, bp, accumulate, c + r * ldc, ldc, ncols, K2, K2 > 0 ? a2 + r * lda2 : nullptr,
+                   lda2, bp2);
       }
     }
+}
+
+void rnn_gemm_packed(int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda, const float* Bp,
+                     bool accumulate, float* C, int64_t ldc) {
+  rnn_gemm_packed2(M, Nc, K, A, lda, Bp, 0, nullptr, 0, nullptr, accumulate, C, ldc);
 }
 
 // ---------------------------------------------------------------- gate math

@@ -24,6 +24,11 @@ PCN_DECLARE_ISA(void rnn_pack_b(const float* B, int64_t ldb, bool trans, int64_t
 // over (panel, row block) when large and not already inside a parallel region.
 PCN_DECLARE_ISA(void rnn_gemm_packed(int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda,
                                      const float* Bp, bool accumulate, float* C, int64_t ldc))
+// Same, plus a second product in the same pass over C: C = A @ Bp + A2 (M,K2) [lda2] @ Bp2
+// (+ C when accumulate); Bp2 packed with the same column count. K2 = 0: no second product.
+PCN_DECLARE_ISA(void rnn_gemm_packed2(int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda,
+                                      const float* Bp, int64_t K2, const float* A2, int64_t lda2, const float* Bp2,
+                                      bool accumulate, float* C, int64_t ldc))
 
 // Fused forward gate math for one batch row of one step (vectorized fast
 // exp/tanh, ~1e-7 relative error; NaN propagates). All pointers non-null:
