@@ -4,7 +4,8 @@
 //
 // Forward:  W and R packed once into column panels (isa/rnn.cpp); per
 //           processing step s (time t = s, or T-1-s with go_backwards):
-//             HU = x_t (N,I) @ W + h_prev (N,U) @ R  (GRU: x_t W kept apart)
+//             HU = x_t (N,I) @ W + h_prev (N,U) @ R  (one kernel pass with
+//             two products; GRU keeps x_t W apart for the reset gate)
 //           with the packed small-M kernel: the panels stay in cache across
 //           steps, ~5 % faster than one big XW GEMM + per-step R products.
 //           Batches under 16 rows: XW = X (N*T, I) @ W as one big GEMM first.
@@ -82,6 +83,8 @@ void for_row_ranges(int64_t N, int64_t work_per_row, bool inner_par, Fn&& fn) {
 // only (also used as the running cell state); ws see ops/rnn.h;
 // scratch: XW (N*T,GU), HU (N,GU), R packed for the step products
 // (rnn_packed_floats(U,GU); GRU v1: (U,2U) then (U,U)), then 2*GU zeros.
+// When x_t W runs per step (fuse_x) the XW area holds W packed, then (GRU)
+// the step's x_t W (N,GU).
 void rnn_forward(const RnnParams& p, const float* x, const float* W, const float* R, const float* b,
                  const float* h0, const float* c0, float* out, float* hT, float* cT, float* ws, float* scratch) {
   const int64_t N = p.N, T = p.T, I = p.I, U = p.U, GU = p.G * p.U, NT = N * T;
@@ -196,6 +199,7 @@ void rnn_forward(const RnnParams& p, const float* x, const float* W, const float
 // dh0/dc0 (N,U; null = not wanted). scratch: dZ (N*T,GU) [, dZrec (N*T,GU) for
 // GRU reset_after], then dHc, dHn, dC, Gm (N,U) each, then R^T packed
 // (rnn_packed_floats(GU,U); GRU v1: R_h^T (U,U) then R_zr^T (2U,U)).
+// dW's buffer holds W^T packed during the time loop when dx runs per step.
 void rnn_backward(const RnnParams& p, const float* dout, const float* dhT, const float* dcT, const float* x,
                   const float* W, const float* R, const float* ws, float* dx, float* dW, float* dR, float* db,
                   float* dh0, float* dc0, float* scratch) {
