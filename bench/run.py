@@ -173,18 +173,37 @@ if has("conv2d_forward"):
 # ------------------------------------------------------------------ pooling
 def _pool_case(label, N, H, W, C, k, s, mode):
     oh, ow = (H - k) // s + 1, (W - k) // s + 1
-    nbytes = 4.0 * (N * H * W * C + N * oh * ow * C)
+    nx, ny = N * H * W * C, N * oh * ow * C
+    fn_name = "max_pool2d" if mode == "max" else "avg_pool2d"
 
-    @case("pool", "%s pool %dx%d/%d %s" % (mode, k, k, s, label), nbytes=nbytes)
+    def torch_x(x):
+        return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+
+    @case("pool", "%s pool %dx%d/%d %s" % (mode, k, k, s, label), nbytes=4.0 * (nx + ny))
     def build():
         x = rnd(N, H, W, C, seed=6)
         X = pcn.from_numpy(x)
         ours = lambda: _C.pool2d_forward(X, mode, (k, k, 1), (s, s, 1), "valid")  # noqa: E731
         if torch is None:
             return ours, None, None
-        tx = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
-        fn = torch.nn.functional.max_pool2d if mode == "max" else torch.nn.functional.avg_pool2d
+        tx = torch_x(x)
+        fn = getattr(torch.nn.functional, fn_name)
         return ours, "torch", (lambda: fn(tx, k, s))
+
+    # backward bytes: read dy (+ x for max), write dx
+    @case("pool", "%s pool bwd %dx%d/%d %s" % (mode, k, k, s, label),
+          nbytes=4.0 * (ny + nx + (nx if mode == "max" else 0)))
+    def build_bwd():
+        x = rnd(N, H, W, C, seed=6)
+        dy = rnd(N, oh, ow, C, seed=7)
+        X, DY = pcn.from_numpy(x), pcn.from_numpy(dy)
+        ours = lambda: _C.pool2d_backward(DY, X, mode, (k, k, 1), (s, s, 1), "valid")  # noqa: E731
+        if torch is None:
+            return ours, None, None
+        tx = torch_x(x).requires_grad_(True)
+        ty = getattr(torch.nn.functional, fn_name)(tx, k, s)
+        tdy = torch_x(dy)
+        return ours, "torch", (lambda: torch.autograd.grad(ty, tx, tdy, retain_graph=True))
 
 
 if has("pool2d_forward"):
@@ -202,6 +221,20 @@ if has("global_pool_forward"):
             return ours, None, None
         tx = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
         return ours, "torch", (lambda: tx.mean((2, 3)))
+
+    @case("pool", "global avg bwd (64,14,14,512)", nbytes=4.0 * 64 * 14 * 14 * 512)
+    def _gap_bwd():
+        x = rnd(64, 14, 14, 512, seed=7)
+        dy = rnd(64, 512, seed=8)
+        X, DY = pcn.from_numpy(x), pcn.from_numpy(dy)
+        ours = lambda: _C.global_pool_backward(DY, X, "avg")  # noqa: E731
+        if torch is None:
+            return ours, None, None
+        tx = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+        tx.requires_grad_(True)
+        ty = tx.mean((2, 3))
+        tdy = torch.from_numpy(dy)
+        return ours, "torch", (lambda: torch.autograd.grad(ty, tx, tdy, retain_graph=True))
 
 
 # ------------------------------------------------------------------ RNN

@@ -7,6 +7,7 @@ import pytest
 import pyconvnet as pcn
 import reference as ref
 from gradcheck import assert_grad_close, numeric_grad, sample_indices
+from conftest import SIMD_LEVELS
 from tolerance import assert_close
 
 C_ = pcn._C
@@ -295,3 +296,76 @@ def test_random_bad_calls_survive():
             assert "pool" in str(e), str(e)
             bad += 1
     assert ok > 10 and bad > 100
+
+
+# Shapes for the AVX-512 spatial fast path (kc == 1): channel counts around the
+# 16-lane vectors and 64-channel blocks, windows overlapping in both axes, many
+# output rows covering one input row (the argmax ring), and windows beyond the
+# fast path's limits (kh*kw > 254, or >= 16 covering rows: generic code).
+FAST_CASES = [
+    ((2, 9, 8, 16), (3, 3), (2, 2), "same"),
+    ((1, 7, 9, 48), (3, 3), (2, 2), [2, 1, 0, 3]),
+    ((2, 6, 7, 80), (2, 3), (1, 2), "valid"),
+    ((1, 5, 6, 17), (3, 2), (2, 3), "same"),
+    ((1, 8, 5, 33), (2, 2), (3, 2), [0, 2, 1, 1]),
+    ((1, 20, 4, 5), (15, 1), (1, 1), "same"),      # 15 output rows cover one input row
+    ((1, 20, 4, 5), (16, 1), (1, 1), "valid"),     # 16: generic path
+    ((1, 17, 17, 3), (16, 16), (1, 1), "valid"),   # 256 positions: generic path
+]
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("case", range(len(FAST_CASES)))
+def test_fast_path_shapes_match_reference(simd, mode, case):
+    shape, k, s, pad = FAST_CASES[case]
+    x = _x(shape, 40 + case)
+    if case % 2:  # integer values: many ties
+        x = np.round(x)
+    y = C_.pool2d_forward(T(x), mode, k, s, pad).numpy()
+    assert_close(y, ref.pool2d_forward(x, mode, k, s, pad), rtol=1e-5, atol=1e-6, what="%s y" % mode)
+    dy = _x(y.shape, 80 + case)
+    dx = C_.pool2d_backward(T(dy), T(x), mode, k, s, pad).numpy()
+    assert_close(dx, ref.pool2d_backward(dy, x, mode, k, s, pad), rtol=1e-5, atol=1e-5, what="%s dx" % mode)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("case", [0, 1, 3, 5])
+def test_fast_path_finite_differences(mode, case):
+    shape, k, s, pad = FAST_CASES[case]
+    x = _distinct(shape, case)
+    f = lambda z: ref.pool2d_forward(z, mode, k, s, pad)  # noqa: E731
+    g = np.random.default_rng(case).standard_normal(f(x).shape)
+    dx = C_.pool2d_backward(T(g.astype(np.float32)), T(x.astype(np.float32)), mode, k, s, pad).numpy()
+    assert_grad_close(dx, numeric_grad(f, x, g, eps=1e-4, indices=sample_indices(x.size, k=40)),
+                      what="%s_pool dx" % mode)
+
+
+def test_large_outputs_match_generic_path():
+    """Outputs over 16 MiB take the streaming-store path and the thread split
+    of N*H rows crosses images: compare every SIMD level with the base code
+    (itself checked against the reference above), NaN included."""
+    x = _x((5, 56, 60, 256), 90)
+    x[1, 3, 7, 5] = np.nan
+    x[4, 55, 59, 255] = np.nan
+    cases = [("max", (2, 2), (2, 2), "valid"), ("avg", (3, 3), (2, 2), "same"), ("max", (3, 3), (2, 2), "same")]
+    prev = C_.simd_level()
+    try:
+        for mode, k, s, pad in cases:
+            C_.force_simd_level("base")
+            y0 = C_.pool2d_forward(T(x), mode, k, s, pad).numpy()
+            dy = _x(y0.shape, 91)
+            dx0 = C_.pool2d_backward(T(dy), T(x), mode, k, s, pad).numpy()
+            g0 = C_.global_pool_forward(T(x), mode).numpy()
+            gd0 = C_.global_pool_backward(T(dy[:, 0, 0, :].copy()), T(x), mode).numpy()
+            for lvl in SIMD_LEVELS[1:]:
+                C_.force_simd_level(lvl)
+                y = C_.pool2d_forward(T(x), mode, k, s, pad).numpy()
+                dx = C_.pool2d_backward(T(dy), T(x), mode, k, s, pad).numpy()
+                np.testing.assert_array_equal(np.isnan(y), np.isnan(y0))
+                assert_close(y, y0, rtol=1e-6, atol=1e-6, what="%s y %s" % (mode, lvl))
+                assert_close(dx, dx0, rtol=1e-6, atol=1e-6, what="%s dx %s" % (mode, lvl))
+                assert_close(C_.global_pool_forward(T(x), mode).numpy(), g0, rtol=1e-6, atol=1e-6)
+                assert_close(C_.global_pool_backward(T(dy[:, 0, 0, :].copy()), T(x), mode).numpy(), gd0,
+                             rtol=1e-6, atol=1e-7)
+    finally:
+        C_.force_simd_level(prev)

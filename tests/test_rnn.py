@@ -458,3 +458,47 @@ def test_nan_through_gate_math(simd):
         d["x"][1, 0, 0] = np.nan
         out = np.asarray(run_fwd(cell, d, False)[0])
         assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all(), cell[0]
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=CELL_IDS)
+@pytest.mark.parametrize("N,I", [(15, 7), (16, 7), (15, 32), (16, 32), (16, 64)])
+def test_packed_input_product_rule(simd, cell, N, I):
+    """N >= 16: x_t W runs per step through the packed kernel (W packed in the
+    XW area), and with I % 32 == 0 the backward's dx_t = dZ_t W^T too (W^T
+    packed in dW's buffer); N = 15: one big GEMM each. Both sides of the
+    rules, with and without initial state, every SIMD path, forward and
+    sampled backward."""
+    rng = np.random.default_rng(30 + N + I)
+    for state in (True, False):
+        d = make(cell, N, 4, I, 20, rng, state=state, scale=0.3)
+        out, hT, cT, _ = run_fwd(cell, d, state)
+        ro, rh, rc = ref_fwd(cell, d, state)
+        assert_close(out, ro, rtol=1e-4, atol=3e-5)
+        assert_close(hT, rh, rtol=1e-4, atol=3e-5)
+        if cell[1] == "lstm":
+            assert_close(cT, rc, rtol=1e-4, atol=3e-5)
+    check_backward(cell, d, False, "both", rng, sample=6)
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=CELL_IDS)
+def test_step_paths_match_big_gemm_paths_exhaustively(simd, cell):
+    """Batch rows are independent: rows 0..14 of a 16-row batch (per-step
+    packed x_t W and dZ_t W^T) must equal a 15-row batch (big GEMMs), every
+    element of outputs and dx, both directions of time (the forward sums
+    x W + h R in another order, so float32 rounding, not bitwise)."""
+    rng = np.random.default_rng(77)
+    d = make(cell, 16, 5, 32, 24, rng, scale=0.3)
+    d15 = {k: (None if v is None else np.ascontiguousarray(v[:15]) if k in ("x", "h0", "c0") else v)
+           for k, v in d.items()}
+    _, c, ra, _ = cell
+    for gb in (False, True):
+        res = []
+        for dd in (d, d15):
+            out, hT, cT, ws = run_fwd(cell, dd, gb)
+            g = np.random.default_rng(5).standard_normal((16, 5, 24)).astype(np.float32)[:dd["x"].shape[0]]
+            grads = _C.rnn_backward(T_(np.ascontiguousarray(g)), None, None, T_(dd["x"]), T_(dd["kernel"]),
+                                    T_(dd["recurrent_kernel"]), T_(dd["bias"]), T_(dd["h0"]), T_(dd["c0"]), ws,
+                                    c, gb, ra)
+            res.append((out.numpy(), grads[0].numpy(), grads[4].numpy()))
+        for a, b, what in zip(res[0], res[1], ("outputs", "dx", "dh0")):
+            assert_close(a[:15], b, rtol=1e-4, atol=1e-5, what="%s %s" % (cell[0], what))

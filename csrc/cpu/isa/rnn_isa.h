@@ -24,6 +24,11 @@ PCN_DECLARE_ISA(void rnn_pack_b(const float* B, int64_t ldb, bool trans, int64_t
 // over (panel, row block) when large and not already inside a parallel region.
 PCN_DECLARE_ISA(void rnn_gemm_packed(int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda,
                                      const float* Bp, bool accumulate, float* C, int64_t ldc))
+// Same, plus a second product in the same pass over C: C = A @ Bp + A2 (M,K2) [lda2] @ Bp2
+// (+ C when accumulate); Bp2 packed with the same column count. K2 = 0: no second product.
+PCN_DECLARE_ISA(void rnn_gemm_packed2(int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda,
+                                      const float* Bp, int64_t K2, const float* A2, int64_t lda2, const float* Bp2,
+                                      bool accumulate, float* C, int64_t ldc))
 
 // Fused forward gate math for one batch row of one step (vectorized fast
 // exp/tanh, ~1e-7 relative error; NaN propagates). All pointers non-null:
@@ -43,4 +48,22 @@ PCN_DECLARE_ISA(void rnn_gru_v1_row1(int64_t U, const float* xw, const float* hu
                                      float* a))
 PCN_DECLARE_ISA(void rnn_gru_v1_row2(int64_t U, const float* xw, const float* hu, const float* b, const float* hp,
                                      float* a, float* ho))
+
+// Backward gate math for one batch row of one step (the reverse of the above):
+// dh = dcarry + dov (dov null: no output gradient); dz = pre-activation
+// gradients (G*U). lstm: dcn (in: dc carried from step t+1, out: dc * f).
+// gru: dzr = what multiplies R, dhn = direct dh_prev term. v1 phase 2: g = dZ_h R_h^T.
+PCN_DECLARE_ISA(void rnn_simple_bwd_row(int64_t U, bool relu, const float* dcarry, const float* dov, const float* a,
+                                        float* dz))
+PCN_DECLARE_ISA(void rnn_lstm_bwd_row(int64_t U, const float* dcarry, const float* dov, const float* a,
+                                      const float* cp, const float* tc, float* dcn, float* dz))
+PCN_DECLARE_ISA(void rnn_gru_bwd_row(int64_t U, const float* dcarry, const float* dov, const float* a,
+                                     const float* hp, float* dz, float* dzr, float* dhn))
+PCN_DECLARE_ISA(void rnn_gru_v1_bwd_row1(int64_t U, const float* dcarry, const float* dov, const float* a,
+                                         const float* hp, float* dz, float* dhn))
+// out[j] = sum_r M[r*ld + j], r < rows, j < cols (overwrites out); OpenMP over
+// 64-column blocks when large and not already inside a parallel region.
+PCN_DECLARE_ISA(void rnn_column_sums(const float* M, int64_t rows, int64_t cols, int64_t ld, float* out))
+PCN_DECLARE_ISA(void rnn_gru_v1_bwd_row2(int64_t U, const float* a, const float* hp, const float* g, float* dz,
+                                         float* dhn))
 }  // namespace pcn
