@@ -15,5 +15,6 @@ cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPYCONVNET_CUDA="$mod
   || { cat "$bdir.configure.log"; exit 1; }
 grep -E "pyconvnet|C\+\+ compiler|OpenMP  |SIMD|CUDA  " "$bdir.configure.log" | sed 's/^-- //' || true
 cmake --build "$bdir" -j"${JOBS:-2}"
-cp -f "$bdir"/_C*.so pyconvnet/
+# copy then rename: a running process keeps its mapping of the old file
+for so in "$bdir"/_C*.so; do cp -f "$so" "pyconvnet/.$(basename "$so").tmp" && mv -f "pyconvnet/.$(basename "$so").tmp" "pyconvnet/$(basename "$so")"; done
 echo "dev build ok: $(ls pyconvnet/_C*.so)"
