@@ -28,8 +28,10 @@ def LeNet5(input_shape=(28, 28, 1), classes=10, activation="tanh", output_activa
     """LeNet-5 (1998): inputs zero-padded to 32x32, tanh, average-pool subsampling.
 
     C1 6@5x5 -> S2 avg 2x2/2 -> C3 16@5x5 -> S4 avg 2x2/2 -> C5 120@5x5 -> F6 84 -> output.
-    28x28 inputs are zero-padded by 2 on each side (the paper's 32x32 field);
-    32x32 inputs are used as they are.
+    28x28 inputs are zero-padded by 2 on each side (the paper's 32x32 field; 32x32 inputs
+    are used as they are), then inputs in [0, 1] (background 0) are mapped to
+    [-0.1, 1.175] as in the paper, which makes the mean input roughly 0 and its variance
+    roughly 1 for the tanh units.
     """
     layers, models, _ = _keras()
     h, w = int(input_shape[0]), int(input_shape[1])
@@ -37,6 +39,7 @@ def LeNet5(input_shape=(28, 28, 1), classes=10, activation="tanh", output_activa
     seq = [layers.Input(shape=tuple(input_shape))]
     if pad != (0, 0):
         seq.append(layers.ZeroPadding2D(padding=((pad[0], 32 - h - pad[0]), (pad[1], 32 - w - pad[1]))))
+    seq.append(layers.Rescaling(1.275, offset=-0.1, name="normalize"))
     seq += [
         layers.Conv2D(6, 5, activation=activation, name="C1"),
         layers.AveragePooling2D(2, name="S2"),
