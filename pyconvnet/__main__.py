@@ -96,15 +96,18 @@ def _cmd_train(args):
     written = [weights]
     try:
         from . import layers, models, plot
-        written.append(os.path.join(args.out, "training_curve.png"))
-        plot.plot_history(history, path=written[-1])
+        path = os.path.join(args.out, "training_curve.png")
+        plot.plot_history(history, path=path)
+        written.append(path)
         conv = next((l for l in model.layers if isinstance(l, layers.Conv2D)), None)
         if conv is not None:
-            written.append(os.path.join(args.out, "filters.png"))
-            plot.plot_filters(conv, path=written[-1])
+            path = os.path.join(args.out, "filters.png")
+            plot.plot_filters(conv, path=path)
+            written.append(path)
             probe = models.Model(model.inputs, conv.output)
-            written.append(os.path.join(args.out, "feature_maps.png"))
-            plot.plot_feature_maps(probe.predict(x_test[:1], verbose=0)[0], path=written[-1])
+            path = os.path.join(args.out, "feature_maps.png")
+            plot.plot_feature_maps(probe.predict(x_test[:1], verbose=0)[0], path=path)
+            written.append(path)
     except ImportError as e:
         print("pyconvnet: pictures skipped (%s)" % e)
     print("wrote " + ", ".join(written))
