@@ -436,3 +436,13 @@ def test_mpi_keras_fit_callback_raise_ends_job():
     assert dt < 10, "took %.1f s" % dt
     assert "injected failure in a callback on rank 1" in err and "aborting the job" in err, err[-3000:]
     assert "UNREACHABLE" not in out
+
+
+@needs_mpi
+def test_mpi_example_train_distributed_quick(tmp_path):
+    rc, out, err, dt = run_mpi([os.path.join(ROOT, "examples", "train_distributed.py"), "--quick",
+                                "--checkpoint-dir", str(tmp_path)], timeout=120, launcher=("-m", "mpi4py"))
+    assert rc == 0, "rc=%s\nstdout:\n%s\nstderr:\n%s" % (rc, out, err[-4000:])
+    assert "2 rank(s)" in out and "test accuracy:" in out, out
+    assert out.count("test accuracy:") == 1, "only rank 0 prints: " + out
+    assert sorted(os.listdir(tmp_path)) == ["ckpt-1.npz", "lenet5-1.weights.h5"]
