@@ -63,7 +63,7 @@ def worker(args):
         opt = keras.optimizers.SGD(0.01)
         sync = {"total": [], "allreduce": []}
         if size > 1:
-            opt = hvd.DistributedOptimizer(opt)
+            opt = hvd.DistributedOptimizer(opt, gradients_prescaled=args.prescaled)
             # time the sync inside the real train step: the whole _dist_reduce (pack the
             # gradients into the buckets, Allreduce, scale) and the Allreduce calls alone
             # (which include waiting for the other rank)
@@ -119,6 +119,8 @@ def run_config(label, nranks, threads, args):
     env.pop("PYCONVNET_DIST_DEBUG", None)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--steps", str(args.steps),
            "--lenet-steps", str(args.lenet_steps), "--warmup", str(args.warmup), "--models", args.models]
+    if args.prescaled:
+        cmd.append("--prescaled")
     if nranks > 1:
         mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
         cmd = [mpiexec if os.path.exists(mpiexec) else "mpiexec", "-n", str(nranks)] + cmd
@@ -139,13 +141,16 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--models", default="cnn,lenet5")
     ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--prescaled", action="store_true",
+                    help="DistributedOptimizer(gradients_prescaled=True): fit folds 1/size into its loss seed")
     args = ap.parse_args()
     if args.worker:
         return worker(args)
     configs = [("2r x 1t", 2, 1), ("1r x 1t", 1, 1), ("1r x 2t", 1, 2)]
     out = {}
-    print("dist_scaling: per-rank batch %d, %d cores; %s" % (BATCH, os.cpu_count(), time.strftime("%H:%M:%S UTC",
-                                                                                              time.gmtime())))
+    print("dist_scaling: per-rank batch %d, %d cores%s; %s" % (
+        BATCH, os.cpu_count(), ", gradients_prescaled" if args.prescaled else "",
+        time.strftime("%H:%M:%S UTC", time.gmtime())))
     for label, nr, th in configs:
         res, la0, la1 = run_config(label, nr, th, args)
         out[label] = res
