@@ -141,12 +141,15 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--models", default="cnn,lenet5")
     ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--only-2r", action="store_true", help="just the 2-rank run (the in-step sync timing)")
     ap.add_argument("--prescaled", action="store_true",
                     help="DistributedOptimizer(gradients_prescaled=True): fit folds 1/size into its loss seed")
     args = ap.parse_args()
     if args.worker:
         return worker(args)
     configs = [("2r x 1t", 2, 1), ("1r x 1t", 1, 1), ("1r x 2t", 1, 2)]
+    if args.only_2r:
+        configs = configs[:1]
     out = {}
     print("dist_scaling: per-rank batch %d, %d cores%s; %s" % (
         BATCH, os.cpu_count(), ", gradients_prescaled" if args.prescaled else "",
@@ -155,6 +158,9 @@ def main():
         res, la0, la1 = run_config(label, nr, th, args)
         out[label] = res
         print("  %s done: load average %.2f -> %.2f  %s" % (label, la0[0], la1[0], json.dumps(res)), flush=True)
+    if len(configs) < 3:
+        configs += [(None, 0, 0)] * 2
+        out[None] = {m: {"samples_per_s": float("nan")} for m in args.models.split(",")}
     print("| model | 2r x 1t samples/s | 1r x 1t samples/s | 1r x 2t samples/s | efficiency 2r/(2 x 1r1t) | "
           "2r vs 1r x 2t |")
     print("|---|---|---|---|---|---|")
