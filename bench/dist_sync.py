@@ -38,6 +38,12 @@ def resnet34_shapes():
     return s
 
 
+def course_cnn_shapes():
+    # tests/test_keras_snippets.py::course_cnn (the model bench/dist_scaling.py trains): 1.41 M parameters
+    return [(7, 7, 1, 64), (64,), (3, 3, 64, 128), (128,), (3, 3, 128, 128), (128,), (3, 3, 128, 256), (256,),
+            (3, 3, 256, 256), (256,), (2304, 128), (128,), (128, 64), (64,), (64, 10), (10,)]
+
+
 def lenet5_shapes():
     return [(5, 5, 1, 6), (6,), (5, 5, 6, 16), (16,), (400, 120), (120,), (120, 84), (84,), (84, 10), (10,)]
 
@@ -142,6 +148,7 @@ def main():
     ap.add_argument("--iters", type=int, default=30)
     ap.add_argument("--json", default=None)
     ap.add_argument("-n", type=int, default=2, help="ranks when re-launching under mpiexec")
+    ap.add_argument("--models", default="resnet34,course_cnn,lenet5")
     args = ap.parse_args()
     if "PMI_RANK" not in os.environ and "OMPI_COMM_WORLD_RANK" not in os.environ and \
             "PMI_SIZE" not in os.environ:
@@ -152,8 +159,10 @@ def main():
     import pyconvnet.distributed as hvd
     hvd.init()
     rows = {}
-    for name, shapes in (("resnet34", resnet34_shapes()), ("lenet5", lenet5_shapes())):
-        iters = args.iters if name == "resnet34" else args.iters * 20
+    shape_sets = {"resnet34": resnet34_shapes, "course_cnn": course_cnn_shapes, "lenet5": lenet5_shapes}
+    for name in args.models.split(","):
+        shapes = shape_sets[name]()
+        iters = {"resnet34": args.iters, "course_cnn": args.iters * 4}.get(name, args.iters * 20)
         rows[name] = bench(shapes, iters)
     if hvd.rank() == 0:
         import platform

@@ -277,18 +277,19 @@ class Model(Layer):
         return n
 
     # ------------------------------------------------------------- the steps
-    def _weights_seed(self, per, swb):
+    def _weights_seed(self, per, swb, scale=1.0):
         """Backward seed for the per-sample loss: 1/M, or w_i/M with sample weights (Keras's
-        sum_over_batch_size of the weighted loss); and the weighted per-sample loss tensor."""
+        sum_over_batch_size of the weighted loss); and the weighted per-sample loss tensor.
+        `scale` multiplies the seed only (a DistributedOptimizer's gradient_seed_scale)."""
         m = per.shape[0] if per.ndim else 1
         if swb is None:
             seed = _C.empty(*per.shape, device=per.device)
-            _C.fill_(seed, 1.0 / max(m, 1))
+            _C.fill_(seed, scale / max(m, 1))
             return seed, per.value
         if per.ndim != 1 or tuple(swb.shape) != (m,):
             raise ValueError("sample_weight: expected one weight per sample (%d,), got shape %s for a per-sample "
                              "loss of shape %s" % (m, tuple(swb.shape), per.shape))
-        return _C.binary_scalar("mul", swb, 1.0 / max(m, 1)), _C.binary("mul", per.value, swb)
+        return _C.binary_scalar("mul", swb, scale / max(m, 1)), _C.binary("mul", per.value, swb)
 
     def _train_step(self, xb, yb, swb=None):
         tw = self.trainable_weights
@@ -298,11 +299,19 @@ class Model(Layer):
                 raise NotImplementedError("fit: models with several outputs are not supported")
             per = self._pcn_loss.per_sample(out, yb)
             regs = self.losses
-        seed, weighted = self._weights_seed(per, swb)
+        # a DistributedOptimizer(gradients_prescaled=True) expects gradients already divided
+        # by the number of ranks: fold that into the seed (free) so its reduce skips a pass
+        gscale = float(getattr(self.optimizer, "gradient_seed_scale", 1.0))
+        seed, weighted = self._weights_seed(per, swb, gscale)
         targets, ogs = [per], [seed]
         for r in regs:
             targets.append(r)
-            ogs.append(None)
+            if gscale == 1.0:
+                ogs.append(None)
+            else:
+                rs = _C.empty(*r.shape, device=r.device)
+                _C.fill_(rs, gscale)
+                ogs.append(rs)
         grads = tape.gradient(targets, tw, output_gradients=ogs)
         grads = [g if g is not None else _C.zeros(*v.shape, device=v.value.device) for g, v in zip(grads, tw)]
         self.optimizer.apply_gradients(list(zip(grads, tw)))

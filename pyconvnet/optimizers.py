@@ -125,6 +125,18 @@ class Optimizer:
             self._slots[key] = s
         return s.value
 
+    def _slot_specs(self):
+        """(name, initial value) of the state slots _update creates per variable, in creation order."""
+        return []
+
+    def build(self, var_list):
+        """Create the state slots now (Keras's optimizer.build) rather than at the first step, so that
+        a checkpoint restore (pyconvnet.distributed.restore_checkpoint) can load momenta/moments into
+        them before training resumes. Same creation order as the first apply_gradients."""
+        for v in var_list:
+            for name, init in self._slot_specs():
+                self._slot(v, name, init)
+
     def _clip(self, grads):
         if self.clipvalue is not None:
             return [_C.clip(g, -float(self.clipvalue), float(self.clipvalue)) for g in grads]
@@ -196,6 +208,9 @@ class SGD(Optimizer):
             raise ValueError("SGD: momentum must be in [0, 1], got %r" % (momentum,))
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
+    def _slot_specs(self):
+        return [("momentum", 0.0)] if self.momentum else []
+
     def _update(self, var, grad, lr):
         vel = self._slot(var, "momentum") if self.momentum else None
         _C.sgd_update_(var.value, grad, vel, float(lr), self.momentum, self.nesterov)
@@ -211,6 +226,9 @@ class Adam(Optimizer):
                  **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), bool(amsgrad)
+
+    def _slot_specs(self):
+        return [("m", 0.0), ("v", 0.0)] + ([("vhat", 0.0)] if self.amsgrad else [])
 
     def _update(self, var, grad, lr):
         m = self._slot(var, "m")
@@ -231,6 +249,10 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), bool(centered)
 
+    def _slot_specs(self):
+        return ([("velocity", 0.0)] + ([("average_gradient", 0.0)] if self.centered else [])
+                + ([("momentum", 0.0)] if self.momentum else []))
+
     def _update(self, var, grad, lr):
         vel = self._slot(var, "velocity")
         avg = self._slot(var, "average_gradient") if self.centered else None
@@ -248,6 +270,9 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name="adagrad", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+
+    def _slot_specs(self):
+        return [("accumulator", self.initial_accumulator_value)]
 
     def _update(self, var, grad, lr):
         acc = self._slot(var, "accumulator", self.initial_accumulator_value)

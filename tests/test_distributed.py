@@ -415,3 +415,34 @@ def test_mpi_debug_collective_mismatch():
                                env={"PYCONVNET_DIST_DEBUG": "1", "PYCONVNET_DIST_TIMEOUT": "20"})
     assert rc not in (0, 124, 137) and dt < 10, (rc, dt, err)
     assert "collective mismatch" in err and "broadcast" in err and "allreduce" in err, err
+
+
+# ----------------------------------------------------------------------------- Keras fit() on 2 ranks (issue 6)
+@needs_mpi
+def test_mpi_keras_fit_equivalence_evaluate_checkpoint_resume():
+    # (a) fit on 2 ranks x B == 1 process x 2B (Dense and Conv2D+MaxPool models), ranks bit-identical;
+    # (b) evaluate with an uneven test set == single process; (d) ModelCheckpoint on rank 0 only,
+    # resume from hvd.save_checkpoint + fit(initial_epoch=1) == uninterrupted run
+    rc, out, err, _ = run_mpi([script("keras_fit.py"), "all"], timeout=90)
+    _ok(rc, out, err, "keras_fit")
+    assert "(a) dense_model" in out and "(a) conv_model" in out and "(b) evaluate" in out and "(d)" in out, out
+
+
+@needs_mpi
+def test_mpi_keras_fit_callback_raise_ends_job():
+    # (c) a callback raising on rank 1 inside fit() ends the job non-zero, quickly
+    rc, out, err, dt = run_mpi([script("keras_fit.py"), "raise"], timeout=30)
+    assert rc != 0 and rc not in (124, 137), "rc=%s (124/137: the job hung until timeout)\n%s" % (rc, err[-3000:])
+    assert dt < 10, "took %.1f s" % dt
+    assert "injected failure in a callback on rank 1" in err and "aborting the job" in err, err[-3000:]
+    assert "UNREACHABLE" not in out
+
+
+@needs_mpi
+def test_mpi_example_train_distributed_quick(tmp_path):
+    rc, out, err, dt = run_mpi([os.path.join(ROOT, "examples", "train_distributed.py"), "--quick",
+                                "--checkpoint-dir", str(tmp_path)], timeout=120, launcher=("-m", "mpi4py"))
+    assert rc == 0, "rc=%s\nstdout:\n%s\nstderr:\n%s" % (rc, out, err[-4000:])
+    assert "2 rank(s)" in out and "test accuracy:" in out, out
+    assert out.count("test accuracy:") == 1, "only rank 0 prints: " + out
+    assert sorted(os.listdir(tmp_path)) == ["ckpt-1.npz", "lenet5-1.weights.h5"]

@@ -42,10 +42,13 @@ def epoch_indices(n, epoch, shuffle=True, seed=0):
         _check_same_n(int(n), "fit (epoch_indices)")
     if seed is None:
         # no seed given: draw one from rank 0's global NumPy RNG (so np.random.seed()
-        # still controls the order) and share it, so every rank draws the same permutation
+        # still controls the order)
         seed = int(np.random.randint(0, 2 ** 31 - 1))
-        if active():
-            seed = int(core.broadcast(np.array([seed], np.int64), 0)[0])
+    if active():
+        # fit() draws its seed from each process's own generator, which differs across
+        # ranks unless every rank seeded it alike: rank 0's seed is the one used, so the
+        # ranks' shards always partition one permutation (no sample seen twice per epoch)
+        seed = int(core.broadcast(np.array([seed], np.int64), 0)[0])
     s = DistributedSampler(n, _state.rank if active() else 0, _state.size if active() else 1,
                            shuffle=bool(shuffle), seed=seed, drop_last=True)
     s.set_epoch(epoch)

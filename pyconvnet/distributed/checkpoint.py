@@ -98,6 +98,9 @@ def save_checkpoint(path, model=None, optimizer=None, epoch=0, step=0, sampler=N
                        "name": str(getattr(v, "name", None) or getattr(v, "path", "") or "")}
                       for a, v in zip(o, ovs)],
         "optimizer_class": type(optimizer).__name__ if optimizer is not None else None,
+        # the step counter (Adam's bias correction, learning-rate schedules) when it is a plain int
+        "optimizer_iterations": (int(optimizer.iterations) if isinstance(getattr(optimizer, "iterations", None),
+                                                                         (int, np.integer)) else None),
         "sampler": sampler.state_dict() if sampler is not None else None,
         "world_size": core.size() if core.is_initialized() else 1,
         "extra": extra if extra is not None else {},
@@ -212,6 +215,10 @@ def restore_checkpoint(path, model=None, optimizer=None, sampler=None, restore_r
                 raise ValueError("restore_checkpoint: optimizer variable #%d has shape %s, checkpoint has %s"
                                  % (i, tuple(np.shape(v.numpy())), a.shape))
             v.assign(a)
+    it = (ck.get("meta") or {}).get("optimizer_iterations")
+    if optimizer is not None and it is not None and isinstance(getattr(optimizer, "iterations", None),
+                                                               (int, np.integer)):
+        optimizer.iterations = int(it)
     if sampler is not None and ck["sampler"] is not None:
         sampler.load_state_dict(ck["sampler"])
     if restore_rng and ck.get("rng") is not None:

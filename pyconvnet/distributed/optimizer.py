@@ -143,6 +143,13 @@ class DistributedOptimizerMixin:
             return 1.0 / _state.size
         return 1.0
 
+    @property
+    def gradient_seed_scale(self):
+        """What Model.fit()'s train step multiplies its loss-gradient seed by: loss_scale
+        when this optimizer was built with gradients_prescaled=True (the reduce then skips
+        its scaling pass), else 1.0."""
+        return self.loss_scale if self._dist["prescaled"] else 1.0
+
     def dist_buckets(self):
         """[(nbytes, [variable indices])] of the current layout (empty before the first step)."""
         lay = self._dist["layout"]
