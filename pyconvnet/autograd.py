@@ -195,17 +195,38 @@ class GradientTape:
                 raise TypeError("GradientTape.watch: expected an EagerTensor, got %s" % type(x).__name__)
             x._watched = True
 
-    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none", sinks=None,
+                 sink_accumulate=False):
         """Gradients of sum(target * output_gradients) w.r.t. each source.
 
         Returns `_C.Tensor`s (None where a source does not reach target, or
         zeros with unconnected_gradients="zero"), as a list if sources is one.
+
+        sinks: optional list of `_C.Tensor`s, one per source (or None): where the
+        ops that support it (matmul, bias_add, conv2d weights) write that
+        source's gradient directly (`out=`, overwriting, or adding when
+        sink_accumulate); such a source's result is then the sink tensor itself
+        (a DistributedOptimizer's gradient_buffers(): no packing copy).
         """
+        if sinks is not None:
+            srcs0 = [sources] if not isinstance(sources, (list, tuple)) else list(sources)
+            _SINKS.clear()
+            _SINKS.update({id(s): (b, bool(sink_accumulate)) for s, b in zip(srcs0, sinks) if b is not None})
+            try:
+                return self._gradient(target, sources, output_gradients, unconnected_gradients)
+            finally:
+                _SINKS.clear()
+                _WALK.clear()
+        return self._gradient(target, sources, output_gradients, unconnected_gradients)
+
+    def _gradient(self, target, sources, output_gradients, unconnected_gradients):
         single = not isinstance(sources, (list, tuple))
         srcs = [sources] if single else list(sources)
         targets = target if isinstance(target, (list, tuple)) else [target]
         ogs = output_gradients if isinstance(output_gradients, (list, tuple)) else [output_gradients] * len(targets)
         grads = {}
+        if _SINKS:
+            _WALK["grads"] = grads
         for t, og in zip(targets, ogs):
             if not isinstance(t, EagerTensor):
                 raise TypeError("GradientTape.gradient: target must be an EagerTensor, got %s" % type(t).__name__)
@@ -249,9 +270,29 @@ class GradientTape:
         self._nodes = []
 
 
+_SINKS = {}  # id(source) -> (tensor, accumulate) during GradientTape.gradient(..., sinks=)
+_WALK = {}   # {"grads": the gradient dict of that walk}
+
+
+def _sink(t):
+    """(out, accumulate) for writing the gradient of leaf `t` straight into its sink,
+    or (None, False): only while the sink is t's whole gradient so far."""
+    s = _SINKS.get(id(t)) if _SINKS else None
+    if s is None:
+        return None, False
+    cur = _WALK["grads"].get(id(t))
+    if cur is None:
+        return s
+    if cur is s[0]:
+        return s[0], True
+    return None, False
+
+
 def _acc(grads, t, g):
     k = id(t)
     prev = grads.get(k)
+    if prev is g:  # an op accumulated into the sink already
+        return
     if prev is None:
         grads[k] = g
     else:
@@ -504,7 +545,15 @@ def bias_add(x, b):
     y = EagerTensor(_C.bias_add(x.value, b.value))
     if recording():
         def bw(g, needs):
-            return (g if needs[0] else None, _C.conv2d_backward_bias(g) if needs[1] else None)
+            db = None
+            if needs[1]:
+                out, acc = _sink(b)
+                if out is not None:
+                    _C.conv2d_backward_bias(g, out, acc)
+                    db = out  # the sink object itself (the binding returns a new alias)
+                else:
+                    db = _C.conv2d_backward_bias(g)
+            return (g if needs[0] else None, db)
         _record([x, b], [y], bw)
     return y
 
@@ -657,8 +706,15 @@ def matmul(a, b):
     y = EagerTensor(_C.matmul(av, bv, False, False))
     if recording():
         def bw(g, needs):
-            return (_C.matmul(g, bv, False, True) if needs[0] else None,
-                    _C.matmul(av, g, True, False) if needs[1] else None)
+            db = None
+            if needs[1]:
+                out, acc = _sink(b) if av.ndim == 2 else (None, False)
+                if out is not None:
+                    _C.gemm_into(out, av.contiguous(), g.contiguous(), True, False, 1.0, 1.0 if acc else 0.0)
+                    db = out
+                else:
+                    db = _C.matmul(av, g, True, False)
+            return (_C.matmul(g, bv, False, True) if needs[0] else None, db)
         _record([a, b], [y], bw)
     return y
 
@@ -709,8 +765,19 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", dilations=(1, 1), grou
             if activation == "relu":
                 g = _C.activation_backward(g, y.value, y.value, "relu")
             dx = _C.conv2d_backward_input(g, wv, xs, strides, padding, dilations, int(groups)) if needs[0] else None
-            dw = _C.conv2d_backward_filter(g, xv, ws, strides, padding, dilations, int(groups)) if needs[1] else None
-            db = _C.conv2d_backward_bias(g) if len(needs) > 2 and needs[2] else None
+            dw = db = None
+            if needs[1]:
+                out, acc = _sink(w)
+                dw = _C.conv2d_backward_filter(g, xv, ws, strides, padding, dilations, int(groups), out, acc)
+                if out is not None:
+                    dw = out  # the sink object itself (the binding returns a new alias)
+            if len(needs) > 2 and needs[2]:
+                out, acc = _sink(b)
+                if out is not None:
+                    _C.conv2d_backward_bias(g, out, acc)
+                    db = out
+                else:
+                    db = _C.conv2d_backward_bias(g)
             return dx, dw, db
         _record([x, w] + ([b] if b is not None else []), [y], bw)
     return y

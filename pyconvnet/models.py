@@ -312,7 +312,17 @@ class Model(Layer):
                 rs = _C.empty(*r.shape, device=r.device)
                 _C.fill_(rs, gscale)
                 ogs.append(rs)
-        grads = tape.gradient(targets, tw, output_gradients=ogs)
+        # distributed: the backward writes weight gradients straight into the optimizer's
+        # fused buckets where the op supports it (no packing copy in apply_gradients)
+        bufs = None
+        if distributed_hook.get() is not None and hasattr(self.optimizer, "gradient_buffers") and \
+                getattr(self.optimizer, "backward_passes_per_step", 1) == 1 and \
+                all(v.value.device == "cpu" for v in tw):
+            bufs = self.optimizer.gradient_buffers(tw)
+        if bufs is not None:
+            grads = tape.gradient(targets, tw, output_gradients=ogs, sinks=bufs, sink_accumulate=False)
+        else:
+            grads = tape.gradient(targets, tw, output_gradients=ogs)
         grads = [g if g is not None else _C.zeros(*v.shape, device=v.value.device) for g, v in zip(grads, tw)]
         self.optimizer.apply_gradients(list(zip(grads, tw)))
         loss = _scalar(_C.reduce("mean", weighted, list(range(per.ndim)), False))
