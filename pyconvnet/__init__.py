@@ -4,7 +4,14 @@ networks, with the API of Keras 3 (``import pyconvnet as keras``).
 The kernels live in the extension module ``pyconvnet._C``; this package is the
 thin layer that speaks Keras, tf.nn and Horovod.
 """
-from . import _C
+try:
+    from . import _C
+except ImportError as _e:  # the source tree imported instead of the installed package
+    raise ImportError(
+        "pyconvnet's compiled extension (_C) is not next to %s: this looks like the source tree "
+        "without an in-place build. Install with `pip install .` and run from another directory "
+        "(or `pytest tests`, which does not put the current directory on sys.path), or build in "
+        "place with scripts/dev_build.sh." % __file__) from _e
 from ._C import Tensor, from_numpy, tensor, empty, zeros, from_dlpack, synchronize
 from ._C import set_matmul_precision, get_matmul_precision
 from ._runtime import info, devices, set_num_threads, get_num_threads, simd_level

@@ -16,7 +16,9 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# the source tree only when the extension was built in place there; else the installed package
+if __import__("glob").glob(os.path.join(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."), "pyconvnet", "_C*.so")):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import pyconvnet as pcn  # noqa: E402
 
 _C = pcn._C

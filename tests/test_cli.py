@@ -8,9 +8,15 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# The directory holding the pyconvnet these tests import (the source tree when built in
+# place, site-packages when installed): child processes must import the same one.
+import pyconvnet as _pcn_for_path  # noqa: E402
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(_pcn_for_path.__file__)))
+
+
 
 def run(args, cwd, timeout=600):
-    env = dict(os.environ, PYCONVNET_OFFLINE="1", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYCONVNET_OFFLINE="1", PYTHONPATH=PKG_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-m", "pyconvnet"] + args, cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 

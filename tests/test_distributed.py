@@ -15,6 +15,12 @@ import pyconvnet.distributed as hvd
 from pyconvnet.distributed import _fit, checkpoint as ck
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+# The directory holding the pyconvnet these tests import (the source tree when built in
+# place, site-packages when installed): child processes must import the same one.
+import pyconvnet as _pcn_for_path  # noqa: E402
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(_pcn_for_path.__file__)))
+
 MPI_DIR = os.path.join(ROOT, "tests", "mpi")
 sys.path.insert(0, MPI_DIR)
 from _common import StubVar, StubModel, StubSGD  # noqa: E402
@@ -47,7 +53,7 @@ def run_mpi(args, n=2, timeout=60, env=None, launcher=()):
     """Run `python <args>` on n ranks under a hard timeout; return (rc, stdout, stderr, seconds)."""
     e = dict(os.environ)
     e.update({"OMP_NUM_THREADS": "1", "PYCONVNET_NUM_THREADS": "1",
-              "PYTHONPATH": ROOT + os.pathsep + e.get("PYTHONPATH", "")})
+              "PYTHONPATH": PKG_ROOT + os.pathsep + e.get("PYTHONPATH", "")})
     e.pop("PYCONVNET_DIST_DEBUG", None)
     e.update(env or {})
     cmd = [MPIEXEC, "-n", str(n), sys.executable, *launcher] + list(args)
@@ -74,7 +80,7 @@ def test_import_does_not_need_mpi():
     code = ("import sys; import pyconvnet, pyconvnet.distributed as hvd; "
             "assert 'mpi4py' not in sys.modules and 'mpi4py.MPI' not in sys.modules; print('ok')")
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                       env=dict(os.environ, PYTHONPATH=ROOT))
+                       env=dict(os.environ, PYTHONPATH=PKG_ROOT))
     assert p.returncode == 0 and "ok" in p.stdout, p.stderr
 
 
@@ -87,7 +93,7 @@ def test_serial_without_mpi4py(tmp_path):
             "assert hvd.allreduce(np.ones(3), op=hvd.Sum).tolist() == [1, 1, 1]; "
             "assert hvd.broadcast_object({'a': 1}, 0) == {'a': 1}; print('ok')")
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                       env=dict(os.environ, PYTHONPATH=str(tmp_path) + os.pathsep + ROOT))
+                       env=dict(os.environ, PYTHONPATH=str(tmp_path) + os.pathsep + PKG_ROOT))
     assert p.returncode == 0 and "ok" in p.stdout, p.stderr
 
 
@@ -311,7 +317,7 @@ def test_checkpoint_rejects_foreign_files(tmp_path):
 
 def test_checkpoint_survives_kill_during_write(tmp_path):
     path = str(tmp_path / "ck.npz")
-    e = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
+    e = dict(os.environ, PYTHONPATH=PKG_ROOT, OMP_NUM_THREADS="1")
     p = subprocess.Popen([sys.executable, script("ckpt_writer.py"), path, "64"], stdout=subprocess.PIPE,
                          text=True, env=e)
     try:

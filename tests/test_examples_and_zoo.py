@@ -9,6 +9,12 @@ import pytest
 import pyconvnet as keras
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The directory holding the pyconvnet these tests import (the source tree when built in
+# place, site-packages when installed): child processes must import the same one.
+import pyconvnet as _pcn_for_path  # noqa: E402
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(_pcn_for_path.__file__)))
+
 EXAMPLES = ["train_lenet5_mnist", "fashion_cnn", "resnet34_small", "forecast_time_series",
             "sentiment_seq_to_vector", "encoder_decoder", "feature_maps"]
 
@@ -16,7 +22,7 @@ EXAMPLES = ["train_lenet5_mnist", "fashion_cnn", "resnet34_small", "forecast_tim
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example_runs_quick(name, tmp_path):
     env = dict(os.environ, PYCONVNET_OFFLINE="1",
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+               PYTHONPATH=PKG_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name + ".py"), "--quick"],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

@@ -15,6 +15,12 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# The directory holding the pyconvnet these tests import (the source tree when built in
+# place, site-packages when installed): child processes must import the same one.
+import pyconvnet as _pcn_for_path  # noqa: E402
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(_pcn_for_path.__file__)))
+
+
 FUZZ = textwrap.dedent(r"""
     import sys, random, traceback
     import numpy as np
@@ -139,7 +145,7 @@ FUZZ = textwrap.dedent(r"""
 def test_random_bad_calls_never_crash(seed, tmp_path):
     script = tmp_path / "fuzz.py"
     script.write_text(FUZZ)
-    env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONPATH=PKG_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     n = 1500
     r = subprocess.run([sys.executable, str(script), str(seed), str(n)], capture_output=True, text=True,
                        timeout=300, env=env, cwd=str(tmp_path))

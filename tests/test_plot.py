@@ -17,6 +17,12 @@ from pyconvnet import plot  # noqa: E402
 HAS_CONV = hasattr(pcn._C, "conv2d_forward")
 needs_conv = pytest.mark.skipif(not HAS_CONV, reason="pyconvnet._C has no conv2d_forward yet (branch conv not merged)")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The directory holding the pyconvnet these tests import (the source tree when built in
+# place, site-packages when installed): child processes must import the same one.
+import pyconvnet as _pcn_for_path  # noqa: E402
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(_pcn_for_path.__file__)))
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -148,7 +154,7 @@ def test_missing_matplotlib_message(monkeypatch):
 # ---------------------------------------------------------------- CLI
 
 def cli(*args, cwd=None):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=PKG_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-m", "pyconvnet", "filters"] + [str(a) for a in args],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
 

@@ -2,7 +2,9 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+# the source tree only when the extension was built in place there; else the installed package
+if __import__("glob").glob(os.path.join(os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")), "pyconvnet", "_C*.so")):
+    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
 import numpy as np  # noqa: E402
 
