@@ -76,10 +76,10 @@ def script(name):
 
 
 # ----------------------------------------------------------------------------- serial (size 1)
-def test_import_does_not_need_mpi():
+def test_import_does_not_need_mpi(tmp_path):
     code = ("import sys; import pyconvnet, pyconvnet.distributed as hvd; "
             "assert 'mpi4py' not in sys.modules and 'mpi4py.MPI' not in sys.modules; print('ok')")
-    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=PKG_ROOT))
     assert p.returncode == 0 and "ok" in p.stdout, p.stderr
 
@@ -92,7 +92,7 @@ def test_serial_without_mpi4py(tmp_path):
             "assert (hvd.rank(), hvd.size(), hvd.local_rank(), hvd.local_size()) == (0, 1, 0, 1); "
             "assert hvd.allreduce(np.ones(3), op=hvd.Sum).tolist() == [1, 1, 1]; "
             "assert hvd.broadcast_object({'a': 1}, 0) == {'a': 1}; print('ok')")
-    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=str(tmp_path) + os.pathsep + PKG_ROOT))
     assert p.returncode == 0 and "ok" in p.stdout, p.stderr
 

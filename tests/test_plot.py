@@ -3,6 +3,7 @@ and decodable; bad inputs give clear errors; the CLI reports bad input in one
 line on stderr with status 2. Skips cleanly without matplotlib."""
 import os
 import subprocess
+import tempfile
 import sys
 
 import numpy as np
@@ -155,8 +156,9 @@ def test_missing_matplotlib_message(monkeypatch):
 
 def cli(*args, cwd=None):
     env = dict(os.environ, PYTHONPATH=PKG_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # never the repository root as cwd: `python -m` would import the source tree
     return subprocess.run([sys.executable, "-m", "pyconvnet", "filters"] + [str(a) for a in args],
-                          capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+                          capture_output=True, text=True, env=env, cwd=cwd or tempfile.gettempdir(), timeout=120)
 
 
 def assert_one_line_error(r, *words):
