@@ -176,6 +176,7 @@ void sgemm(const GemmParams& g, const float* A, const float* B, float* C) {
 
 #pragma omp parallel if (par)
   {
+    const int64_t nth = omp_get_num_threads();
     for (int64_t p0 = 0; p0 < K; p0 += KC) {
       const int64_t kc = K - p0 < KC ? K - p0 : KC;
       const float beta = p0 == 0 ? g.beta : 1.f;
@@ -186,16 +187,24 @@ void sgemm(const GemmParams& g, const float* A, const float* B, float* C) {
         const int64_t nslv = (nc + NR - 1) / NR;
 #pragma omp for schedule(static)
         for (int64_t s = 0; s < nslv; ++s) pack_b(g, B, j0 + s * NR, p0, kc, Bp + s * NR * kc);
-        const int64_t ti = (M + MC - 1) / MC, tj = (nc + NB - 1) / NB;
+        // Balanced tiles: split M and N into near-equal multiples of MR / NR, and
+        // into at least as many tiles as threads (a 192+64 split of M = 256 left
+        // one of two threads idle for half the call).
+        int64_t ti = (M + MC - 1) / MC, tj = (nc + NB - 1) / NB;
+        if (ti * tj < nth) tj = (nth + ti - 1) / ti;
+        int64_t mc = ((M + ti - 1) / ti + MR - 1) / MR * MR;
+        int64_t nb = ((nc + tj - 1) / tj + NR - 1) / NR * NR;
+        ti = (M + mc - 1) / mc;
+        tj = (nc + nb - 1) / nb;
 #pragma omp for collapse(2) schedule(static)
         for (int64_t bi = 0; bi < ti; ++bi)
           for (int64_t bj = 0; bj < tj; ++bj) {
-            const int64_t jend = (bj + 1) * NB < nc ? (bj + 1) * NB : nc;
-            const int64_t iend = (bi + 1) * MC < M ? (bi + 1) * MC : M;
-            for (int64_t jj = bj * NB; jj < jend; jj += NR) {
+            const int64_t jend = (bj + 1) * nb < nc ? (bj + 1) * nb : nc;
+            const int64_t iend = (bi + 1) * mc < M ? (bi + 1) * mc : M;
+            for (int64_t jj = bj * nb; jj < jend; jj += NR) {
               const float* bp = Bp + (jj / NR) * NR * kc;
               const int64_t nr = jend - jj < NR ? jend - jj : NR;
-              for (int64_t ii = bi * MC; ii < iend; ii += MR) {
+              for (int64_t ii = bi * mc; ii < iend; ii += MR) {
                 const int64_t mr = iend - ii < MR ? iend - ii : MR;
                 micro(kc, Ap + (ii / MR) * MR * kc, bp, C + ii * g.ldc + j0 + jj, g.ldc, g.alpha, beta,
                       mr, nr);
