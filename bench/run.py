@@ -288,6 +288,9 @@ def timeit(fns, reps, warmup):
     times = [[] for _ in fns]
     for _ in range(reps):
         for i, f in enumerate(fns):
+            # let the other runtime's idle threads stop spinning (OpenMP, OpenBLAS and
+            # oneDNN all spin after a call): otherwise each steals the cores of the next
+            time.sleep(0.003)
             t = time.perf_counter()
             f()
             times[i].append(time.perf_counter() - t)
