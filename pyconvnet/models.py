@@ -345,6 +345,18 @@ class Model(Layer):
         self._assert_compiled("fit")
         if x is None:
             raise ValueError("fit: x is required")
+        source = _DataSource.wrap(x, "fit")
+        if source is not None:
+            if y is not None:
+                raise ValueError("fit: `y` is not supported when x is a %s (it yields the targets)" % source.kind)
+            if sample_weight is not None:
+                raise ValueError("fit: `sample_weight` is not supported when x is a %s (yield (x, y, "
+                                 "sample_weight) batches instead)" % source.kind)
+            if validation_split:
+                raise ValueError("fit: validation_split is not supported when x is a %s" % source.kind)
+            return self._fit_loop(source, None, epochs, verbose, callbacks, validation_data, shuffle, class_weight,
+                                  initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+                                  validation_freq)
         xs, multi = self._prep_x(x)
         n = self._n(xs)
         y = self._prep_y(y, n)
@@ -361,65 +373,97 @@ class Model(Layer):
             y = y[:split]
             sw = sw[:split] if sw is not None else None
             n = split
-        if validation_data is not None:
-            if len(validation_data) == 3:
-                raise NotImplementedError("fit: validation sample weights are not supported")
-            vx, vy = validation_data
         if n == 0:
             raise ValueError("fit: no training samples")
-        dts = self._x_dtypes(xs)
+        arrays = (xs, multi, y, sw, n, batch_size)
+        return self._fit_loop(None, arrays, epochs, verbose, callbacks, validation_data, shuffle, class_weight,
+                              initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+                              validation_freq)
+
+    def _fit_loop(self, source, arrays, epochs, verbose, callbacks, validation_data, shuffle, class_weight,
+                  initial_epoch, steps_per_epoch, validation_steps, validation_batch_size, validation_freq):
+        """The epoch loop of fit over arrays ((xs, multi, y, sw, n, batch_size)) or a _DataSource."""
+        vx = vy = None
+        if validation_data is not None:
+            if _DataSource.wrap(validation_data, "fit") is not None:
+                vx = validation_data
+            else:
+                if len(validation_data) == 3:
+                    raise NotImplementedError("fit: validation sample weights are not supported")
+                vx, vy = validation_data
         dist = distributed_hook.get()
         chief = distributed_hook.is_chief()
         if verbose == "auto":
             verbose = 1
-        steps = steps_per_epoch or -(-n // batch_size)
+        if source is None:
+            xs, multi, y, sw, n, batch_size = arrays
+            dts = self._x_dtypes(xs)
+            steps = steps_per_epoch or -(-n // batch_size)
+            samples = n
+        else:
+            batch_size = None
+            steps = steps_per_epoch or source.num_batches
+            samples = None
         history = cbks.History()
         cb_list = list(callbacks or [])
         if verbose and chief:
             cb_list.append(cbks.ProgbarLogger(verbose))
         cb_list.append(history)
         cb = cbks.CallbackList(cb_list, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
-                                              "batch_size": batch_size, "samples": n})
+                                              "batch_size": batch_size, "samples": samples})
         self.history = history
         self.stop_training = False
         seed = utils.next_seed()
+        rng = np.random.default_rng(seed)
         # build on a first batch before the distributed hook broadcasts weights
+        if source is not None and source.kind == "generator":
+            source.peek(self)  # an empty stream is an error before training starts, as in Keras
         if not self.built or not self.trainable_weights:
-            self._ensure_built(xs, dts, multi)
+            if source is None:
+                self._ensure_built(xs, dts, multi)
+            else:
+                bxs, bmulti, _, _ = source.peek(self)
+                self._ensure_built(bxs, self._x_dtypes(bxs), bmulti)
         if dist is not None:
             dist.on_train_begin(self)
         cb.on_train_begin()
-        rng = np.random.default_rng(seed)
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
-            if dist is not None:
-                order = np.asarray(dist.epoch_indices(n, epoch, shuffle, seed))
+            if source is None:
+                if dist is not None:
+                    order = np.asarray(dist.epoch_indices(n, epoch, shuffle, seed))
+                else:
+                    order = rng.permutation(n) if shuffle else np.arange(n)
+                nsteps = -(-len(order) // batch_size)
+                if steps_per_epoch:
+                    nsteps = min(nsteps, steps_per_epoch)
+                batches = self._array_batches(xs, dts, multi, y, sw, order, batch_size, nsteps,
+                                              sort=shuffle is True and dist is None)
             else:
-                order = rng.permutation(n) if shuffle else np.arange(n)
-            nsteps = -(-len(order) // batch_size)
-            if steps_per_epoch:
-                nsteps = min(nsteps, steps_per_epoch)
+                nsteps = source.steps(steps_per_epoch)
+                batches = source.batches(self, steps_per_epoch, rng if shuffle else None, class_weight)
             cb.params["steps"] = nsteps
             cb.on_epoch_begin(epoch)
-            tot_loss, tot_n = 0.0, 0
-            for step in range(nsteps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                if shuffle is True and dist is None:
-                    idx = np.sort(idx)  # sequential memory access; the batch's content is what shuffles
+            tot_loss, tot_n, step = 0.0, 0, 0
+            for step, (xb, yb, swb, ynp) in enumerate(batches):
                 cb.on_train_batch_begin(step)
-                xb = self._batch(xs, dts, idx, multi)
-                yb = self._y_batch(y, idx)
-                swb = self._to_batch(sw[idx], np.float32).value if sw is not None else None
                 loss, out = self._train_step(xb, yb, swb)
-                tot_loss += loss * len(idx)
-                tot_n += len(idx)
+                tot_loss += loss * len(ynp)
+                tot_n += len(ynp)
                 logs = {"loss": tot_loss / tot_n}
-                for mt in self._make_metrics(y, out.shape):
-                    mt.update_state(y[idx], out)
+                for mt in self._make_metrics(ynp, out.shape):
+                    mt.update_state(ynp, out)
                     logs[mt.name] = mt.result()
                 cb.on_train_batch_end(step, dict(logs))
                 if self.stop_training:
+                    break
+            if source is not None:
+                source.end_epoch()
+                if tot_n == 0:
+                    import warnings
+                    warnings.warn("fit: your input ran out of data; interrupting training. Make sure the "
+                                  "generator can produce steps_per_epoch * epochs batches.", stacklevel=3)
                     break
             epoch_logs = dict(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
@@ -431,6 +475,14 @@ class Model(Layer):
                 break
         cb.on_train_end(logs)
         return history
+
+    def _array_batches(self, xs, dts, multi, y, sw, order, batch_size, nsteps, sort):
+        for step in range(nsteps):
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            if sort:
+                idx = np.sort(idx)  # sequential memory access; the batch's content is what shuffles
+            swb = self._to_batch(sw[idx], np.float32).value if sw is not None else None
+            yield self._batch(xs, dts, idx, multi), self._y_batch(y, idx), swb, y[idx]
 
     def _ensure_built(self, xs, dts, multi):
         if self.built and self.weights:
@@ -451,38 +503,47 @@ class Model(Layer):
                  callbacks=None, return_dict=False):
         """Loss (and metrics) over (x, y); a scalar, a list [loss, *metrics] or a dict."""
         self._assert_compiled("evaluate")
-        xs, multi = self._prep_x(x)
-        n = self._n(xs)
-        y = self._prep_y(y, n)
-        sw = _sample_weights(y, n, sample_weight, None)
-        dts = self._x_dtypes(xs)
-        batch_size = int(batch_size or 32)
+        source = _DataSource.wrap(x, "evaluate")
         dist = distributed_hook.get()
-        order = np.asarray(dist.eval_indices(n)) if dist is not None else np.arange(n)
-        nsteps = -(-len(order) // batch_size)
-        if steps:
-            nsteps = min(nsteps, steps)
+        if source is not None:
+            if y is not None:
+                raise ValueError("evaluate: `y` is not supported when x is a %s (it yields the targets)" % source.kind)
+            if sample_weight is not None:
+                raise ValueError("evaluate: `sample_weight` is not supported when x is a %s" % source.kind)
+            nsteps = source.steps(steps)
+            batches = source.batches(self, steps, None, None, epoch_hooks=False)
+        else:
+            xs, multi = self._prep_x(x)
+            n = self._n(xs)
+            y = self._prep_y(y, n)
+            sw = _sample_weights(y, n, sample_weight, None)
+            dts = self._x_dtypes(xs)
+            batch_size = int(batch_size or 32)
+            order = np.asarray(dist.eval_indices(n)) if dist is not None else np.arange(n)
+            nsteps = -(-len(order) // batch_size)
+            if steps:
+                nsteps = min(nsteps, steps)
+            batches = self._array_batches(xs, dts, multi, y, sw, order, batch_size, nsteps, sort=False)
         bar = cbks.Progbar(nsteps, verbose=1 if verbose in ("auto", 1, True) and distributed_hook.is_chief()
                            else 0)
         loss_sum, loss_n = 0.0, 0
         mets = None
         sums = None
-        for step in range(nsteps):
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            xb = self._batch(xs, dts, idx, multi)
-            yb = self._y_batch(y, idx)
-            swb = self._to_batch(sw[idx], np.float32).value if sw is not None else None
+        step = 0
+        for step, (xb, yb, swb, ynp) in enumerate(batches):
             s, m, out = self._test_step(xb, yb, swb)
             loss_sum += s
             loss_n += m
             if mets is None:
-                mets = [metrics_mod.resolve(mid, self._pcn_loss, np.shape(y), out.shape)
+                mets = [metrics_mod.resolve(mid, self._pcn_loss, np.shape(ynp), out.shape)
                         for mid in self._pcn_metric_ids]
                 sums = np.zeros((len(mets), 2))
             for i, mt in enumerate(mets):
-                a, c = mt.batch_sums(np.asarray(y[idx]), out)
+                a, c = mt.batch_sums(np.asarray(ynp), out)
                 sums[i] += (a, c)
             bar.update(step + 1, _eval_logs(loss_sum, loss_n, mets, sums))
+        if nsteps is None:
+            nsteps = step + 1 if loss_n else 0
         if mets is None:
             mets = [metrics_mod.resolve(mid, self._pcn_loss) for mid in self._pcn_metric_ids]
             sums = np.zeros((len(mets), 2))
@@ -501,21 +562,29 @@ class Model(Layer):
     # --------------------------------------------------------------- predict
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for x, batch by batch, as NumPy (concatenated over batches)."""
-        xs, multi = self._prep_x(x)
-        n = self._n(xs)
-        dts = self._x_dtypes(xs)
-        batch_size = int(batch_size or 32)
-        nsteps = -(-n // batch_size)
-        if steps:
-            nsteps = min(nsteps, steps)
+        source = _DataSource.wrap(x, "predict")
+        if source is not None:
+            nsteps = source.steps(steps)
+            xiter = source.inputs(self, steps)
+        else:
+            xs, multi = self._prep_x(x)
+            n = self._n(xs)
+            dts = self._x_dtypes(xs)
+            batch_size = int(batch_size or 32)
+            nsteps = -(-n // batch_size)
+            if steps:
+                nsteps = min(nsteps, steps)
+            xiter = (self._batch(xs, dts, np.arange(i * batch_size, min((i + 1) * batch_size, n)), multi)
+                     for i in range(nsteps))
         bar = cbks.Progbar(nsteps, verbose=1 if verbose in ("auto", 1, True) and distributed_hook.is_chief()
                            else 0)
         outs = []
-        for step in range(nsteps):
-            idx = np.arange(step * batch_size, min((step + 1) * batch_size, n))
-            out = self(self._batch(xs, dts, idx, multi), training=False)
+        for step, xb in enumerate(xiter):
+            out = self(xb, training=False)
             outs.append(_map(lambda t: np.array(t.numpy(), copy=True), out))
             bar.update(step + 1)
+        if nsteps is None:
+            nsteps = len(outs)
         bar.update(nsteps, finalize=True)
         if not outs:
             return np.zeros((0,), np.float32)
@@ -596,6 +665,127 @@ class Model(Layer):
         if "layers" in config and "input_layers" in config:
             return saving.functional_from_config(config, custom_objects)
         return cls(**config)
+
+
+class _DataSource:
+    """Batches from a keras.utils.PyDataset (or any Sequence-like object: __len__, __getitem__,
+    on_epoch_end), a Python generator/iterator (one stream shared by all epochs, as in Keras),
+    or another re-iterable (e.g. a torch DataLoader: a new pass per epoch). Each batch is
+    ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` of NumPy-convertible arrays."""
+
+    def __init__(self, obj, kind, op):
+        self.obj, self.kind, self.op = obj, kind, op
+        self.pending = []  # batches taken from a generator by peek(), served first
+        self.it = iter(obj) if kind == "generator" else None
+
+    @staticmethod
+    def wrap(x, op):
+        if isinstance(x, (np.ndarray, list, tuple, dict, str, bytes, ag.EagerTensor, _C.Tensor, KerasTensor)):
+            return None
+        if isinstance(x, utils.PyDataset) or (hasattr(x, "__getitem__") and hasattr(x, "__len__")
+                                              and hasattr(x, "on_epoch_end")):
+            return _DataSource(x, "PyDataset", op)
+        if hasattr(x, "__next__"):
+            return _DataSource(x, "generator", op)
+        if hasattr(x, "__iter__") and not hasattr(x, "__array__") and not hasattr(x, "__array_interface__"):
+            return _DataSource(x, "iterable", op)
+        return None
+
+    @property
+    def num_batches(self):
+        if self.kind != "PyDataset":
+            return None
+        n = getattr(self.obj, "num_batches", None) if isinstance(self.obj, utils.PyDataset) else len(self.obj)
+        return None if n is None else int(n)
+
+    def steps(self, steps):
+        n = self.num_batches
+        if n is None:
+            return steps or None
+        return min(n, steps) if steps else n
+
+    def _raw(self, steps, rng, epoch_hooks):
+        if self.kind == "PyDataset":
+            n = self.num_batches
+            if n is None and not steps:
+                raise ValueError("%s: an endless PyDataset (num_batches None) needs steps%s" %
+                                 (self.op, "_per_epoch" if self.op == "fit" else ""))
+            if epoch_hooks and hasattr(self.obj, "on_epoch_begin"):
+                self.obj.on_epoch_begin()
+            if n is None:
+                order = range(steps)
+            else:
+                order = rng.permutation(n) if rng is not None else np.arange(n)
+                if steps:
+                    order = order[:steps]
+            for i in order:
+                yield self.obj[int(i)]
+            return
+        it = self.it if self.kind == "generator" else iter(self.obj)
+        k = 0
+        while not steps or k < steps:
+            if self.pending:
+                b = self.pending.pop(0)
+            else:
+                try:
+                    b = next(it)
+                except StopIteration:
+                    return
+            yield b
+            k += 1
+
+    def _split(self, b):
+        if isinstance(b, np.ndarray) or not isinstance(b, (tuple, list)):
+            b = (b,)
+        if len(b) not in (1, 2, 3):
+            raise ValueError("%s: each batch of a %s must be (x,), (x, y) or (x, y, sample_weight); got a "
+                             "sequence of %d items" % (self.op, self.kind, len(b)))
+        b = tuple(b)
+        return b + (None,) * (3 - len(b))
+
+    def peek(self, model):
+        """The first batch, converted (for building the model), without consuming it."""
+        if self.kind == "PyDataset":
+            b = self.obj[0]
+        elif self.kind == "generator":
+            if not self.pending:
+                try:
+                    self.pending.append(next(self.it))
+                except StopIteration:
+                    raise ValueError("%s: the generator yielded no batch" % self.op)
+            b = self.pending[0]
+        else:
+            b = next(iter(self.obj), None)
+            if b is None:
+                raise ValueError("%s: the %s yielded no batch" % (self.op, self.kind))
+        bx, by, bsw = self._split(b)
+        xs, multi = model._prep_x(bx)
+        return xs, multi, by, bsw
+
+    def batches(self, model, steps, rng, class_weight, epoch_hooks=True):
+        """(x tensors, y tensor, sample-weight tensor or None, y as NumPy) per batch."""
+        for b in self._raw(steps, rng, epoch_hooks):
+            bx, by, bsw = self._split(b)
+            xs, multi = model._prep_x(bx)
+            n = model._n(xs)
+            if by is None:
+                raise ValueError("%s: the %s's batches carry no targets; yield (x, y) pairs" % (self.op, self.kind))
+            by = model._prep_y(by, n)
+            sw = _sample_weights(by, n, bsw, class_weight)
+            xb = [model._to_batch(a, dt) for a, dt in zip(xs, model._x_dtypes(xs))]
+            yield (xb if multi else xb[0]), model._to_batch(by, model._pcn_loss.target_dtype).value, \
+                (model._to_batch(sw, np.float32).value if sw is not None else None), by
+
+    def inputs(self, model, steps):
+        for b in self._raw(steps, None, False):
+            bx = self._split(b)[0]
+            xs, multi = model._prep_x(bx)
+            xb = [model._to_batch(a, dt) for a, dt in zip(xs, model._x_dtypes(xs))]
+            yield xb if multi else xb[0]
+
+    def end_epoch(self):
+        if self.kind == "PyDataset" and hasattr(self.obj, "on_epoch_end"):
+            self.obj.on_epoch_end()
 
 
 def _sample_weights(y, n, sample_weight, class_weight):

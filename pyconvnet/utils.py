@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 
-__all__ = ["set_random_seed", "clear_session", "to_categorical", "get_rng", "next_seed"]
+__all__ = ["set_random_seed", "clear_session", "to_categorical", "get_rng", "next_seed", "PyDataset", "Sequence"]
 
 _STATE = {"rng": np.random.default_rng(), "names": {}}
 
@@ -55,3 +55,69 @@ def to_categorical(y, num_classes=None):
     out = np.zeros((y.size, n), dtype=np.float32)
     out[np.arange(y.size), y] = 1.0
     return out
+
+
+class PyDataset:
+    """keras.utils.PyDataset: batches by index, for data that does not fit one array or that
+    changes every epoch (augmentation). Subclasses implement ``__len__`` (the number of
+    batches; or the ``num_batches`` property, None for an endless dataset) and
+    ``__getitem__(index)`` returning ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``;
+    ``on_epoch_begin()`` / ``on_epoch_end()`` run around each epoch of fit.
+
+    ``workers`` / ``use_multiprocessing`` / ``max_queue_size`` are accepted for Keras
+    compatibility; batches are produced in the training thread, in order.
+    """
+
+    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        self._workers = workers
+        self._use_multiprocessing = use_multiprocessing
+        self._max_queue_size = max_queue_size
+
+    @property
+    def workers(self):
+        return getattr(self, "_workers", 1)
+
+    @workers.setter
+    def workers(self, value):
+        self._workers = value
+
+    @property
+    def use_multiprocessing(self):
+        return getattr(self, "_use_multiprocessing", False)
+
+    @use_multiprocessing.setter
+    def use_multiprocessing(self, value):
+        self._use_multiprocessing = value
+
+    @property
+    def max_queue_size(self):
+        return getattr(self, "_max_queue_size", 10)
+
+    @max_queue_size.setter
+    def max_queue_size(self, value):
+        self._max_queue_size = value
+
+    def __getitem__(self, index):
+        raise NotImplementedError("%s must implement __getitem__(index)" % type(self).__name__)
+
+    @property
+    def num_batches(self):
+        if hasattr(self, "__len__"):
+            return len(self)
+        raise NotImplementedError("%s must implement __len__ or the num_batches property" % type(self).__name__)
+
+    def __iter__(self):
+        n = self.num_batches
+        i = 0
+        while n is None or i < n:
+            yield self[i]
+            i += 1
+
+    def on_epoch_begin(self):
+        pass
+
+    def on_epoch_end(self):
+        pass
+
+
+Sequence = PyDataset  # the Keras 2 name
