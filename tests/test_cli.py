@@ -29,6 +29,7 @@ def test_info(tmp_path):
 def test_train_main_job_writes_weights_and_pictures(tmp_path):
     r = run(["train", "--epochs", "1", "--out", "out", "--verbose", "2"], tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "sgd lr 0.02 (x0.9 per epoch), momentum 0.9 (Nesterov), images shifted by up to 2 px" in r.stdout
     assert "test accuracy:" in r.stdout
     acc = float(r.stdout.split("test accuracy:")[1].split()[0])
     assert acc > 0.8, r.stdout  # one epoch of LeNet-5 on 5000 real MNIST images
@@ -45,6 +46,10 @@ def test_train_main_job_writes_weights_and_pictures(tmp_path):
     (["train", "--epochs", "-3"], "--epochs"),
     (["train", "--batch-size", "0"], "--batch-size"),
     (["train", "--lr", "-1"], "--lr"),
+    (["train", "--lr-decay", "1.5"], "--lr-decay"),
+    (["train", "--momentum", "1"], "--momentum"),
+    (["train", "--augment", "-2"], "--augment"),
+    (["train", "--optimizer", "lbfgs"], "unknown optimizer"),
     (["train", "--out", "/proc/forbidden"], "not a writable directory"),
     (["train", "--dataset", "fashion_mnist", "--data", "/nonexistent/dir"], ""),
 ])
@@ -54,3 +59,35 @@ def test_user_errors_are_one_line(args, words, tmp_path):
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in r.stderr, r.stderr
     assert words in err[0]
+
+
+def test_shift_augmentation_translates_each_image_once_per_epoch():
+    import numpy as np
+
+    from pyconvnet.__main__ import _shifted_batches
+    rng = np.random.default_rng(3)
+    x = rng.random((40, 8, 9, 1)).astype(np.float32) + 0.5  # no zeros: the fill is visible
+    y = np.arange(40)
+    ds = _shifted_batches(x, y, 16, 2, seed=0)
+
+    def shifted(img, dy, dx):  # content moves by (dy, dx), zero fill
+        out = np.zeros_like(img)
+        h, w = img.shape[:2]
+        out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = img[max(-dy, 0):h - max(dy, 0),
+                                                                        max(-dx, 0):w - max(dx, 0)]
+        return out
+
+    for _ in range(2):
+        ds.on_epoch_begin()
+        seen, moves = [], set()
+        for i in range(len(ds)):
+            xb, yb = ds[i]
+            assert xb.shape == (len(yb), 8, 9, 1) and xb.dtype == np.float32
+            for img, label in zip(xb, yb):
+                match = [(a, b) for a in range(-2, 3) for b in range(-2, 3)
+                         if np.array_equal(img, shifted(x[label], a, b))]
+                assert match, "image %d is not a whole-pixel translation of its source" % label
+                moves.add(match[0])
+                seen.append(int(label))
+        assert sorted(seen) == list(range(40))
+        assert len(moves) > 5
