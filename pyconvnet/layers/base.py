@@ -120,7 +120,11 @@ class InputSpec:
 
 
 _SKIP_TRACK = {"_inbound_nodes", "_outbound_nodes", "_pcn_layers", "_pcn_nodes", "_pcn_inputs", "_pcn_outputs",
-               "_pcn_callbacks", "optimizer", "history", "stop_training", "loss", "compiled_loss"}
+               "_pcn_callbacks", "optimizer", "history", "stop_training", "loss", "compiled_loss",
+               "_trainable_vars", "_non_trainable_vars", "_pcn_regularizers", "_pcn_step_cache",
+               "_pcn_in_shape", "_pcn_out_shape", "_batch_input_shape"}
+# attribute values that can never hold a layer (skipped by the sub-layer scan without recursing)
+_LEAF_TYPES = {int, float, bool, str, bytes, type(None), np.ndarray, ag.Variable, ag.EagerTensor, _C.Tensor}
 
 
 class Layer:
@@ -205,6 +209,8 @@ class Layer:
         out, seen = [], set()
 
         def visit(v):
+            if type(v) in _LEAF_TYPES:  # most attributes: sizes, names, flags, weights
+                return
             if isinstance(v, Layer):
                 if id(v) not in seen and v is not self:
                     seen.add(id(v))
