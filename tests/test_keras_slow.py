@@ -1,7 +1,7 @@
 """Accuracy bars on real MNIST, tested on the full 10,000-image test set.
 
 Both run in the default suite (deselect with -m "not slow" while iterating):
-LeNet-5 >= 98.0% (4 epochs, ~1-2 min on 2 cores) and the course CNN >= 98.5%
+LeNet-5 >= 99.0% through the CLI (20 epochs, ~3-4 min on 2 cores) and the course CNN >= 98.5%
 (two epochs: measured 98.97% in 18 min on one busy core; ~10-15 min on 2 idle cores)."""
 import os
 import time
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import pyconvnet as keras
-from keras_data import have_mnist, mnist
+from keras_data import MNIST_DIR, have_mnist, mnist
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not have_mnist(), reason="MNIST not found")]
 
@@ -42,10 +42,20 @@ def test_course_cnn_reaches_98_5():
     assert acc >= 0.985
 
 
-def test_lenet5_reaches_98_0():
-    keras.utils.set_random_seed(0)
-    # measured (2 shared cores, OMP_WAIT_POLICY=passive): test accuracy 0.9616 / 0.9807 / 0.9815 / 0.9852
-    # after epochs 1-4 at batch 32, Adam 1e-3; ~60-100 s per epoch. Four epochs leave a margin over the bar.
-    acc = _train(keras.applications.LeNet5(input_shape=(28, 28, 1), classes=10),
-                 n_train=int(os.environ.get("PCN_LENET_N", 60000)), epochs=int(os.environ.get("PCN_LENET_EPOCHS", 4)), batch_size=32, lr=1e-3)
-    assert acc >= 0.980
+def test_lenet5_cli_reaches_99_0_on_full_mnist(tmp_path):
+    """The issue's bar through the main job's command: `pyconvnet train --data DIR --epochs 20`
+    (the LeNet-5 recipe: Nesterov SGD 0.02 x0.9 per epoch, batch 32, 2-pixel shifts).
+    Measured 2026-11-27 (2 shared cores): 0.9915 after 10 epochs, see bench/WORKLOG.md."""
+    import subprocess
+    import sys
+    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(keras.__file__)))
+    env = dict(os.environ, PYTHONPATH=pkg_root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    epochs = os.environ.get("PCN_LENET_EPOCHS", "20")
+    r = subprocess.run([sys.executable, "-m", "pyconvnet", "train", "--model", "lenet5", "--data", MNIST_DIR,
+                        "--epochs", epochs, "--out", str(tmp_path / "out"), "--verbose", "2"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=3600)
+    print(r.stdout[-3000:])
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "60000 train / 10000 test images" in r.stdout
+    acc = float(r.stdout.split("test accuracy:")[1].split()[0])
+    assert acc >= 0.990
