@@ -532,7 +532,7 @@ class Model(Layer):
             if sample_weight is not None:
                 raise ValueError("evaluate: `sample_weight` is not supported when x is a %s" % source.kind)
             nsteps = source.steps(steps)
-            batches = source.batches(self, steps, None, None, epoch_hooks=False)
+            batches = source.batches(self, steps, None, None)  # on_epoch_begin/end around the pass, as Keras
         else:
             xs, multi = self._prep_x(x)
             n = self._n(xs)
@@ -563,6 +563,8 @@ class Model(Layer):
                 a, c = mt.batch_sums(np.asarray(ynp), out)
                 sums[i] += (a, c)
             bar.update(step + 1, _eval_logs(loss_sum, loss_n, mets, sums))
+        if source is not None:
+            source.end_epoch()
         if nsteps is None:
             nsteps = step + 1 if loss_n else 0
         if mets is None:
@@ -586,7 +588,7 @@ class Model(Layer):
         source = _DataSource.wrap(x, "predict")
         if source is not None:
             nsteps = source.steps(steps)
-            xiter = source.inputs(self, steps)
+            xiter = source.inputs(self, steps)  # on_epoch_begin/end around the pass, as Keras
         else:
             xs, multi = self._prep_x(x)
             n = self._n(xs)
@@ -604,6 +606,8 @@ class Model(Layer):
             out = self(xb, training=False)
             outs.append(_map(lambda t: np.array(t.numpy(), copy=True), out))
             bar.update(step + 1)
+        if source is not None:
+            source.end_epoch()
         if nsteps is None:
             nsteps = len(outs)
         bar.update(nsteps, finalize=True)
@@ -798,7 +802,7 @@ class _DataSource:
                 (model._to_batch(sw, np.float32).value if sw is not None else None), by
 
     def inputs(self, model, steps):
-        for b in self._raw(steps, None, False):
+        for b in self._raw(steps, None, True):
             bx = self._split(b)[0]
             xs, multi = model._prep_x(bx)
             xb = [model._to_batch(a, dt) for a, dt in zip(xs, model._x_dtypes(xs))]

@@ -135,3 +135,12 @@ def test_dataset_input_errors_are_clear():
         m.fit(iter([(x[:8], y[:8], None, None)]), verbose=0)
     with pytest.raises(ValueError, match="yielded no batch"):
         m.fit(iter([]), verbose=0)
+
+
+def test_evaluate_and_predict_bracket_the_pass_with_epoch_hooks():
+    x, y = _data()
+    m = _model()
+    ds = Batches(x, y, 32)
+    m.evaluate(ds, verbose=0)
+    m.predict(ds, verbose=0)
+    assert (ds.begins, ds.ends) == (2, 2) and ds.seen == [0, 1, 2, 0, 1, 2]
