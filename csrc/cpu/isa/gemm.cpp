@@ -1,16 +1,22 @@
 // gemm.cpp — packed, register-blocked SGEMM (compiled once per ISA; see isa.h).
 //
 // C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C, row-major, any strides.
-// BLIS-style: K is cut into KC slices; for each slice all of op(A) is packed
-// into MR-row slivers and a NC-wide block of op(B) into NR-column slivers;
-// a (MC x NB) grid of tiles is shared among OpenMP threads; each tile runs the
-// MR x NR microkernel (MR*2 vector accumulators held in registers).
+// BLIS-style: K is cut into even slices of at most KC; per slice, op(A) is packed
+// into MR-row slivers (shared by the threads, double-buffered) and each thread
+// packs its own columns of op(B) into NR-column slivers. Threads own a block of
+// the sliver grid (thread_grid: usually a column range), so the only wait is one
+// barrier per K slice after A is packed, none when the split is by rows. Each
+// thread walks MC x NB tiles; the MR x NR microkernel keeps MR*2 vector
+// accumulators in registers. Edge tiles use microkernels with fewer rows / one
+// vector and masked C access (AVX-512). Layout and measurements: docs/KERNELS.md.
 // The microkernel is written with GCC vector extensions, so one source gives
 // 512-bit (VW=16), 256-bit (VW=8) and 128-bit (VW=4) code.
 #include <omp.h>
 
 #include <cstdlib>
 #include <cstring>
+
+#include <immintrin.h>
 
 #include "../../common.h"
 #include "../../isa.h"
@@ -27,10 +33,21 @@ constexpr int VW = 8, MR = 6;
 constexpr int VW = 4, MR = 4;
 #endif
 constexpr int NR = 2 * VW;
-constexpr int64_t KC = 384;              // depth of a slice (A and B slivers stay in L1/L2)
-constexpr int64_t MC = MR * 16;          // rows per tile
-constexpr int64_t NB = NR * 8;           // columns per tile
-constexpr int64_t NC = NB * 16;          // columns of B packed at once
+// Blocking (PCN_GEMM_* may be overridden with -D for tuning builds).
+#ifndef PCN_GEMM_KC
+#define PCN_GEMM_KC 384
+#endif
+#ifndef PCN_GEMM_NB
+#define PCN_GEMM_NB 8
+#endif
+constexpr int64_t KC = PCN_GEMM_KC;      // depth of a slice: an A sliver (MR x KC) stays in L1
+#ifndef PCN_GEMM_MC
+#define PCN_GEMM_MC 16
+#endif
+constexpr int64_t NB = NR * PCN_GEMM_NB; // columns of a tile (its B panel, NB x KC, is reread from L2)
+constexpr int64_t MC = MR * PCN_GEMM_MC; // rows of a tile (its A block, MC x KC, stays in L2 across panels)
+constexpr int64_t MCH = MC * 32;         // rows of A packed at once (bounds the A buffers)
+constexpr int64_t NCH = NB * 16;         // columns of B a thread packs at once (bounds its B buffer)
 
 typedef float vf __attribute__((vector_size(VW * 4)));
 typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));  // unaligned access
@@ -53,103 +70,187 @@ struct Buf {
 };
 thread_local Buf tl_a, tl_b;
 
+// Transposing copy: dst[k*W + i] = src[i*ld + k] for i < n, k < kc; zero for n <= i < W.
+// Used for op(A) not transposed (rows of A -> MR-wide slivers) and for op(B)
+// transposed (rows of B -> NR-wide slivers). Works in blocks of 16 k so the
+// W destination rows being written stay in L1, and moves 4x4 blocks with SSE
+// transposes (4 row loads + 4 stores instead of 16 scalar moves).
+inline void pack_t(const float* src, int64_t ld, int64_t n, int64_t kc, int64_t W, float* dst) {
+  const int64_t n4 = n & ~int64_t(3);
+  for (int64_t kb = 0; kb < kc; kb += 16) {
+    const int64_t ke = kc - kb < 16 ? kc : kb + 16;
+    const int64_t ke4 = kb + ((ke - kb) & ~int64_t(3));
+    for (int64_t i = 0; i < n4; i += 4) {
+      const float* r0 = src + i * ld;
+      const float* r1 = r0 + ld;
+      const float* r2 = r1 + ld;
+      const float* r3 = r2 + ld;
+      float* d = dst + i;
+      int64_t k = kb;
+      for (; k < ke4; k += 4) {
+        __m128 x0 = _mm_loadu_ps(r0 + k), x1 = _mm_loadu_ps(r1 + k);
+        __m128 x2 = _mm_loadu_ps(r2 + k), x3 = _mm_loadu_ps(r3 + k);
+        _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+        _mm_storeu_ps(d + k * W, x0);
+        _mm_storeu_ps(d + (k + 1) * W, x1);
+        _mm_storeu_ps(d + (k + 2) * W, x2);
+        _mm_storeu_ps(d + (k + 3) * W, x3);
+      }
+      for (; k < ke; ++k) {
+        d[k * W] = r0[k]; d[k * W + 1] = r1[k]; d[k * W + 2] = r2[k]; d[k * W + 3] = r3[k];
+      }
+    }
+    for (int64_t i = n4; i < W; ++i) {
+      float* d = dst + i;
+      if (i < n) {
+        const float* r = src + i * ld;
+        for (int64_t k = kb; k < ke; ++k) d[k * W] = r[k];
+      } else {
+        for (int64_t k = kb; k < ke; ++k) d[k * W] = 0.f;
+      }
+    }
+  }
+}
+
+// Plain copy: dst[k*W + i] = src[k*ld + i] for i < n, zero for n <= i < W.
+inline void pack_n(const float* src, int64_t ld, int64_t n, int64_t kc, int64_t W, float* dst) {
+  if (n == W) {
+    for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * W, src + k * ld, sizeof(float) * W);
+  } else {
+    for (int64_t k = 0; k < kc; ++k) {
+      int64_t i = 0;
+      for (; i < n; ++i) dst[k * W + i] = src[k * ld + i];
+      for (; i < W; ++i) dst[k * W + i] = 0.f;
+    }
+  }
+}
+
 // Pack rows [i0, i0+MR) of op(A), depth [p0, p0+kc) -> dst[k*MR + i]; zero rows past M.
 inline void pack_a(const GemmParams& g, const float* A, int64_t i0, int64_t p0, int64_t kc, float* dst) {
   const int64_t mr = g.M - i0 < MR ? g.M - i0 : MR;
-  if (!g.transA) {
-    for (int64_t i = 0; i < MR; ++i) {
-      if (i < mr) {
-        const float* src = A + (i0 + i) * g.lda + p0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
-      } else {
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.f;
-      }
-    }
-  } else {
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* src = A + (p0 + k) * g.lda + i0;
-      float* d = dst + k * MR;
-      int64_t i = 0;
-      for (; i < mr; ++i) d[i] = src[i];
-      for (; i < MR; ++i) d[i] = 0.f;
-    }
-  }
+  if (!g.transA) pack_t(A + i0 * g.lda + p0, g.lda, mr, kc, MR, dst);
+  else pack_n(A + p0 * g.lda + i0, g.lda, mr, kc, MR, dst);
 }
 
 // Pack columns [j0, j0+NR) of op(B), depth [p0, p0+kc) -> dst[k*NR + j]; zero cols past N.
 inline void pack_b(const GemmParams& g, const float* B, int64_t j0, int64_t p0, int64_t kc, float* dst) {
   const int64_t nr = g.N - j0 < NR ? g.N - j0 : NR;
-  if (!g.transB) {
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* src = B + (p0 + k) * g.ldb + j0;
-      float* d = dst + k * NR;
-      if (nr == NR) {
-        std::memcpy(d, src, sizeof(float) * NR);
-      } else {
-        int64_t j = 0;
-        for (; j < nr; ++j) d[j] = src[j];
-        for (; j < NR; ++j) d[j] = 0.f;
-      }
-    }
-  } else {
-    // Transposed B: column j of op(B) is row j0+j of B (contiguous over k).
-    // Transpose in blocks of 16 k so the reads (nr rows) and the writes
-    // (16 packed rows of NR floats) both stay within a few KB of L1.
-    for (int64_t kb = 0; kb < kc; kb += 16) {
-      const int64_t kn = kc - kb < 16 ? kc - kb : 16;
-      for (int64_t j = 0; j < NR; ++j) {
-        float* d = dst + kb * NR + j;
-        if (j < nr) {
-          const float* src = B + (j0 + j) * g.ldb + p0 + kb;
-          for (int64_t t = 0; t < kn; ++t) d[t * NR] = src[t];
-        } else {
-          for (int64_t t = 0; t < kn; ++t) d[t * NR] = 0.f;
-        }
-      }
-    }
-  }
+  if (!g.transB) pack_n(B + p0 * g.ldb + j0, g.ldb, nr, kc, NR, dst);
+  else pack_t(B + j0 * g.ldb + p0, g.ldb, nr, kc, NR, dst);
 }
 
-// acc = Ap(MR,kc) * Bp(kc,NR); C[0:mr, 0:nr] = alpha*acc + beta*C (beta==0: C write-only).
-inline void micro(int64_t kc, const float* __restrict a, const float* __restrict b,
-                  float* __restrict c, int64_t ldc, float alpha, float beta, int64_t mr, int64_t nr) {
-  vf acc0[MR], acc1[MR];
-  for (int i = 0; i < MR; ++i) { acc0[i] = vf{}; acc1[i] = vf{}; }
+// acc = Ap(R rows of an MR-wide sliver, kc) * Bp(kc, NV*VW columns of an NR-wide sliver);
+// C[0:R, 0:nr] = alpha*acc + beta*C (beta == 0: C is write-only, never read).
+// R and NV are compile-time so the edge tiles (M % MR rows, N % NR <= VW columns)
+// compute only the rows and vectors they need.
+// tile[i*NR + j] = sum_k Ap[k*MR + i] * Bp[k*NR + j] for i < R, j < NV*VW.
+// Kept out of line so that its few live values leave all 32 vector registers to
+// the R*NV accumulators, B and the broadcast (inlined into the epilogue, GCC ran
+// out of registers and reloaded B from the stack for every FMA).
+template <int R, int NV>
+__attribute__((noinline)) void kloop(int64_t kc, const float* __restrict a, const float* __restrict b,
+                                     float* __restrict tile) {
+  vf acc0[R], acc1[NV == 2 ? R : 1];
+  for (int i = 0; i < R; ++i) acc0[i] = vf{};
+  if constexpr (NV == 2)
+    for (int i = 0; i < R; ++i) acc1[i] = vf{};
   for (int64_t k = 0; k < kc; ++k) {
     const vf b0 = *reinterpret_cast<const vf*>(b);
-    const vf b1 = *reinterpret_cast<const vf*>(b + VW);
+    vf b1;
+    if constexpr (NV == 2) b1 = *reinterpret_cast<const vf*>(b + VW);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < R; ++i) {
       const float ai = a[i];
       acc0[i] += b0 * ai;
-      acc1[i] += b1 * ai;
+      if constexpr (NV == 2) acc1[i] += b1 * ai;
     }
     a += MR;
     b += NR;
   }
-  if (mr == MR && nr == NR) {
-    for (int i = 0; i < MR; ++i) {
-      vfu* c0 = reinterpret_cast<vfu*>(c + i * ldc);
-      vfu* c1 = reinterpret_cast<vfu*>(c + i * ldc + VW);
-      if (beta == 0.f) {
-        *c0 = acc0[i] * alpha;
-        *c1 = acc1[i] * alpha;
-      } else {
-        *c0 = acc0[i] * alpha + *c0 * beta;
-        *c1 = acc1[i] * alpha + *c1 * beta;
+  for (int i = 0; i < R; ++i) {
+    *reinterpret_cast<vf*>(tile + i * NR) = acc0[i];
+    if constexpr (NV == 2) *reinterpret_cast<vf*>(tile + i * NR + VW) = acc1[i];
+  }
+}
+
+// C[0:R, 0:nr] = alpha * Ap(R rows of an MR-wide sliver, kc) * Bp(kc, NV*VW columns of an
+// NR-wide sliver) + beta * C (beta == 0: C is write-only, never read). R and NV are
+// compile-time so the edge tiles (M % MR rows, N % NR <= VW columns) compute only the
+// rows and vectors they need.
+template <int R, int NV>
+inline void micro_t(int64_t kc, const float* __restrict a, const float* __restrict b, float* __restrict c,
+                    int64_t ldc, float alpha, float beta, int64_t nr) {
+  // The C tile is needed only after the k loop: start bringing it in now.
+  for (int i = 0; i < R; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + NV * VW - 1, 1);
+  }
+  alignas(64) float tile[R * NR];
+  kloop<R, NV>(kc, a, b, tile);
+  if (nr == NV * VW) {
+    for (int i = 0; i < R; ++i)
+      for (int v = 0; v < NV; ++v) {
+        const vf acc = *reinterpret_cast<const vf*>(tile + i * NR + v * VW);
+        vfu* cv = reinterpret_cast<vfu*>(c + i * ldc + v * VW);
+        if (beta == 0.f) *cv = acc * alpha;
+        else *cv = acc * alpha + *cv * beta;
       }
+    return;
+  }
+#if defined(__AVX512F__)
+  // Partial width: masked loads/stores touch only the nr valid columns.
+  const __mmask16 m0 = nr >= VW ? __mmask16(0xFFFF) : __mmask16((1u << nr) - 1);
+  const __mmask16 m1 = nr > VW ? __mmask16((1u << (nr - VW)) - 1) : __mmask16(0);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int i = 0; i < R; ++i) {
+    float* ci = c + i * ldc;
+    __m512 r0 = _mm512_mul_ps(_mm512_load_ps(tile + i * NR), va);
+    if (beta != 0.f) r0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, ci), vb, r0);
+    _mm512_mask_storeu_ps(ci, m0, r0);
+    if constexpr (NV == 2) {
+      __m512 r1 = _mm512_mul_ps(_mm512_load_ps(tile + i * NR + VW), va);
+      if (beta != 0.f) r1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, ci + VW), vb, r1);
+      _mm512_mask_storeu_ps(ci + VW, m1, r1);
     }
-  } else {
-    alignas(64) float tile[MR * NR];
-    for (int i = 0; i < MR; ++i) {
-      *reinterpret_cast<vf*>(tile + i * NR) = acc0[i];
-      *reinterpret_cast<vf*>(tile + i * NR + VW) = acc1[i];
+  }
+#else
+  for (int i = 0; i < R; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      float* cij = c + i * ldc + j;
+      *cij = beta == 0.f ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * *cij;
     }
-    for (int64_t i = 0; i < mr; ++i)
-      for (int64_t j = 0; j < nr; ++j) {
-        float* cij = c + i * ldc + j;
-        *cij = beta == 0.f ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * *cij;
-      }
+#endif
+}
+
+// Pick the instantiation for mr (1..MR) rows and nr (1..NR) columns.
+template <int R>
+inline void micro_rows(int64_t mr, int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                       float alpha, float beta, int64_t nr) {
+  if constexpr (R > 1) {
+    if (mr < R) return micro_rows<R - 1>(mr, kc, a, b, c, ldc, alpha, beta, nr);
+  }
+  if (nr > VW) micro_t<R, 2>(kc, a, b, c, ldc, alpha, beta, nr);
+  else micro_t<R, 1>(kc, a, b, c, ldc, alpha, beta, nr);
+}
+
+inline void micro(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta,
+                  int64_t mr, int64_t nr) {
+  if (mr == MR && nr == NR) micro_t<MR, 2>(kc, a, b, c, ldc, alpha, beta, nr);
+  else micro_rows<MR>(mr, kc, a, b, c, ldc, alpha, beta, nr);
+}
+
+// Thread grid gm x gn over (A slivers) x (B slivers): the split with the least work
+// on the busiest thread; ties go to splitting N, so that A is packed once by all
+// threads together and each thread packs (and keeps in its own caches) only its
+// own columns of B.
+inline void thread_grid(int64_t nth, int64_t mslv, int64_t nslv, int64_t* gm, int64_t* gn) {
+  int64_t best = -1;
+  *gm = 1; *gn = 1;
+  for (int64_t a = 1; a <= nth; ++a) {
+    if (nth % a) continue;
+    const int64_t b = nth / a;
+    const int64_t cost = ((mslv + a - 1) / a) * ((nslv + b - 1) / b);
+    if (best < 0 || cost < best || (cost == best && b > *gn)) { best = cost; *gm = a; *gn = b; }
   }
 }
 
@@ -166,51 +267,76 @@ void sgemm(const GemmParams& g, const float* A, const float* B, float* C) {
       }
     return;
   }
-  const int64_t mslv = (M + MR - 1) / MR;  // A slivers
-  const int64_t kc_max = K < KC ? K : KC;
-  const int64_t nc_max = N < NC ? N : NC;
-  float* Ap = tl_a.get(size_t(mslv) * MR * kc_max);
-  float* Bp = tl_b.get(size_t((nc_max + NR - 1) / NR) * NR * kc_max);
+  // Even K slices (K = 512 -> 2 x 256, not 384 + 128: a thin last slice pays the
+  // C read/write of a whole slice for little work). Likewise even M chunks.
+  const int64_t nks = (K + KC - 1) / KC;
+  const int64_t kcs = (K + nks - 1) / nks;
+  const int64_t nmc = (M + MCH - 1) / MCH;
+  const int64_t mch = ((M + nmc - 1) / nmc + MR - 1) / MR * MR;
+  const int64_t nslv = (N + NR - 1) / NR;  // B slivers
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  const bool par = !omp_in_parallel() && omp_get_max_threads() > 1 && flops > 2.0e6;
+  int64_t nth_req = (!omp_in_parallel() && flops > 2.0e6) ? omp_get_max_threads() : 1;
+  if (nth_req > (mch / MR) * nslv) nth_req = (mch / MR) * nslv;
+  const bool par = nth_req > 1;
+  // A (one M chunk x one K slice) is shared by the threads and double-buffered,
+  // so one barrier per K slice suffices: a thread may pack slice s+1 into one
+  // buffer while another still multiplies slice s out of the other.
+  const size_t abuf = size_t(mch) * kcs;
+  float* Ap0 = tl_a.get(abuf * (par && nks > 1 ? 2 : 1));
 
-#pragma omp parallel if (par)
+#pragma omp parallel num_threads(int(nth_req)) if (par)
   {
     const int64_t nth = omp_get_num_threads();
-    for (int64_t p0 = 0; p0 < K; p0 += KC) {
-      const int64_t kc = K - p0 < KC ? K - p0 : KC;
-      const float beta = p0 == 0 ? g.beta : 1.f;
-#pragma omp for schedule(static)
-      for (int64_t s = 0; s < mslv; ++s) pack_a(g, A, s * MR, p0, kc, Ap + s * MR * kc);
-      for (int64_t j0 = 0; j0 < N; j0 += NC) {
-        const int64_t nc = N - j0 < NC ? N - j0 : NC;
-        const int64_t nslv = (nc + NR - 1) / NR;
-#pragma omp for schedule(static)
-        for (int64_t s = 0; s < nslv; ++s) pack_b(g, B, j0 + s * NR, p0, kc, Bp + s * NR * kc);
-        // Balanced tiles: split M and N into near-equal multiples of MR / NR, and
-        // into at least as many tiles as threads (a 192+64 split of M = 256 left
-        // one of two threads idle for half the call).
-        int64_t ti = (M + MC - 1) / MC, tj = (nc + NB - 1) / NB;
-        if (ti * tj < nth) tj = (nth + ti - 1) / ti;
-        int64_t mc = ((M + ti - 1) / ti + MR - 1) / MR * MR;
-        int64_t nb = ((nc + tj - 1) / tj + NR - 1) / NR * NR;
-        ti = (M + mc - 1) / mc;
-        tj = (nc + nb - 1) / nb;
-#pragma omp for collapse(2) schedule(static)
-        for (int64_t bi = 0; bi < ti; ++bi)
-          for (int64_t bj = 0; bj < tj; ++bj) {
-            const int64_t jend = (bj + 1) * nb < nc ? (bj + 1) * nb : nc;
-            const int64_t iend = (bi + 1) * mc < M ? (bi + 1) * mc : M;
-            for (int64_t jj = bj * nb; jj < jend; jj += NR) {
-              const float* bp = Bp + (jj / NR) * NR * kc;
-              const int64_t nr = jend - jj < NR ? jend - jj : NR;
-              for (int64_t ii = bi * mc; ii < iend; ii += MR) {
-                const int64_t mr = iend - ii < MR ? iend - ii : MR;
-                micro(kc, Ap + (ii / MR) * MR * kc, bp, C + ii * g.ldc + j0 + jj, g.ldc, g.alpha, beta,
-                      mr, nr);
+    const int64_t tid = omp_get_thread_num();
+    for (int64_t m0 = 0; m0 < M; m0 += mch) {
+      const int64_t mrows = M - m0 < mch ? M - m0 : mch;
+      const int64_t mslv = (mrows + MR - 1) / MR;
+      int64_t gm, gn;
+      thread_grid(nth, mslv, nslv, &gm, &gn);
+      const bool sh = gn > 1;  // threads read A slivers packed by others
+      const int64_t ti = tid / gn, tj = tid % gn;
+      const int64_t s0 = ti * mslv / gm, s1 = (ti + 1) * mslv / gm;  // my A slivers
+      const int64_t q0 = tj * nslv / gn, q1 = (tj + 1) * nslv / gn;  // my B slivers
+      const int64_t nq = q1 - q0 < NCH / NR ? q1 - q0 : NCH / NR;
+      float* Bp = tl_b.get(size_t(nq) * NR * kcs);
+      if (m0 > 0 && nth > 1) {
+#pragma omp barrier
+      }
+      int64_t step = 0;
+      for (int64_t p0 = 0; p0 < K; p0 += kcs, ++step) {
+        const int64_t kc = K - p0 < kcs ? K - p0 : kcs;
+        const float beta = p0 == 0 ? g.beta : 1.f;
+        float* Ap = Ap0 + ((sh && (step & 1)) ? abuf : 0);
+        if (sh) {  // all threads pack all of A together, then wait for each other
+          const int64_t a0 = tid * mslv / nth, a1 = (tid + 1) * mslv / nth;
+          for (int64_t s = a0; s < a1; ++s) pack_a(g, A, m0 + s * MR, p0, kc, Ap + s * MR * kc);
+#pragma omp barrier
+        } else {
+          for (int64_t s = s0; s < s1; ++s) pack_a(g, A, m0 + s * MR, p0, kc, Ap + s * MR * kc);
+        }
+        // My columns of B (at most NCH at a time), packed by me, no waiting; then
+        // MC x NB tiles: an A block stays in L2 while the B panels pass by, and
+        // each A sliver stays in L1 while it meets the NB / NR B slivers of a panel.
+        for (int64_t qc = q0; qc < q1; qc += nq) {
+          const int64_t qce = qc + nq < q1 ? qc + nq : q1;
+          for (int64_t t = qc; t < qce; ++t) pack_b(g, B, t * NR, p0, kc, Bp + (t - qc) * NR * kc);
+          for (int64_t sb = s0; sb < s1; sb += MC / MR) {
+            const int64_t sbe = sb + MC / MR < s1 ? sb + MC / MR : s1;
+            for (int64_t q = qc; q < qce; q += NB / NR) {
+              const int64_t qe = q + NB / NR < qce ? q + NB / NR : qce;
+              for (int64_t s = sb; s < sbe; ++s) {
+                const int64_t ii = m0 + s * MR;
+                const int64_t mr = M - ii < MR ? M - ii : MR;
+                const float* ap = Ap + s * MR * kc;
+                for (int64_t t = q; t < qe; ++t) {
+                  const int64_t jj = t * NR;
+                  const int64_t nr = N - jj < NR ? N - jj : NR;
+                  micro(kc, ap, Bp + (t - qc) * NR * kc, C + ii * g.ldc + jj, g.ldc, g.alpha, beta, mr, nr);
+                }
               }
             }
           }
+        }
       }
     }
   }
