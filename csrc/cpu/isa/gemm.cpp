@@ -307,12 +307,15 @@ void sgemm(const GemmParams& g, const float* A, const float* B, float* C) {
         const int64_t kc = K - p0 < kcs ? K - p0 : kcs;
         const float beta = p0 == 0 ? g.beta : 1.f;
         float* Ap = Ap0 + ((sh && (step & 1)) ? abuf : 0);
+        // Sliver s sits at s*MR*kcs whatever this slice's kc: with a split by rows, a
+        // thread packing its slivers of the (shorter) last slice must not move into
+        // the slivers another thread is still reading.
         if (sh) {  // all threads pack all of A together, then wait for each other
           const int64_t a0 = tid * mslv / nth, a1 = (tid + 1) * mslv / nth;
-          for (int64_t s = a0; s < a1; ++s) pack_a(g, A, m0 + s * MR, p0, kc, Ap + s * MR * kc);
+          for (int64_t s = a0; s < a1; ++s) pack_a(g, A, m0 + s * MR, p0, kc, Ap + s * MR * kcs);
 #pragma omp barrier
         } else {
-          for (int64_t s = s0; s < s1; ++s) pack_a(g, A, m0 + s * MR, p0, kc, Ap + s * MR * kc);
+          for (int64_t s = s0; s < s1; ++s) pack_a(g, A, m0 + s * MR, p0, kc, Ap + s * MR * kcs);
         }
         // My columns of B (at most NCH at a time), packed by me, no waiting; then
         // MC x NB tiles: an A block stays in L2 while the B panels pass by, and
@@ -327,7 +330,7 @@ void sgemm(const GemmParams& g, const float* A, const float* B, float* C) {
               for (int64_t s = sb; s < sbe; ++s) {
                 const int64_t ii = m0 + s * MR;
                 const int64_t mr = M - ii < MR ? M - ii : MR;
-                const float* ap = Ap + s * MR * kc;
+                const float* ap = Ap + s * MR * kcs;
                 for (int64_t t = q; t < qe; ++t) {
                   const int64_t jj = t * NR;
                   const int64_t nr = N - jj < NR ? N - jj : NR;
