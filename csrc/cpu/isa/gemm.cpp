@@ -46,7 +46,10 @@ constexpr int64_t KC = PCN_GEMM_KC;      // depth of a slice: an A sliver (MR x 
 #endif
 constexpr int64_t NB = NR * PCN_GEMM_NB; // columns of a tile (its B panel, NB x KC, is reread from L2)
 constexpr int64_t MC = MR * PCN_GEMM_MC; // rows of a tile (its A block, MC x KC, stays in L2 across panels)
-constexpr int64_t MCH = MC * 32;         // rows of A packed at once (bounds the A buffers)
+#ifndef PCN_GEMM_MCH
+#define PCN_GEMM_MCH (MC * 32)
+#endif
+constexpr int64_t MCH = PCN_GEMM_MCH;    // rows of A packed at once (bounds the A buffers)
 constexpr int64_t NCH = NB * 16;         // columns of B a thread packs at once (bounds its B buffer)
 
 typedef float vf __attribute__((vector_size(VW * 4)));
@@ -240,17 +243,48 @@ inline void micro(int64_t kc, const float* a, const float* b, float* c, int64_t 
 }
 
 // Thread grid gm x gn over (A slivers) x (B slivers): the split with the least work
-// on the busiest thread; ties go to splitting N, so that A is packed once by all
-// threads together and each thread packs (and keeps in its own caches) only its
-// own columns of B.
+// on the busiest thread. Near-ties (within 3 %) go to splitting the rows: then every thread packs its
+// own A (and all of B) and never waits for another; on this shared 2-core machine a
+// barrier whose partner thread is not running costs a scheduler slice (ms), far more
+// than packing B twice.
 inline void thread_grid(int64_t nth, int64_t mslv, int64_t nslv, int64_t* gm, int64_t* gn) {
   int64_t best = -1;
   *gm = 1; *gn = 1;
-  for (int64_t a = 1; a <= nth; ++a) {
+  for (int64_t a = nth; a >= 1; --a) {
     if (nth % a) continue;
     const int64_t b = nth / a;
     const int64_t cost = ((mslv + a - 1) / a) * ((nslv + b - 1) / b);
-    if (best < 0 || cost < best || (cost == best && b > *gn)) { best = cost; *gm = a; *gn = b; }
+    if (best < 0 || cost * 100 < best * 97) { best = cost; *gm = a; *gn = b; }  // 3 %: see above
+  }
+}
+
+// C rows of A slivers [sa, se) x B slivers [q0, q1), one K slice [p0, p0+kc): sliver s
+// is at Ap + (s - sbase)*MR*kcs. B is packed here, by the calling thread, nq slivers at
+// a time into Bp. Then MC x NB tiles: an A block stays in L2 while the B panels pass
+// by, and each A sliver stays in L1 while it meets the NB / NR B slivers of a panel.
+inline void tiles(const GemmParams& g, const float* B, float* C, const float* Ap, int64_t sbase, int64_t sa,
+                  int64_t se, int64_t q0, int64_t q1, int64_t nq, float* Bp, int64_t p0, int64_t kc,
+                  int64_t kcs, float beta) {
+  const int64_t M = g.M, N = g.N;
+  for (int64_t qc = q0; qc < q1; qc += nq) {
+    const int64_t qce = qc + nq < q1 ? qc + nq : q1;
+    for (int64_t t = qc; t < qce; ++t) pack_b(g, B, t * NR, p0, kc, Bp + (t - qc) * NR * kc);
+    for (int64_t sb = sa; sb < se; sb += MC / MR) {
+      const int64_t sbe = sb + MC / MR < se ? sb + MC / MR : se;
+      for (int64_t q = qc; q < qce; q += NB / NR) {
+        const int64_t qe = q + NB / NR < qce ? q + NB / NR : qce;
+        for (int64_t s = sb; s < sbe; ++s) {
+          const int64_t ii = s * MR;
+          const int64_t mr = M - ii < MR ? M - ii : MR;
+          const float* ap = Ap + (s - sbase) * MR * kcs;
+          for (int64_t t = q; t < qe; ++t) {
+            const int64_t jj = t * NR;
+            const int64_t nr = N - jj < NR ? N - jj : NR;
+            micro(kc, ap, Bp + (t - qc) * NR * kc, C + ii * g.ldc + jj, g.ldc, g.alpha, beta, mr, nr);
+          }
+        }
+      }
+    }
   }
 }
 
@@ -268,77 +302,66 @@ void sgemm(const GemmParams& g, const float* A, const float* B, float* C) {
     return;
   }
   // Even K slices (K = 512 -> 2 x 256, not 384 + 128: a thin last slice pays the
-  // C read/write of a whole slice for little work). Likewise even M chunks.
+  // C read/write of a whole slice for little work).
   const int64_t nks = (K + KC - 1) / KC;
   const int64_t kcs = (K + nks - 1) / nks;
-  const int64_t nmc = (M + MCH - 1) / MCH;
-  const int64_t mch = ((M + nmc - 1) / nmc + MR - 1) / MR * MR;
+  const int64_t mslv = (M + MR - 1) / MR;  // A slivers
   const int64_t nslv = (N + NR - 1) / NR;  // B slivers
   const double flops = 2.0 * double(M) * double(N) * double(K);
   int64_t nth_req = (!omp_in_parallel() && flops > 2.0e6) ? omp_get_max_threads() : 1;
-  if (nth_req > (mch / MR) * nslv) nth_req = (mch / MR) * nslv;
+  if (nth_req > mslv * nslv) nth_req = mslv * nslv;
   const bool par = nth_req > 1;
-  // A (one M chunk x one K slice) is shared by the threads and double-buffered,
-  // so one barrier per K slice suffices: a thread may pack slice s+1 into one
-  // buffer while another still multiplies slice s out of the other.
-  const size_t abuf = size_t(mch) * kcs;
-  float* Ap0 = tl_a.get(abuf * (par && nks > 1 ? 2 : 1));
+  // Split by columns, A is shared: allocated here, by the calling thread.
+  int64_t gm0, gn0;
+  thread_grid(nth_req, mslv, nslv, &gm0, &gn0);
+  const int64_t nmc = (mslv * MR + MCH - 1) / MCH;  // M chunks (shared A only)
+  const int64_t mch = (mslv + nmc - 1) / nmc;       // A slivers per chunk
+  const size_t abuf = size_t(mch) * MR * kcs;
+  float* Ash = gn0 > 1 ? tl_a.get(abuf * 2) : nullptr;
 
 #pragma omp parallel num_threads(int(nth_req)) if (par)
   {
     const int64_t nth = omp_get_num_threads();
     const int64_t tid = omp_get_thread_num();
-    for (int64_t m0 = 0; m0 < M; m0 += mch) {
-      const int64_t mrows = M - m0 < mch ? M - m0 : mch;
-      const int64_t mslv = (mrows + MR - 1) / MR;
-      int64_t gm, gn;
-      thread_grid(nth, mslv, nslv, &gm, &gn);
-      const bool sh = gn > 1;  // threads read A slivers packed by others
-      const int64_t ti = tid / gn, tj = tid % gn;
-      const int64_t s0 = ti * mslv / gm, s1 = (ti + 1) * mslv / gm;  // my A slivers
-      const int64_t q0 = tj * nslv / gn, q1 = (tj + 1) * nslv / gn;  // my B slivers
-      const int64_t nq = q1 - q0 < NCH / NR ? q1 - q0 : NCH / NR;
-      float* Bp = tl_b.get(size_t(nq) * NR * kcs);
-      if (m0 > 0 && nth > 1) {
-#pragma omp barrier
-      }
-      int64_t step = 0;
-      for (int64_t p0 = 0; p0 < K; p0 += kcs, ++step) {
-        const int64_t kc = K - p0 < kcs ? K - p0 : kcs;
-        const float beta = p0 == 0 ? g.beta : 1.f;
-        float* Ap = Ap0 + ((sh && (step & 1)) ? abuf : 0);
-        // Sliver s sits at s*MR*kcs whatever this slice's kc: with a split by rows, a
-        // thread packing its slivers of the (shorter) last slice must not move into
-        // the slivers another thread is still reading.
-        if (sh) {  // all threads pack all of A together, then wait for each other
-          const int64_t a0 = tid * mslv / nth, a1 = (tid + 1) * mslv / nth;
-          for (int64_t s = a0; s < a1; ++s) pack_a(g, A, m0 + s * MR, p0, kc, Ap + s * MR * kcs);
-#pragma omp barrier
-        } else {
-          for (int64_t s = s0; s < s1; ++s) pack_a(g, A, m0 + s * MR, p0, kc, Ap + s * MR * kcs);
+    int64_t gm = gm0, gn = gn0;
+    if (nth != nth_req) thread_grid(nth, mslv, nslv, &gm, &gn);  // got a smaller team
+    const int64_t ti = tid / gn, tj = tid % gn;
+    const int64_t q0 = tj * nslv / gn, q1 = (tj + 1) * nslv / gn;  // my B slivers
+    const int64_t nq = q1 - q0 < NCH / NR ? q1 - q0 : NCH / NR;
+    float* Bp = tl_b.get(size_t(nq) * NR * kcs);
+    if (gn == 1 || Ash == nullptr) {
+      // Split by rows (or one thread): my A slivers, packed by me into my own buffer,
+      // in chunks of at most MCH rows; no barrier at all.
+      const int64_t s0 = ti * mslv / gm, s1 = (ti + 1) * mslv / gm;
+      const int64_t myc = (s1 - s0) * MR;
+      const int64_t nc = myc > 0 ? (myc + MCH - 1) / MCH : 1;
+      const int64_t per = (s1 - s0 + nc - 1) / nc;
+      float* Ap = tl_a.get(size_t(per > 0 ? per : 1) * MR * kcs);
+      for (int64_t c = s0; c < s1; c += per) {
+        const int64_t ce = c + per < s1 ? c + per : s1;
+        for (int64_t p0 = 0; p0 < K; p0 += kcs) {
+          const int64_t kc = K - p0 < kcs ? K - p0 : kcs;
+          for (int64_t s = c; s < ce; ++s) pack_a(g, A, s * MR, p0, kc, Ap + (s - c) * MR * kcs);
+          tiles(g, B, C, Ap, c, c, ce, q0, q1, nq, Bp, p0, kc, kcs, p0 == 0 ? g.beta : 1.f);
         }
-        // My columns of B (at most NCH at a time), packed by me, no waiting; then
-        // MC x NB tiles: an A block stays in L2 while the B panels pass by, and
-        // each A sliver stays in L1 while it meets the NB / NR B slivers of a panel.
-        for (int64_t qc = q0; qc < q1; qc += nq) {
-          const int64_t qce = qc + nq < q1 ? qc + nq : q1;
-          for (int64_t t = qc; t < qce; ++t) pack_b(g, B, t * NR, p0, kc, Bp + (t - qc) * NR * kc);
-          for (int64_t sb = s0; sb < s1; sb += MC / MR) {
-            const int64_t sbe = sb + MC / MR < s1 ? sb + MC / MR : s1;
-            for (int64_t q = qc; q < qce; q += NB / NR) {
-              const int64_t qe = q + NB / NR < qce ? q + NB / NR : qce;
-              for (int64_t s = sb; s < sbe; ++s) {
-                const int64_t ii = m0 + s * MR;
-                const int64_t mr = M - ii < MR ? M - ii : MR;
-                const float* ap = Ap + s * MR * kcs;
-                for (int64_t t = q; t < qe; ++t) {
-                  const int64_t jj = t * NR;
-                  const int64_t nr = N - jj < NR ? N - jj : NR;
-                  micro(kc, ap, Bp + (t - qc) * NR * kc, C + ii * g.ldc + jj, g.ldc, g.alpha, beta, mr, nr);
-                }
-              }
-            }
-          }
+      }
+    } else {
+      // Split by columns: A is packed by all threads together into a shared buffer,
+      // one M chunk x one K slice at a time, then one barrier. The buffer is doubled
+      // so that a thread may pack the next slice while another still multiplies out
+      // of this one; each sliver sits at a fixed kcs stride whatever the slice's kc.
+      int64_t step = 0;
+      for (int64_t c = 0; c < mslv; c += mch) {
+        const int64_t ce = c + mch < mslv ? c + mch : mslv;
+        const int64_t n = ce - c;
+        const int64_t sa = c + ti * n / gm, se = c + (ti + 1) * n / gm;  // my rows of it
+        for (int64_t p0 = 0; p0 < K; p0 += kcs, ++step) {
+          const int64_t kc = K - p0 < kcs ? K - p0 : kcs;
+          float* Ap = Ash + ((step & 1) ? abuf : 0);
+          const int64_t a0 = c + tid * n / nth, a1 = c + (tid + 1) * n / nth;
+          for (int64_t s = a0; s < a1; ++s) pack_a(g, A, s * MR, p0, kc, Ap + (s - c) * MR * kcs);
+#pragma omp barrier
+          tiles(g, B, C, Ap, c, sa, se, q0, q1, nq, Bp, p0, kc, kcs, p0 == 0 ? g.beta : 1.f);
         }
       }
     }
