@@ -106,10 +106,12 @@ def test_every_edge_tile_rows_and_columns(simd):
                 assert_close(c.numpy(), r, rtol=1e-5, atol=scaled_tol(r, 19))
 
 
-# Shapes that reach each parallel path of the driver (csrc/cpu/isa/gemm.cpp):
-# split by columns with A shared and double-buffered over several K slices; split
-# by rows (no barrier); several M chunks (> 6144 rows with AVX-512); several column
-# chunks per thread (> 4096 columns); uneven last K slice; and odd thread counts.
+# Shapes that reach each path of the driver (csrc/cpu/isa/gemm.cpp): split by columns
+# with A shared and double-buffered over several K slices (100x300x1000 and 37x45x1537
+# at 2-3 threads); split by rows, no barrier; several M chunks per thread (> 6144 rows
+# with AVX-512, at 1 thread); several column chunks (> 4096 columns per thread);
+# uneven last K slice; odd thread counts. (Several M chunks of a *shared* A needs
+# many threads; it was checked with a build with PCN_GEMM_MCH=48.)
 PAR_SHAPES = [(100, 300, 1000), (500, 20, 800), (6200, 20, 30), (6500, 70, 9), (13, 8300, 20),
               (37, 45, 1537), (250, 250, 250)]
 
