@@ -64,9 +64,12 @@ struct Buf {
   float* get(size_t n) {
     if (n > cap) {
       std::free(p);
-      cap = n + (n >> 2);
-      p = static_cast<float*>(std::aligned_alloc(64, ((cap * 4 + 63) / 64) * 64));
+      p = nullptr;
+      cap = 0;
+      const size_t want = n + (n >> 2);
+      p = static_cast<float*>(std::aligned_alloc(64, ((want * 4 + 63) / 64) * 64));
       if (!p) throw RuntimeError("sgemm: out of memory for packing buffers");
+      cap = want;
     }
     return p;
   }
@@ -319,7 +322,17 @@ void sgemm(const GemmParams& g, const float* A, const float* B, float* C) {
   const int64_t nmc = (mslv * MR + MCH - 1) / MCH;  // M chunks (shared A only)
   const int64_t mch = (mslv + nmc - 1) / nmc;       // A slivers per chunk
   const size_t abuf = size_t(mch) * MR * kcs;
-  float* Ash = gn0 > 1 ? tl_a.get(abuf * 2) : nullptr;
+  // Every buffer is taken here, by the calling thread, so that a failed allocation
+  // throws here and not inside the parallel region: per thread, its A slivers (at
+  // most MCH rows at a time) and its B slivers (at most NCH columns at a time), and
+  // the shared, doubled A of a column split.
+  int64_t aslv = (mslv + gm0 - 1) / gm0, bslv = (nslv + gn0 - 1) / gn0;
+  if (aslv > MCH / MR) aslv = MCH / MR;
+  if (bslv > NCH / NR) bslv = NCH / NR;
+  const size_t aper = size_t(aslv) * MR * kcs, bper = size_t(bslv) * NR * kcs;
+  float* Ap0 = tl_a.get(size_t(nth_req) * aper + (gn0 > 1 ? 2 * abuf : 0));
+  float* Bp0 = tl_b.get(size_t(nth_req) * bper);
+  float* Ash = gn0 > 1 ? Ap0 + size_t(nth_req) * aper : nullptr;
 
 #pragma omp parallel num_threads(int(nth_req)) if (par)
   {
@@ -329,16 +342,15 @@ void sgemm(const GemmParams& g, const float* A, const float* B, float* C) {
     if (nth != nth_req) thread_grid(nth, mslv, nslv, &gm, &gn);  // got a smaller team
     const int64_t ti = tid / gn, tj = tid % gn;
     const int64_t q0 = tj * nslv / gn, q1 = (tj + 1) * nslv / gn;  // my B slivers
-    const int64_t nq = q1 - q0 < NCH / NR ? q1 - q0 : NCH / NR;
-    float* Bp = tl_b.get(size_t(nq) * NR * kcs);
+    const int64_t nq = q1 - q0 < bslv ? q1 - q0 : bslv;
+    float* Bp = Bp0 + size_t(tid) * bper;
     if (gn == 1 || Ash == nullptr) {
       // Split by rows (or one thread): my A slivers, packed by me into my own buffer,
       // in chunks of at most MCH rows; no barrier at all.
       const int64_t s0 = ti * mslv / gm, s1 = (ti + 1) * mslv / gm;
-      const int64_t myc = (s1 - s0) * MR;
-      const int64_t nc = myc > 0 ? (myc + MCH - 1) / MCH : 1;
-      const int64_t per = (s1 - s0 + nc - 1) / nc;
-      float* Ap = tl_a.get(size_t(per > 0 ? per : 1) * MR * kcs);
+      const int64_t nc = s1 > s0 ? (s1 - s0 + aslv - 1) / aslv : 1;
+      const int64_t per = (s1 - s0 + nc - 1) / nc;  // <= aslv
+      float* Ap = Ap0 + size_t(tid) * aper;
       for (int64_t c = s0; c < s1; c += per) {
         const int64_t ce = c + per < s1 ? c + per : s1;
         for (int64_t p0 = 0; p0 < K; p0 += kcs) {
