@@ -1,14 +1,15 @@
 // gemm.cpp — packed, register-blocked SGEMM (compiled once per ISA; see isa.h).
 //
 // C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C, row-major, any strides.
-// BLIS-style: K is cut into even slices of at most KC; per slice, op(A) is packed
-// into MR-row slivers (shared by the threads, double-buffered) and each thread
-// packs its own columns of op(B) into NR-column slivers. Threads own a block of
-// the sliver grid (thread_grid: usually a column range), so the only wait is one
-// barrier per K slice after A is packed, none when the split is by rows. Each
-// thread walks MC x NB tiles; the MR x NR microkernel keeps MR*2 vector
-// accumulators in registers. Edge tiles use microkernels with fewer rows / one
-// vector and masked C access (AVX-512). Layout and measurements: docs/KERNELS.md.
+// BLIS-style: K is cut into even slices of at most KC (one slice up to 4/3 KC). Each
+// thread owns a block of the grid of MR-row A slivers x NR-column B slivers
+// (thread_grid). Split by rows, the usual case: the thread packs its own A slivers
+// and the B it needs, and never waits for another thread. Split by columns (few
+// rows): A is packed by all threads into a shared, double-buffered buffer, one
+// barrier per K slice, and each thread packs its own columns of B. Each thread
+// walks MC x NB tiles; the MR x NR microkernel keeps MR*2 vector accumulators in
+// registers. Edge tiles use microkernels with fewer rows / one vector and masked C
+// access (AVX-512). Layout and measurements: docs/KERNELS.md "GEMM".
 // The microkernel is written with GCC vector extensions, so one source gives
 // 512-bit (VW=16), 256-bit (VW=8) and 128-bit (VW=4) code.
 #include <omp.h>
