@@ -88,3 +88,47 @@ def test_other_dtypes_and_noncontiguous_are_converted_once():
     b = rng.integers(-3, 3, (5, 4))
     r = ref.gemm(a[:, ::2], b)
     assert_close(pcn.matmul(a[:, ::2], b), r, rtol=1e-5, atol=1e-5)
+
+
+def test_every_edge_tile_rows_and_columns(simd):
+    """All M % MR remainders (the edge microkernels with 1..MR-1 rows) against every
+    N % NR class (one masked vector, two vectors with the second masked, full)."""
+    rng = np.random.default_rng(5)
+    for M in range(1, 26):
+        for N in (1, 15, 16, 17, 31, 32, 33, 47, 48, 64, 65):
+            for ta, tb in ((0, 0), (1, 1)):
+                a = rng.standard_normal((19, M) if ta else (M, 19)).astype(np.float32)
+                b = rng.standard_normal((N, 19) if tb else (19, N)).astype(np.float32)
+                c0 = rng.standard_normal((M, N)).astype(np.float32)
+                c = pcn.tensor(c0)
+                pcn._C.gemm_into(c, pcn.tensor(a), pcn.tensor(b), bool(ta), bool(tb), 0.75, -0.5)
+                r = ref.gemm(a, b, ta, tb, alpha=0.75, beta=-0.5, c=c0)
+                assert_close(c.numpy(), r, rtol=1e-5, atol=scaled_tol(r, 19))
+
+
+# Shapes that reach each path of the driver (csrc/cpu/isa/gemm.cpp): split by columns
+# with A shared and double-buffered over several K slices (100x300x1000 and 37x45x1537
+# at 2-3 threads); split by rows, no barrier; several M chunks per thread (> 6144 rows
+# with AVX-512, at 1 thread); several column chunks (> 4096 columns per thread);
+# uneven last K slice; odd thread counts. (Several M chunks of a *shared* A needs
+# many threads; it was checked with a build with PCN_GEMM_MCH=48.)
+PAR_SHAPES = [(100, 300, 1000), (500, 20, 800), (6200, 20, 30), (6500, 70, 9), (13, 8300, 20),
+              (37, 45, 1537), (250, 250, 250)]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("M,N,K", PAR_SHAPES)
+def test_parallel_paths_with_beta(simd, threads, M, N, K):
+    rng = np.random.default_rng(M + N + K)
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    bt = rng.standard_normal((N, K)).astype(np.float32)
+    c0 = rng.standard_normal((M, N)).astype(np.float32)
+    c = pcn.tensor(c0)
+    prev = pcn.get_num_threads()
+    pcn.set_num_threads(threads)
+    try:
+        pcn._C.gemm_into(c, pcn.tensor(a), pcn.tensor(bt), False, True, -1.5, 0.5)
+    finally:
+        pcn.set_num_threads(prev)
+    r = ref.gemm(a, bt, 0, 1, alpha=-1.5, beta=0.5, c=c0)
+    assert_close(c.numpy(), r, rtol=1e-5, atol=scaled_tol(r, K))
