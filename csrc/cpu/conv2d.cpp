@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "gemm.h"
+#include "isa/conv2d_direct_isa.h"
 #include "isa/conv2d_small_isa.h"
 
 namespace pcn {
@@ -93,6 +94,22 @@ void small_backward_filter(const Conv2dParams& p, const float* dy, const float* 
   }
   PCN_ISA_CALL(conv2d_small_backward_filter, p, dy, x, dw, accumulate, Kp, part.data(), dyrow.data(),
                rowbuf.data(), rowptr.data(), taps.data(), dyt_pt ? dyt.data() : nullptr, dyt_pt, nt);
+}
+
+// groups == 1 with C >= 5 (the small-C kernels take C <= 4), not 1x1/stride-1/unpadded
+// (that is one GEMM on x as is): the direct kernels of isa/conv2d_direct.cpp.
+bool is_direct(const Conv2dParams& p) { return p.groups == 1 && p.C >= 5 && !is_pointwise(p); }
+
+DirectConv direct_fwd(const Conv2dParams& p) {
+  return DirectConv{p.N, p.H, p.W, p.C, p.K, p.KH, p.KW, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.OH, p.OW};
+}
+
+void direct_forward(const DirectConv& d, const float* x, const float* w, bool transposed, const float* b, int act,
+                    float* y) {
+  int64_t nwp = 0, nxp = 0;
+  PCN_ISA_CALL(conv2d_direct_forward_scratch, d, &nwp, &nxp);
+  std::vector<float> wp(static_cast<size_t>(nwp)), xp(static_cast<size_t>(nxp));
+  PCN_ISA_CALL(conv2d_direct_forward, d, x, w, transposed, b, act, y, wp.data(), xp.data());
 }
 
 // Rows per tile: the cache budget, and no more than an even share per thread.
@@ -217,6 +234,10 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
     small_forward(p, x, w, b, y);
     return;
   }
+  if (is_direct(p)) {
+    direct_forward(direct_fwd(p), x, w, false, b, p.activation, y);
+    return;
+  }
   if (is_depthwise(p) && (p.groups > 1 || p.KH * p.KW > 1)) {
     PCN_ISA_CALL(conv2d_dw_forward, p, x, w, b, y);
     return;
@@ -282,6 +303,14 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
       std::vector<float> scratch(size_t(per * nt));
       if (PCN_ISA_CALL(conv2d_small_backward_input, p, dy, w, dx, scratch.data(), per, nt)) return;
     }
+  }
+  if (is_direct(p) && p.sh == 1 && p.sw == 1) {
+    // dx = the stride-1 forward conv of dy (padded by (KH-1)*dh - pad_top, ...) with
+    // the filter rotated by 180 degrees and C/K swapped.
+    const DirectConv d{p.N, p.OH, p.OW, p.K, p.C, p.KH, p.KW, 1, 1, p.dh, p.dw,
+                       (p.KH - 1) * p.dh - p.pad_top, (p.KW - 1) * p.dw - p.pad_left, p.H, p.W};
+    direct_forward(d, dy, w, true, nullptr, 0, dx);
+    return;
   }
   const Geom G = geom(p);
   if (is_pointwise(p)) {
@@ -358,6 +387,12 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
 void conv2d_backward_filter(const Conv2dParams& p, const float* dy, const float* x, float* dw, bool accumulate) {
   if (is_small_c(p)) {
     small_backward_filter(p, dy, x, dw, accumulate);
+    return;
+  }
+  if (is_direct(p)) {
+    const DirectConv d = direct_fwd(p);
+    std::vector<float> xp(size_t(PCN_ISA_CALL(conv2d_direct_backward_filter_scratch, d)));
+    PCN_ISA_CALL(conv2d_direct_backward_filter, d, dy, x, dw, accumulate, xp.data());
     return;
   }
   const int nt = omp_get_max_threads();

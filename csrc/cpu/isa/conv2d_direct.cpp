@@ -1,0 +1,433 @@
+// conv2d_direct.cpp — direct conv2d (no im2col) for groups == 1, C >= 5, compiled
+// once per ISA (see isa.h). Declarations: conv2d_direct_isa.h; dispatch: cpu/conv2d.cpp.
+//
+// The im2col + packed SGEMM path copies x twice (im2col writes KH*KW copies of
+// every pixel, then the GEMM packs them again); these kernels read x in place
+// (or a column-padded copy of it, 1x x) and keep the register blocking of the GEMM.
+//
+//   forward: for P consecutive output pixels of one output row and NV vectors of
+//     output channels, acc[P][NV] += x[pixel p, tap] (broadcast) * wp[tap][NV vectors]
+//     over the taps (kh, kw, c); with dw == 1 the KW*C taps of one kernel row are
+//     consecutive floats of x, so that loop is one flat loop. Kernel rows that fall
+//     outside the image (top/bottom padding) are skipped, not multiplied by zeros;
+//     left/right padding comes from the column-padded copy. Weights are packed once
+//     per call into slivers wp[kblock][kh][kw][c][NV*VW] (K tail zero-padded), so a
+//     k block's weights (KH*KW*C*NV*VW floats) stay in L2 while the rows stream.
+//     Bias and relu are applied in registers; the K tail is stored with masks.
+//   backward-input (stride 1) is the same forward kernel on dy, with the weights
+//     rotated by 180 degrees and in/out channels swapped (see the header).
+//   backward-filter: dW[(kh, kw, c)][k] = sum over pixels x[pixel at tap][c] * dy[pixel][k].
+//     For T consecutive (kw, c) taps of one kernel row and NV vectors of k,
+//     acc[T][NV] += x[in pixel][t] (broadcast, contiguous) * dy[pixel][NV vectors]
+//     over the pixels of a band of output rows, then added into dW. Threads own
+//     disjoint blocks of dW and sweep every band (no partials, no reduction: the
+//     bits do not depend on the thread count).
+#include <omp.h>
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "../../common.h"
+#include "../../isa.h"
+#include "conv2d_direct_isa.h"
+
+namespace pcn {
+namespace PCN_ISA_NS {
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int VW = 16, NACC = 24, NVMAX = 4;  // 32 zmm: 24 accumulators + weights/broadcast
+#elif defined(__AVX2__)
+constexpr int VW = 8, NACC = 12, NVMAX = 3;   // 16 ymm
+#else
+constexpr int VW = 4, NACC = 12, NVMAX = 3;   // 16 xmm
+#endif
+constexpr int PMAX = 12;                       // forward pixels per block (their offsets stay in registers)
+constexpr int TMAX = NACC < 24 ? NACC : 24;    // backward-filter taps per block (constant offsets)
+
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
+
+inline vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
+inline void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
+inline vf relu(vf a) {
+  const vf z = {};
+  return (a > z) | (a != a) ? a : z;  // NaN stays NaN
+}
+
+// p[0, n) = v[0, n), 0 < n < VW (no access past p + n).
+inline void store_part(float* p, vf v, int64_t n) {
+#if defined(__AVX512F__)
+  _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), (__m512)v);
+#elif defined(__AVX2__)
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), idx), (__m256)v);
+#else
+  for (int64_t i = 0; i < n; ++i) p[i] = v[i];
+#endif
+}
+// v[0, n) = p[0, n), zero above; 0 < n < VW.
+inline vf load_part(const float* p, int64_t n) {
+#if defined(__AVX512F__)
+  return (vf)_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p);
+#elif defined(__AVX2__)
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return (vf)_mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), idx));
+#else
+  vf v = {};
+  for (int64_t i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+#endif
+}
+// n >= VW: a full vector.
+inline vf load_n(const float* p, int64_t n) { return n >= VW ? loadu(p) : load_part(p, n); }
+inline void store_n(float* p, vf v, int64_t n) {
+  if (n >= VW) storeu(p, v);
+  else if (n > 0) store_part(p, v, n);
+}
+
+inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// ---------------------------------------------------------------- geometry
+// The kernels address x through "padded columns": column j of a row is input
+// column j - pl. Either x itself (pl <= 0 and no right padding needed: a crop is
+// just an offset) or a copy xp (N, H, Wp, C) with zero columns.
+struct Geo {
+  int64_t Wp;    // padded columns the kernels read
+  bool copy;     // x copied into xp
+  int64_t rowf;  // floats per input row of the buffer read
+  int64_t coff;  // float offset of padded column 0 within a row
+};
+Geo geo(const DirectConv& d) {
+  Geo g;
+  g.Wp = (d.OW - 1) * d.sw + (d.KW - 1) * d.dw + 1;
+  g.copy = d.pl > 0 || g.Wp - d.pl > d.W;
+  g.rowf = (g.copy ? g.Wp : d.W) * d.C;
+  g.coff = g.copy ? 0 : -d.pl * d.C;
+  return g;
+}
+
+// Inside an omp parallel region: xp rows = x rows with zero columns.
+void pad_copy(const DirectConv& d, const Geo& g, const float* x, float* xp) {
+  const int64_t C = d.C;
+  const int64_t j0 = imin(imax(d.pl, 0), g.Wp);
+  int64_t j1 = imin(g.Wp, d.W + d.pl);
+  if (j1 < j0) j1 = j0;
+#pragma omp for schedule(static)
+  for (int64_t r = 0; r < d.N * d.H; ++r) {
+    float* dst = xp + r * g.Wp * C;
+    const float* src = x + r * d.W * C;
+    if (j0 > 0) std::memset(dst, 0, sizeof(float) * size_t(j0 * C));
+    if (j1 > j0) std::memcpy(dst + j0 * C, src + (j0 - d.pl) * C, sizeof(float) * size_t((j1 - j0) * C));
+    if (g.Wp > j1) std::memset(dst + j1 * C, 0, sizeof(float) * size_t((g.Wp - j1) * C));
+  }
+}
+
+// Kernel rows [lo, hi) of output row oh that land inside the image.
+inline void kh_range(const DirectConv& d, int64_t oh, int64_t* lo, int64_t* hi) {
+  const int64_t ih0 = oh * d.sh - d.pt;
+  int64_t l = ih0 >= 0 ? 0 : cdiv(-ih0, d.dh);
+  int64_t h = ih0 > d.H - 1 ? 0 : (d.H - 1 - ih0) / d.dh + 1;
+  if (h > d.KH) h = d.KH;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
+// Cycles per tap of one register block of A x NV accumulators (A + NV loads):
+// FMA throughput, load throughput, and the FMA latency chain.
+// In half-cycles at 1 vector FMA and 2 loads per cycle; >= 8 accumulators hide the latency.
+inline int64_t block_cost(int64_t A, int64_t nv) { return imax(imax(A * nv * 2, A + nv), 16); }
+
+// Split n into cdiv(n, amax) near-equal blocks; returns the total cost for nv vectors.
+inline int64_t split_cost(int64_t n, int64_t amax, int64_t nv) {
+  const int64_t nb = cdiv(n, amax), q = n / nb, r = n % nb;
+  return r * block_cost(q + 1, nv) + (nb - r) * block_cost(q, nv);
+}
+
+// ---------------------------------------------------------------- forward
+struct FwdArgs {
+  const float* x;      // pixel 0 at the first valid tap
+  int64_t xs;          // pixel stride (floats)
+  int64_t nkh, rs;     // valid kernel rows and their stride in x
+  int64_t nkw, kws, L; // kw loop (1 when (kw, c) is flattened), its stride, taps per (kh, kw)
+  const float* w;      // packed weights at the first valid tap: NV*VW floats per tap
+  const float* b;      // NV*VW packed bias (zeros when none)
+  float* y;            // output pixel 0, channel k0
+  int64_t K, nk;       // y pixel stride; valid channels in the block
+  bool relu;
+};
+
+template <int P, int NV>
+void fwd_micro(const FwdArgs& a) {
+  vf acc[P][NV];
+  for (int j = 0; j < NV; ++j) {
+    const vf bv = loadu(a.b + j * VW);
+    for (int q = 0; q < P; ++q) acc[q][j] = bv;
+  }
+  const float* w = a.w;
+  const int64_t xs = a.xs, L = a.L;
+  for (int64_t kh = 0; kh < a.nkh; ++kh) {
+    for (int64_t kw = 0; kw < a.nkw; ++kw) {
+      const float* r = a.x + kh * a.rs + kw * a.kws;
+      for (int64_t c = 0; c < L; ++c, w += NV * VW) {
+        vf wv[NV];
+        for (int j = 0; j < NV; ++j) wv[j] = loadu(w + j * VW);
+#pragma GCC unroll 32
+        for (int q = 0; q < P; ++q) {
+          const float xv = r[q * xs + c];
+          for (int j = 0; j < NV; ++j) acc[q][j] += xv * wv[j];
+        }
+      }
+    }
+  }
+  for (int q = 0; q < P; ++q) {
+    float* yp = a.y + q * a.K;
+    for (int j = 0; j < NV; ++j) store_n(yp + j * VW, a.relu ? relu(acc[q][j]) : acc[q][j], a.nk - j * VW);
+  }
+}
+
+typedef void (*FwdFn)(const FwdArgs&);
+template <int P, int NV>
+constexpr FwdFn fwd_fn() {
+  if constexpr (P * NV <= NACC && NV <= NVMAX) return &fwd_micro<P, NV>;
+  else return nullptr;
+}
+#define PCN_FWD_ROW(NV)                                                                                         \
+  {                                                                                                             \
+    fwd_fn<1, NV>(), fwd_fn<2, NV>(), fwd_fn<3, NV>(), fwd_fn<4, NV>(), fwd_fn<5, NV>(), fwd_fn<6, NV>(),       \
+        fwd_fn<7, NV>(), fwd_fn<8, NV>(), fwd_fn<9, NV>(), fwd_fn<10, NV>(), fwd_fn<11, NV>(), fwd_fn<12, NV>() \
+  }
+const FwdFn kFwd[4][PMAX] = {PCN_FWD_ROW(1), PCN_FWD_ROW(2), PCN_FWD_ROW(3), PCN_FWD_ROW(4)};
+#undef PCN_FWD_ROW
+
+inline int64_t fwd_pmax(int64_t nv) { return imin(PMAX, NACC / nv); }
+
+// Vectors of K per block: the cheapest split of OW into pixel blocks x K into
+// vector blocks, with a k block's packed weights <= 640 KB (L2 residency).
+int64_t fwd_nv(const DirectConv& d) {
+  const int64_t nvec = cdiv(d.K, VW), taps = d.KH * d.KW * d.C;
+  int64_t best = 1, bestc = -1;
+  for (int64_t nv = 1; nv <= NVMAX; ++nv) {
+    if (nv > 1 && (nv > nvec || taps * nv * VW * 4 > (int64_t(640) << 10))) break;
+    int64_t c = 0;
+    for (int64_t v = 0; v < nvec; v += nv) c += split_cost(d.OW, fwd_pmax(nv), imin(nv, nvec - v));
+    if (bestc < 0 || c < bestc) {
+      best = nv;
+      bestc = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+void conv2d_direct_forward_scratch(const DirectConv& d, int64_t* wp_floats, int64_t* xp_floats) {
+  const int64_t KB = fwd_nv(d) * VW, nkb = cdiv(d.K, KB);
+  *wp_floats = nkb * KB * (d.KH * d.KW * d.C + 1);
+  const Geo g = geo(d);
+  *xp_floats = g.copy ? d.N * d.H * g.Wp * d.C : 0;
+}
+
+void conv2d_direct_forward(const DirectConv& d, const float* x, const float* w, bool transposed, const float* b,
+                           int act, float* y, float* wp, float* xp) {
+  const int64_t nv = fwd_nv(d), KB = nv * VW, nkb = cdiv(d.K, KB), nvec = cdiv(d.K, VW);
+  const int64_t taps = d.KH * d.KW * d.C, C = d.C, K = d.K;
+  const Geo g = geo(d);
+  const float* X0 = (g.copy ? xp : x) + g.coff;
+  float* bp = wp + nkb * KB * taps;
+  const int64_t rows = d.N * d.OH;
+  const bool flat = d.dw == 1;
+  const int64_t pmax = fwd_pmax(nv);
+#pragma omp parallel
+  {
+    // wp[kb][kh][kw][c][nvb*VW]; block kb starts at kb*KB*taps
+#pragma omp for schedule(static)
+    for (int64_t it = 0; it < nkb * taps; ++it) {
+      const int64_t kb = it / taps, t = it % taps;
+      const int64_t nvb = imin(nv, nvec - kb * nv), k0 = kb * KB;
+      const int64_t kh = t / (d.KW * C), kw = (t / C) % d.KW, c = t % C;
+      float* dst = wp + kb * KB * taps + t * nvb * VW;
+      for (int64_t l = 0; l < nvb * VW; ++l) {
+        const int64_t k = k0 + l;
+        float v = 0.f;
+        if (k < K)
+          v = transposed ? w[(((d.KH - 1 - kh) * d.KW + (d.KW - 1 - kw)) * K + k) * C + c]
+                         : w[((kh * d.KW + kw) * C + c) * K + k];
+        dst[l] = v;
+      }
+    }
+#pragma omp single
+    for (int64_t k = 0; k < nkb * KB; ++k) bp[k] = b && k < K ? b[k] : 0.f;
+    if (g.copy) pad_copy(d, g, x, xp);  // ends with a barrier
+#pragma omp barrier
+    const int64_t nb = cdiv(d.OW, pmax), q = d.OW / nb, rem = d.OW % nb;
+#pragma omp for schedule(static)
+    for (int64_t it = 0; it < nkb * rows; ++it) {
+      const int64_t kb = it / rows, r = it % rows, oh = r % d.OH, n = r / d.OH;
+      const int64_t nvb = imin(nv, nvec - kb * nv);
+      int64_t lo, hi;
+      kh_range(d, oh, &lo, &hi);
+      FwdArgs a;
+      a.xs = d.sw * C;
+      a.nkh = hi - lo;
+      a.rs = d.dh * g.rowf;
+      a.nkw = flat ? 1 : d.KW;
+      a.kws = flat ? 0 : d.dw * C;
+      a.L = flat ? d.KW * C : C;
+      a.x = a.nkh > 0 ? X0 + (n * d.H + oh * d.sh - d.pt + lo * d.dh) * g.rowf : X0;
+      a.w = wp + kb * KB * taps + lo * d.KW * C * nvb * VW;
+      a.b = bp + kb * KB;
+      a.K = K;
+      a.nk = imin(KB, K - kb * KB);
+      a.relu = act == 1;
+      float* yrow = y + r * d.OW * K + kb * KB;
+      const float* xrow = a.x;
+      int64_t ow = 0;
+      for (int64_t i = 0; i < nb; ++i) {
+        const int64_t P = i < rem ? q + 1 : q;
+        a.x = xrow + ow * a.xs;
+        a.y = yrow + ow * K;
+        kFwd[nvb - 1][P - 1](a);
+        ow += P;
+      }
+    }
+  }
+}
+
+namespace {
+// ---------------------------------------------------------------- backward-filter
+struct BwfArgs {
+  const float* x0;  // padded column 0 of input row 0
+  const float* dy;
+  int64_t rowf, H, OH, OW, sh, pt, dh, xs, K;
+};
+
+// dw rows [t][k0 .. k0+nk) (row stride K) (+)= sum over output rows [r0, r1) of
+// x[pixel at kernel row kh, column offset xoff + t] * dy[pixel][k0 ..].
+template <int T, int NV>
+void bwf_micro(const BwfArgs& a, int64_t r0, int64_t r1, int64_t kh, int64_t xoff, int64_t k0, int64_t nk,
+               float* dwp, bool store) {
+  vf acc[T][NV];
+  for (int t = 0; t < T; ++t)
+    for (int j = 0; j < NV; ++j) acc[t][j] = vf{};
+  const int64_t last = nk - (NV - 1) * VW;  // lanes of the last vector
+  const int64_t xs = a.xs, K = a.K, OW = a.OW;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t n = r / a.OH, oh = r - n * a.OH, ih = oh * a.sh - a.pt + kh * a.dh;
+    if (ih < 0 || ih >= a.H) continue;
+    const float* xr = a.x0 + (n * a.H + ih) * a.rowf + xoff;
+    const float* dr = a.dy + r * OW * K + k0;
+    for (int64_t ow = 0; ow < OW; ++ow, xr += xs, dr += K) {
+      vf dv[NV];
+      for (int j = 0; j < NV - 1; ++j) dv[j] = loadu(dr + j * VW);
+      dv[NV - 1] = load_n(dr + (NV - 1) * VW, last);
+#pragma GCC unroll 32
+      for (int t = 0; t < T; ++t) {
+        const float xv = xr[t];
+        for (int j = 0; j < NV; ++j) acc[t][j] += xv * dv[j];
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    float* p = dwp + t * K;
+    for (int j = 0; j < NV; ++j) {
+      const int64_t m = nk - j * VW;
+      store_n(p + j * VW, store ? acc[t][j] : load_n(p + j * VW, m) + acc[t][j], m);
+    }
+  }
+}
+
+typedef void (*BwfFn)(const BwfArgs&, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float*, bool);
+template <int T, int NV>
+constexpr BwfFn bwf_fn() {
+  if constexpr (T * NV <= NACC && T <= TMAX && NV <= NVMAX) return &bwf_micro<T, NV>;
+  else return nullptr;
+}
+#define PCN_BWF_ROW(NV)                                                                                          \
+  {                                                                                                              \
+    bwf_fn<1, NV>(), bwf_fn<2, NV>(), bwf_fn<3, NV>(), bwf_fn<4, NV>(), bwf_fn<5, NV>(), bwf_fn<6, NV>(),        \
+        bwf_fn<7, NV>(), bwf_fn<8, NV>(), bwf_fn<9, NV>(), bwf_fn<10, NV>(), bwf_fn<11, NV>(), bwf_fn<12, NV>(), \
+        bwf_fn<13, NV>(), bwf_fn<14, NV>(), bwf_fn<15, NV>(), bwf_fn<16, NV>(), bwf_fn<17, NV>(),                \
+        bwf_fn<18, NV>(), bwf_fn<19, NV>(), bwf_fn<20, NV>(), bwf_fn<21, NV>(), bwf_fn<22, NV>(),                \
+        bwf_fn<23, NV>(), bwf_fn<24, NV>()                                                                       \
+  }
+const BwfFn kBwf[4][24] = {PCN_BWF_ROW(1), PCN_BWF_ROW(2), PCN_BWF_ROW(3), PCN_BWF_ROW(4)};
+#undef PCN_BWF_ROW
+
+inline int64_t bwf_tmax(int64_t nv) { return imin(TMAX, NACC / nv); }
+
+int64_t bwf_nv(const DirectConv& d, int64_t L) {
+  const int64_t nvec = cdiv(d.K, VW);
+  int64_t best = 1, bestc = -1;
+  for (int64_t nv = 1; nv <= NVMAX && nv <= nvec; ++nv) {
+    int64_t c = 0;
+    for (int64_t v = 0; v < nvec; v += nv) c += split_cost(L, bwf_tmax(nv), imin(nv, nvec - v));
+    if (bestc < 0 || c < bestc) {
+      best = nv;
+      bestc = c;
+    }
+  }
+  return best;
+}
+}  // namespace
+
+int64_t conv2d_direct_backward_filter_scratch(const DirectConv& d) {
+  const Geo g = geo(d);
+  return g.copy ? d.N * d.H * g.Wp * d.C : 0;
+}
+
+void conv2d_direct_backward_filter(const DirectConv& d, const float* dy, const float* x, float* dw,
+                                   bool accumulate, float* xp) {
+  const int64_t C = d.C, K = d.K, rows = d.N * d.OH;
+  if (rows == 0 || d.OW == 0) {
+    if (!accumulate) std::memset(dw, 0, sizeof(float) * size_t(d.KH * d.KW * C * K));
+    return;
+  }
+  const Geo g = geo(d);
+  const bool flat = d.dw == 1;
+  const int64_t L = flat ? d.KW * C : C, nkw = flat ? 1 : d.KW;
+  const int64_t nv = bwf_nv(d, L), KB = nv * VW, nkb = cdiv(K, KB), nvec = cdiv(K, VW);
+  const int64_t ntb = cdiv(L, bwf_tmax(nv)), tq = L / ntb, trem = L % ntb;
+  const int64_t nblk = nkb * d.KH * nkw * ntb;
+  // Band of output rows: its dy and x (~ 256 KB) stay in L2 while every block sweeps it.
+  const int64_t row_bytes = 4 * d.OW * (K + d.sw * C);
+  const int64_t RB = imax(1, (int64_t(256) << 10) / row_bytes);
+  BwfArgs a;
+  a.x0 = (g.copy ? xp : x) + g.coff;
+  a.dy = dy;
+  a.rowf = g.rowf;
+  a.H = d.H;
+  a.OH = d.OH;
+  a.OW = d.OW;
+  a.sh = d.sh;
+  a.pt = d.pt;
+  a.dh = d.dh;
+  a.xs = d.sw * C;
+  a.K = K;
+#pragma omp parallel
+  {
+    if (g.copy) pad_copy(d, g, x, xp);  // ends with a barrier
+    const int64_t T = omp_get_num_threads(), th = omp_get_thread_num();
+    const int64_t lo = nblk * th / T, hi = nblk * (th + 1) / T;
+    for (int64_t r0 = 0; r0 < rows; r0 += RB) {
+      const int64_t r1 = imin(rows, r0 + RB);
+      for (int64_t blk = lo; blk < hi; ++blk) {
+        const int64_t tb = blk % ntb, kwi = (blk / ntb) % nkw, kh = (blk / (ntb * nkw)) % d.KH;
+        const int64_t kb = blk / (ntb * nkw * d.KH);
+        const int64_t nvb = imin(nv, nvec - kb * nv), k0 = kb * KB;
+        const int64_t t0 = tb * tq + imin(tb, trem), tn = tq + (tb < trem ? 1 : 0);
+        const int64_t xoff = kwi * d.dw * C + t0;
+        float* dwp = dw + ((kh * d.KW + kwi) * C + t0) * K + k0;
+        kBwf[nvb - 1][tn - 1](a, r0, r1, kh, xoff, k0, imin(KB, K - k0), dwp, r0 == 0 && !accumulate);
+      }
+    }
+  }
+}
+
+}  // namespace PCN_ISA_NS
+}  // namespace pcn
