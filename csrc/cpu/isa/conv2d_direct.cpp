@@ -81,6 +81,27 @@ inline vf load_part(const float* p, int64_t n) {
   return v;
 #endif
 }
+// A lane mask for loads of the first n lanes (n >= VW: all), built once per block.
+#if defined(__AVX512F__)
+typedef __mmask16 Mask;
+inline Mask make_mask(int64_t n) { return n >= VW ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
+inline vf load_m(const float* p, Mask m) { return (vf)_mm512_maskz_loadu_ps(m, p); }
+#elif defined(__AVX2__)
+typedef __m256i Mask;
+inline Mask make_mask(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n >= VW ? VW : n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline vf load_m(const float* p, Mask m) { return (vf)_mm256_maskload_ps(p, m); }
+#else
+typedef int64_t Mask;
+inline Mask make_mask(int64_t n) { return n; }
+inline vf load_m(const float* p, Mask m) {
+  if (m >= VW) return loadu(p);
+  vf v = {};
+  for (int64_t i = 0; i < m; ++i) v[i] = p[i];
+  return v;
+}
+#endif
 // n >= VW: a full vector.
 inline vf load_n(const float* p, int64_t n) { return n >= VW ? loadu(p) : load_part(p, n); }
 inline void store_n(float* p, vf v, int64_t n) {
@@ -185,8 +206,10 @@ void fwd_micro(const FwdArgs& a) {
       }
     }
   }
+#pragma GCC unroll 32
   for (int q = 0; q < P; ++q) {
     float* yp = a.y + q * a.K;
+#pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) store_n(yp + j * VW, a.relu ? relu(acc[q][j]) : acc[q][j], a.nk - j * VW);
   }
 }
@@ -313,9 +336,11 @@ template <int T, int NV>
 void bwf_micro(const BwfArgs& a, int64_t r0, int64_t r1, int64_t kh, int64_t xoff, int64_t k0, int64_t nk,
                float* dwp, bool store) {
   vf acc[T][NV];
+#pragma GCC unroll 32
   for (int t = 0; t < T; ++t)
+#pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[t][j] = vf{};
-  const int64_t last = nk - (NV - 1) * VW;  // lanes of the last vector
+  const Mask mlast = make_mask(nk - (NV - 1) * VW);  // lanes of the last vector
   const int64_t xs = a.xs, K = a.K, OW = a.OW;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t n = r / a.OH, oh = r - n * a.OH, ih = oh * a.sh - a.pt + kh * a.dh;
@@ -325,7 +350,7 @@ void bwf_micro(const BwfArgs& a, int64_t r0, int64_t r1, int64_t kh, int64_t xof
     for (int64_t ow = 0; ow < OW; ++ow, xr += xs, dr += K) {
       vf dv[NV];
       for (int j = 0; j < NV - 1; ++j) dv[j] = loadu(dr + j * VW);
-      dv[NV - 1] = load_n(dr + (NV - 1) * VW, last);
+      dv[NV - 1] = load_m(dr + (NV - 1) * VW, mlast);
 #pragma GCC unroll 32
       for (int t = 0; t < T; ++t) {
         const float xv = xr[t];
@@ -333,8 +358,10 @@ void bwf_micro(const BwfArgs& a, int64_t r0, int64_t r1, int64_t kh, int64_t xof
       }
     }
   }
+#pragma GCC unroll 32
   for (int t = 0; t < T; ++t) {
     float* p = dwp + t * K;
+#pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
       const int64_t m = nk - j * VW;
       store_n(p + j * VW, store ? acc[t][j] : load_n(p + j * VW, m) + acc[t][j], m);
