@@ -304,7 +304,7 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
       if (PCN_ISA_CALL(conv2d_small_backward_input, p, dy, w, dx, scratch.data(), per, nt)) return;
     }
   }
-  if (is_direct(p) && p.sh == 1 && p.sw == 1) {
+  if (is_direct(p) && p.sh == 1 && p.sw == 1 && p.C >= 16) {
     // dx = the stride-1 forward conv of dy (padded by (KH-1)*dh - pad_top, ...) with
     // the filter rotated by 180 degrees and C/K swapped.
     const DirectConv d{p.N, p.OH, p.OW, p.K, p.C, p.KH, p.KW, 1, 1, p.dh, p.dw,
@@ -390,9 +390,7 @@ void conv2d_backward_filter(const Conv2dParams& p, const float* dy, const float*
     return;
   }
   if (is_direct(p)) {
-    const DirectConv d = direct_fwd(p);
-    std::vector<float> xp(size_t(PCN_ISA_CALL(conv2d_direct_backward_filter_scratch, d)));
-    PCN_ISA_CALL(conv2d_direct_backward_filter, d, dy, x, dw, accumulate, xp.data());
+    PCN_ISA_CALL(conv2d_direct_backward_filter, direct_fwd(p), dy, x, dw, accumulate);
     return;
   }
   const int nt = omp_get_max_threads();

@@ -28,12 +28,10 @@ PCN_DECLARE_ISA(void conv2d_direct_forward_scratch(const DirectConv& d, int64_t*
 PCN_DECLARE_ISA(void conv2d_direct_forward(const DirectConv& d, const float* x, const float* w, bool transposed,
                                            const float* b, int act, float* y, float* wp, float* xp))
 
-PCN_DECLARE_ISA(int64_t conv2d_direct_backward_filter_scratch(const DirectConv& d))
-
-// dw (KH,KW,C,K) = (accumulate ? dw : 0) + sum over output pixels x_tap * dy.
-// Threads own disjoint blocks of dw and sweep all pixels: the result does not
-// depend on the thread count.
+// dw (KH,KW,C,K) = (accumulate ? dw : 0) + sum over output pixels x_tap * dy; x is
+// read in place. Threads own disjoint blocks of dw and sweep all pixels: the result
+// does not depend on the thread count.
 PCN_DECLARE_ISA(void conv2d_direct_backward_filter(const DirectConv& d, const float* dy, const float* x, float* dw,
-                                                   bool accumulate, float* xp))
+                                                   bool accumulate))
 
 }  // namespace pcn
