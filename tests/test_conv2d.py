@@ -81,6 +81,12 @@ CASES = {
     "direct_c6_k6_kernel_equals_input_nonsquare": (2, 5, 4, 6, 5, 4, 6, (1, 1), "valid", (1, 1), 1, False, "none"),
     "direct_c32_k40_1x1_stride2": (2, 9, 9, 32, 1, 1, 40, (2, 2), "valid", (1, 1), 1, True, "relu"),
     "direct_c5_k7_asym_dilated": (1, 10, 11, 5, 3, 3, 7, (1, 1), [0, 3, 2, 1], (1, 2), 1, True, "none"),
+    # backward-input per stride phase: stride 2 with dilation 2 / 3 (phases with all or no
+    # taps, step 1 and 2), stride 3 > kernel (empty phases), 1x1 stride 2
+    "direct_c16_k20_stride2_dil2": (2, 11, 10, 16, 3, 3, 20, (2, 2), "same", (2, 2), 1, False, "none"),
+    "direct_c20_k17_stride23_dil3": (1, 13, 14, 20, 3, 3, 17, (2, 3), [2, 1, 3, 0], (3, 2), 1, True, "none"),
+    "direct_c16_k8_stride3_gt_kernel": (2, 10, 11, 16, 2, 2, 8, (3, 3), "valid", (1, 1), 1, False, "none"),
+    "direct_c64_k32_1x1_stride2_same": (1, 9, 8, 64, 1, 1, 32, (2, 2), "same", (1, 1), 1, False, "none"),
 }
 FIRST_CASES = [k for k in CASES if k.startswith("first_")]
 DIRECT_CASES = [k for k in CASES if k.startswith("direct_")]
@@ -199,6 +205,9 @@ GRAD_CASES = {
     "direct_c5_k17_same": (1, 4, 5, 5, 3, 3, 17, (1, 1), "same", (1, 1), 1),
     "direct_c6_k3_stride2": (2, 5, 4, 6, 2, 3, 3, (2, 2), "same", (1, 1), 1),
     "direct_c5_k2_dilated_pad_gt_kernel": (1, 4, 5, 5, 2, 2, 2, (1, 1), [3, 1, 0, 3], (2, 2), 1),
+    # C >= 16: backward-input per stride phase (3x3/2 same; stride 3 > kernel 2: empty phases)
+    "direct_c16_k3_stride2_same": (1, 5, 6, 16, 3, 3, 3, (2, 2), "same", (1, 1), 1),
+    "direct_c16_k2_stride3_gt_kernel": (1, 7, 5, 16, 2, 2, 2, (3, 2), "valid", (1, 1), 1),
 }
 
 

@@ -104,12 +104,86 @@ DirectConv direct_fwd(const Conv2dParams& p) {
   return DirectConv{p.N, p.H, p.W, p.C, p.K, p.KH, p.KW, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.OH, p.OW};
 }
 
-void direct_forward(const DirectConv& d, const float* x, const float* w, bool transposed, const float* b, int act,
+void direct_forward(const DirectConv& d, const DirectMap& m, const float* x, const float* w, const float* b, int act,
                     float* y) {
   int64_t nwp = 0, nxp = 0;
   PCN_ISA_CALL(conv2d_direct_forward_scratch, d, &nwp, &nxp);
   std::vector<float> wp(static_cast<size_t>(nwp)), xp(static_cast<size_t>(nxp));
-  PCN_ISA_CALL(conv2d_direct_forward, d, x, w, transposed, b, act, y, wp.data(), xp.data());
+  PCN_ISA_CALL(conv2d_direct_forward, d, m, x, w, b, act, y, wp.data(), xp.data());
+}
+
+void direct_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
+  DirectMap m{};
+  m.transposed = false;
+  m.y_img = p.OH * p.OW * p.K;
+  m.y_row = p.OW * p.K;
+  m.y_pix = p.K;
+  m.y_off = 0;
+  direct_forward(direct_fwd(p), m, x, w, b, p.activation, y);
+}
+
+// The kernel taps t in [0, KT) with (r + pad - t*dil) % s == 0 for stride phase r:
+// first/last/step/count, and e(last) = (r + pad - last*dil) / s (the smallest dy offset).
+struct PhaseTaps {
+  int64_t hi, step, count, emin;
+};
+PhaseTaps phase_taps(int64_t r, int64_t pad, int64_t KT, int64_t dil, int64_t s) {
+  PhaseTaps t{0, 1, 0, 0};
+  int64_t lo = -1;
+  for (int64_t k = 0; k < KT; ++k) {
+    const int64_t v = r + pad - k * dil;
+    if (((v % s) + s) % s != 0) continue;
+    if (lo < 0) lo = k;
+    else if (t.count == 1) t.step = k - lo;
+    t.hi = k;
+    ++t.count;
+  }
+  if (t.count > 0) {
+    const int64_t v = r + pad - t.hi * dil;  // divisible by s; may be negative
+    t.emin = v >= 0 ? v / s : -((-v) / s);
+  }
+  return t;
+}
+
+// dx, one forward conv of dy per stride phase of dx (see conv2d_direct_isa.h):
+// dx(ph + sh*i, pw + sw*j) = sum over the phase's taps of dy(i + e(kh), j + e(kw)) . w^T.
+// Phases no tap reaches (stride > kernel) are zero.
+void direct_backward_input(const Conv2dParams& p, const float* dy, const float* w, float* dx) {
+  for (int64_t ph = 0; ph < p.sh; ++ph) {
+    for (int64_t pw = 0; pw < p.sw; ++pw) {
+      const int64_t Hph = p.H > ph ? (p.H - ph + p.sh - 1) / p.sh : 0;
+      const int64_t Wph = p.W > pw ? (p.W - pw + p.sw - 1) / p.sw : 0;
+      if (Hph == 0 || Wph == 0) continue;
+      const PhaseTaps th = phase_taps(ph, p.pad_top, p.KH, p.dh, p.sh);
+      const PhaseTaps tw = phase_taps(pw, p.pad_left, p.KW, p.dw, p.sw);
+      DirectMap m{};
+      m.transposed = true;
+      m.KW0 = p.KW;
+      m.kh_hi = th.hi;
+      m.kh_step = th.step;
+      m.kw_hi = tw.hi;
+      m.kw_step = tw.step;
+      m.y_img = p.H * p.W * p.C;
+      m.y_row = p.sh * p.W * p.C;
+      m.y_pix = p.sw * p.C;
+      m.y_off = (ph * p.W + pw) * p.C;
+      if (th.count == 0 || tw.count == 0 || p.OH == 0 || p.OW == 0) {
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < p.N * Hph; ++r) {
+          float* row = dx + (r / Hph) * m.y_img + (r % Hph) * m.y_row + m.y_off;
+          for (int64_t j = 0; j < Wph; ++j) std::memset(row + j * m.y_pix, 0, sizeof(float) * size_t(p.C));
+        }
+        continue;
+      }
+      // view: input dy (OH, OW, K), kernel th.count x tw.count with dilation
+      // (step*dil/s), padding -e(last tap), output the phase grid (Hph, Wph, C)
+      const DirectConv d{p.N, p.OH, p.OW, p.K, p.C, th.count, tw.count, 1, 1,
+                         th.step * p.dh / p.sh > 0 ? th.step * p.dh / p.sh : 1,
+                         tw.step * p.dw / p.sw > 0 ? tw.step * p.dw / p.sw : 1,
+                         -th.emin, -tw.emin, Hph, Wph};
+      direct_forward(d, m, dy, w, nullptr, 0, dx);
+    }
+  }
 }
 
 // Rows per tile: the cache budget, and no more than an even share per thread.
@@ -235,7 +309,7 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
     return;
   }
   if (is_direct(p)) {
-    direct_forward(direct_fwd(p), x, w, false, b, p.activation, y);
+    direct_forward(p, x, w, b, y);
     return;
   }
   if (is_depthwise(p) && (p.groups > 1 || p.KH * p.KW > 1)) {
@@ -304,12 +378,8 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
       if (PCN_ISA_CALL(conv2d_small_backward_input, p, dy, w, dx, scratch.data(), per, nt)) return;
     }
   }
-  if (is_direct(p) && p.sh == 1 && p.sw == 1 && p.C >= 16) {
-    // dx = the stride-1 forward conv of dy (padded by (KH-1)*dh - pad_top, ...) with
-    // the filter rotated by 180 degrees and C/K swapped.
-    const DirectConv d{p.N, p.OH, p.OW, p.K, p.C, p.KH, p.KW, 1, 1, p.dh, p.dw,
-                       (p.KH - 1) * p.dh - p.pad_top, (p.KW - 1) * p.dw - p.pad_left, p.H, p.W};
-    direct_forward(d, dy, w, true, nullptr, 0, dx);
+  if (is_direct(p) && p.C >= 16) {
+    direct_backward_input(p, dy, w, dx);
     return;
   }
   const Geom G = geom(p);

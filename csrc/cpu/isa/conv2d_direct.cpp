@@ -196,7 +196,7 @@ struct FwdArgs {
   const float* b;      // NV*VW packed bias (zeros when none)
   float* y;            // output pixel 0, channel k0
   int64_t C;           // input channels (the EL / ER segments)
-  int64_t K, nk;       // y pixel stride; valid channels in the block
+  int64_t K, nk;       // y pixel stride (floats); valid channels in the block
   bool relu;
 };
 
@@ -297,7 +297,7 @@ void conv2d_direct_forward_scratch(const DirectConv& d, int64_t* wp_floats, int6
   *xp_floats = g.copy ? d.N * d.H * g.Wp * d.C : 0;
 }
 
-void conv2d_direct_forward(const DirectConv& d, const float* x, const float* w, bool transposed, const float* b,
+void conv2d_direct_forward(const DirectConv& d, const DirectMap& m, const float* x, const float* w, const float* b,
                            int act, float* y, float* wp, float* xp) {
   const int64_t nv = fwd_nv(d), KB = nv * VW, nkb = cdiv(d.K, KB), nvec = cdiv(d.K, VW);
   const int64_t taps = d.KH * d.KW * d.C, C = d.C, K = d.K;
@@ -320,8 +320,9 @@ void conv2d_direct_forward(const DirectConv& d, const float* x, const float* w, 
         const int64_t k = k0 + l;
         float v = 0.f;
         if (k < K)
-          v = transposed ? w[(((d.KH - 1 - kh) * d.KW + (d.KW - 1 - kw)) * K + k) * C + c]
-                         : w[((kh * d.KW + kw) * C + c) * K + k];
+          v = m.transposed
+                  ? w[(((m.kh_hi - kh * m.kh_step) * m.KW0 + (m.kw_hi - kw * m.kw_step)) * K + k) * C + c]
+                  : w[((kh * d.KW + kw) * C + c) * K + k];
         dst[l] = v;
       }
     }
@@ -352,17 +353,17 @@ void conv2d_direct_forward(const DirectConv& d, const float* x, const float* w, 
       a.x = a.nkh > 0 ? X0 + (n * d.H + oh * d.sh - d.pt + lo * d.dh) * g.rowf : X0;
       a.w = wp + kb * KB * taps + lo * d.KW * C * nvb * VW;
       a.b = bp + kb * KB;
-      a.K = K;
+      a.K = m.y_pix;
       a.nk = imin(KB, K - kb * KB);
       a.relu = act == 1;
-      float* yrow = y + r * d.OW * K + kb * KB;
+      float* yrow = y + n * m.y_img + oh * m.y_row + m.y_off + kb * KB;
       const float* xrow = a.x;
       a.C = C;
       int64_t ow = 0;
       for (int64_t i = 0; i < nb; ++i) {
         const int64_t P = i < rem ? q + 1 : q;
         a.x = xrow + ow * a.xs;
-        a.y = yrow + ow * K;
+        a.y = yrow + ow * m.y_pix;
         const int e = (i == 0 ? eL : 0) + (i == nb - 1 ? 2 * eR : 0);
         kFwd[e][nvb - 1][P - 1](a);
         ow += P;

@@ -2,10 +2,14 @@
 // one copy per ISA (csrc/cpu/isa/conv2d_direct.cpp). See docs/KERNELS.md.
 //
 // DirectConv describes one forward convolution x (N,H,W,C) * w -> y (N,OH,OW,K). The
-// paddings pt/pl may be negative (a crop): backward-input at stride 1 is run as the
-// forward conv of dy with pt' = (KH-1)*dh - pt, pl' = (KW-1)*dw - pl, and the weights
-// rotated by 180 degrees with C and K swapped (`transposed`).
-// Bottom/right padding is implied by OH/OW.
+// paddings pt/pl may be negative (a crop). Bottom/right padding is implied by OH/OW.
+//
+// DirectMap says how that view reads the filter and where it writes y. Backward-input
+// is run as forward convs of dy, one per stride phase (ph, pw) of dx (stride 1: one
+// phase): the dx pixels (ph + sh*i, pw + sw*j) only see the kernel rows kh with
+// (ph + pt - kh*dh) % sh == 0 (kh_hi, kh_hi - kh_step, ...), read rotated (view row
+// kh' is kh_hi - kh'*kh_step) with in/out channels swapped (`transposed`: w is the
+// original filter (KH0,KW0,d.K,d.C)), and write y with pixel stride sw*C.
 //
 // Scratch is allocated by the caller (csrc/cpu/conv2d.cpp) with the sizes the
 // *_scratch functions return (floats), outside any parallel region.
@@ -19,13 +23,19 @@ struct DirectConv {
   int64_t N, H, W, C, K, KH, KW, sh, sw, dh, dw, pt, pl, OH, OW;
 };
 
+struct DirectMap {
+  bool transposed;                           // false: w is (KH,KW,C,K), read as is
+  int64_t KW0;                               // transposed: the original filter's KW
+  int64_t kh_hi, kh_step, kw_hi, kw_step;    // transposed: view tap -> original tap
+  int64_t y_img, y_row, y_pix, y_off;        // y(n, oh, ow) = y + n*y_img + oh*y_row + ow*y_pix + y_off
+};
+
 // wp: packed weights + bias; xp: the column-padded copy of x (0 when x is used in place).
 PCN_DECLARE_ISA(void conv2d_direct_forward_scratch(const DirectConv& d, int64_t* wp_floats, int64_t* xp_floats))
 
-// y (N,OH,OW,K) fully written. w is HWIO (KH,KW,C,K); with `transposed` it is the
-// filter (KH,KW,K,C) of the conv whose backward-input this is (read rotated by 180
-// degrees, channels swapped). b may be null; act: 0 none, 1 relu.
-PCN_DECLARE_ISA(void conv2d_direct_forward(const DirectConv& d, const float* x, const float* w, bool transposed,
+// Every y pixel of the view (N,OH,OW; K channels, placed by m) is written. b may be
+// null; act: 0 none, 1 relu.
+PCN_DECLARE_ISA(void conv2d_direct_forward(const DirectConv& d, const DirectMap& m, const float* x, const float* w,
                                            const float* b, int act, float* y, float* wp, float* xp))
 
 // dw (KH,KW,C,K) = (accumulate ? dw : 0) + sum over output pixels x_tap * dy; x is
