@@ -107,7 +107,7 @@ DirectConv direct_fwd(const Conv2dParams& p) {
 
 // Per-thread scratch kept between calls: the packed weights of a 512x512 3x3 filter
 // are 9.4 MB, and a fresh zeroed vector per call cost its page faults and memset
-// (~5% of the call). Grows only; never shrinks.
+// (~5% of the call). Grows; buffers over 64 MB are freed after the call.
 struct DirectScratch {
   std::unique_ptr<float[]> p;
   size_t cap = 0;
@@ -117,6 +117,12 @@ struct DirectScratch {
       cap = n;
     }
     return p.get();
+  }
+  void trim() {  // do not keep more than 64 MB alive between calls
+    if (cap > (size_t(16) << 20)) {
+      p.reset();
+      cap = 0;
+    }
   }
 };
 thread_local DirectScratch tl_wp, tl_xp;
@@ -128,6 +134,8 @@ void direct_forward(const DirectConv& d, const DirectMap& m, const float* x, con
   float* wp = tl_wp.get(static_cast<size_t>(nwp));
   float* xp = tl_xp.get(static_cast<size_t>(nxp));
   PCN_ISA_CALL(conv2d_direct_forward, d, m, x, w, b, act, y, wp, xp);
+  tl_wp.trim();
+  tl_xp.trim();
 }
 
 void direct_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
