@@ -127,13 +127,25 @@ struct DirectScratch {
 };
 thread_local DirectScratch tl_wp, tl_xp;
 
-void direct_forward(const DirectConv& d, const DirectMap& m, const float* x, const float* w, const float* b, int act,
-                    float* y) {
-  int64_t nwp = 0, nxp = 0;
-  PCN_ISA_CALL(conv2d_direct_forward_scratch, d, &nwp, &nxp);
-  float* wp = tl_wp.get(static_cast<size_t>(nwp));
-  float* xp = tl_xp.get(static_cast<size_t>(nxp));
-  PCN_ISA_CALL(conv2d_direct_forward, d, m, x, w, b, act, y, wp, xp);
+// nview views sharing x (see conv2d_direct_isa.h), scratch carved from the per-thread buffers.
+void direct_forward(int nview, const DirectConv* d, const DirectMap* m, const float* x, const float* w, const float* b,
+                    int act, float* y) {
+  int64_t ow[kDirectMaxViews + 1] = {0}, ox[kDirectMaxViews + 1] = {0};
+  for (int i = 0; i < nview; ++i) {
+    int64_t nwp = 0, nxp = 0;
+    PCN_ISA_CALL(conv2d_direct_forward_scratch, d[i], &nwp, &nxp);
+    ow[i + 1] = ow[i] + (nwp + 15) / 16 * 16;
+    ox[i + 1] = ox[i] + (nxp + 15) / 16 * 16;
+  }
+  float* wbuf = tl_wp.get(static_cast<size_t>(ow[nview]));
+  float* xbuf = tl_xp.get(static_cast<size_t>(ox[nview]));
+  float* wp[kDirectMaxViews];
+  float* xp[kDirectMaxViews];
+  for (int i = 0; i < nview; ++i) {
+    wp[i] = wbuf + ow[i];
+    xp[i] = xbuf + ox[i];
+  }
+  PCN_ISA_CALL(conv2d_direct_forward, nview, d, m, x, w, b, act, y, wp, xp);
   tl_wp.trim();
   tl_xp.trim();
 }
@@ -145,7 +157,8 @@ void direct_forward(const Conv2dParams& p, const float* x, const float* w, const
   m.y_row = p.OW * p.K;
   m.y_pix = p.K;
   m.y_off = 0;
-  direct_forward(direct_fwd(p), m, x, w, b, p.activation, y);
+  const DirectConv d = direct_fwd(p);
+  direct_forward(1, &d, &m, x, w, b, p.activation, y);
 }
 
 // The kernel taps t in [0, KT) with (r + pad - t*dil) % s == 0 for stride phase r:
@@ -175,6 +188,10 @@ PhaseTaps phase_taps(int64_t r, int64_t pad, int64_t KT, int64_t dil, int64_t s)
 // dx(ph + sh*i, pw + sw*j) = sum over the phase's taps of dy(i + e(kh), j + e(kw)) . w^T.
 // Phases no tap reaches (stride > kernel) are zero.
 void direct_backward_input(const Conv2dParams& p, const float* dy, const float* w, float* dx) {
+  DirectConv ds[kDirectMaxViews];
+  DirectMap ms[kDirectMaxViews];
+  int nview = 0;
+  // The phases run as one multi-view call (one pass over dy), kDirectMaxViews at a time.
   for (int64_t ph = 0; ph < p.sh; ++ph) {
     for (int64_t pw = 0; pw < p.sw; ++pw) {
       const int64_t Hph = p.H > ph ? (p.H - ph + p.sh - 1) / p.sh : 0;
@@ -203,13 +220,18 @@ void direct_backward_input(const Conv2dParams& p, const float* dy, const float* 
       }
       // view: input dy (OH, OW, K), kernel th.count x tw.count with dilation
       // (step*dil/s), padding -e(last tap), output the phase grid (Hph, Wph, C)
-      const DirectConv d{p.N, p.OH, p.OW, p.K, p.C, th.count, tw.count, 1, 1,
-                         th.step * p.dh / p.sh > 0 ? th.step * p.dh / p.sh : 1,
-                         tw.step * p.dw / p.sw > 0 ? tw.step * p.dw / p.sw : 1,
-                         -th.emin, -tw.emin, Hph, Wph};
-      direct_forward(d, m, dy, w, nullptr, 0, dx);
+      ds[nview] = DirectConv{p.N, p.OH, p.OW, p.K, p.C, th.count, tw.count, 1, 1,
+                             th.step * p.dh / p.sh > 0 ? th.step * p.dh / p.sh : 1,
+                             tw.step * p.dw / p.sw > 0 ? tw.step * p.dw / p.sw : 1,
+                             -th.emin, -tw.emin, Hph, Wph};
+      ms[nview] = m;
+      if (++nview == kDirectMaxViews) {
+        direct_forward(nview, ds, ms, dy, w, nullptr, 0, dx);
+        nview = 0;
+      }
     }
   }
+  if (nview > 0) direct_forward(nview, ds, ms, dy, w, nullptr, 0, dx);
 }
 
 // Rows per tile: the cache budget, and no more than an even share per thread.

@@ -299,85 +299,130 @@ void conv2d_direct_forward_scratch(const DirectConv& d, int64_t* wp_floats, int6
   *xp_floats = g.copy ? d.N * d.H * g.Wp * d.C : 0;
 }
 
-void conv2d_direct_forward(const DirectConv& d, const DirectMap& m, const float* x, const float* w, const float* b,
-                           int act, float* y, float* wp, float* xp) {
-  const int64_t nv = fwd_nv(d), KB = nv * VW, nkb = cdiv(d.K, KB), nvec = cdiv(d.K, VW);
-  const int64_t taps = d.KH * d.KW * d.C, C = d.C, K = d.K;
-  const Geo g = geo(d, true);
-  const float* X0 = (g.copy ? xp : x) + g.coff;
-  float* bp = wp + nkb * KB * taps;
-  const int64_t rows = d.N * d.OH;
+namespace {
+struct View {
+  const DirectConv* d;
+  const DirectMap* m;
+  Geo g;
+  int64_t nv, KB, nkb, nvec, taps, rows, nb, q, rem;
+  const float* X0;
+  float *wp, *bp, *xp;
+};
+
+// Pack view v's filter: wp[kb][kh][kw][c][nvb*VW]; block kb starts at kb*KB*taps. One
+// item = one k block of one kernel tap (C x nvb*VW floats). Inside a parallel region.
+void pack_weights(const View& v, const float* w, const float* b) {
+  const DirectConv& d = *v.d;
+  const DirectMap& m = *v.m;
+  const int64_t C = d.C, K = d.K;
+#pragma omp for schedule(static) nowait
+  for (int64_t it = 0; it < v.nkb * d.KH * d.KW; ++it) {
+    const int64_t kb = it / (d.KH * d.KW), t = it % (d.KH * d.KW), kh = t / d.KW, kw = t % d.KW;
+    const int64_t nvb = imin(v.nv, v.nvec - kb * v.nv), k0 = kb * v.KB, W = nvb * VW, nk = imin(W, K - k0);
+    float* dst = v.wp + kb * v.KB * v.taps + t * C * W;
+    if (!m.transposed) {
+      const float* src = w + t * C * K + k0;  // (c, k) rows of K floats
+      for (int64_t c = 0; c < C; ++c) {
+        std::memcpy(dst + c * W, src + c * K, sizeof(float) * size_t(nk));
+        for (int64_t l = nk; l < W; ++l) dst[c * W + l] = 0.f;
+      }
+    } else {
+      // original tap (kh_hi - kh*step, kw_hi - kw*step): a (K, C) matrix, transposed here
+      const float* src = w + ((m.kh_hi - kh * m.kh_step) * m.KW0 + (m.kw_hi - kw * m.kw_step)) * K * C;
+      for (int64_t l = 0; l < nk; ++l) {
+        const float* sr = src + (k0 + l) * C;
+        for (int64_t c = 0; c < C; ++c) dst[c * W + l] = sr[c];
+      }
+      for (int64_t l = nk; l < W; ++l)
+        for (int64_t c = 0; c < C; ++c) dst[c * W + l] = 0.f;
+    }
+  }
+#pragma omp single nowait
+  for (int64_t k = 0; k < v.nkb * v.KB; ++k) v.bp[k] = b && k < K ? b[k] : 0.f;
+}
+
+// One output row r (n, oh) of view v, k block kb.
+inline void fwd_row(const View& v, int64_t r, int64_t kb, int act, float* y) {
+  const DirectConv& d = *v.d;
+  const DirectMap& m = *v.m;
+  const int64_t C = d.C, oh = r % d.OH, n = r / d.OH;
+  const int64_t nvb = imin(v.nv, v.nvec - kb * v.nv);
   const bool flat = d.dw == 1;
-  const int64_t pmax = fwd_pmax(nv);
+  int64_t lo, hi;
+  kh_range(d, oh, &lo, &hi);
+  FwdArgs a;
+  a.xs = d.sw * C;
+  a.nkh = hi - lo;
+  a.rs = d.dh * v.g.rowf;
+  a.nkw = flat ? 1 : d.KW;
+  a.kws = flat ? 0 : d.dw * C;
+  a.L = flat ? d.KW * C : C;
+  a.C = C;
+  const float* xrow = a.nkh > 0 ? v.X0 + (n * d.H + oh * d.sh - d.pt + lo * d.dh) * v.g.rowf : v.X0;
+  a.wts = nvb * VW;
+  a.w = v.wp + kb * v.KB * v.taps + lo * d.KW * C * a.wts;
+  a.b = v.bp + kb * v.KB;
+  a.K = m.y_pix;
+  a.nk = imin(v.KB, d.K - kb * v.KB);
+  a.relu = act == 1;
+  float* yrow = y + n * m.y_img + oh * m.y_row + m.y_off + kb * v.KB;
+  int64_t ow = 0;
+  for (int64_t i = 0; i < v.nb; ++i) {
+    const int64_t P = i < v.rem ? v.q + 1 : v.q;
+    a.x = xrow + ow * a.xs;
+    a.y = yrow + ow * m.y_pix;
+    const int e = (i == 0 ? v.g.eL : 0) + (i == v.nb - 1 ? 2 * v.g.eR : 0);
+    kFwd[e][nvb - 1][P - 1](a);
+    ow += P;
+  }
+}
+}  // namespace
+
+void conv2d_direct_forward(int nview, const DirectConv* ds, const DirectMap* ms, const float* x, const float* w,
+                           const float* b, int act, float* y, float* const* wps, float* const* xps) {
+  View vs[kDirectMaxViews];
+  int64_t nkbmax = 0, rows_max = 0, RC = int64_t(1) << 40;
+  for (int i = 0; i < nview; ++i) {
+    View& v = vs[i];
+    const DirectConv& d = ds[i];
+    v.d = &ds[i];
+    v.m = &ms[i];
+    v.g = geo(d, true);
+    v.nv = fwd_nv(d);
+    v.KB = v.nv * VW;
+    v.nkb = cdiv(d.K, v.KB);
+    v.nvec = cdiv(d.K, VW);
+    v.taps = d.KH * d.KW * d.C;
+    v.rows = d.N * d.OH;
+    v.nb = cdiv(d.OW, fwd_pmax(v.nv));
+    v.q = d.OW / v.nb;
+    v.rem = d.OW % v.nb;
+    v.wp = wps[i];
+    v.bp = v.wp + v.nkb * v.KB * v.taps;
+    v.xp = xps[i];
+    v.X0 = (v.g.copy ? v.xp : x) + v.g.coff;
+    nkbmax = imax(nkbmax, v.nkb);
+    rows_max = imax(rows_max, v.rows);
+    // Chunks of RC output rows (their input rows ~192 KB, in L2); for each chunk every
+    // view and k block (its weights <= 640 KB, in L2) over the chunk's rows.
+    RC = imin(RC, imax(1, (int64_t(192) << 10) / (4 * imax(1, d.sh) * v.g.rowf)));
+  }
+  if (rows_max == 0) return;
+  const int64_t nch = cdiv(rows_max, RC);
+  RC = cdiv(rows_max, nch);  // equal chunks (the last one is not a sliver)
+  const int64_t per_ch = int64_t(nview) * nkbmax * RC;
 #pragma omp parallel
   {
-    // wp[kb][kh][kw][c][nvb*VW]; block kb starts at kb*KB*taps. One item = one k block
-    // of one kernel tap (C x nvb*VW floats).
-#pragma omp for schedule(static)
-    for (int64_t it = 0; it < nkb * d.KH * d.KW; ++it) {
-      const int64_t kb = it / (d.KH * d.KW), t = it % (d.KH * d.KW), kh = t / d.KW, kw = t % d.KW;
-      const int64_t nvb = imin(nv, nvec - kb * nv), k0 = kb * KB, W = nvb * VW, nk = imin(W, K - k0);
-      float* dst = wp + kb * KB * taps + t * C * W;
-      if (!m.transposed) {
-        const float* src = w + t * C * K + k0;  // (c, k) rows of K floats
-        for (int64_t c = 0; c < C; ++c) {
-          std::memcpy(dst + c * W, src + c * K, sizeof(float) * size_t(nk));
-          for (int64_t l = nk; l < W; ++l) dst[c * W + l] = 0.f;
-        }
-      } else {
-        // original tap (kh_hi - kh*step, kw_hi - kw*step): a (K, C) matrix, transposed here
-        const float* src = w + ((m.kh_hi - kh * m.kh_step) * m.KW0 + (m.kw_hi - kw * m.kw_step)) * K * C;
-        for (int64_t l = 0; l < nk; ++l) {
-          const float* sr = src + (k0 + l) * C;
-          for (int64_t c = 0; c < C; ++c) dst[c * W + l] = sr[c];
-        }
-        for (int64_t l = nk; l < W; ++l)
-          for (int64_t c = 0; c < C; ++c) dst[c * W + l] = 0.f;
-      }
-    }
-#pragma omp single
-    for (int64_t k = 0; k < nkb * KB; ++k) bp[k] = b && k < K ? b[k] : 0.f;
-    if (g.copy) pad_copy(d, g, x, xp);  // ends with a barrier
+    for (int i = 0; i < nview; ++i) pack_weights(vs[i], w, b);
+    for (int i = 0; i < nview; ++i)
+      if (vs[i].g.copy) pad_copy(*vs[i].d, vs[i].g, x, vs[i].xp);  // ends with a barrier
 #pragma omp barrier
-    const int64_t nb = cdiv(d.OW, pmax), q = d.OW / nb, rem = d.OW % nb;
-    const int eL = g.eL, eR = g.eR;
-    // Chunks of RC output rows (their input rows ~192 KB, in L2); for each chunk every
-    // k block (its weights <= 640 KB, in L2) over the chunk's rows.
-    const int64_t RC = imax(1, (int64_t(192) << 10) / (4 * imax(1, d.sh) * g.rowf));
 #pragma omp for schedule(static)
-    for (int64_t it = 0; it < nkb * rows; ++it) {
-      const int64_t ch = it / (nkb * RC), base = ch * RC, rc = imin(RC, rows - base);
-      const int64_t within = it - ch * nkb * RC, kb = within / rc;
-      const int64_t r = base + within % rc, oh = r % d.OH, n = r / d.OH;
-      const int64_t nvb = imin(nv, nvec - kb * nv);
-      int64_t lo, hi;
-      kh_range(d, oh, &lo, &hi);
-      FwdArgs a;
-      a.xs = d.sw * C;
-      a.nkh = hi - lo;
-      a.rs = d.dh * g.rowf;
-      a.nkw = flat ? 1 : d.KW;
-      a.kws = flat ? 0 : d.dw * C;
-      a.L = flat ? d.KW * C : C;
-      a.x = a.nkh > 0 ? X0 + (n * d.H + oh * d.sh - d.pt + lo * d.dh) * g.rowf : X0;
-      a.wts = nvb * VW;
-      a.w = wp + kb * KB * taps + lo * d.KW * C * a.wts;
-      a.b = bp + kb * KB;
-      a.K = m.y_pix;
-      a.nk = imin(KB, K - kb * KB);
-      a.relu = act == 1;
-      float* yrow = y + n * m.y_img + oh * m.y_row + m.y_off + kb * KB;
-      const float* xrow = a.x;
-      a.C = C;
-      int64_t ow = 0;
-      for (int64_t i = 0; i < nb; ++i) {
-        const int64_t P = i < rem ? q + 1 : q;
-        a.x = xrow + ow * a.xs;
-        a.y = yrow + ow * m.y_pix;
-        const int e = (i == 0 ? eL : 0) + (i == nb - 1 ? 2 * eR : 0);
-        kFwd[e][nvb - 1][P - 1](a);
-        ow += P;
-      }
+    for (int64_t it = 0; it < nch * per_ch; ++it) {
+      const int64_t ch = it / per_ch, rest = it - ch * per_ch;
+      const int64_t vi = rest / (nkbmax * RC), kb = (rest / RC) % nkbmax, r = ch * RC + rest % RC;
+      const View& v = vs[vi];
+      if (kb < v.nkb && r < v.rows) fwd_row(v, r, kb, act, y);
     }
   }
 }

@@ -33,10 +33,14 @@ struct DirectMap {
 // wp: packed weights + bias; xp: the column-padded copy of x (0 when x is used in place).
 PCN_DECLARE_ISA(void conv2d_direct_forward_scratch(const DirectConv& d, int64_t* wp_floats, int64_t* xp_floats))
 
-// Every y pixel of the view (N,OH,OW; K channels, placed by m) is written. b may be
-// null; act: 0 none, 1 relu.
-PCN_DECLARE_ISA(void conv2d_direct_forward(const DirectConv& d, const DirectMap& m, const float* x, const float* w,
-                                           const float* b, int act, float* y, float* wp, float* xp))
+// Runs nview <= kDirectMaxViews views that share x, b and act (the stride phases of a
+// backward-input: one pass over x for all of them). Every y pixel of every view
+// (N,OH,OW; K channels, placed by its map) is written. View i uses the scratch wp[i],
+// xp[i] sized by conv2d_direct_forward_scratch(d[i]). b may be null; act: 0 none, 1 relu.
+constexpr int kDirectMaxViews = 16;
+PCN_DECLARE_ISA(void conv2d_direct_forward(int nview, const DirectConv* d, const DirectMap* m, const float* x,
+                                           const float* w, const float* b, int act, float* y, float* const* wp,
+                                           float* const* xp))
 
 // dw (KH,KW,C,K) = (accumulate ? dw : 0) + sum over output pixels x_tap * dy; x is
 // read in place. Threads own disjoint blocks of dw and sweep all pixels: the result
