@@ -1,4 +1,4 @@
-// cpu/conv2d.cpp — conv2d on the CPU as im2col + packed SGEMM, per row tile.
+// cpu/conv2d.cpp — conv2d on the CPU: dispatch, and im2col + packed SGEMM per row tile.
 //
 // Shapes: x (N,H,W,C) NHWC; w (KH,KW,Cg,K) HWIO with Cg = C/groups, Kg = K/groups;
 // y/dy (N,OH,OW,K). Rows r = (n, oh, ow) of the output are the GEMM's M axis.
@@ -15,6 +15,10 @@
 // a buffer and runs serial GEMMs on whole tiles; otherwise tiles run in order
 // and the GEMM itself is parallel. 1x1 stride-1 unpadded convs skip im2col
 // (x is already the matrix); depthwise convs use the kernels in isa/conv2d_dw.cpp.
+// groups == 1 with C >= 5 (every 3x3 / 5x5 / strided layer of a CNN body) uses the
+// direct kernels of isa/conv2d_direct.cpp instead (no im2col; backward-input as a
+// forward conv of dy per stride phase); the GEMM path remains for grouped convs and
+// backward-input with 5 <= C < 16. Dispatch table: docs/KERNELS.md.
 // Everything is deterministic for a given thread count.
 #include "conv2d.h"
 
