@@ -63,8 +63,33 @@ CASES = {
     "first_c1_k8_pixel_vectors": (1, 6, 20, 1, 2, 4, 8, (1, 1), "valid", (1, 1), 1, False, "none"),
     # W > 64: the backward-input gather's second 64-column chunk and a 6-column tail
     "first_c1_k4_wide_rows": (2, 4, 70, 1, 3, 3, 4, (1, 1), "same", (1, 1), 1, True, "none"),
+    # groups 1, C >= 5, not 1x1/s1: the direct kernels of isa/conv2d_direct.cpp (forward,
+    # stride-1 backward-input as a forward of dy, backward-filter). C in {5, 6, 16, 17, 64},
+    # K in {1, 15, 16, 33, 64, 100}: full and partial vectors, several K blocks; OW 56 / 14
+    # / 7 give several pixel blocks, a 7 + 7 split and one block; dilation 2 takes the
+    # per-kw (not flattened) tap loop; negative derived padding (pad > kernel) a crop.
+    "direct_c5_k1_valid": (2, 6, 7, 5, 3, 3, 1, (1, 1), "valid", (1, 1), 1, True, "relu"),
+    "direct_c6_k16_lenet_c3": (3, 14, 14, 6, 5, 5, 16, (1, 1), "valid", (1, 1), 1, True, "relu"),
+    "direct_c16_k15_same": (2, 9, 8, 16, 3, 3, 15, (1, 1), "same", (1, 1), 1, True, "none"),
+    "direct_c17_k33_stride2_same": (2, 11, 13, 17, 3, 3, 33, (2, 2), "same", (1, 1), 1, False, "relu"),
+    "direct_c64_k64_14_same": (1, 14, 14, 64, 3, 3, 64, (1, 1), "same", (1, 1), 1, True, "relu"),
+    "direct_c16_k48_7_same_batch1": (1, 7, 7, 16, 3, 3, 48, (1, 1), "same", (1, 1), 1, True, "none"),
+    "direct_c8_k100_wide56": (1, 3, 56, 8, 3, 3, 100, (1, 1), "same", (1, 1), 1, False, "none"),
+    "direct_c16_k16_dilation2": (2, 12, 11, 16, 3, 3, 16, (1, 1), "same", (2, 2), 1, False, "relu"),
+    "direct_c5_k33_pad_gt_kernel": (1, 6, 9, 5, 2, 3, 33, (1, 1), [3, 1, 4, 0], (1, 1), 1, True, "none"),
+    "direct_c17_k15_dil_stride_explicit": (2, 13, 12, 17, 3, 2, 15, (2, 3), [1, 2, 0, 1], (2, 3), 1, True, "none"),
+    "direct_c6_k6_kernel_equals_input_nonsquare": (2, 5, 4, 6, 5, 4, 6, (1, 1), "valid", (1, 1), 1, False, "none"),
+    "direct_c32_k40_1x1_stride2": (2, 9, 9, 32, 1, 1, 40, (2, 2), "valid", (1, 1), 1, True, "relu"),
+    "direct_c5_k7_asym_dilated": (1, 10, 11, 5, 3, 3, 7, (1, 1), [0, 3, 2, 1], (1, 2), 1, True, "none"),
+    # backward-input per stride phase: stride 2 with dilation 2 / 3 (phases with all or no
+    # taps, step 1 and 2), stride 3 > kernel (empty phases), 1x1 stride 2
+    "direct_c16_k20_stride2_dil2": (2, 11, 10, 16, 3, 3, 20, (2, 2), "same", (2, 2), 1, False, "none"),
+    "direct_c20_k17_stride23_dil3": (1, 13, 14, 20, 3, 3, 17, (2, 3), [2, 1, 3, 0], (3, 2), 1, True, "none"),
+    "direct_c16_k8_stride3_gt_kernel": (2, 10, 11, 16, 2, 2, 8, (3, 3), "valid", (1, 1), 1, False, "none"),
+    "direct_c64_k32_1x1_stride2_same": (1, 9, 8, 64, 1, 1, 32, (2, 2), "same", (1, 1), 1, False, "none"),
 }
 FIRST_CASES = [k for k in CASES if k.startswith("first_")]
+DIRECT_CASES = [k for k in CASES if k.startswith("direct_")]
 DW_CASES = [k for k in CASES if k.startswith("depthwise") or k == "one_channel_many_filters"]
 
 
@@ -94,7 +119,7 @@ def test_forward_matches_reference(case):
     assert_close(fwd(x, w, b, act, **kw), r, rtol=1e-4, atol=scaled_tol(r, red(w, kw)))
 
 
-@pytest.mark.parametrize("case", DW_CASES + FIRST_CASES + ["basic", "groups2", "pointwise"])
+@pytest.mark.parametrize("case", DW_CASES + FIRST_CASES + DIRECT_CASES + ["basic", "groups2", "pointwise"])
 def test_every_simd_path(simd, case):
     x, w, b, act, kw = make(case, seed=1)
     r = ref.conv2d_forward(x, w, b, activation=act, **kw)
@@ -135,7 +160,8 @@ def test_backward_filter_and_bias_match_reference(case):
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("case", ["multi_tile", "groups2", "depthwise_mult2_stride2", "pointwise", "batch1_wide",
-                                  "first_c3_k96_stride", "first_c1_k6_valid"])
+                                  "first_c3_k96_stride", "first_c1_k6_valid", "direct_c64_k64_14_same",
+                                  "direct_c8_k100_wide56"])
 def test_thread_counts_and_determinism(threads, case):
     prev = pcn.get_num_threads()
     pcn.set_num_threads(threads)
@@ -174,10 +200,18 @@ GRAD_CASES = {
     "first_c1_k20_same": (1, 5, 6, 1, 3, 3, 20, (1, 1), "same", (1, 1), 1),
     "first_c3_k17_dilated_explicit": (2, 6, 5, 3, 2, 2, 17, (1, 2), [1, 2, 0, 1], (2, 1), 1),
     "first_c1_k3_pixel_vectors": (1, 4, 19, 1, 2, 2, 3, (1, 1), [1, 0, 1, 1], (1, 2), 1),
+    # direct kernels (C >= 5): stride 1 (dx through the rotated-filter forward), stride 2,
+    # dilation + explicit padding larger than the kernel
+    "direct_c5_k17_same": (1, 4, 5, 5, 3, 3, 17, (1, 1), "same", (1, 1), 1),
+    "direct_c6_k3_stride2": (2, 5, 4, 6, 2, 3, 3, (2, 2), "same", (1, 1), 1),
+    "direct_c5_k2_dilated_pad_gt_kernel": (1, 4, 5, 5, 2, 2, 2, (1, 1), [3, 1, 0, 3], (2, 2), 1),
+    # C >= 16: backward-input per stride phase (3x3/2 same; stride 3 > kernel 2: empty phases)
+    "direct_c16_k3_stride2_same": (1, 5, 6, 16, 3, 3, 3, (2, 2), "same", (1, 1), 1),
+    "direct_c16_k2_stride3_gt_kernel": (1, 7, 5, 16, 2, 2, 2, (3, 2), "valid", (1, 1), 1),
 }
 
 
-@pytest.mark.parametrize("case", [k for k in GRAD_CASES if k.startswith("first_")])
+@pytest.mark.parametrize("case", [k for k in GRAD_CASES if k.startswith(("first_", "direct_"))])
 def test_gradcheck_first_layer_kernels_every_simd_path(simd, case):
     test_gradcheck_exhaustive(case)
 
@@ -240,7 +274,8 @@ def test_backward_input_stride_gt_kernel_writes_zeros():
 
 
 # ---------------------------------------------------------------- out= / accumulate
-@pytest.mark.parametrize("case", ["basic", "pointwise", "depthwise_mult2_stride2", "multi_tile_groups"])
+@pytest.mark.parametrize("case", ["basic", "pointwise", "depthwise_mult2_stride2", "multi_tile_groups",
+                                  "direct_c17_k33_stride2_same", "direct_c64_k64_14_same"])
 def test_backward_filter_accumulate_adds(case):
     x, w, _, _, kw = make(case)
     y = ref.conv2d_forward(x, w, **kw)

@@ -1,4 +1,4 @@
-// cpu/conv2d.cpp — conv2d on the CPU as im2col + packed SGEMM, per row tile.
+// cpu/conv2d.cpp — conv2d on the CPU: dispatch, and im2col + packed SGEMM per row tile.
 //
 // Shapes: x (N,H,W,C) NHWC; w (KH,KW,Cg,K) HWIO with Cg = C/groups, Kg = K/groups;
 // y/dy (N,OH,OW,K). Rows r = (n, oh, ow) of the output are the GEMM's M axis.
@@ -15,6 +15,10 @@
 // a buffer and runs serial GEMMs on whole tiles; otherwise tiles run in order
 // and the GEMM itself is parallel. 1x1 stride-1 unpadded convs skip im2col
 // (x is already the matrix); depthwise convs use the kernels in isa/conv2d_dw.cpp.
+// groups == 1 with C >= 5 (every 3x3 / 5x5 / strided layer of a CNN body) uses the
+// direct kernels of isa/conv2d_direct.cpp instead (no im2col; backward-input as a
+// forward conv of dy per stride phase); the GEMM path remains for grouped convs and
+// backward-input with 5 <= C < 16. Dispatch table: docs/KERNELS.md.
 // Everything is deterministic for a given thread count.
 #include "conv2d.h"
 
@@ -22,9 +26,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "gemm.h"
+#include "isa/conv2d_direct_isa.h"
 #include "isa/conv2d_small_isa.h"
 
 namespace pcn {
@@ -93,6 +99,143 @@ void small_backward_filter(const Conv2dParams& p, const float* dy, const float* 
   }
   PCN_ISA_CALL(conv2d_small_backward_filter, p, dy, x, dw, accumulate, Kp, part.data(), dyrow.data(),
                rowbuf.data(), rowptr.data(), taps.data(), dyt_pt ? dyt.data() : nullptr, dyt_pt, nt);
+}
+
+// groups == 1 with C >= 5 (the small-C kernels take C <= 4), not 1x1/stride-1/unpadded
+// (that is one GEMM on x as is): the direct kernels of isa/conv2d_direct.cpp.
+bool is_direct(const Conv2dParams& p) { return p.groups == 1 && p.C >= 5 && !is_pointwise(p); }
+
+DirectConv direct_fwd(const Conv2dParams& p) {
+  return DirectConv{p.N, p.H, p.W, p.C, p.K, p.KH, p.KW, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.OH, p.OW};
+}
+
+// Per-thread scratch kept between calls: the packed weights of a 512x512 3x3 filter
+// are 9.4 MB, and a fresh zeroed vector per call cost its page faults and memset
+// (~5% of the call). Grows; buffers over 64 MB are freed after the call.
+struct DirectScratch {
+  std::unique_ptr<float[]> p;
+  size_t cap = 0;
+  float* get(size_t n) {
+    if (n > cap) {
+      p.reset(new float[n]);
+      cap = n;
+    }
+    return p.get();
+  }
+  void trim() {  // do not keep more than 64 MB alive between calls
+    if (cap > (size_t(16) << 20)) {
+      p.reset();
+      cap = 0;
+    }
+  }
+};
+thread_local DirectScratch tl_wp, tl_xp;
+
+// nview views sharing x (see conv2d_direct_isa.h), scratch carved from the per-thread buffers.
+void direct_forward(int nview, const DirectConv* d, const DirectMap* m, const float* x, const float* w, const float* b,
+                    int act, float* y) {
+  int64_t ow[kDirectMaxViews + 1] = {0}, ox[kDirectMaxViews + 1] = {0};
+  for (int i = 0; i < nview; ++i) {
+    int64_t nwp = 0, nxp = 0;
+    PCN_ISA_CALL(conv2d_direct_forward_scratch, d[i], &nwp, &nxp);
+    ow[i + 1] = ow[i] + (nwp + 15) / 16 * 16;
+    ox[i + 1] = ox[i] + (nxp + 15) / 16 * 16;
+  }
+  float* wbuf = tl_wp.get(static_cast<size_t>(ow[nview]));
+  float* xbuf = tl_xp.get(static_cast<size_t>(ox[nview]));
+  float* wp[kDirectMaxViews];
+  float* xp[kDirectMaxViews];
+  for (int i = 0; i < nview; ++i) {
+    wp[i] = wbuf + ow[i];
+    xp[i] = xbuf + ox[i];
+  }
+  PCN_ISA_CALL(conv2d_direct_forward, nview, d, m, x, w, b, act, y, wp, xp);
+  tl_wp.trim();
+  tl_xp.trim();
+}
+
+void direct_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
+  DirectMap m{};
+  m.transposed = false;
+  m.y_img = p.OH * p.OW * p.K;
+  m.y_row = p.OW * p.K;
+  m.y_pix = p.K;
+  m.y_off = 0;
+  const DirectConv d = direct_fwd(p);
+  direct_forward(1, &d, &m, x, w, b, p.activation, y);
+}
+
+// The kernel taps t in [0, KT) with (r + pad - t*dil) % s == 0 for stride phase r:
+// first/last/step/count, and e(last) = (r + pad - last*dil) / s (the smallest dy offset).
+struct PhaseTaps {
+  int64_t hi, step, count, emin;
+};
+PhaseTaps phase_taps(int64_t r, int64_t pad, int64_t KT, int64_t dil, int64_t s) {
+  PhaseTaps t{0, 1, 0, 0};
+  int64_t lo = -1;
+  for (int64_t k = 0; k < KT; ++k) {
+    const int64_t v = r + pad - k * dil;
+    if (((v % s) + s) % s != 0) continue;
+    if (lo < 0) lo = k;
+    else if (t.count == 1) t.step = k - lo;
+    t.hi = k;
+    ++t.count;
+  }
+  if (t.count > 0) {
+    const int64_t v = r + pad - t.hi * dil;  // divisible by s; may be negative
+    t.emin = v >= 0 ? v / s : -((-v) / s);
+  }
+  return t;
+}
+
+// dx, one forward conv of dy per stride phase of dx (see conv2d_direct_isa.h):
+// dx(ph + sh*i, pw + sw*j) = sum over the phase's taps of dy(i + e(kh), j + e(kw)) . w^T.
+// Phases no tap reaches (stride > kernel) are zero.
+void direct_backward_input(const Conv2dParams& p, const float* dy, const float* w, float* dx) {
+  DirectConv ds[kDirectMaxViews];
+  DirectMap ms[kDirectMaxViews];
+  int nview = 0;
+  // The phases run as one multi-view call (one pass over dy), kDirectMaxViews at a time.
+  for (int64_t ph = 0; ph < p.sh; ++ph) {
+    for (int64_t pw = 0; pw < p.sw; ++pw) {
+      const int64_t Hph = p.H > ph ? (p.H - ph + p.sh - 1) / p.sh : 0;
+      const int64_t Wph = p.W > pw ? (p.W - pw + p.sw - 1) / p.sw : 0;
+      if (Hph == 0 || Wph == 0) continue;
+      const PhaseTaps th = phase_taps(ph, p.pad_top, p.KH, p.dh, p.sh);
+      const PhaseTaps tw = phase_taps(pw, p.pad_left, p.KW, p.dw, p.sw);
+      DirectMap m{};
+      m.transposed = true;
+      m.KW0 = p.KW;
+      m.kh_hi = th.hi;
+      m.kh_step = th.step;
+      m.kw_hi = tw.hi;
+      m.kw_step = tw.step;
+      m.y_img = p.H * p.W * p.C;
+      m.y_row = p.sh * p.W * p.C;
+      m.y_pix = p.sw * p.C;
+      m.y_off = (ph * p.W + pw) * p.C;
+      if (th.count == 0 || tw.count == 0 || p.OH == 0 || p.OW == 0) {
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < p.N * Hph; ++r) {
+          float* row = dx + (r / Hph) * m.y_img + (r % Hph) * m.y_row + m.y_off;
+          for (int64_t j = 0; j < Wph; ++j) std::memset(row + j * m.y_pix, 0, sizeof(float) * size_t(p.C));
+        }
+        continue;
+      }
+      // view: input dy (OH, OW, K), kernel th.count x tw.count with dilation
+      // (step*dil/s), padding -e(last tap), output the phase grid (Hph, Wph, C)
+      ds[nview] = DirectConv{p.N, p.OH, p.OW, p.K, p.C, th.count, tw.count, 1, 1,
+                             th.step * p.dh / p.sh > 0 ? th.step * p.dh / p.sh : 1,
+                             tw.step * p.dw / p.sw > 0 ? tw.step * p.dw / p.sw : 1,
+                             -th.emin, -tw.emin, Hph, Wph};
+      ms[nview] = m;
+      if (++nview == kDirectMaxViews) {
+        direct_forward(nview, ds, ms, dy, w, nullptr, 0, dx);
+        nview = 0;
+      }
+    }
+  }
+  if (nview > 0) direct_forward(nview, ds, ms, dy, w, nullptr, 0, dx);
 }
 
 // Rows per tile: the cache budget, and no more than an even share per thread.
@@ -217,6 +360,10 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
     small_forward(p, x, w, b, y);
     return;
   }
+  if (is_direct(p)) {
+    direct_forward(p, x, w, b, y);
+    return;
+  }
   if (is_depthwise(p) && (p.groups > 1 || p.KH * p.KW > 1)) {
     PCN_ISA_CALL(conv2d_dw_forward, p, x, w, b, y);
     return;
@@ -282,6 +429,10 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
       std::vector<float> scratch(size_t(per * nt));
       if (PCN_ISA_CALL(conv2d_small_backward_input, p, dy, w, dx, scratch.data(), per, nt)) return;
     }
+  }
+  if (is_direct(p) && p.C >= 16) {
+    direct_backward_input(p, dy, w, dx);
+    return;
   }
   const Geom G = geom(p);
   if (is_pointwise(p)) {
@@ -358,6 +509,12 @@ void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* 
 void conv2d_backward_filter(const Conv2dParams& p, const float* dy, const float* x, float* dw, bool accumulate) {
   if (is_small_c(p)) {
     small_backward_filter(p, dy, x, dw, accumulate);
+    return;
+  }
+  // AVX2 / SSE2 copies (12 accumulators) measured 1.2-1.8x slower than the GEMM path for
+  // C >= 16 on the AVX-512 box (forced AVX2); they keep the small-C layers (LeNet C3: 2x).
+  if (is_direct(p) && (active_isa() == Isa::Avx512 || p.C < 16)) {
+    PCN_ISA_CALL(conv2d_direct_backward_filter, direct_fwd(p), dy, x, dw, accumulate);
     return;
   }
   const int nt = omp_get_max_threads();
