@@ -1,9 +1,18 @@
-// EMULATION BUILD: the CUDA kernels of cuda/{pool2d,norm,rnn}.cu, run on the
-// host, installed in the CPU slots so the CPU test suites exercise them.
+// EMULATION BUILD: the CUDA kernels of the families listed in emu/families.h
+// (written by run.sh: PCN_EMU_<FAMILY> defines), run on the host, installed in
+// the CPU slots so the CPU test suites exercise them. Every other entry point
+// is csrc/no_cuda.cpp's (CPU-only build).
 #include "cuda_api.h"
 #include "dispatch.h"
-#include "emu/register_families.h"  // cuda/register_families.h, copied by run.sh
+#define PCN_EMU_DEFINE_SWITCH
+#include "emu/emu.h"
+#include "emu/families.h"
+#include "emu/register_families.h"  // cuda/register.cuh, copied by run.sh
+#include "ops/conv2d.h"
+#include "ops/elementwise.h"
+#include "ops/loss.h"
 #include "ops/norm.h"
+#include "ops/optim.h"
 #include "ops/pool2d.h"
 #include "ops/rnn.h"
 
@@ -14,20 +23,65 @@ std::vector<CudaDeviceInfo> cuda_devices() { return {}; }
 int cuda_runtime_version() { return 0; }
 int cuda_driver_version() { return 0; }
 void cuda_synchronize() {}
+uintptr_t cuda_stream_handle(int) { return 0; }
+void cuda_stream_synchronize(int) {}
+CudaMemoryStats cuda_memory_stats() { return {}; }
+void cuda_empty_cache() {}
+static MatmulPrecision g_matmul_precision = MatmulPrecision::Highest;
+void set_matmul_precision(MatmulPrecision p) { g_matmul_precision = p; }
+MatmulPrecision get_matmul_precision() { return g_matmul_precision; }
+
+// PCN_EMU_COUNT=1: print the number of emulated kernel launches at exit (proof
+// that the tests ran the CUDA kernels).
+namespace {
+struct LaunchReport {
+  ~LaunchReport() {
+    if (std::getenv("PCN_EMU_COUNT")) std::fprintf(stderr, "\nemu: %lld CUDA kernel launches emulated\n", emu::launches);
+  }
+} g_launch_report;
+}  // namespace
+
 template <class T>
 static void use(T& t) {
   if (!t.cuda) throw RuntimeError(std::string("emu: no cuda kernel registered for ") + t.name);
   t.cpu = t.cuda;
 }
 void register_cuda_kernels() {
+#ifdef PCN_EMU_POOL2D
   register_pool2d_cuda();
-  register_norm_cuda();
-  register_rnn_cuda();
   use(pool2d_forward_table); use(pool2d_backward_table);
   use(global_pool_forward_table); use(global_pool_backward_table);
+#endif
+#ifdef PCN_EMU_NORM
+  register_norm_cuda();
   use(batch_norm_forward_train_table); use(batch_norm_forward_infer_table);
   use(batch_norm_backward_table); use(batch_norm_update_running_table);
   use(lrn_forward_table); use(lrn_backward_table);
+#endif
+#ifdef PCN_EMU_RNN
+  register_rnn_cuda();
   use(rnn_forward_table); use(rnn_backward_table);
+#endif
+#ifdef PCN_EMU_CONV2D
+  register_conv2d_cuda();
+  use(conv2d_forward_table); use(conv2d_backward_input_table);
+  use(conv2d_backward_filter_table); use(conv2d_backward_bias_table);
+#endif
+#ifdef PCN_EMU_ELEMENTWISE
+  register_elementwise_cuda();
+  use(pointwise_table); use(axpby_table); use(act_forward_table); use(act_backward_table);
+  use(binary_table); use(reduce_table); use(softmax_forward_table); use(softmax_backward_table);
+  use(copy_table); use(cast_table); use(dropout_forward_table); use(dropout_backward_table);
+  use(index_table);
+#endif
+#ifdef PCN_EMU_LOSS
+  register_loss_cuda();
+  use(class_loss_forward_table); use(class_loss_backward_table);
+  use(reg_loss_forward_table); use(reg_loss_backward_table);
+#endif
+#ifdef PCN_EMU_OPTIM
+  register_optim_cuda();
+  use(optim_table);
+#endif
 }
 }  // namespace pcn
