@@ -24,7 +24,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <string>
 #include <sys/mman.h>
 
 #include "../common.h"
@@ -322,9 +324,15 @@ inline void run_block() {
 }
 
 inline long long launches = 0;
-inline std::mutex launch_mutex;  // one launch at a time (the fronts release the GIL)
+inline std::mutex launch_mutex;
+// Launch counts per site and enclosing function (template arguments included),
+// written by no_cuda_emu.cpp at exit when PCN_EMU_COVERAGE names a file.
+inline std::map<std::pair<std::string, std::string>, long long>& coverage() {
+  static auto* m = new std::map<std::pair<std::string, std::string>, long long>();  // never destroyed
+  return *m;
+}  // one launch at a time (the fronts release the GIL)
 template <class F, class G, class B, class... R>
-void launch(F f, G g, B b, R...) {
+void launch(const char* site, const char* where, F f, G g, B b, R...) {
   const dim3 grid(g), block(b);
   const long long nt = (long long)block.x * block.y * block.z;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || nt == 0 || nt > 1024 || grid.y > 65535 || grid.z > 65535 ||
@@ -336,6 +344,7 @@ void launch(F f, G g, B b, R...) {
   if (cur >= 0) { std::fprintf(stderr, "emu: kernel launch from inside a kernel\n"); std::abort(); }
   std::lock_guard<std::mutex> lock(launch_mutex);
   ++launches;
+  ++coverage()[{site, where}];
   const dim3 saved_grid = gridDim, saved_block = blockDim;
   gridDim = grid;
   blockDim = block;

@@ -37,6 +37,13 @@ namespace {
 struct LaunchReport {
   ~LaunchReport() {
     if (std::getenv("PCN_EMU_COUNT")) std::fprintf(stderr, "\nemu: %lld CUDA kernel launches emulated\n", emu::launches);
+    if (const char* path = std::getenv("PCN_EMU_COVERAGE")) {
+      if (FILE* f = std::fopen(path, "a")) {
+        for (const auto& kv : emu::coverage())
+          std::fprintf(f, "%lld\t%s\t%s\n", kv.second, kv.first.first.c_str(), kv.first.second.c_str());
+        std::fclose(f);
+      }
+    }
   }
 } g_launch_report;
 }  // namespace
@@ -47,6 +54,7 @@ static void use(T& t) {
   t.cpu = t.cuda;
 }
 void register_cuda_kernels() {
+  if (std::getenv("PCN_EMU_OFF")) return;  // the plain CPU kernels (for cuda/emu/compare.py)
 #ifdef PCN_EMU_POOL2D
   register_pool2d_cuda();
   use(pool2d_forward_table); use(pool2d_backward_table);

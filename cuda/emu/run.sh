@@ -17,6 +17,9 @@
 # stay on the CPU kernels. EMU_TESTS="tests/test_x.py ..." overrides the test files.
 # The build in $PCN_EMU_DIR (default /tmp/pcn_cuda_emu) is incremental: only
 # changed files are copied, so a rerun after a .cu fix recompiles that file.
+# EMU_COVERAGE=1: list every launch site of the emulated .cu files with its
+# launch count (and template arguments) after the tests (cuda/emu/coverage.py).
+# PCN_EMU_OFF=1 at run time: the module keeps the CPU kernels (compare.py).
 # JOBS (default 2): build parallelism. PCN_EMU_SMS (default 132): SM count the
 # kernels' split heuristics see.
 set -euo pipefail
@@ -74,4 +77,8 @@ cmake --build "$work/build" -j"${JOBS:-2}"
 cp -f "$work"/build/_C*.so "$work/pyconvnet/"
 if [ -n "${EMU_TESTS:-}" ]; then read -r -a tests <<<"$EMU_TESTS"; fi
 cd "$work"  # so that `import pyconvnet` finds the emulation build
-OMP_WAIT_POLICY=passive $PY -m pytest -q -p no:cacheprovider "${tests[@]}" "$@"
+if [ -n "${EMU_COVERAGE:-}" ]; then rm -f "$work/coverage.txt"; export PCN_EMU_COVERAGE="$work/coverage.txt"; fi
+rc=0
+$PY -m pytest -q -p no:cacheprovider "${tests[@]}" "$@" || rc=$?
+if [ -n "${EMU_COVERAGE:-}" ]; then $PY "$root/cuda/emu/coverage.py" "$work/csrc/cpu" "$work/coverage.txt"; fi
+exit $rc
