@@ -13,7 +13,8 @@
 #   cuda/emu/run.sh [pytest args]      (project venv, or PYTHON=...)
 #   EMU_FAMILIES="conv2d loss" cuda/emu/run.sh -k "not slow"
 # Families (test file): pool2d norm rnn conv2d elementwise loss optim (tests/test_<family>.py);
-# default: all seven. Only the listed families' kernels are emulated; the rest
+# default: all seven; plus cuda/emu/test_emu_paths.py (shapes for the launch
+# paths the CPU test files miss). Only the listed families' kernels are emulated; the rest
 # stay on the CPU kernels. EMU_TESTS="tests/test_x.py ..." overrides the test files.
 # The build in $PCN_EMU_DIR (default /tmp/pcn_cuda_emu) is incremental: only
 # changed files are copied, so a rerun after a .cu fix recompiles that file.
@@ -35,6 +36,7 @@ rm -f "$stage"/pyconvnet/_C*.so
 find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 cp "$root/cuda/emu/emu.h" "$stage/csrc/emu/" && cp "$root/cuda/register.cuh" "$stage/csrc/emu/register_families.h"
 cp "$root/cuda/emu/no_cuda_emu.cpp" "$stage/csrc/no_cuda.cpp"
+cp "$root/cuda/emu/test_emu_paths.py" "$stage/tests/"
 : >"$stage/csrc/emu/families.h"
 tests=()
 for f in $fams; do
@@ -43,6 +45,7 @@ for f in $fams; do
   $PY "$root/cuda/emu/transform.py" "$root/cuda/$f.cu" "$stage/csrc/cpu/emu_$f.cpp"
   tests+=("tests/test_$f.py")
 done
+tests+=("tests/test_emu_paths.py")
 # Copy into $work only what changed (unchanged files keep their mtimes: ninja rebuilds little).
 $PY - "$stage" "$work" <<'PYEOF'
 import filecmp, os, shutil, sys
