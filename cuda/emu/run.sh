@@ -20,7 +20,10 @@
 # changed files are copied, so a rerun after a .cu fix recompiles that file.
 # EMU_COVERAGE=1: list every launch site of the emulated .cu files with its
 # launch count (and template arguments) after the tests (cuda/emu/coverage.py).
-# PCN_EMU_OFF=1 at run time: the module keeps the CPU kernels (compare.py).
+# EMU_COMPARE=1: after the tests, cuda/emu/compare.py checks the emulated kernels
+# against the CPU kernels themselves (bitwise where the .cu promises it; needs
+# elementwise, loss and optim emulated). PCN_EMU_OFF=1 at run time: the module
+# keeps the CPU kernels.
 # JOBS (default 2): build parallelism. PCN_EMU_SMS (default 132): SM count the
 # kernels' split heuristics see.
 set -euo pipefail
@@ -84,4 +87,10 @@ if [ -n "${EMU_COVERAGE:-}" ]; then rm -f "$work/coverage.txt"; export PCN_EMU_C
 rc=0
 $PY -m pytest -q -p no:cacheprovider "${tests[@]}" "$@" || rc=$?
 if [ -n "${EMU_COVERAGE:-}" ]; then $PY "$root/cuda/emu/coverage.py" "$work/csrc/cpu" "$work/coverage.txt"; fi
+if [ -n "${EMU_COMPARE:-}" ]; then
+  unset PCN_EMU_COVERAGE
+  PCN_EMU_OFF=1 PYTHONPATH="$work" $PY "$root/cuda/emu/compare.py" dump "$work/cpu.npz"
+  PYTHONPATH="$work" $PY "$root/cuda/emu/compare.py" dump "$work/emu.npz"
+  $PY "$root/cuda/emu/compare.py" compare "$work/cpu.npz" "$work/emu.npz" || rc=$?
+fi
 exit $rc
