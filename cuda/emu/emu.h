@@ -11,7 +11,8 @@
 //   __shfl_*_sync        each lane publishes its value, waits for the other
 //                        31 lanes of its warp (all must be alive and there:
 //                        full mask), reads its source lane, waits again
-//   __shared__           static storage (one block at a time)
+//   __shared__           static storage (one block at a time), poisoned with
+//                        0xff bytes (NaN) at the start of every block
 //   atomics              plain read-modify-write (one OS thread)
 // A block whose live threads wait at different barriers (a __syncthreads or a
 // shuffle in divergent code, a shuffle with exited lanes) cannot progress:
@@ -89,6 +90,23 @@ inline int cur = -1, nthreads = 0;
 inline void (*body_fn)(void*) = nullptr;
 inline void* body_obj = nullptr;
 inline unsigned char shfl_slot[1024][8];
+
+// Shared-memory poisoning (transform.py adds a shared_decl after each
+// __shared__ declaration): the first thread of a block to pass it fills the
+// array with 0xff bytes.
+inline unsigned long long block_serial = 0;
+inline std::map<const void*, unsigned long long>& shared_seen() {
+  static auto* m = new std::map<const void*, unsigned long long>();
+  return *m;
+}
+template <class T>
+inline void shared_decl(T& arr, size_t n) {
+  unsigned long long& s = shared_seen()[static_cast<const void*>(&arr)];
+  if (s != block_serial) {
+    s = block_serial;
+    std::memset(static_cast<void*>(&arr), 0xff, n);
+  }
+}
 
 inline void yield_to_scheduler(int state) {
   fibers[cur].state = state;
@@ -285,6 +303,7 @@ inline void* fresh_stack(int t) {
 }
 
 inline void run_block() {
+  ++block_serial;
   for (int t = 0; t < nthreads; ++t) {
     fibers[t].sp = fresh_stack(t);
     fibers[t].state = kRun;

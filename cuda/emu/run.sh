@@ -24,11 +24,16 @@
 # against the CPU kernels themselves (bitwise where the .cu promises it; needs
 # elementwise, loss and optim emulated). PCN_EMU_OFF=1 at run time: the module
 # keeps the CPU kernels.
+# EMU_ASAN=1: the same under AddressSanitizer (own build dir, /tmp/pcn_cuda_emu_asan):
+# a kernel reading or writing outside a tensor (tails, float4 runs, halo
+# indices) stops the run with the faulting line.
 # JOBS (default 2): build parallelism. PCN_EMU_SMS (default 132): SM count the
 # kernels' split heuristics see.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-work=${PCN_EMU_DIR:-/tmp/pcn_cuda_emu}
+work=${PCN_EMU_DIR:-/tmp/pcn_cuda_emu${EMU_ASAN:+_asan}}
+cxxflags=""
+if [ -n "${EMU_ASAN:-}" ]; then cxxflags="-fsanitize=address -fno-omit-frame-pointer"; fi
 fams=${EMU_FAMILIES:-pool2d norm rnn conv2d elementwise loss optim}
 PY=${PYTHON:-python3}
 mkdir -p "$work"
@@ -75,6 +80,7 @@ PYEOF
 rm -rf "$stage"
 if [ ! -f "$work/build/build.ninja" ]; then
   cmake -S "$work" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPYCONVNET_CUDA=OFF \
+    -DCMAKE_CXX_FLAGS="$cxxflags" \
     -DPython_EXECUTABLE="$(command -v $PY)" \
     -Dpybind11_DIR="$($PY -c 'import pybind11; print(pybind11.get_cmake_dir())')" >"$work/configure.log" 2>&1 \
     || { cat "$work/configure.log"; exit 1; }
@@ -85,7 +91,12 @@ if [ -n "${EMU_TESTS:-}" ]; then read -r -a tests <<<"$EMU_TESTS"; fi
 cd "$work"  # so that `import pyconvnet` finds the emulation build
 if [ -n "${EMU_COVERAGE:-}" ]; then rm -f "$work/coverage.txt"; export PCN_EMU_COVERAGE="$work/coverage.txt"; fi
 rc=0
-$PY -m pytest -q -p no:cacheprovider "${tests[@]}" "$@" || rc=$?
+if [ -n "${EMU_ASAN:-}" ]; then
+  LD_PRELOAD="$(g++ -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+    $PY -m pytest -q -p no:cacheprovider "${tests[@]}" "$@" || rc=$?
+else
+  $PY -m pytest -q -p no:cacheprovider "${tests[@]}" "$@" || rc=$?
+fi
 if [ -n "${EMU_COVERAGE:-}" ]; then $PY "$root/cuda/emu/coverage.py" "$work/csrc/cpu" "$work/coverage.txt"; fi
 if [ -n "${EMU_COMPARE:-}" ]; then
   unset PCN_EMU_COVERAGE

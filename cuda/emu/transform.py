@@ -4,7 +4,7 @@
 # (Device{DeviceType::CUDA, dev}) become host tensors. Every launch is named
 # by its site (file:line kernel); DST minus .cpp + .sites lists them (for coverage.py). DST is rewritten only
 # when its text changes (keeps the emulation build incremental).
-import os, sys
+import os, re, sys
 src, dst = sys.argv[1], sys.argv[2]
 s = open(src).read()
 s = s.replace('#include <cuda_runtime.h>', '#include "../emu/emu.h"')
@@ -13,6 +13,11 @@ for h in ("check.cuh", "scratch.cuh", "stream.cuh"):
     s = s.replace('#include "%s"' % h, '')
 s = s.replace('#include "register.cuh"', '#include "../emu/register_families.h"')
 s = s.replace('DeviceType::CUDA', 'DeviceType::CPU')
+# Shared arrays: poisoned (0xff bytes: NaN floats, -1 ints) at the first
+# execution of their declaration in each block, so a read of shared memory that
+# no thread of this block wrote shows up instead of seeing the previous block's data.
+s = re.sub(r'(__shared__\s+(?:__align__\(\d+\)\s+)?[A-Za-z_][\w:]*\s+(\w+)\s*(?:\[[^\]]*\])+\s*;)',
+           r'\1 emu::shared_decl(\2, sizeof(\2));', s)
 out = []
 sites = []
 i = 0
