@@ -16,6 +16,9 @@
 #include "ops/pool2d.h"
 #include "ops/rnn.h"
 
+#include <cstdlib>
+#include <vector>
+
 namespace pcn {
 bool cuda_compiled_in() { return false; }
 std::string cuda_build_arch() { return ""; }
@@ -47,6 +50,35 @@ struct LaunchReport {
   }
 } g_launch_report;
 }  // namespace
+
+#ifdef PCN_EMU_LOSS
+// The device label check of the class losses (ops/loss.cpp LabelCheck: on a
+// GPU the kernel reports the first out-of-range sparse label through
+// p.bad_label) cannot be reached from Python here, where every tensor is a
+// host tensor and the front checks labels itself. This entry point calls the
+// CUDA kernels directly (ctypes, from cuda/emu/test_emu_paths.py): x (N,C),
+// labels (N) int64 or int32 (i32 != 0), from_probs; writes loss (N), probs
+// (N,C) (logits only), dx (N,C) with dloss = 1, and returns the reported row
+// (N when none: kernels must not touch labels they reject).
+extern "C" __attribute__((visibility("default"))) long long pcn_emu_class_loss_label_check(
+    long long N, long long C, const float* x, const void* labels, int i32, int from_probs, float* loss,
+    float* probs, float* dx, long long* bad_bwd) {
+  ClassLossParams p;
+  p.N = N;
+  p.C = C;
+  p.labels = i32 ? LabelKind::SparseI32 : LabelKind::SparseI64;
+  p.from_probs = from_probs != 0;
+  int64_t bad = N;
+  p.bad_label = &bad;
+  class_loss_forward_table.cuda(p, x, labels, loss, from_probs ? nullptr : probs);
+  std::vector<float> ones(size_t(N), 1.f);
+  int64_t bad2 = N;
+  p.bad_label = &bad2;
+  class_loss_backward_table.cuda(p, from_probs ? x : probs, labels, ones.data(), dx);
+  *bad_bwd = bad2;
+  return bad;
+}
+#endif
 
 template <class T>
 static void use(T& t) {

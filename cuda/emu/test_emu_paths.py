@@ -161,3 +161,51 @@ def test_softmax_ce_many_rows_and_long_rows(N, C):
     dy = rng.standard_normal((N, C)).astype(np.float32)
     dxs = np.asarray(C_.softmax_backward(T(dy), T(y), -1))
     assert_close(dxs, p * (dy - (dy * p).sum(1, keepdims=True)), rtol=1e-4, atol=1e-6)
+
+
+# ---------------------------------------------------------------- device label check
+def _label_check_entry():
+    import ctypes
+    try:
+        lib = ctypes.CDLL(C_.__file__)
+        f = lib.pcn_emu_class_loss_label_check
+    except (OSError, AttributeError):
+        pytest.skip("not the emulation build (cuda/emu/run.sh)")
+    f.restype = ctypes.c_longlong
+    f.argtypes = [ctypes.c_longlong, ctypes.c_longlong, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                  ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    return f
+
+
+@pytest.mark.parametrize("from_probs", [False, True])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
+@pytest.mark.parametrize("labels", [[0, 5, -1, 2, 3], [1, 2, 0, 2, 1], [2, 1, 0, 1, 2**31 - 1]])
+def test_device_label_check(labels, dtype, from_probs):
+    """The kernels' half of LabelCheck: the smallest bad row is reported (forward and
+    backward), valid rows are computed as usual, bad rows never index with their label."""
+    import ctypes
+    f = _label_check_entry()
+    N, Cn = 5, 3
+    lab = np.array(labels, dtype=np.int64).astype(dtype)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.1, 1, (N, Cn)).astype(np.float32)
+    loss = np.full(N, np.nan, np.float32)
+    probs = np.full((N, Cn), np.nan, np.float32)
+    dx = np.full((N, Cn), np.nan, np.float32)
+    bad_bwd = ctypes.c_longlong(-1)
+    P = lambda a: a.ctypes.data
+    got = f(N, Cn, P(x), P(lab), int(dtype == np.int32), int(from_probs), P(loss), P(probs), P(dx),
+            ctypes.addressof(bad_bwd))
+    badrows = [i for i, l in enumerate(labels) if not 0 <= l < Cn]
+    want = badrows[0] if badrows else N
+    assert got == want and bad_bwd.value == want
+    ok = [i for i in range(N) if i not in badrows]
+    x64 = x.astype(np.float64)
+    if from_probs:
+        q = np.clip(x64 / x64.sum(1, keepdims=True), 1e-7, 1 - 1e-7)
+        want_loss = -np.log(q[np.arange(N), np.clip(lab, 0, Cn - 1)])
+    else:
+        lse = np.log(np.exp(x64).sum(1))
+        want_loss = lse - x64[np.arange(N), np.clip(lab, 0, Cn - 1)]
+    assert_close(loss[ok], want_loss[ok], rtol=1e-5, atol=1e-6)
+    assert np.isfinite(dx[ok]).all()
