@@ -29,6 +29,9 @@
 #include <mutex>
 #include <string>
 #include <sys/mman.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "../common.h"
 #include "../tensor.h"
@@ -272,6 +275,10 @@ inline void* fresh_stack(int t) {
     mprotect(m, 4096, PROT_NONE);  // guard page: a stack overflow faults
     stacks[t] = static_cast<char*>(m);
   }
+#ifdef __SANITIZE_ADDRESS__
+  // Frames of the fiber that last ran on this stack left their redzones poisoned.
+  __asan_unpoison_memory_region(stacks[t] + 4096, kStack);
+#endif
   uintptr_t top = reinterpret_cast<uintptr_t>(stacks[t] + 4096 + kStack) & ~uintptr_t(15);
   uint64_t* sp = reinterpret_cast<uint64_t*>(top);
   *--sp = 0;                                             // fiber_main's (never used) return address
