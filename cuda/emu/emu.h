@@ -14,6 +14,7 @@
 //   __shared__           static storage (one block at a time), poisoned with
 //                        0xff bytes (NaN) at the start of every block
 //   atomics              plain read-modify-write (one OS thread)
+//   reinterpret_cast     checks the alignment of the pointee type (float4: 16 B)
 // A block whose live threads wait at different barriers (a __syncthreads or a
 // shuffle in divergent code, a shuffle with exited lanes) cannot progress:
 // the emulator prints the state and aborts instead of hanging.
@@ -28,6 +29,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <sys/mman.h>
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/asan_interface.h>
@@ -53,6 +55,25 @@ inline float2 make_float2(float a, float b) { return {a, b}; }
 inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return {a, b, c, d}; }
 template <class T>
 inline T __ldg(const T* p) { return *p; }
+
+namespace emu {
+// reinterpret_cast (transform.py rewrites every one) that aborts when a pointer
+// is cast to a type its address is not aligned for.
+template <class T, class U>
+inline T aligned_cast(U p) {
+  if constexpr (std::is_pointer<T>::value && std::is_pointer<U>::value) {
+    using E = typename std::remove_cv<typename std::remove_pointer<T>::type>::type;
+    if constexpr (!std::is_void<E>::value) {
+      if (reinterpret_cast<uintptr_t>(p) % alignof(E)) {
+        std::fprintf(stderr, "emu: misaligned %zu-byte access at %p (faults on the GPU)\n", alignof(E),
+                     static_cast<const void*>(p));
+        std::abort();
+      }
+    }
+  }
+  return reinterpret_cast<T>(p);
+}
+}  // namespace emu
 // Round-to-nearest single operations: the host build targets baseline x86-64
 // (no FMA instructions), so a*b+c is never contracted here either.
 inline float __fmul_rn(float a, float b) { return a * b; }

@@ -13,6 +13,9 @@ for h in ("check.cuh", "scratch.cuh", "stream.cuh"):
     s = s.replace('#include "%s"' % h, '')
 s = s.replace('#include "register.cuh"', '#include "../emu/register_families.h"')
 s = s.replace('DeviceType::CUDA', 'DeviceType::CPU')
+# Pointer casts check the pointee's alignment (a float4 access to an address that
+# is not 16-byte aligned faults on the GPU; x86 would not notice).
+s = s.replace('reinterpret_cast<', 'emu::aligned_cast<')
 # Shared arrays: poisoned (0xff bytes: NaN floats, -1 ints) at the first
 # execution of their declaration in each block, so a read of shared memory that
 # no thread of this block wrote shows up instead of seeing the previous block's data.
