@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-EXACT = ("dropout", "optim", "cast", "argmax", "one_hot", "where", "copy", "binary", "unary_", "reduce_max",
+EXACT = ("edge_", "dropout", "optim", "cast", "argmax", "one_hot", "where", "copy", "binary", "unary_", "reduce_max",
          "reduce_min", "fill", "axpy")
 EXACT_ACT = ("linear", "relu", "relu6", "leaky_relu", "hard_sigmoid")
 
@@ -127,7 +127,54 @@ def dump(out):
     xc = rng.standard_normal((2, 9, 8, 6)).astype(np.float32)
     wc = rng.standard_normal((3, 3, 3, 8)).astype(np.float32)
     r["conv_fwd"] = A(C.conv2d_forward(T(xc), T(wc), None, [2, 1], "same", [1, 1], 2, "relu"))
+    edges(C, T, r)
     np.savez(out, **r)
+
+
+def edges(C, T, out):
+    """Empty sizes, NaN/inf, all -inf rows, zero-probability rows, clipped
+    probabilities, out-of-range casts: the CPU's rules, exactly."""
+    def rec(name, f):
+        try:
+            v = f()
+            v = [np.asarray(np.array(u)) for u in v] if isinstance(v, (tuple, list)) else [np.asarray(np.array(v))]
+            for i, u in enumerate(v):
+                out["edge_%s_%d" % (name, i)] = u
+        except Exception as e:
+            out["edge_" + name] = np.array(["EXC %s: %s" % (type(e).__name__, str(e)[:80])])
+    x0 = np.zeros((0, 5, 6, 3), np.float32); w = np.ones((3, 3, 3, 4), np.float32)
+    rec("conv_fwd_n0", lambda: C.conv2d_forward(T(x0), T(w), None, [1,1], "same", [1,1], 1, "none").numpy())
+    rec("conv_bwdf_n0", lambda: C.conv2d_backward_filter(T(np.zeros((0,5,6,4),np.float32)), T(x0), list(w.shape), [1,1], "same", [1,1], 1).numpy())
+    rec("conv_bias_n0", lambda: C.conv2d_backward_bias(T(np.zeros((0,4),np.float32))).numpy())
+    rec("conv_bwdi_n0", lambda: C.conv2d_backward_input(T(np.zeros((0,5,6,4),np.float32)), T(w), [0,5,6,3], [1,1], "same", [1,1], 1).numpy())
+    dwx = np.zeros((0,5,6,4),np.float32); dww = np.ones((3,3,1,4),np.float32)
+    rec("dw_bwdf_n0", lambda: C.conv2d_backward_filter(T(np.zeros((0,5,6,4),np.float32)), T(dwx), [3,3,1,4], [1,1], "same", [1,1], 4).numpy())
+    for op in ["sum","mean","max","min","prod"]:
+        rec("reduce_empty_"+op, lambda: C.reduce(op, T(np.zeros((3,0,2),np.float32)), [1], False).numpy())
+        rec("reduce_empty_all_"+op, lambda: C.reduce(op, T(np.zeros((0,),np.float32)), [0], False).numpy())
+    rec("softmax_0rows", lambda: C.softmax_forward(T(np.zeros((0,4),np.float32)), -1).numpy())
+    rec("softmax_0cols", lambda: C.softmax_forward(T(np.zeros((3,0),np.float32)), -1).numpy())
+    rec("softmax_allneg_inf", lambda: C.softmax_forward(T(np.full((2,5),-np.inf,np.float32)), -1).numpy())
+    rec("logsoftmax_allneg_inf", lambda: C.log_softmax_forward(T(np.full((2,5),-np.inf,np.float32)), -1).numpy())
+    rec("softmax_posinf", lambda: C.softmax_forward(T(np.array([[np.inf,1,2],[np.inf,np.inf,0]],np.float32)), -1).numpy())
+    rec("sce_n0", lambda: C.softmax_cross_entropy_forward(T(np.zeros((0,3),np.float32)), T(np.zeros(0,np.int64))))
+    rec("sce_inf", lambda: C.softmax_cross_entropy_forward(T(np.array([[np.inf,1,2],[-np.inf,0,1]],np.float32)), T(np.array([0,0],np.int64))))
+    rec("cep_zero_row", lambda: C.crossentropy_probs_forward(T(np.zeros((2,3),np.float32)), T(np.array([0,1],np.int64))))
+    rec("cep_zero_row_bwd", lambda: C.crossentropy_probs_backward(T(np.zeros((2,3),np.float32)), T(np.array([0,1],np.int64)), T(np.ones(2,np.float32))))
+    rec("mse_d0", lambda: C.mse_forward(T(np.zeros((3,0),np.float32)), T(np.zeros((3,0),np.float32))).numpy())
+    rec("mse_nan", lambda: C.mse_forward(T(np.array([[np.nan,1]],np.float32)), T(np.ones((1,2),np.float32))).numpy())
+    rec("bce_logits_inf", lambda: C.binary_crossentropy_forward(T(np.array([[np.inf,-np.inf,np.nan]],np.float32)), T(np.array([[1,0,1]],np.float32)), True).numpy())
+    rec("bce_logits_inf_bwd", lambda: C.binary_crossentropy_backward(T(np.array([[np.inf,-np.inf,np.nan]],np.float32)), T(np.array([[1,0,1]],np.float32)), T(np.ones(1,np.float32)), True).numpy())
+    rec("bce_probs_edge", lambda: C.binary_crossentropy_forward(T(np.array([[0,1,np.nan,1e-9]],np.float32)), T(np.array([[1,0,1,1]],np.float32)), False).numpy())
+    rec("bce_probs_edge_bwd", lambda: C.binary_crossentropy_backward(T(np.array([[0,1,np.nan,1e-9]],np.float32)), T(np.array([[1,0,1,1]],np.float32)), T(np.ones(1,np.float32)), False).numpy())
+    rec("huber_nan", lambda: C.huber_backward(T(np.array([[np.nan,2,-2,0]],np.float32)), T(np.zeros((1,4),np.float32)), T(np.ones(1,np.float32)), 1.0).numpy())
+    rec("mae_nan_bwd", lambda: C.mae_backward(T(np.array([[np.nan,2,-2,0]],np.float32)), T(np.zeros((1,4),np.float32)), T(np.ones(1,np.float32))).numpy())
+    rec("argmax_allnan", lambda: C.argmax(T(np.full((2,3),np.nan,np.float32)), -1).numpy())
+    rec("argmax_neginf", lambda: C.argmax(T(np.full((2,3),-np.inf,np.float32)), -1).numpy())
+    rec("argmax_axis0", lambda: C.argmax(T(np.array([[1,5],[3,2],[3,np.nan]],np.float32)), 0).numpy())
+    rec("dropout_rate0", lambda: C.dropout_forward(T(np.arange(10,dtype=np.float32)), 0.0, 3))
+    rec("sgd_nan", lambda: (lambda w: (C.sgd_update_(w, T(np.array([np.nan,np.inf,1],np.float32)), None, 0.1), w.numpy())[1])(T(np.ones(3,np.float32))))
+    rec("cast_edge", lambda: [C.cast(T(np.array([np.nan,np.inf,-np.inf,2.9,-2.9,255.5,256,-0.5,3e9],np.float32)), t).numpy() for t in ["int32","int64","uint8"]])
 
 
 def ulps(a, b):
