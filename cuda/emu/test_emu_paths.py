@@ -209,3 +209,56 @@ def test_device_label_check(labels, dtype, from_probs):
         want_loss = lse - x64[np.arange(N), np.clip(lab, 0, Cn - 1)]
     assert_close(loss[ok], want_loss[ok], rtol=1e-5, atol=1e-6)
     assert np.isfinite(dx[ok]).all()
+
+
+# ---------------------------------------------------------------- random conv configurations
+def _random_conv(rng):
+    groups_kind = rng.integers(0, 4)
+    if groups_kind == 0:  # depthwise, multiplier 1..3
+        C = int(rng.integers(1, 10)) * (4 if rng.random() < 0.4 else 1)
+        g, K = C, C * int(rng.integers(1, 4))
+        if C == 1:
+            g = 1
+    elif groups_kind == 1:
+        g = int(rng.integers(2, 4))
+        C, K = g * int(rng.integers(1, 5)), g * int(rng.integers(1, 5))
+    else:
+        g, C, K = 1, int(rng.integers(1, 9)), int(rng.integers(1, 20))
+    KH, KW = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    sh, sw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    if rng.random() < 0.1:
+        sh, sw = int(rng.integers(7, 12)), int(rng.integers(7, 12))  # sh*sw > 64: the plain gather
+    dh, dw = (int(rng.integers(1, 4)), int(rng.integers(1, 4))) if rng.random() < 0.4 else (1, 1)
+    r = rng.random()
+    pad = "same" if r < 0.35 else ("valid" if r < 0.6 else [int(v) for v in rng.integers(0, 5, 4)])
+    H = int(rng.integers(1, 14)) + (KH - 1) * dh
+    W = int(rng.integers(1, 14)) + (KW - 1) * dw
+    N = int(rng.integers(1, 4))
+    return N, H, W, C, KH, KW, K, (sh, sw), pad, (dh, dw), g
+
+
+@pytest.mark.parametrize("seed", range(int(os.environ.get("EMU_FUZZ_N", "40"))))
+def test_conv_random_configurations(seed):
+    rng = np.random.default_rng(1000 + seed)
+    N, H, W, C, KH, KW, K, s, pad, d, g = _random_conv(rng)
+    os.environ["PCN_EMU_SMS"] = str(rng.choice([1, 4, 132]))
+    try:
+        x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+        w = rng.standard_normal((KH, KW, C // g, K)).astype(np.float32)
+        b = rng.standard_normal(K).astype(np.float32) if rng.random() < 0.5 else None
+        act = "relu" if rng.random() < 0.3 else "none"
+        kw = dict(strides=list(s), padding=pad, dilations=list(d), groups=g)
+        what = "N,H,W,C=%s KH,KW,K=%s s=%s pad=%s d=%s g=%d" % ((N, H, W, C), (KH, KW, K), s, pad, d, g)
+        r = ref.conv2d_forward(x, w, b, activation=act, **kw)
+        y = C_.conv2d_forward(T(x), T(w), None if b is None else T(b), kw["strides"], kw["padding"],
+                              kw["dilations"], g, act).numpy()
+        assert_close(y, r, rtol=1e-4, atol=scaled_tol(r, KH * KW * (C // g)), what="forward " + what)
+        dy = rng.standard_normal(r.shape).astype(np.float32)
+        dx = C_.conv2d_backward_input(T(dy), T(w), list(x.shape), **kw).numpy()
+        rdx = ref.conv2d_backward_input(dy, w, x.shape, **kw)
+        assert_close(dx, rdx, rtol=1e-4, atol=scaled_tol(rdx, KH * KW * K), what="dx " + what)
+        dw_ = C_.conv2d_backward_filter(T(dy), T(x), list(w.shape), **kw).numpy()
+        rdw = ref.conv2d_backward_filter(dy, x, w.shape, **kw)
+        assert_close(dw_, rdw, rtol=1e-4, atol=scaled_tol(rdw, dy.size // K), what="dw " + what)
+    finally:
+        del os.environ["PCN_EMU_SMS"]
