@@ -61,6 +61,14 @@ def dump(out):
         b = inputs(rng, (1, 33))
         r["binary_" + op] = A(C.binary(op, T(x), T(b)))
         r["binary_same_" + op] = A(C.binary(op, T(x), T(inputs(rng, x.shape))))
+    for op in ["neg", "exp", "log", "sqrt", "rsqrt", "square", "abs", "sign", "reciprocal", "sin", "cos", "floor",
+               "round", "tanh", "sigmoid", "log1p", "expm1"]:
+        xu = np.concatenate([x.ravel(), np.array([0.5, 1.5, 2.5, -0.5, -2.5, -1e-8, 1e-8], np.float32)])
+        r["unary_" + op] = A(C.unary(op, T(xu)))
+    for op in ["add", "sub", "mul", "div", "maximum", "minimum", "pow"]:
+        for rev in [False, True]:
+            r["unary_scalar_%s_%d" % (op, rev)] = A(C.binary_scalar(op, T(x), -1.5 if op == "pow" else 0.7, rev))
+            r["unary_scalar_nan_%s_%d" % (op, rev)] = A(C.binary_scalar(op, T(x), float("nan"), rev))
     r["unary_maxs"] = A(C.binary_scalar("maximum", T(x), 0.5))
     r["unary_clip"] = A(C.clip(T(x), -1.0, 2.0))
     for op in ["sum", "mean", "max", "min", "prod"]:

@@ -4,7 +4,8 @@
 //
 // One CUDA block at a time, on the calling OS thread; the block's threads are
 // cooperative fibers (own stacks, a 20-instruction x86-64 context switch),
-// run in thread order, each until it finishes or waits at a barrier:
+// run in thread order (ascending in even blocks, descending in odd ones),
+// each until it finishes or waits at a barrier:
 //   __syncthreads()      waits until every thread of the block that has not
 //                        exited is there (exited threads count as arrived, as
 //                        on sm_70+ hardware)
@@ -336,12 +337,19 @@ inline void run_block() {
     fibers[t].sp = fresh_stack(t);
     fibers[t].state = kRun;
   }
+  // Thread order between barriers: ascending in even blocks, descending in odd
+  // ones (PCN_EMU_ORDER=forward|reverse fixes it), so a missing barrier shows
+  // whichever thread the unsynchronized access expects to run first.
+  static const char* order_env = std::getenv("PCN_EMU_ORDER");
+  const bool reverse = order_env ? order_env[0] == 'r' : (block_serial & 1) != 0;
   for (;;) {
-    for (int t = 0; t < nthreads; ++t)
+    for (int i = 0; i < nthreads; ++i) {
+      const int t = reverse ? nthreads - 1 - i : i;
       if (fibers[t].state == kRun) {
         set_thread(t);
         pcn_emu_switch(&sched_sp, fibers[t].sp);
       }
+    }
     // Nobody runs now: release a complete warp barrier, else a complete block barrier.
     int done = 0, at_bar = 0;
     bool released = false;
