@@ -20,9 +20,7 @@
 // shuffle in divergent code, a shuffle with exited lanes) cannot progress:
 // the emulator prints the state and aborts instead of hanging.
 #pragma once
-#include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
