@@ -1,32 +1,108 @@
 #!/usr/bin/env bash
-# run.sh — run the CUDA pooling/norm/RNN kernels on the HOST, under the CPU test
-# suites, on a machine without a GPU (checks index math and semantics; not
-# inter-block races, timing or anything device-specific).
+# run.sh — run the CUDA kernels on the HOST, under the CPU test suites, on a
+# machine without a GPU (checks index math, tails and semantics against the
+# float64 references; not inter-block races, timing, or anything device-specific).
 #
-# cuda/{pool2d,norm,rnn}.cu are rewritten by transform.py into plain C++
-# (every kernel<<<grid, block>>>(args) becomes emu::launch(...); emu.h runs one
-# block at a time with its threads as OpenMP threads: __syncthreads = omp
-# barrier, __shared__ = static); no_cuda_emu.cpp registers them and copies each
-# table's .cuda slot into its .cpu slot; a CPU-only build of that copy then runs
-# tests/test_pool2d.py, test_norm.py, test_rnn.py against the float64 references.
-#   cuda/emu/run.sh [pytest args]   (in the project venv, or PYTHON=...; ~4 min build + ~2 min tests on 2 cores)
+# cuda/<family>.cu is rewritten by transform.py into plain C++ (every
+# kernel<<<grid, block>>>(args) becomes emu::launch(...); emu.h runs one block at
+# a time, its threads as fibers: __syncthreads and warp shuffles are real
+# barriers, __shared__ is static and NaN-poisoned per block, see emu.h);
+# no_cuda_emu.cpp registers them and copies each table's .cuda slot into its
+# .cpu slot; a CPU-only build of that copy then runs the family's test file.
+#
+#   cuda/emu/run.sh [pytest args]      (project venv, or PYTHON=...; 2 cores:
+#                                       ~4 min first build, ~1.5 min of tests)
+#   EMU_FAMILIES="conv2d loss" cuda/emu/run.sh -k "not slow"
+# Families (test file): pool2d norm rnn conv2d elementwise loss optim (tests/test_<family>.py);
+# default: all seven; plus cuda/emu/test_emu_paths.py (shapes for the launch
+# paths the CPU test files miss). Only the listed families' kernels are emulated; the rest
+# stay on the CPU kernels. EMU_TESTS="tests/test_x.py ..." overrides the test files.
+# The build in $PCN_EMU_DIR (default /tmp/pcn_cuda_emu) is incremental: only
+# changed files are copied, so a rerun after a .cu fix recompiles that file.
+# EMU_COVERAGE=1: list every launch site of the emulated .cu files with its
+# launch count (and template arguments) after the tests (cuda/emu/coverage.py).
+# EMU_COMPARE=1: after the tests, cuda/emu/compare.py checks the emulated kernels
+# against the CPU kernels themselves (bitwise where the .cu promises it; needs
+# elementwise, loss and optim emulated). PCN_EMU_OFF=1 at run time: the module
+# keeps the CPU kernels.
+# EMU_ASAN=1: the same under AddressSanitizer (own build dir, /tmp/pcn_cuda_emu_asan):
+# a kernel reading or writing outside a tensor (tails, float4 runs, halo
+# indices) stops the run with the faulting line.
+# JOBS (default 2): build parallelism. PCN_EMU_SMS (default 132): SM count the
+# kernels' split heuristics see.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-work=${PCN_EMU_DIR:-/tmp/pcn_cuda_emu}
-mkdir -p "$work"
-rm -rf "$work/csrc" "$work/pyconvnet" "$work/tests"
-cp -r "$root/CMakeLists.txt" "$root/pyproject.toml" "$root/csrc" "$root/pyconvnet" "$root/tests" "$work/"
-rm -f "$work"/pyconvnet/_C*.so
-mkdir -p "$work/csrc/emu"
-cp "$root/cuda/emu/emu.h" "$work/csrc/emu/" && cp "$root/cuda/register.cuh" "$work/csrc/emu/register_families.h"
-cp "$root/cuda/emu/no_cuda_emu.cpp" "$work/csrc/no_cuda.cpp"
-for f in pool2d norm rnn; do python3 "$root/cuda/emu/transform.py" "$root/cuda/$f.cu" "$work/csrc/cpu/emu_$f.cpp"; done
+work=${PCN_EMU_DIR:-/tmp/pcn_cuda_emu${EMU_ASAN:+_asan}}
+cxxflags=""
+if [ -n "${EMU_ASAN:-}" ]; then cxxflags="-fsanitize=address -fno-omit-frame-pointer"; fi
+fams=${EMU_FAMILIES:-pool2d norm rnn conv2d elementwise loss optim}
 PY=${PYTHON:-python3}
-cmake -S "$work" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPYCONVNET_CUDA=OFF \
-  -DPython_EXECUTABLE="$(command -v $PY)" \
-  -Dpybind11_DIR="$($PY -c 'import pybind11; print(pybind11.get_cmake_dir())')" >"$work/configure.log" 2>&1 \
-  || { cat "$work/configure.log"; exit 1; }
+mkdir -p "$work"
+stage="$work/.stage"
+rm -rf "$stage" && mkdir -p "$stage/csrc/emu" "$stage/csrc/cpu"
+cp -r "$root/CMakeLists.txt" "$root/pyproject.toml" "$root/csrc" "$root/pyconvnet" "$root/tests" "$stage/"
+rm -f "$stage"/pyconvnet/_C*.so
+find "$stage" -name __pycache__ -prune -exec rm -rf {} +
+cp "$root/cuda/emu/emu.h" "$stage/csrc/emu/" && cp "$root/cuda/register.cuh" "$stage/csrc/emu/register_families.h"
+cp "$root/cuda/emu/no_cuda_emu.cpp" "$stage/csrc/no_cuda.cpp"
+cp "$root/cuda/emu/test_emu_paths.py" "$stage/tests/"
+: >"$stage/csrc/emu/families.h"
+tests=()
+for f in $fams; do
+  [ -f "$root/cuda/$f.cu" ] || { echo "run.sh: unknown family $f" >&2; exit 2; }
+  echo "#define PCN_EMU_$(echo "$f" | tr a-z A-Z) 1" >>"$stage/csrc/emu/families.h"
+  $PY "$root/cuda/emu/transform.py" "$root/cuda/$f.cu" "$stage/csrc/cpu/emu_$f.cpp"
+  tests+=("tests/test_$f.py")
+done
+tests+=("tests/test_emu_paths.py")
+# Copy into $work only what changed (unchanged files keep their mtimes: ninja rebuilds little).
+$PY - "$stage" "$work" <<'PYEOF'
+import filecmp, os, shutil, sys
+stage, work = sys.argv[1], sys.argv[2]
+for top in ("CMakeLists.txt", "pyproject.toml", "csrc", "pyconvnet", "tests"):
+    s, w = os.path.join(stage, top), os.path.join(work, top)
+    if os.path.isfile(s):
+        if not (os.path.exists(w) and filecmp.cmp(s, w, shallow=False)): shutil.copy2(s, w)
+        continue
+    want = set()
+    for d, _, files in os.walk(s):
+        for f in files:
+            rel = os.path.relpath(os.path.join(d, f), s); want.add(rel)
+            dst = os.path.join(w, rel)
+            if not (os.path.exists(dst) and filecmp.cmp(os.path.join(d, f), dst, shallow=False)):
+                os.makedirs(os.path.dirname(dst), exist_ok=True); shutil.copy2(os.path.join(d, f), dst)
+                os.utime(dst)  # newer than any object built from the old text
+    for d, _, files in os.walk(w):
+        for f in files:
+            rel = os.path.relpath(os.path.join(d, f), w)
+            if rel not in want and "__pycache__" not in rel and not (top == "pyconvnet" and f.startswith("_C")):
+                os.remove(os.path.join(d, f))
+PYEOF
+rm -rf "$stage"
+if [ ! -f "$work/build/build.ninja" ]; then
+  cmake -S "$work" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPYCONVNET_CUDA=OFF \
+    -DCMAKE_CXX_FLAGS="$cxxflags" \
+    -DPython_EXECUTABLE="$(command -v $PY)" \
+    -Dpybind11_DIR="$($PY -c 'import pybind11; print(pybind11.get_cmake_dir())')" >"$work/configure.log" 2>&1 \
+    || { cat "$work/configure.log"; exit 1; }
+fi
 cmake --build "$work/build" -j"${JOBS:-2}"
 cp -f "$work"/build/_C*.so "$work/pyconvnet/"
+if [ -n "${EMU_TESTS:-}" ]; then read -r -a tests <<<"$EMU_TESTS"; fi
 cd "$work"  # so that `import pyconvnet` finds the emulation build
-OMP_WAIT_POLICY=passive $PY -m pytest -q -p no:cacheprovider tests/test_pool2d.py tests/test_norm.py tests/test_rnn.py "$@"
+if [ -n "${EMU_COVERAGE:-}" ]; then rm -f "$work/coverage.txt"; export PCN_EMU_COVERAGE="$work/coverage.txt"; fi
+rc=0
+if [ -n "${EMU_ASAN:-}" ]; then
+  LD_PRELOAD="$(g++ -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+    $PY -m pytest -q -p no:cacheprovider "${tests[@]}" "$@" || rc=$?
+else
+  $PY -m pytest -q -p no:cacheprovider "${tests[@]}" "$@" || rc=$?
+fi
+if [ -n "${EMU_COVERAGE:-}" ]; then $PY "$root/cuda/emu/coverage.py" "$work/csrc/cpu" "$work/coverage.txt"; fi
+if [ -n "${EMU_COMPARE:-}" ]; then
+  unset PCN_EMU_COVERAGE
+  PCN_EMU_OFF=1 PYTHONPATH="$work" $PY "$root/cuda/emu/compare.py" dump "$work/cpu.npz"
+  PYTHONPATH="$work" $PY "$root/cuda/emu/compare.py" dump "$work/emu.npz"
+  $PY "$root/cuda/emu/compare.py" compare "$work/cpu.npz" "$work/emu.npz" || rc=$?
+fi
+exit $rc
