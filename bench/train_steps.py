@@ -13,7 +13,8 @@ runs K steps back to back (the order rotates every round); the per-step time of 
 its K-step time / K and the table shows the median over rounds. pyconvnet and TF run their
 Keras train_on_batch (TF: compiled tf.function), torch a plain zero_grad/forward/backward/step.
 OMP_WAIT_POLICY defaults to passive so one runtime's spinning threads do not steal the
-cores from the next one in the rotation.
+cores from the next one in the rotation; --omp-default-wait leaves the runtimes' default
+(spin, then sleep), which favours frameworks with many small parallel regions.
 
     PYTHONPATH=. python bench/train_steps.py [--models cnn,lenet5,rnn,resnet34] [--threads 2]
         [--rounds 7] [--steps 3] [--no-tf] [--no-torch] [--json out.json]
@@ -26,7 +27,8 @@ import sys
 import time
 from functools import partial
 
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+if "--omp-default-wait" not in sys.argv:  # before the OpenMP runtimes start
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -222,6 +224,7 @@ def main():
     ap.add_argument("--no-tf", action="store_true")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--json", default="")
+    ap.add_argument("--omp-default-wait", action="store_true", help="do not set OMP_WAIT_POLICY=passive")
     a = ap.parse_args()
     if a.threads:
         pyconvnet.set_num_threads(a.threads)
