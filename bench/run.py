@@ -280,8 +280,9 @@ if has("rnn_forward"):
 
 
 # ------------------------------------------------------------------ harness
-def timeit(fns, reps, warmup):
-    """Alternate the callables; return per-callable lists of seconds."""
+def timeit(fns, reps, warmup, gap=0.003, prime=False):
+    """Alternate the callables; return per-callable lists of seconds. prime: one untimed
+    call right before each timed one (threads awake and placed, as in a loop of calls)."""
     for _ in range(warmup):
         for f in fns:
             f()
@@ -290,7 +291,9 @@ def timeit(fns, reps, warmup):
         for i, f in enumerate(fns):
             # let the other runtime's idle threads stop spinning (OpenMP, OpenBLAS and
             # oneDNN all spin after a call): otherwise each steals the cores of the next
-            time.sleep(0.003)
+            time.sleep(gap)
+            if prime:
+                f()
             t = time.perf_counter()
             f()
             times[i].append(time.perf_counter() - t)
@@ -323,7 +326,11 @@ def main(argv=None):
         try:
             ours, pname, peer = c["build"]()
             fns = [ours] + ([peer] if peer else [])
-            t = timeit(fns, reps, warm)
+            # OpenBLAS's idle threads spin for ~2^28 cycles (~70 ms) after each call, and a
+            # worker woken after a long sleep may land on the busy core: the GEMM that followed
+            # numpy ran at one core's speed (0.5x at 2 threads). For the GEMM cases each
+            # timed call therefore follows an untimed call of the same function.
+            t = timeit(fns, reps, warm, gap=0.2 if pname == "numpy" else 0.003, prime=pname == "numpy")
         except Exception as e:  # a missing kernel must not stop the table
             print("%-44s  skipped: %s" % (c["name"], str(e).splitlines()[0][:80]))
             continue
