@@ -47,27 +47,8 @@ constexpr int VW = 4, NACC = 12, NVMAX = 3;   // 16 xmm
 constexpr int PMAX = 12;                       // forward pixels per block (their offsets stay in registers)
 constexpr int TMAX = NACC < 24 ? NACC : 24;    // backward-filter taps per block (constant offsets)
 
-typedef float vf __attribute__((vector_size(VW * 4)));
-typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
+#include "vec.h"  // vf, loadu, storeu, relu, store_part for this build's VW
 
-inline vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
-inline void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
-inline vf relu(vf a) {
-  const vf z = {};
-  return (a > z) | (a != a) ? a : z;  // NaN stays NaN
-}
-
-// p[0, n) = v[0, n), 0 < n < VW (no access past p + n).
-inline void store_part(float* p, vf v, int64_t n) {
-#if defined(__AVX512F__)
-  _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), (__m512)v);
-#elif defined(__AVX2__)
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), idx), (__m256)v);
-#else
-  for (int64_t i = 0; i < n; ++i) p[i] = v[i];
-#endif
-}
 // v[0, n) = p[0, n), zero above; 0 < n < VW.
 inline vf load_part(const float* p, int64_t n) {
 #if defined(__AVX512F__)

@@ -45,27 +45,8 @@ constexpr int KBMAX = 4;
 #endif
 constexpr int KBF = 4;             // vectors of K per backward-filter block
 
-typedef float vf __attribute__((vector_size(VW * 4)));
-typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
+#include "vec.h"  // vf, loadu, storeu, relu, store_part for this build's VW
 
-inline vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
-inline void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
-inline vf relu(vf a) {
-  const vf z = {};
-  return (a > z) | (a != a) ? a : z;  // NaN stays NaN
-}
-
-// p[0, n) = v[0, n), n < VW (no access past p + n).
-inline void store_part(float* p, vf v, int64_t n) {
-#if defined(__AVX512F__)
-  _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), (__m512)v);
-#elif defined(__AVX2__)
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), idx), (__m256)v);
-#else
-  for (int64_t i = 0; i < n; ++i) p[i] = v[i];
-#endif
-}
 
 inline int64_t wneed(const Conv2dParams& p) { return (p.OW - 1) * p.sw + (p.KW - 1) * p.dw + 1; }
 
