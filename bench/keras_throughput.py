@@ -1,4 +1,7 @@
-"""Training throughput (samples/s) of the course CNN and LeNet-5 at batch 64:
+"""(Superseded by bench/train_steps.py, which adds TF/Keras, the stacked SimpleRNN and
+ResNet-34 and alternates the frameworks; kept because older WORKLOG entries cite it.)
+
+Training throughput (samples/s) of the course CNN and LeNet-5 at batch 64:
 pyconvnet's Keras layer (fit's train step: forward, tape backward, optimizer)
 beside the same model in PyTorch, measured in the same run on the same threads.
 
