@@ -135,6 +135,26 @@ __device__ __forceinline__ void tile_fma(const float (*As)[LDA], const float (*B
   }
 }
 
+// The staged main loop of the implicit-GEMM kernels: `load(q)` fills the thread's
+// registers for k tile q, `store()` writes them to As/Bs; each step stores, prefetches
+// the next tile into registers while the block multiplies this one out of shared memory.
+template <int TM, int LDA, typename I, typename Load, typename Store>
+__device__ __forceinline__ void igemm_tiles(I Q, Load&& load, Store&& store, const float (*As)[LDA],
+                                            const float (*Bs)[BN + PADS], int ty, int tx, float (&acc)[TM][4]) {
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
+  load(I(0));
+  for (I q0 = 0; q0 < Q; q0 += BK) {
+    __syncthreads();  // the previous tile's readers are done
+    store();
+    __syncthreads();
+    if (q0 + BK < Q) load(q0 + BK);
+    tile_fma<TM, LDA>(As, Bs, ty, tx, acc);
+  }
+}
+
 // ---------------------------------------------------------------- forward
 // Block tile: rows [m0, m0+64) of M, columns [n0, n0+64) of group g's Kg.
 // A loads: thread reads k = k0 + tid%16 for rows tid/16 + 16i (adjacent threads:
@@ -189,22 +209,14 @@ __global__ void __launch_bounds__(NT) conv_fwd_igemm(const CA<I> a, const float*
           rb[i] = (kb < a.KK && n < a.Kg) ? w[kb * a.K + g * a.Kg + n] : 0.f;
         }
       };
-      float acc[TM][4];
-#pragma unroll
-      for (int i = 0; i < TM; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
-      load(0);
-      for (I k0 = 0; k0 < a.KK; k0 += BK) {
-        __syncthreads();  // the previous tile's readers are done
+      auto store = [&]() {
 #pragma unroll
         for (int i = 0; i < TM; ++i) As[lk][lr + 16 * i] = ra[i];
 #pragma unroll
         for (int i = 0; i < 4; ++i) Bs[bk + 4 * i][bn] = rb[i];
-        __syncthreads();
-        if (k0 + BK < a.KK) load(k0 + BK);
-        tile_fma<TM, TBM + PADS>(As, Bs, ty, tx, acc);
-      }
+      };
+      float acc[TM][4];
+      igemm_tiles<TM, TBM + PADS>(a.KK, load, store, As, Bs, ty, tx, acc);
 #pragma unroll
       for (int i = 0; i < TM; ++i) {
         const I m = m0 + ty * TM + i;
@@ -289,22 +301,14 @@ __global__ void __launch_bounds__(NT) conv_bwd_input_igemm(const CA<I> a, const 
           for (int i = 0; i < 4; ++i) rb[i] = 0.f;
         }
       };
-      float acc[TM][4];
-#pragma unroll
-      for (int i = 0; i < TM; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
-      load(0);
-      for (I q0 = 0; q0 < Q; q0 += BK) {
-        __syncthreads();
+      auto store = [&]() {
 #pragma unroll
         for (int i = 0; i < TM; ++i) As[lk][lr + 16 * i] = ra[i];
 #pragma unroll
         for (int i = 0; i < 4; ++i) Bs[lk][lr + 16 * i] = rb[i];
-        __syncthreads();
-        if (q0 + BK < Q) load(q0 + BK);
-        tile_fma<TM, TBM + PADS>(As, Bs, ty, tx, acc);
-      }
+      };
+      float acc[TM][4];
+      igemm_tiles<TM, TBM + PADS>(Q, load, store, As, Bs, ty, tx, acc);
 #pragma unroll
       for (int i = 0; i < TM; ++i) {
         const I m = m0 + ty * TM + i;
@@ -386,22 +390,14 @@ __global__ void __launch_bounds__(NT) conv_bwd_input_phase(const CA<I> a, const 
           for (int i = 0; i < 4; ++i) rb[i] = 0.f;
         }
       };
-      float acc[TM][4];
-#pragma unroll
-      for (int i = 0; i < TM; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
-      load(0);
-      for (I q0 = 0; q0 < Q; q0 += BK) {
-        __syncthreads();
+      auto store = [&]() {
 #pragma unroll
         for (int i = 0; i < TM; ++i) As[lk][lr + 16 * i] = ra[i];
 #pragma unroll
         for (int i = 0; i < 4; ++i) Bs[lk][lr + 16 * i] = rb[i];
-        __syncthreads();
-        if (q0 + BK < Q) load(q0 + BK);
-        tile_fma<TM, TBM + PADS>(As, Bs, ty, tx, acc);
-      }
+      };
+      float acc[TM][4];
+      igemm_tiles<TM, TBM + PADS>(Q, load, store, As, Bs, ty, tx, acc);
 #pragma unroll
       for (int i = 0; i < TM; ++i) {
         const I m = m0 + ty * TM + i;
