@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "ptx.cuh"
+
 namespace pcn {
 namespace gemm_kernels {
 
@@ -212,11 +214,7 @@ constexpr int TB_M = 128, TB_N = 128, TB_K = 32;
 constexpr int WARP_M = 64, WARP_N = 32;  // 2 x 4 warps
 constexpr int MI = WARP_M / 16, NI = WARP_N / 8;
 
-__device__ __forceinline__ uint32_t to_tf32(float x) {
-  uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-  return r;
-}
+__device__ __forceinline__ uint32_t to_tf32(float x) { return ptx::cvt_tf32(x); }
 
 // Shared-memory element type and k per mma for each precision.
 template <bool BF16>
@@ -354,20 +352,10 @@ __global__ void __launch_bounds__(kThreads) sgemm_tc(int64_t M, int64_t N, int64
       for (int i = 0; i < MI; ++i)
 #pragma unroll
         for (int j = 0; j < NI; ++j) {
-          float* d = acc[i][j];
-          if (!BF16) {
-            asm volatile(
-                "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                "{%0,%1,%2,%3};\n"
-                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]), "r"(bfr[j][0]), "r"(bfr[j][1]));
-          } else {
-            asm volatile(
-                "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                "{%0,%1,%2,%3};\n"
-                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]), "r"(bfr[j][0]), "r"(bfr[j][1]));
-          }
+          if (!BF16)
+            ptx::mma_tf32_16x8x8(acc[i][j], af[i], bfr[j]);
+          else
+            ptx::mma_bf16_16x8x16(acc[i][j], af[i], bfr[j]);
         }
     }
     __syncthreads();  // everyone is done reading before the next stash
