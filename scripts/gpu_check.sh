@@ -8,12 +8,21 @@
 #   build    pip install --no-build-isolation --no-deps . with PYCONVNET_CUDA=ON
 #   info     python -m pyconvnet info
 #   pytest   python -m pytest -m cuda -q tests/
+#   bench    python bench/gpu.py
+#   train    python bench/gpu_train.py (CPU-vs-GPU training equivalence; the
+#            CLI's recipes on full MNIST when $PCN_MNIST, default build/mnist,
+#            holds the IDX files: copy ../shared/data/mnist there and carry it)
 #   memcheck compute-sanitizer --tool memcheck  over every tests/cuda_smoke*.py
 #   race     compute-sanitizer --tool racecheck over every tests/cuda_smoke*.py
-#   bench    python bench/gpu.py
 # A failing step does not stop the later ones (except that nothing runs
 # without a build). The summary table is printed last. Exit status: number of
 # failed steps (0 = all passed).
+#
+# Time: the whole script keeps to PCN_GPU_BUDGET seconds (default 540, under
+# the device tool's 600 s per call): each step's timeout is cut to what is
+# left, and a step that would get under 20 s is skipped (SKIP(budget)), so the
+# summary always prints. GPU_CHECK_STEPS="pytest bench" runs only those steps
+# after the (incremental) build, for a rerun on a warm machine.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -30,11 +39,23 @@ export PYTHONUNBUFFERED=1
 # fixes it (verified there). Override with PCN_GPU_LDFLAGS="" to test without.
 PCN_GPU_LDFLAGS=${PCN_GPU_LDFLAGS--static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL}
 T0=$(date +%s)
+BUDGET=${PCN_GPU_BUDGET:-540}
+WANT=${GPU_CHECK_STEPS:-}
+MNIST=${PCN_MNIST:-$ROOT/build/mnist}
 
 declare -a NAMES STATUS SECS NOTES
 step() {  # step NAME TIMEOUT_S CMD...   (output to $LOG/NAME.log, tail shown)
   local name=$1 lim=$2; shift 2
   local t=$(date +%s)
+  if [ -n "$WANT" ] && [ "$name" != build ] && [[ " $WANT " != *" $name "* ]]; then
+    NAMES+=("$name"); STATUS+=(SKIP); SECS+=(0); NOTES+=("not in GPU_CHECK_STEPS"); return 0
+  fi
+  local left=$(( BUDGET - (t - T0) - 15 ))
+  if [ $left -lt 20 ]; then
+    echo "==== [$name] skipped: ${left}s left of PCN_GPU_BUDGET=${BUDGET}"
+    NAMES+=("$name"); STATUS+=("SKIP(budget)"); SECS+=(0); NOTES+=(""); return 0
+  fi
+  [ $left -lt $lim ] && lim=$left
   echo "==== [$name] $* (timeout ${lim}s)"
   timeout -k 10 "$lim" "$@" >"$LOG/$name.log" 2>&1
   local rc=$?
@@ -84,8 +105,14 @@ if [ $BUILD_RC -eq 0 ]; then
   step info 60 $PY -m pyconvnet info
   note "$(grep -m1 -E '^\|  *0 ' "$LOG/info.log" | cut -c1-60)"
 
-  step pytest 300 $PY -m pytest -m cuda -q -p no:cacheprovider tests/
+  step pytest 180 $PY -m pytest -m cuda -q -p no:cacheprovider tests/
   note "$(grep -E '(passed|failed|error)' "$LOG/pytest.log" | tail -n 1 | tr -d '=' | sed 's/^ *//' | cut -c1-60)"
+
+  step bench 240 $PY bench/gpu.py
+  note "$(grep -cE ' ok (TFLOP|GB|img)' "$LOG/bench.log") ok, $(grep -cE 'FAIL|ERROR' "$LOG/bench.log") failed (table above)"
+
+  step train 150 $PY bench/gpu_train.py --data "$MNIST"
+  note "$(grep -E '^train_' "$LOG/train.log" | awk '{print $1, $6}' | tr '\n' ' ' | cut -c1-60)"
 
   SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -n1)
   if [ -n "$SAN" ]; then
@@ -98,22 +125,21 @@ for f in sorted(glob.glob(os.path.join(here, "tests", "cuda_smoke*.py"))):
     sys.argv = [f]
     runpy.run_path(f, run_name="__main__")
 EOS
-    step memcheck 240 "$SAN" --tool memcheck --error-exitcode 3 --print-limit 20 $PY "$LOG/smoke_all.py"
+    step memcheck 90 "$SAN" --tool memcheck --error-exitcode 3 --print-limit 20 $PY "$LOG/smoke_all.py"
     note "$(grep -E 'ERROR SUMMARY' "$LOG/memcheck.log" | tr '\n' ' ' | cut -c1-60)"
-    step racecheck 240 "$SAN" --tool racecheck --error-exitcode 3 --print-limit 20 $PY "$LOG/smoke_all.py"
+    step racecheck 90 "$SAN" --tool racecheck --error-exitcode 3 --print-limit 20 $PY "$LOG/smoke_all.py"
     note "$(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$LOG/racecheck.log" | tr '\n' ' ' | cut -c1-60)"
   else
     NAMES+=(sanitizer); STATUS+=(SKIP); SECS+=(0); NOTES+=("compute-sanitizer not found")
   fi
 
-  step bench 300 $PY bench/gpu.py
-  note "see table above / bench_gpu.json"
 fi
 
 # ---- summary (last thing printed)
 echo
 echo "================================ gpu_check summary ================================"
-grep -E '^(GPU:|case |-----|gemm|copy|conv|pool|rnn|elem)' "$LOG/bench.log" 2>/dev/null
+grep -E '^(GPU:|case |-----|gemm|copy|conv|maxpool|lstm|gru|train)' "$LOG/bench.log" 2>/dev/null
+grep -E 'max relative loss|^train_' "$LOG/train.log" 2>/dev/null
 echo "-----------------------------------------------------------------------------------"
 FAILS=0
 printf "%-10s %-12s %6s  %s\n" step status secs note
