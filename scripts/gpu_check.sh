@@ -106,7 +106,7 @@ if [ $BUILD_RC -eq 0 ]; then
   note "$(grep -m1 -E '^\|  *0 ' "$LOG/info.log" | cut -c1-60)"
 
   step pytest 180 $PY -m pytest -m cuda -q -p no:cacheprovider tests/
-  note "$(grep -E '(passed|failed|error)' "$LOG/pytest.log" | tail -n 1 | tr -d '=' | sed 's/^ *//' | cut -c1-60)"
+  note "$(grep -E '(passed|failed|error|skipped)' "$LOG/pytest.log" | tail -n 1 | tr -d '=' | sed 's/^ *//' | cut -c1-60)"
 
   step bench 240 $PY bench/gpu.py
   note "$(grep -cE ' ok (TFLOP|GB|img)' "$LOG/bench.log") ok, $(grep -cE 'FAIL|ERROR' "$LOG/bench.log") failed (table above)"
