@@ -9,11 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#if defined(__CUDACC__)
-#define PCN_HD __host__ __device__ inline
-#else
-#define PCN_HD inline
-#endif
+#include "math_hd.h"  // PCN_HD
 
 namespace pcn {
 

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../csrc/math_hd.h"
 #include "../csrc/ops/elementwise.h"
 #include "check.cuh"
 #include "stream.cuh"
@@ -77,115 +78,10 @@ struct OrOp {
   __device__ __forceinline__ int operator()(int a, int b) const { return a | b; }
 };
 
-// ---------------------------------------------------------------- CPU math, ported
-// (csrc/cpu/isa/elementwise.cpp: Cephes expf, rational erf, erfcc, atanh-series log1p, Cephes tanhf)
-constexpr float kSeluAlpha = 1.6732632423543772848170429916717f;
-constexpr float kSeluScale = 1.0507009873554804934193349852946f;
-constexpr float kSqrtHalf = 0.70710678118654752440f;
-constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
-constexpr float kSqrt2OverPi = 0.79788456080286535588f;
-
-__device__ __forceinline__ float vexp(float x) {
-  const float xc = x > 88.72283935546875f ? 88.72283935546875f : (x < -103.0f ? -103.0f : x);
-  const float k = floorf(xc * 1.44269504088896341f + 0.5f);
-  float r = xc - k * 0.693359375f;
-  r = r - k * -2.12194440e-4f;
-  const float z = r * r;
-  float p = 1.9875691500E-4f;
-  p = p * r + 1.3981999507E-3f;
-  p = p * r + 8.3334519073E-3f;
-  p = p * r + 4.1665795894E-2f;
-  p = p * r + 1.6666665459E-1f;
-  p = p * r + 5.0000001201E-1f;
-  p = p * z + r + 1.0f;
-  const int ki = int(k);
-  const int k1 = ki < -126 ? -126 : (ki > 127 ? 127 : ki);
-  const int k2 = ki - k1;
-  const float s1 = __int_as_float((k1 + 127) << 23), s2 = __int_as_float((k2 + 127) << 23);
-  float res = p * s1 * s2;
-  res = x > 88.72283935546875f ? __int_as_float(0x7f800000) : res;
-  res = x < -103.0f ? 0.f : res;
-  return x != x ? x : res;
-}
-
-__device__ __forceinline__ float vexpm1(float x) {
-  float p = 1.f / 40320.f;
-  p = p * x + 1.f / 5040.f;
-  p = p * x + 1.f / 720.f;
-  p = p * x + 1.f / 120.f;
-  p = p * x + 1.f / 24.f;
-  p = p * x + 1.f / 6.f;
-  p = p * x + 0.5f;
-  const float small = x + x * x * p;
-  const float r = fabsf(x) < 0.5f ? small : vexp(x) - 1.f;
-  return x != x ? x : r;
-}
-
-__device__ __forceinline__ float verf(float a) {
-  const float x = a < -4.f ? -4.f : (a > 4.f ? 4.f : a);
-  const float x2 = x * x;
-  float p = -2.72614225801306e-10f;
-  p = p * x2 + 2.77068142495902e-08f;
-  p = p * x2 - 2.10102402082508e-06f;
-  p = p * x2 - 5.69250639462346e-05f;
-  p = p * x2 - 7.34990630326855e-04f;
-  p = p * x2 - 2.95459980854025e-03f;
-  p = p * x2 - 1.60960333262415e-02f;
-  p = p * x;
-  float q = -1.45660718464996e-05f;
-  q = q * x2 - 2.13374055278905e-04f;
-  q = q * x2 - 1.68282697438203e-03f;
-  q = q * x2 - 7.37332916720468e-03f;
-  q = q * x2 - 1.42647390514189e-02f;
-  return a != a ? a : p / q;
-}
-
-__device__ __forceinline__ float vnormcdf(float v) {
-  const float z = v < 0.f ? -v * kSqrtHalf : 0.f;
-  const float t = 1.f / (1.f + 0.5f * z);
-  float p = 0.17087277f;
-  p = p * t - 0.82215223f;
-  p = p * t + 1.48851587f;
-  p = p * t - 1.13520398f;
-  p = p * t + 0.27886807f;
-  p = p * t - 0.18628806f;
-  p = p * t + 0.09678418f;
-  p = p * t + 0.37409196f;
-  p = p * t + 1.00002368f;
-  p = p * t - 1.26551223f;
-  const float lower = 0.5f * t * vexp(p - z * z);
-  const float upper = 0.5f * (1.f + verf(v * kSqrtHalf));
-  return v < 0.f ? lower : upper;
-}
-
-__device__ __forceinline__ float vlog1p_unit(float t) {
-  const float s = t / (2.f + t), s2 = s * s;
-  float p = 1.f / 15.f;
-  p = p * s2 + 1.f / 13.f;
-  p = p * s2 + 1.f / 11.f;
-  p = p * s2 + 1.f / 9.f;
-  p = p * s2 + 1.f / 7.f;
-  p = p * s2 + 1.f / 5.f;
-  p = p * s2 + 1.f / 3.f;
-  p = p * s2 + 1.f;
-  return 2.f * s * p;
-}
-
-__device__ __forceinline__ float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }
-
-__device__ __forceinline__ float vtanh(float x) {
-  const float a = fabsf(x);
-  const float z = x * x;
-  float p = -5.70498872745E-3f;
-  p = p * z + 2.06390887954E-2f;
-  p = p * z - 5.37397155531E-2f;
-  p = p * z + 1.33314422036E-1f;
-  p = p * z - 3.33332819422E-1f;
-  const float small = x + x * z * p;
-  const float big = 1.f - 2.f / (vexp(2.f * a) + 1.f);
-  const float r = a < 0.625f ? small : (x < 0.f ? -big : big);
-  return x != x ? x : r;
-}
+// ---------------------------------------------------------------- activation math
+// The same text as the CPU kernels (csrc/math_act.h): vexp, vexpm1, verf,
+// vnormcdf, vlog1p_unit, vsigmoid, vtanh and the SELU/GELU constants.
+#include "../csrc/math_act.h"
 
 // csrc/cpu/elementwise.cpp's scalar sigmoid (libm exp): never exponentiates a positive number
 __device__ __forceinline__ float sigmoid_libm(float x) {

@@ -19,6 +19,7 @@
 // another branch and should replace it.
 #include <cuda_runtime.h>
 
+#include "../csrc/math_hd.h"
 #include "../csrc/ops/rnn.h"
 #include "check.cuh"
 #include "register.cuh"
@@ -105,46 +106,9 @@ void gemm(bool ta, bool tb, int64_t M, int64_t Nc, int64_t K, const float* A, in
   PCN_CUDA_LAUNCH_CHECK();
 }
 
-// ---------------------------------------------------------------- gate math (as csrc/cpu/isa/rnn.cpp)
-__device__ __forceinline__ float vexp(float x0) {
-  float x = x0 > 88.f ? 88.f : x0;
-  x = x < -87.f ? -87.f : x;
-  x = x == x ? x : 0.f;
-  const float fi = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-  const int32_t i = static_cast<int32_t>(fi);
-  float r = x - fi * 0.693359375f;
-  r = r - fi * -2.12194440e-4f;
-  const float z = r * r;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * z + r + 1.f;
-  return x0 != x0 ? x0 : y * __int_as_float((i + 127) << 23);
-}
-__device__ __forceinline__ float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }
-__device__ __forceinline__ float vtanh(float x) {
-  const float c = 7.90531110763549805f;
-  float xc = x > c ? c : x;
-  xc = xc < -c ? -c : xc;
-  const float x2 = xc * xc;
-  float p = -2.76076847742355e-16f;
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 + -8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  p = p * xc;
-  float q = 1.19825839466702e-06f;
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
-  const float y = p / q;
-  return fabsf(x) < 0.0004f ? x : y;
-}
+// ---------------------------------------------------------------- gate math
+// vexp, vsigmoid, vtanh: the same text as the CPU kernels (csrc/math_gate.h).
+#include "../csrc/math_gate.h"
 
 // ---------------------------------------------------------------- forward pointwise
 // One thread per (n, u) of step s (time t). Common arguments: XW (N*T,GU),
