@@ -250,7 +250,9 @@ def _conv_check(direction, N, H, W, C, KH, KW, K, stride, pad):
     return rel_err(out, ref)
 
 
-def _conv_case(torch, direction, N, H, W, C, KH, KW, K, stride=1, pad="same", rotate=2, label=""):
+def _conv_case(torch, direction, N, H, W, C, KH, KW, K, stride=1, pad="same", rotate=2, label="", env=None):
+    """env: environment settings for the case's duration (kernel A/B switches such as
+    PCN_CONV_C1=igemm, read by the library at each call)."""
     F = torch.nn.functional
     g = torch.Generator(device=DEV).manual_seed(H * 7 + C)
     xs = [torch.randn((N, H, W, C), device=DEV, generator=g) for _ in range(rotate)]
@@ -301,6 +303,8 @@ def _conv_case(torch, direction, N, H, W, C, KH, KW, K, stride=1, pad="same", ro
     prev = {}
 
     def setup():
+        prev["env"] = {k: os.environ.get(k) for k in (env or {})}
+        os.environ.update(env or {})
         prev["tf32"] = torch.backends.cudnn.allow_tf32
         prev["bench"] = torch.backends.cudnn.benchmark
         torch.backends.cudnn.benchmark = True  # cuDNN at its best: autotuned algorithm per shape
@@ -309,6 +313,11 @@ def _conv_case(torch, direction, N, H, W, C, KH, KW, K, stride=1, pad="same", ro
     def teardown():
         torch.backends.cudnn.allow_tf32 = prev["tf32"]
         torch.backends.cudnn.benchmark = prev["bench"]
+        for k, v in prev["env"].items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
     def alt():  # cuDNN with torch's default (TF32 allowed), for the note
         torch.backends.cudnn.allow_tf32 = True
@@ -322,7 +331,7 @@ def _conv_case(torch, direction, N, H, W, C, KH, KW, K, stride=1, pad="same", ro
 
     return Case("%s%dx%dx%d>%d k%d s%d b%d" % (label, H, W, C, K, KH, stride, N), ours, theirs, flops, check=check,
                 setup=setup, teardown=teardown, alt=alt,
-                note="%s fp32 implicit GEMM vs cuDNN fp32 (benchmark=True)" % direction)
+                note="%s fp32 vs cuDNN fp32 (benchmark=True)%s" % (direction, " " + str(env) if env else ""))
 
 
 def _r34(direction, key):
@@ -343,6 +352,12 @@ for _k in ("r34_28", "r34_7"):
 def conv_cnn_first(torch, quick):
     """The course CNN's first layer: 64 7x7 filters over 28x28x1, batch 256."""
     return _conv_case(torch, "fwd", 64 if quick else 256, 28, 28, 1, 7, 7, 64)
+
+
+@case("conv_fwd_cnn_first_igemm")
+def conv_cnn_first_igemm(torch, quick):
+    """The same layer through the implicit GEMM instead of the one-channel direct kernel."""
+    return _conv_case(torch, "fwd", 64 if quick else 256, 28, 28, 1, 7, 7, 64, env={"PCN_CONV_C1": "igemm"})
 
 
 @case("conv_bwdw_cnn_first")
@@ -580,18 +595,18 @@ def main(argv=None):
 
     print("GPU: %s (%d SMs), pyconvnet %s, torch %s" % (dev["name"], dev["multiprocessors"],
                                                        pcn.__version__, torch.__version__))
-    hdr = "%-20s %-22s %9s %9s %9s %9s %7s %9s %s" % ("case", "shape", "ms", "rate", "torch ms", "torch", "%torch",
+    hdr = "%-25s %-22s %9s %9s %9s %9s %7s %9s %s" % ("case", "shape", "ms", "rate", "torch ms", "torch", "%torch",
                                                        "rel_err", "")
     print(hdr)
     print("-" * len(hdr))
     for r in results:
         if "error" in r:
-            print("%-20s ERROR %s" % (r["case"], r["error"][:100]))
+            print("%-25s ERROR %s" % (r["case"], r["error"][:100]))
             continue
         alt = ""
         if "torch_alt_ms" in r:
             alt = " (torch TF32: %.3f ms, ours %.0f%%)" % (r["torch_alt_ms"], 100.0 * r["torch_alt_ms"] / r["ms"])
-        print("%-20s %-22s %9.3f %9.1f %9.3f %9.1f %6.1f%% %9.2e %s %s%s" % (
+        print("%-25s %-22s %9.3f %9.1f %9.3f %9.1f %6.1f%% %9.2e %s %s%s" % (
             r["case"], r["shape"], r["ms"], r["rate"], r["torch_ms"], r["torch_rate"], r["pct_torch"],
             r["rel_err"], "ok" if r["ok"] else "FAIL", r["unit"], alt))
     out = os.environ.get("OUT")

@@ -18,6 +18,9 @@
 //                    partials and a second kernel sums them in split order
 //                    (deterministic), honouring `accumulate`.
 //   backward_bias    column sums in double: per-split partials, then an ordered sum.
+//   one channel      (C == 1, groups == 1: the first layer of a grayscale network):
+//                    forward by a direct kernel, filter and input rows in shared memory
+//                    (conv_fwd_c1); its backward passes use the implicit GEMMs.
 //   depthwise        (groups == C > 1, Cg == 1, K = C*m, channel k reads input k/m):
 //                    direct kernels, one thread per output pixel and 4 channels
 //                    (float4) when m == 1 and C % 4 == 0, else one channel.
@@ -30,6 +33,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "../csrc/ops/conv2d.h"
 #include "../csrc/tensor.h"
@@ -745,6 +750,113 @@ bool use_tall_tiles(int64_t rows, int64_t col_tiles) {
   return cdiv(rows, 2 * BM) * col_tiles >= 2 * int64_t(sm_count());
 }
 
+// ---------------------------------------------------------------- forward, one input channel
+// The first layer of a grayscale network (C == 1, groups == 1): the reduction is only
+// KH*KW taps long, so the implicit GEMM's 16-deep k tiles are partly padding and its
+// gathers fetch each input pixel KH*KW times. Here a block owns C1_PIX = PG*C1_P
+// consecutive output pixels of one image (flattened oh*OW + ow, possibly spanning
+// rows) and every output channel: the filter (KH*KW*K floats) and the zero-padded input
+// rows those pixels read sit in shared memory; thread (kg, pg) computes channels
+// 4kg..4kg+3 of pixels pg, pg + PG, ... (C1_P of them). Each sum runs over the taps in
+// (kh, kw) order with fmaf from 0, then bias + activation: the operations of the
+// implicit GEMM in its order, so both kernels give the same bits.
+constexpr int C1_THREADS = 256, C1_P = 4, C1_WMAX = 4096, C1_XMAX = 4096;
+
+template <typename I>
+__global__ void __launch_bounds__(C1_THREADS) conv_fwd_c1(const CA<I> a, I rows_span, I Wp,
+                                                          const float* __restrict__ x, const float* __restrict__ w,
+                                                          const float* __restrict__ bias, float* __restrict__ y,
+                                                          bool vec_out) {
+  __shared__ __align__(16) float ws[C1_WMAX];
+  __shared__ float xs[C1_XMAX];
+  const int tid = threadIdx.x;
+  const int K = int(a.K), KG = (K + 3) / 4, PG = C1_THREADS / KG, taps = int(a.KH * a.KW);
+  const I pix = I(PG) * C1_P, OHW = a.OH * a.OW, per_img = (OHW + pix - 1) / pix;
+  for (int i = tid; i < taps * K; i += C1_THREADS) ws[i] = w[i];  // w (KH,KW,1,K): ws[t*K + k]
+  const int kg = tid % KG, pg = tid / KG;
+  for (I tile = blockIdx.x; tile < a.N * per_img; tile += gridDim.x) {
+    const I n = tile / per_img, p0 = (tile - n * per_img) * pix;
+    const I ph0 = (p0 / a.OW) * a.sh;  // first padded input row (ih + pt) the tile reads
+    __syncthreads();                    // the previous tile's readers are done (and ws is complete)
+    for (I i = tid; i < rows_span * Wp; i += C1_THREADS) {
+      const I r = i / Wp, c = i - r * Wp, ih = ph0 + r - a.pt, iw = c - a.pl;
+      xs[i] = (ih >= 0 && ih < a.H && iw >= 0 && iw < a.W) ? x[(n * a.H + ih) * a.W + iw] : 0.f;
+    }
+    __syncthreads();
+    if (pg >= PG) continue;  // idle threads when KG does not divide the block
+    I off[C1_P];
+    bool ok[C1_P];
+#pragma unroll
+    for (int j = 0; j < C1_P; ++j) {
+      const I p = p0 + pg + I(j) * PG;
+      ok[j] = p < OHW;
+      const I oh = ok[j] ? p / a.OW : p0 / a.OW, ow = ok[j] ? p - oh * a.OW : 0;
+      off[j] = (oh * a.sh - ph0) * Wp + ow * a.sw;
+    }
+    float acc[C1_P][4];
+#pragma unroll
+    for (int j = 0; j < C1_P; ++j)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) acc[j][v] = 0.f;
+    const int k0 = 4 * kg;
+    for (int kh = 0; kh < int(a.KH); ++kh)
+      for (int kw = 0; kw < int(a.KW); ++kw) {
+        const int t = kh * int(a.KW) + kw;
+        const I toff = I(kh) * a.dh * Wp + I(kw) * a.dw;
+        float wv[4];
+#pragma unroll
+        for (int v = 0; v < 4; ++v) wv[v] = k0 + v < K ? ws[t * K + k0 + v] : 0.f;
+#pragma unroll
+        for (int j = 0; j < C1_P; ++j) {
+          const float xv = xs[off[j] + toff];
+#pragma unroll
+          for (int v = 0; v < 4; ++v) acc[j][v] = fmaf(xv, wv[v], acc[j][v]);
+        }
+      }
+#pragma unroll
+    for (int j = 0; j < C1_P; ++j) {
+      if (!ok[j]) continue;
+      float o[4];
+#pragma unroll
+      for (int v = 0; v < 4; ++v) {
+        const int k = k0 + v < K ? k0 + v : K - 1;
+        o[v] = act_apply(bias ? bias[k] + acc[j][v] : acc[j][v], a.act);
+      }
+      float* yr = y + (n * OHW + p0 + pg + I(j) * PG) * a.K + k0;
+      if (vec_out) {
+        *reinterpret_cast<float4*>(yr) = make_float4(o[0], o[1], o[2], o[3]);
+      } else {
+#pragma unroll
+        for (int v = 0; v < 4; ++v)
+          if (k0 + v < K) yr[v] = o[v];
+      }
+    }
+  }
+}
+
+// Launch conv_fwd_c1 when it applies (C == 1, groups == 1, filter and input rows fit
+// its shared arrays); PCN_CONV_C1=igemm turns it off (for A/B timing in bench/gpu.py).
+template <typename I>
+bool forward_c1(const Conv2dParams& p, const CA<I>& a, cudaStream_t st, const float* x, const float* w,
+                const float* b, float* y) {
+  if (p.C != 1 || p.groups != 1 || p.K > 4 * C1_THREADS || p.KH * p.KW * p.K > C1_WMAX) return false;
+  const char* env = std::getenv("PCN_CONV_C1");
+  if (env && std::strcmp(env, "igemm") == 0) return false;
+  const int64_t KG = (p.K + 3) / 4, pix = (C1_THREADS / KG) * C1_P;
+  const int64_t Wp = (p.OW - 1) * p.sw + (p.KW - 1) * p.dw + 1;
+  const int64_t span_oh = (p.OW - 1 + pix - 1) / p.OW;  // output rows a tile spans, minus one
+  const int64_t rows_span = span_oh * p.sh + (p.KH - 1) * p.dh + 1;
+  if (rows_span * Wp > C1_XMAX) return false;
+  const bool vec_out = p.K % 4 == 0 && aligned16(y);
+  // Blocks loop over tiles, so each stages the filter once for several tiles: about
+  // as many blocks as fit on the GPU at once (32 KiB of shared memory each).
+  const int64_t tiles = p.N * cdiv(p.OH * p.OW, pix);
+  conv_fwd_c1<I><<<grid_cap(tiles, 6 * int64_t(sm_count())), C1_THREADS, 0, st>>>(a, I(rows_span), I(Wp), x, w, b,
+                                                                                   y, vec_out);
+  PCN_CUDA_LAUNCH_CHECK();
+  return true;
+}
+
 template <typename I>
 void forward_impl(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
   const CA<I> a = make_ca<I>(p);
@@ -759,6 +871,7 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const f
     PCN_CUDA_LAUNCH_CHECK();
     return;
   }
+  if (forward_c1<I>(p, a, st, x, w, b, y)) return;
   const int64_t ny = cdiv(int64_t(a.Kg), BN) * p.groups;
   if constexpr (sizeof(I) == 4) {  // (int64 indexing: 64-row tiles only, fewer registers)
     if (use_tall_tiles(int64_t(a.M), ny)) {

@@ -58,6 +58,8 @@ CASES = {
     "first_c2_dilated_pad": (1, 9, 11, 2, 3, 2, 21, (2, 1), [2, 3, 4, 1], (2, 3), 1, True, "none"),
     "first_c4_k40_same_s12": (2, 8, 9, 4, 3, 3, 40, (1, 2), "same", (1, 1), 1, False, "relu"),
     "first_c1_wide_pad_gt_kernel": (1, 3, 40, 1, 2, 3, 17, (1, 1), [3, 2, 5, 4], (1, 1), 1, True, "none"),
+    # C == 1 with K = 200: the CUDA direct kernel's (conv_fwd_c1) partial thread groups
+    "first_c1_k200_strided_dilated": (2, 15, 13, 1, 3, 3, 200, (2, 1), "same", (1, 2), 1, True, "relu"),
     # K <= 8, C == 1, stride_w 1: vectors over 16 output pixels (AVX-512), 2 full + a tail
     "first_c1_k5_pixel_vectors": (2, 9, 37, 1, 3, 3, 5, (2, 1), "same", (1, 2), 1, True, "relu"),
     "first_c1_k8_pixel_vectors": (1, 6, 20, 1, 2, 4, 8, (1, 1), "valid", (1, 1), 1, False, "none"),
