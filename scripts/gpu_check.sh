@@ -18,6 +18,11 @@
 # without a build). The summary table is printed last. Exit status: number of
 # failed steps (0 = all passed).
 #
+# Through the device tool (a copy of the working tree, no network, 600 s per
+# call): first `mkdir -p build && cp -r ../shared/data/mnist build/mnist` here,
+# then run `bash scripts/gpu_check.sh` with carry ["build/mnist"] and a timeout
+# of 600 s; the logs and bench_gpu.json come back under $OUT.
+#
 # Time: the whole script keeps to PCN_GPU_BUDGET seconds (default 540, under
 # the device tool's 600 s per call): each step's timeout is cut to what is
 # left, and a step that would get under 20 s is skipped (SKIP(budget)), so the
