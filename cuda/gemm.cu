@@ -5,24 +5,45 @@
 // B(k,n) = transB ? B[n*ldb + k] : B[k*ldb + n]. beta == 0: C is write-only
 // (never read, so NaN poison in C does not leak into the result).
 //
-// Three kernels, chosen by the matmul precision (cuda_api.h):
-//  - Highest: fp32 SIMT. 128x128x8 block tile, 256 threads, 8x8 outputs per
-//    thread in registers, shared memory double-buffered (global loads for tile
-//    k+1 are issued before the FMAs of tile k).
-//  - High: TF32 tensor cores, mma.sync.m16n8k8 (fp32 accumulate).
-//  - Medium: BF16 tensor cores, mma.sync.m16n8k16 (fp32 accumulate).
-//    Both tensor-core kernels: 128x128x32 block tile, 8 warps (2x4), each warp
-//    64x32; operands are converted (cvt.rna.tf32 / round-to-nearest bf16) while
-//    staged into shared memory, stored k-contiguous ([m][k], [n][k]) with a
-//    row pad that makes the fragment loads bank-conflict free.
+// Kernels (cuda/gemm_kernels.cuh), chosen by the matmul precision (cuda_api.h):
+//  - Highest: fp32 SIMT (sgemm_simt). 128x128x8 block tile, 256 threads, 8x8
+//    outputs per thread in registers, shared memory double-buffered (global
+//    loads for tile k+1 are issued before the FMAs of tile k).
+//  - High: TF32 tensor cores, mma.sync.m16n8k8 (fp32 accumulate); operands
+//    rounded with cvt.rna.tf32 (as cuBLAS does; truncation doubles the error).
+//  - Medium: BF16 tensor cores, mma.sync.m16n8k16 (fp32 accumulate); fp32
+//    inputs rounded to nearest-even bf16 inside the kernel.
+//  For High/Medium:
+//   v3 (sgemm_tc3, the default): 128x256x32 block tile, 8 warps of 64x64;
+//    a 4-stage cp.async pipeline copies raw fp32 tiles into 192 KiB of
+//    dynamic shared memory, laid out as in global memory ([row][k] or
+//    [k][row]) with an XOR swizzle of the 16-byte chunks instead of padding;
+//    one __syncthreads per k tile; fragments by ldmatrix.x4 (TF32,
+//    k-contiguous operand) or 16-byte loads (the other operand via a
+//    permutation of the mma's rows/columns; BF16 via a permutation of k
+//    inside each 16-step), converted to tf32 / bf16 in registers. Needs
+//    lda % 4 == 0, ldb % 4 == 0, 16-byte aligned A and B, and a device that
+//    allows 192 KiB of shared memory per block (H100: 227 KiB; A100 has
+//    only 163 KiB); otherwise v2.
+//    Full derivation of the layouts: gemm_kernels.cuh; numbers and
+//    predictions: cuda/dev/NOTES.md. v3 has NOT been timed on a GPU yet (the
+//    host emulation, cuda/emu/, checks its results).
+//   v2 (sgemm_tc): 128x128x32 tile, 8 warps of 64x32, register-staged
+//    prefetch, operands converted while staged into one padded smem buffer.
+//   PCN_GEMM_TC=v2 in the environment (read at every call, so a benchmark
+//    can A/B both in one process) selects v2.
 //
-// Global loads are float4 when the leading dimension is a multiple of 4, the
-// base pointer is 16-byte aligned and the 4-run lies inside the matrix;
-// otherwise scalar with bounds checks (zeros outside), so any shape works.
+// simt/v2 global loads are float4 when the leading dimension is a multiple
+// of 4, the base pointer is 16-byte aligned and the 4-run lies inside the
+// matrix; otherwise scalar with bounds checks (zeros outside), so any shape
+// works. v3 zero-fills partial 16-byte chunks (cp.async src_bytes).
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "../csrc/cuda_api.h"
 #include "../csrc/ops/gemm.h"
@@ -48,21 +69,80 @@ KernelFn pick(MatmulPrecision prec) {
   }
 }
 
+using Tc3Fn = void (*)(int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float, float*,
+                       int64_t, int64_t);
+
+// v3 kernel for (TA, TB, BF16), its dynamic shared memory limit raised once
+// per device (bit dev of `done`).
+template <bool TA, bool TB, bool BF16>
+Tc3Fn tc3_prepared(int dev) {
+  static std::atomic<uint64_t> done{0};
+  const uint64_t bit = uint64_t(1) << (dev & 63);
+  if (!(done.load(std::memory_order_acquire) & bit)) {
+    PCN_CUDA_CHECK(cudaFuncSetAttribute(sgemm_tc3<TA, TB, BF16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        int(kTc3SmemBytes)));
+    done.fetch_or(bit, std::memory_order_release);
+  }
+  return sgemm_tc3<TA, TB, BF16>;
+}
+
+template <bool BF16>
+Tc3Fn pick_tc3(bool ta, bool tb, int dev) {
+  return ta ? (tb ? tc3_prepared<true, true, BF16>(dev) : tc3_prepared<true, false, BF16>(dev))
+            : (tb ? tc3_prepared<false, true, BF16>(dev) : tc3_prepared<false, false, BF16>(dev));
+}
+
+// Whether device dev lets a block have the v3 kernel's shared memory (queried once per device).
+bool tc3_fits(int dev) {
+  static std::atomic<int> cache[64];  // 0 unknown, 1 yes, 2 no
+  std::atomic<int>& c = cache[dev & 63];
+  int v = c.load(std::memory_order_acquire);
+  if (v == 0) {
+    int optin = 0;
+    PCN_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    v = size_t(optin) >= kTc3SmemBytes ? 1 : 2;
+    c.store(v, std::memory_order_release);
+  }
+  return v == 1;
+}
+
+// PCN_GEMM_TC=v2: the previous tensor-core kernel (read at every call).
+bool tc_v2_forced() {
+  const char* e = std::getenv("PCN_GEMM_TC");
+  return e && std::strcmp(e, "v2") == 0;
+}
+
 void cuda_gemm(const GemmParams& p, const float* A, const float* B, float* C) {
   if (p.M <= 0 || p.N <= 0) return;
   const int dev = cuda::device_of(C);
   cudaStream_t s = cuda::activate(dev);
   const MatmulPrecision prec = get_matmul_precision();
-  KernelFn k = p.transA ? (p.transB ? pick<true, true>(prec) : pick<true, false>(prec))
-                        : (p.transB ? pick<false, true>(prec) : pick<false, false>(prec));
-  // Both kernels use 128x128 block tiles.
-  const int64_t tiles_n = (p.N + 127) / 128, tiles_m = (p.M + 127) / 128;
-  if (tiles_n > int64_t(INT32_MAX))
-    PCN_THROW(ValueError, "matmul: N=" << p.N << " is too large for the CUDA kernel");
   const bool vecA = p.lda % 4 == 0 && (reinterpret_cast<uintptr_t>(A) & 15) == 0;
   const bool vecB = p.ldb % 4 == 0 && (reinterpret_cast<uintptr_t>(B) & 15) == 0;
   // gridDim.y is limited to 65535: launch row bands of at most that many tiles.
   constexpr int64_t kMaxY = 65535;
+  const bool tc = prec == MatmulPrecision::High || prec == MatmulPrecision::Medium;
+  if (tc && vecA && vecB && !tc_v2_forced() && tc3_fits(dev)) {
+    const Tc3Fn k = prec == MatmulPrecision::High ? pick_tc3<false>(p.transA, p.transB, dev)
+                                                  : pick_tc3<true>(p.transA, p.transB, dev);
+    const int64_t tiles_n = (p.N + TC3_BN - 1) / TC3_BN, tiles_m = (p.M + TC3_BM - 1) / TC3_BM;
+    if (tiles_n > int64_t(INT32_MAX))
+      PCN_THROW(ValueError, "matmul: N=" << p.N << " is too large for the CUDA kernel");
+    for (int64_t t0 = 0; t0 < tiles_m; t0 += kMaxY) {
+      const int64_t ty = std::min(kMaxY, tiles_m - t0);
+      const dim3 grid{unsigned(tiles_n), unsigned(ty), 1u};
+      k<<<grid, kThreads, kTc3SmemBytes, s>>>(p.M, p.N, p.K, p.alpha, A, p.lda, B, p.ldb, p.beta, C, p.ldc,
+                                              t0 * TC3_BM);
+      PCN_CUDA_LAUNCH_CHECK();
+    }
+    return;
+  }
+  KernelFn k = p.transA ? (p.transB ? pick<true, true>(prec) : pick<true, false>(prec))
+                        : (p.transB ? pick<false, true>(prec) : pick<false, false>(prec));
+  // simt and v2 use 128x128 block tiles.
+  const int64_t tiles_n = (p.N + 127) / 128, tiles_m = (p.M + 127) / 128;
+  if (tiles_n > int64_t(INT32_MAX))
+    PCN_THROW(ValueError, "matmul: N=" << p.N << " is too large for the CUDA kernel");
   for (int64_t t0 = 0; t0 < tiles_m; t0 += kMaxY) {
     const int64_t ty = std::min(kMaxY, tiles_m - t0);
     const dim3 grid{unsigned(tiles_n), unsigned(ty), 1u};

@@ -3,9 +3,14 @@
 // host side that picks one and launches it; see there for the design notes.
 //
 // sgemm_simt<TA, TB>   fp32, 128x128x8 tile, 8x8 per thread, double-buffered
-// sgemm_tc<TA, TB, BF16>  TF32 m16n8k8 / BF16 m16n8k16 mma.sync, 128x128x32 tile
-// Both: 256 threads, grid (ceil(N/128), ceil(M/128) rows from m_base), any
+// sgemm_tc<TA, TB, BF16>  TF32 m16n8k8 / BF16 m16n8k16 mma.sync, 128x128x32 tile (v2)
+// sgemm_tc3<TA, TB, BF16> the same instructions, 128x256x32 tile, 4-stage cp.async
+//                         pipeline, swizzled fp32 smem, ldmatrix / 16-byte fragment loads (v3)
+// simt/tc: 256 threads, grid (ceil(N/128), ceil(M/128) rows from m_base), any
 // shape; vecA/vecB allow float4 loads (ld % 4 == 0 and 16-byte aligned base).
+// tc3: 256 threads, grid (ceil(N/256), ceil(M/128) rows from m_base),
+// kTc3SmemBytes of dynamic shared memory; needs ld % 4 == 0 and 16-byte
+// aligned A and B (the launcher falls back to tc otherwise).
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -379,6 +384,344 @@ __global__ void __launch_bounds__(kThreads) sgemm_tc(int64_t M, int64_t N, int64
           store_c(C, ldc, M, N, m, n + 1, v1, alpha, beta);
         }
       }
+}
+
+// ---------------------------------------------------------------- tensor cores v3
+// sgemm_tc3<TA, TB, BF16>: the multistage version (design notes: cuda/gemm.cu
+// and cuda/dev/NOTES.md, "v3"). NOT YET RUN ON A GPU: checked by nvcc (sm_90,
+// ptxas: registers/spills) and by the host emulation (cuda/emu/) only.
+//
+// Block tile 128 (M) x 256 (N) x 32 (K), 8 warps as 2 (M) x 4 (N), each warp
+// 64x64 = 4 x 8 mma tiles; STAGES k tiles of raw fp32 A and B in dynamic shared
+// memory (kTc3SmemBytes = 192 KiB), filled by cp.async (16 bytes, zero-fill
+// outside the matrix), one __syncthreads per k tile. Operands are converted
+// in registers at fragment load: cvt.rna.tf32 (TF32) or round-to-nearest-even
+// bf16 pairs (BF16). Requirements (checked by the launcher): lda % 4 == 0,
+// ldb % 4 == 0, A and B 16-byte aligned (every 16-byte chunk cp.async reads is
+// then aligned); any M, N, K >= 0.
+//
+// Shared tiles, per operand, mirror the global layout (cp.async cannot
+// transpose); as 16-byte chunks, XOR-swizzled within aligned groups of 8
+// chunks (128 bytes = all 32 banks):
+//  K-major (A when !TA, B when TB): [rows][32 k], 8 chunks per row; chunk kc
+//    of row r sits at kc ^ swz_k(r), swz_k a bijection of r % 8
+//    (0,4,1,5,2,6,3,7). ldmatrix (8 rows of one chunk) and the BF16 reads
+//    (rows g, g+1 x 4 chunks per quarter warp) are conflict free.
+//  MN-major (A when TA, B when !TB): [32 k][rows], rows/4 chunks per k row;
+//    chunk rc of row k sits at rc ^ swz_mn(k), swz_mn(k) = f(k&3) ^ f((k>>2)&3),
+//    f(x) = bit0 -> bit0, bit1 -> bit2: a quarter warp reads 2 chunk columns
+//    (bit 1 of the chunk) x 4 k rows that differ in k&3 (TF32) or in (k>>2)&3
+//    (BF16), which land in 8 distinct chunk slots.
+//  (cuda/dev/bank_check.py enumerates every read and write pattern.)
+//
+// Fragments (g = lane/4, t = lane%4; layouts in ptx.cuh):
+//  TF32, K-major: ldmatrix.x4 on fp32 data: an 8x8 b16 matrix is 8 rows x 4
+//    fp32 (16 bytes), and lane L gets the 32-bit word of row L/4, b16 elements
+//    2(L%4), 2(L%4)+1 = fp32 element L%4 = exactly (g, t) of the mma fragment.
+//    A: matrices (rows 0-7, k 0-3), (rows 8-15, k 0-3), (rows 0-7, k 4-7),
+//    (rows 8-15, k 4-7) give a[0..3]; B ([n][k]): (n 0-7, k 0-3), (n 0-7,
+//    k 4-7) give b[0], b[1] of one n8 tile, matrices 2, 3 the next tile.
+//  MN-major: the mma's row (A) or column (B) index is mapped to a permuted
+//    position so that each thread's values over all the warp's tiles are
+//    contiguous: B column c of n8 tile j is n = wn + 8c + j, so the 8 values
+//    b0 (k = t, c = g) of tiles j = 0..7 are the 8 floats at [k][wn + 8g ..
+//    wn + 8g + 7]: two 16-byte loads. A row r of m16 tile i is m = wm + 8(r%8)
+//    + 4(r/8) + i (rows g and g+8 of tiles 0..3 = 8 floats at wm + 8g). The
+//    epilogue applies the same maps (with B permuted, a thread owns 16
+//    consecutive columns: float4 stores).
+//  BF16 (m16n8k16, fp32 in shared memory): the k order inside a 16-step is
+//    permuted, mma k index kappa -> 4 (kappa%8 / 2) + 2 (kappa/8) + kappa%2, so
+//    thread t's k pairs {2t, 2t+1} and {2t+8, 2t+9} are the 4 consecutive real
+//    k 4t..4t+3: one 16-byte load per K-major row, 4 k rows for MN-major; then
+//    pairs are packed with __floats2bfloat162_rn (lower k in the low half).
+//    (Both operands see the same permutation, so the sum is unchanged.)
+constexpr int TC3_BM = 128, TC3_BN = 256, TC3_BK = 32, TC3_STAGES = 4;
+constexpr int TC3_WM = 64, TC3_WN = 64;
+constexpr int TC3_MI = TC3_WM / 16, TC3_NJ = TC3_WN / 8;
+constexpr int TC3_A_STAGE = TC3_BM * TC3_BK, TC3_B_STAGE = TC3_BN * TC3_BK;  // floats
+constexpr size_t kTc3SmemBytes = size_t(TC3_STAGES) * (TC3_A_STAGE + TC3_B_STAGE) * sizeof(float);
+static_assert(kThreads == 256 && TC3_BM / TC3_WM * (TC3_BN / TC3_WN) == 8, "8 warps of 64x64");
+
+__device__ __forceinline__ int tc3_swz_k(int r) { return ((r & 1) << 2) | ((r >> 1) & 3); }
+__device__ __forceinline__ int tc3_f2(int x) { return (x & 1) | ((x & 2) << 1); }
+__device__ __forceinline__ int tc3_swz_mn(int k) { return tc3_f2(k & 3) ^ tc3_f2((k >> 2) & 3); }
+// Float offsets inside one stage tile; kc / rc count 16-byte chunks.
+__device__ __forceinline__ int tc3_off_k(int r, int kc) { return r * TC3_BK + ((kc ^ tc3_swz_k(r)) << 2); }
+template <int ROWS>
+__device__ __forceinline__ int tc3_off_mn(int k, int rc) {
+  return k * ROWS + ((rc ^ tc3_swz_mn(k)) << 2);
+}
+
+// Queue the cp.async copies of one operand's k tile [k0, k0 + 32) x rows
+// [r0, r0 + ROWS) (r along M for A, N for B). KMAJ: element (r, k) at
+// p[r*ld + k]; else at p[k*ld + r]. Chunks outside the matrix are zero-filled
+// (src_bytes 0..16, never reading past the end of a row or the matrix).
+template <int ROWS, bool KMAJ>
+__device__ __forceinline__ void tc3_load(float* tile, const float* __restrict__ p, int64_t ld, int64_t R,
+                                         int64_t K, int64_t r0, int64_t k0) {
+  constexpr int CHUNKS = ROWS * TC3_BK / 4;
+  static_assert(CHUNKS % kThreads == 0, "chunks split evenly");
+#pragma unroll
+  for (int i = 0; i < CHUNKS / kThreads; ++i) {
+    const int c = int(threadIdx.x) + i * kThreads;
+    int off, bytes;
+    int64_t gr, gk;
+    if (KMAJ) {  // a warp covers 4 rows x 8 chunks: 128 contiguous bytes per row
+      const int r = c / (TC3_BK / 4), kc = c % (TC3_BK / 4);
+      gr = r0 + r;
+      gk = k0 + 4 * kc;
+      off = tc3_off_k(r, kc);
+      const int64_t rem = K - gk;
+      bytes = (gr < R && rem > 0) ? (rem >= 4 ? 16 : int(rem) * 4) : 0;
+    } else {  // a warp covers 32 chunks (512 contiguous bytes) of one k row
+      const int k = c / (ROWS / 4), rc = c % (ROWS / 4);
+      gk = k0 + k;
+      gr = r0 + 4 * rc;
+      off = tc3_off_mn<ROWS>(k, rc);
+      const int64_t rem = R - gr;
+      bytes = (gk < K && rem > 0) ? (rem >= 4 ? 16 : int(rem) * 4) : 0;
+    }
+    const float* src = p;  // not read when bytes == 0
+    if (bytes) src = KMAJ ? p + gr * ld + gk : p + gk * ld + gr;
+    ptx::cp_async_16(tile + off, src, bytes);
+  }
+}
+
+__device__ __forceinline__ uint32_t tc3_tf32(uint32_t bits) { return ptx::cvt_tf32(__int_as_float(int(bits))); }
+__device__ __forceinline__ uint32_t tc3_bf16x2(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (low 16 bits) = lo
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+__device__ __forceinline__ float4 tc3_lds4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+
+// Fragments of one k step (8 for TF32, 16 for BF16) of the warp's 64x64 tile.
+template <bool TA, bool TB, bool BF16>
+__device__ __forceinline__ void tc3_fragments(const float* As, const float* Bs, int s, int wm, int wn, int lane,
+                                              uint32_t (&af)[TC3_MI][4], uint32_t (&bq)[TC3_NJ][2]) {
+  const int g = lane / 4, t = lane % 4;
+  if (!BF16) {
+    if (!TA) {  // ldmatrix.x4: lane L gives row (L%8) + 8((L/8)%2), chunk 2s + L/16
+#pragma unroll
+      for (int i = 0; i < TC3_MI; ++i) {
+        const int m = wm + 16 * i + (lane & 7) + ((lane >> 3) & 1) * 8;
+        uint32_t r[4];
+        ptx::ldmatrix_x4(r, As + tc3_off_k(m, 2 * s + (lane >> 4)));
+#pragma unroll
+        for (int q = 0; q < 4; ++q) af[i][q] = tc3_tf32(r[q]);
+      }
+    } else {  // [k][m]: a0/a2 of tile i at m = wm + 8g + i, a1/a3 at + 4
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int k = 8 * s + t + 4 * h, rc = (wm + 8 * g) / 4;
+        const float4 x = tc3_lds4(As + tc3_off_mn<TC3_BM>(k, rc));
+        const float4 y = tc3_lds4(As + tc3_off_mn<TC3_BM>(k, rc + 1));
+#pragma unroll
+        for (int i = 0; i < TC3_MI; ++i) {
+          af[i][2 * h] = ptx::cvt_tf32(get(x, i));
+          af[i][2 * h + 1] = ptx::cvt_tf32(get(y, i));
+        }
+      }
+    }
+    if (TB) {  // [n][k], ldmatrix.x4 over two n8 tiles: lane L gives row 8(L/16) + L%8, chunk 2s + (L/8)%2
+#pragma unroll
+      for (int jj = 0; jj < TC3_NJ / 2; ++jj) {
+        const int n = wn + 16 * jj + 8 * (lane >> 4) + (lane & 7);
+        uint32_t r[4];
+        ptx::ldmatrix_x4(r, Bs + tc3_off_k(n, 2 * s + ((lane >> 3) & 1)));
+        bq[2 * jj][0] = tc3_tf32(r[0]);
+        bq[2 * jj][1] = tc3_tf32(r[1]);
+        bq[2 * jj + 1][0] = tc3_tf32(r[2]);
+        bq[2 * jj + 1][1] = tc3_tf32(r[3]);
+      }
+    } else {  // [k][n]: b_h of tile j at n = wn + 8g + j
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int k = 8 * s + t + 4 * h, rc = (wn + 8 * g) / 4;
+        const float4 x = tc3_lds4(Bs + tc3_off_mn<TC3_BN>(k, rc));
+        const float4 y = tc3_lds4(Bs + tc3_off_mn<TC3_BN>(k, rc + 1));
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          bq[j][h] = ptx::cvt_tf32(get(x, j));
+          bq[j + 4][h] = ptx::cvt_tf32(get(y, j));
+        }
+      }
+    }
+  } else {
+    if (!TA) {  // row m: real k 16s + 4t .. +3 = one chunk
+#pragma unroll
+      for (int i = 0; i < TC3_MI; ++i)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const float4 x = tc3_lds4(As + tc3_off_k(wm + 16 * i + g + 8 * h, 4 * s + t));
+          af[i][h] = tc3_bf16x2(x.x, x.y);
+          af[i][2 + h] = tc3_bf16x2(x.z, x.w);
+        }
+    } else {
+#pragma unroll
+      for (int p = 0; p < 2; ++p) {  // k pair 2p, 2p+1 (one pair at a time: fewer live registers)
+        float4 x[2], y[2];
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int k = 16 * s + 4 * t + 2 * p + e, rc = (wm + 8 * g) / 4;
+          x[e] = tc3_lds4(As + tc3_off_mn<TC3_BM>(k, rc));
+          y[e] = tc3_lds4(As + tc3_off_mn<TC3_BM>(k, rc + 1));
+        }
+#pragma unroll
+        for (int i = 0; i < TC3_MI; ++i) {
+          af[i][2 * p] = tc3_bf16x2(get(x[0], i), get(x[1], i));
+          af[i][2 * p + 1] = tc3_bf16x2(get(y[0], i), get(y[1], i));
+        }
+      }
+    }
+    if (TB) {
+#pragma unroll
+      for (int j = 0; j < TC3_NJ; ++j) {
+        const float4 x = tc3_lds4(Bs + tc3_off_k(wn + 8 * j + g, 4 * s + t));
+        bq[j][0] = tc3_bf16x2(x.x, x.y);
+        bq[j][1] = tc3_bf16x2(x.z, x.w);
+      }
+    } else {
+#pragma unroll
+      for (int p = 0; p < 2; ++p) {  // b[p] = k pair 2p, 2p+1
+        float4 x[2], y[2];
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int k = 16 * s + 4 * t + 2 * p + e, rc = (wn + 8 * g) / 4;
+          x[e] = tc3_lds4(Bs + tc3_off_mn<TC3_BN>(k, rc));
+          y[e] = tc3_lds4(Bs + tc3_off_mn<TC3_BN>(k, rc + 1));
+        }
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          bq[j][p] = tc3_bf16x2(get(x[0], j), get(x[1], j));
+          bq[j + 4][p] = tc3_bf16x2(get(y[0], j), get(y[1], j));
+        }
+      }
+    }
+  }
+}
+
+// W consecutive outputs of row m from column n: alpha*v (+ beta*C).
+template <int W>
+__device__ __forceinline__ void tc3_store_run(float* __restrict__ C, int64_t ldc, int64_t M, int64_t N, int64_t m,
+                                              int64_t n, const float (&v)[W], float alpha, float beta, bool vec) {
+  if (m >= M) return;
+  float* c = C + m * ldc + n;
+  if (vec && n + W - 1 < N) {
+    if (W == 4) {
+      float4 o = make_float4(alpha * v[0], alpha * v[1], alpha * v[2], alpha * v[3]);
+      if (beta != 0.f) {
+        const float4 old = *reinterpret_cast<const float4*>(c);
+        o.x += beta * old.x; o.y += beta * old.y; o.z += beta * old.z; o.w += beta * old.w;
+      }
+      *reinterpret_cast<float4*>(c) = o;
+    } else {
+      float2 o = make_float2(alpha * v[0], alpha * v[1]);
+      if (beta != 0.f) {
+        const float2 old = *reinterpret_cast<const float2*>(c);
+        o.x += beta * old.x; o.y += beta * old.y;
+      }
+      *reinterpret_cast<float2*>(c) = o;
+    }
+    return;
+  }
+#pragma unroll
+  for (int e = 0; e < W; ++e) store_c(C, ldc, M, N, m, n + e, v[e], alpha, beta);
+}
+
+template <bool TA, bool TB, bool BF16>
+__global__ void __launch_bounds__(kThreads, 1) sgemm_tc3(int64_t M, int64_t N, int64_t K, float alpha,
+                                                         const float* __restrict__ A, int64_t lda,
+                                                         const float* __restrict__ B, int64_t ldb, float beta,
+                                                         float* __restrict__ C, int64_t ldc, int64_t m_base) {
+  extern __shared__ __align__(16) float tc3_smem[];
+  float* const As = tc3_smem;                              // [STAGES][A_STAGE]
+  float* const Bs = tc3_smem + TC3_STAGES * TC3_A_STAGE;  // [STAGES][B_STAGE]
+
+  const int64_t m0 = m_base + int64_t(blockIdx.y) * TC3_BM;
+  const int64_t n0 = int64_t(blockIdx.x) * TC3_BN;
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+  const int wm = (warp / 4) * TC3_WM, wn = (warp % 4) * TC3_WN;
+
+  float acc[TC3_MI][TC3_NJ][4];
+#pragma unroll
+  for (int i = 0; i < TC3_MI; ++i)
+#pragma unroll
+    for (int j = 0; j < TC3_NJ; ++j)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) acc[i][j][c] = 0.f;
+
+  auto load_tile = [&](int stage, int64_t kt) {
+    tc3_load<TC3_BM, !TA>(As + stage * TC3_A_STAGE, A, lda, M, K, m0, kt * TC3_BK);
+    tc3_load<TC3_BN, TB>(Bs + stage * TC3_B_STAGE, B, ldb, N, K, n0, kt * TC3_BK);
+  };
+
+  const int64_t ktiles = (K + TC3_BK - 1) / TC3_BK;
+  // Prologue: tiles 0 .. STAGES-2 in flight, one commit group each (empty
+  // groups past the end keep the group count uniform for wait<STAGES-2>).
+#pragma unroll
+  for (int st = 0; st < TC3_STAGES - 1; ++st) {
+    if (st < ktiles) load_tile(st, st);
+    ptx::cp_async_commit();
+  }
+  for (int64_t kt = 0; kt < ktiles; ++kt) {
+    ptx::cp_async_wait<TC3_STAGES - 2>();  // this thread's copies of tile kt landed
+    __syncthreads();  // ... everyone's; and everyone finished computing tile kt-1
+    // Refill the stage tile kt-1 used (free after the barrier above).
+    const int64_t kn = kt + TC3_STAGES - 1;
+    if (kn < ktiles) load_tile(int(kn % TC3_STAGES), kn);
+    ptx::cp_async_commit();
+
+    const int stage = int(kt % TC3_STAGES);
+    const float* as = As + stage * TC3_A_STAGE;
+    const float* bs = Bs + stage * TC3_B_STAGE;
+    constexpr int KSTEP = BF16 ? 16 : 8;
+#pragma unroll
+    for (int s = 0; s < TC3_BK / KSTEP; ++s) {
+      uint32_t af[TC3_MI][4], bq[TC3_NJ][2];
+      tc3_fragments<TA, TB, BF16>(as, bs, s, wm, wn, lane, af, bq);
+#pragma unroll
+      for (int i = 0; i < TC3_MI; ++i)
+#pragma unroll
+        for (int j = 0; j < TC3_NJ; ++j) {
+          if (!BF16)
+            ptx::mma_tf32_16x8x8(acc[i][j], af[i], bq[j]);
+          else
+            ptx::mma_bf16_16x8x16(acc[i][j], af[i], bq[j]);
+        }
+    }
+  }
+  ptx::cp_async_wait<0>();  // only empty groups can be left; keeps the block's exit clean
+
+  // Epilogue. acc[i][j][e]: mma row g + 8(e/2), column 2t + e%2, mapped to
+  // (m, n) as the fragment loads did.
+  const int g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int i = 0; i < TC3_MI; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int mr = TA ? wm + 8 * g + 4 * h + i : wm + 16 * i + g + 8 * h;
+      const int64_t m = m0 + mr;
+      if (!TB) {  // columns wn + 16t + q, q = 0..15: acc[i][q%8][2h + q/8]
+        const bool vec = (ldc % 4 == 0) && ((reinterpret_cast<uintptr_t>(C) & 15) == 0);
+#pragma unroll
+        for (int q4 = 0; q4 < 4; ++q4) {
+          float v[4];
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int q = 4 * q4 + e;
+            v[e] = acc[i][q % 8][2 * h + q / 8];
+          }
+          tc3_store_run<4>(C, ldc, M, N, m, n0 + wn + 16 * t + 4 * q4, v, alpha, beta, vec);
+        }
+      } else {  // columns wn + 8j + 2t, +1
+        const bool vec = (ldc % 2 == 0) && ((reinterpret_cast<uintptr_t>(C) & 7) == 0);
+#pragma unroll
+        for (int j = 0; j < TC3_NJ; ++j) {
+          const float v[2] = {acc[i][j][2 * h], acc[i][j][2 * h + 1]};
+          tc3_store_run<2>(C, ldc, M, N, m, n0 + wn + 8 * j + 2 * t, v, alpha, beta, vec);
+        }
+      }
+    }
 }
 
 }  // namespace gemm_kernels
