@@ -94,6 +94,7 @@ Tc3Fn pick_tc3(bool ta, bool tb, int dev) {
 
 // Whether device dev lets a block have the v3 kernel's shared memory (queried once per device).
 bool tc3_fits(int dev) {
+#ifdef __CUDACC__
   static std::atomic<int> cache[64];  // 0 unknown, 1 yes, 2 no
   std::atomic<int>& c = cache[dev & 63];
   int v = c.load(std::memory_order_acquire);
@@ -104,6 +105,10 @@ bool tc3_fits(int dev) {
     c.store(v, std::memory_order_release);
   }
   return v == 1;
+#else
+  (void)dev;
+  return true;  // host emulation (cuda/emu/, plain C++): no device limit; emulate v3
+#endif
 }
 
 // PCN_GEMM_TC=v2: the previous tensor-core kernel (read at every call).
