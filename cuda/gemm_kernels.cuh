@@ -389,7 +389,8 @@ __global__ void __launch_bounds__(kThreads) sgemm_tc(int64_t M, int64_t N, int64
 // ---------------------------------------------------------------- tensor cores v3
 // sgemm_tc3<TA, TB, BF16>: the multistage version (design notes: cuda/gemm.cu
 // and cuda/dev/NOTES.md, "v3"). NOT YET RUN ON A GPU: checked by nvcc (sm_90,
-// ptxas: registers/spills) and by the host emulation (cuda/emu/) only.
+// ptxas: registers/spills; SASS instruction mix) and by the host emulation
+// (cuda/emu/) only.
 //
 // Block tile 128 (M) x 256 (N) x 32 (K), 8 warps as 2 (M) x 4 (N), each warp
 // 64x64 = 4 x 8 mma tiles; STAGES k tiles of raw fp32 A and B in dynamic shared
@@ -405,14 +406,19 @@ __global__ void __launch_bounds__(kThreads) sgemm_tc(int64_t M, int64_t N, int64
 // chunks (128 bytes = all 32 banks):
 //  K-major (A when !TA, B when TB): [rows][32 k], 8 chunks per row; chunk kc
 //    of row r sits at kc ^ swz_k(r), swz_k a bijection of r % 8
-//    (0,4,1,5,2,6,3,7). ldmatrix (8 rows of one chunk) and the BF16 reads
-//    (rows g, g+1 x 4 chunks per quarter warp) are conflict free.
+//    (0,4,1,5,2,6,3,7): ldmatrix (8 rows of one chunk) and the BF16 16-byte
+//    reads (rows g, g+1 x 4 chunks per quarter warp) are conflict free.
 //  MN-major (A when TA, B when !TB): [32 k][rows], rows/4 chunks per k row;
-//    chunk rc of row k sits at rc ^ swz_mn(k), swz_mn(k) = f(k&3) ^ f((k>>2)&3),
-//    f(x) = bit0 -> bit0, bit1 -> bit2: a quarter warp reads 2 chunk columns
-//    (bit 1 of the chunk) x 4 k rows that differ in k&3 (TF32) or in (k>>2)&3
-//    (BF16), which land in 8 distinct chunk slots.
+//    chunk rc of k row k sits at rc ^ swz_mn(k), swz_mn(k) = ((k&3) << 1) ^
+//    f((k>>2)&3), f(x) = bit0 -> bit0, bit1 -> bit2. TF32 reads 32-bit words,
+//    8 consecutive rows (2 chunks, chunk bit 0) x 4 k rows with distinct k&3
+//    (chunk bits 1-2); BF16 reads 16 bytes, chunk bits 1 (lane) x 4 k rows with
+//    distinct (k>>2)&3 (chunk bits 0, 2): both land in 8 distinct chunk slots.
 //  (cuda/dev/bank_check.py enumerates every read and write pattern.)
+//  Every per-thread shared offset is a loop-invariant base XOR a compile-time
+//  constant (the swizzle acts on bits 2-4 of the float index, which the
+//  offsets of tiles/steps only flip, never carry into) plus an immediate:
+//  one LOP3 per fragment load instead of recomputing the swizzle.
 //
 // Fragments (g = lane/4, t = lane%4; layouts in ptx.cuh):
 //  TF32, K-major: ldmatrix.x4 on fp32 data: an 8x8 b16 matrix is 8 rows x 4
@@ -421,20 +427,24 @@ __global__ void __launch_bounds__(kThreads) sgemm_tc(int64_t M, int64_t N, int64
 //    A: matrices (rows 0-7, k 0-3), (rows 8-15, k 0-3), (rows 0-7, k 4-7),
 //    (rows 8-15, k 4-7) give a[0..3]; B ([n][k]): (n 0-7, k 0-3), (n 0-7,
 //    k 4-7) give b[0], b[1] of one n8 tile, matrices 2, 3 the next tile.
-//  MN-major: the mma's row (A) or column (B) index is mapped to a permuted
-//    position so that each thread's values over all the warp's tiles are
-//    contiguous: B column c of n8 tile j is n = wn + 8c + j, so the 8 values
-//    b0 (k = t, c = g) of tiles j = 0..7 are the 8 floats at [k][wn + 8g ..
-//    wn + 8g + 7]: two 16-byte loads. A row r of m16 tile i is m = wm + 8(r%8)
-//    + 4(r/8) + i (rows g and g+8 of tiles 0..3 = 8 floats at wm + 8g). The
-//    epilogue applies the same maps (with B permuted, a thread owns 16
-//    consecutive columns: float4 stores).
+//  TF32, MN-major: one 32-bit load per fragment register (fp32 cannot be
+//    transposed by ldmatrix, whose .trans works on 16-bit elements); each
+//    load lands directly in the register the mma needs (16-byte loads would
+//    need register moves to pair k and k+4: measured in SASS, 240-530 extra
+//    instructions per k tile).
 //  BF16 (m16n8k16, fp32 in shared memory): the k order inside a 16-step is
 //    permuted, mma k index kappa -> 4 (kappa%8 / 2) + 2 (kappa/8) + kappa%2, so
 //    thread t's k pairs {2t, 2t+1} and {2t+8, 2t+9} are the 4 consecutive real
-//    k 4t..4t+3: one 16-byte load per K-major row, 4 k rows for MN-major; then
-//    pairs are packed with __floats2bfloat162_rn (lower k in the low half).
-//    (Both operands see the same permutation, so the sum is unchanged.)
+//    k 4t..4t+3: one 16-byte load per K-major row. MN-major: the mma's row (A)
+//    or column (B) index is mapped to a permuted position so that each
+//    thread's values over all the warp's tiles are contiguous: B column c of
+//    n8 tile j is n = wn + 8c + j (the 8 values of tiles j = 0..7 at one k are
+//    the 8 floats at [k][wn + 8g ..]: two 16-byte loads); A row r of m16 tile
+//    i is m = wm + 8(r%8) + 4(r/8) + i. Pairs are packed with
+//    __floats2bfloat162_rn (lower k in the low half), which writes any
+//    register: no moves. The epilogue applies the same maps (with B permuted
+//    a thread owns 16 consecutive columns: float4 stores). Both operands see
+//    the same k permutation, so the sum is unchanged.
 constexpr int TC3_BM = 128, TC3_BN = 256, TC3_BK = 32, TC3_STAGES = 4;
 constexpr int TC3_WM = 64, TC3_WN = 64;
 constexpr int TC3_MI = TC3_WM / 16, TC3_NJ = TC3_WN / 8;
@@ -442,9 +452,9 @@ constexpr int TC3_A_STAGE = TC3_BM * TC3_BK, TC3_B_STAGE = TC3_BN * TC3_BK;  // 
 constexpr size_t kTc3SmemBytes = size_t(TC3_STAGES) * (TC3_A_STAGE + TC3_B_STAGE) * sizeof(float);
 static_assert(kThreads == 256 && TC3_BM / TC3_WM * (TC3_BN / TC3_WN) == 8, "8 warps of 64x64");
 
-__device__ __forceinline__ int tc3_swz_k(int r) { return ((r & 1) << 2) | ((r >> 1) & 3); }
-__device__ __forceinline__ int tc3_f2(int x) { return (x & 1) | ((x & 2) << 1); }
-__device__ __forceinline__ int tc3_swz_mn(int k) { return tc3_f2(k & 3) ^ tc3_f2((k >> 2) & 3); }
+__host__ __device__ constexpr int tc3_swz_k(int r) { return ((r & 1) << 2) | ((r >> 1) & 3); }
+__host__ __device__ constexpr int tc3_f2(int x) { return (x & 1) | ((x & 2) << 1); }
+__host__ __device__ constexpr int tc3_swz_mn(int k) { return ((k & 3) << 1) ^ tc3_f2((k >> 2) & 3); }
 // Float offsets inside one stage tile; kc / rc count 16-byte chunks.
 __device__ __forceinline__ int tc3_off_k(int r, int kc) { return r * TC3_BK + ((kc ^ tc3_swz_k(r)) << 2); }
 template <int ROWS>
@@ -452,40 +462,67 @@ __device__ __forceinline__ int tc3_off_mn(int k, int rc) {
   return k * ROWS + ((rc ^ tc3_swz_mn(k)) << 2);
 }
 
-// Queue the cp.async copies of one operand's k tile [k0, k0 + 32) x rows
-// [r0, r0 + ROWS) (r along M for A, N for B). KMAJ: element (r, k) at
-// p[r*ld + k]; else at p[k*ld + r]. Chunks outside the matrix are zero-filled
-// (src_bytes 0..16, never reading past the end of a row or the matrix).
+// cp.async producer for one operand: k tile [k0, k0 + 32) x rows [r0, r0 +
+// ROWS) (r along M for A, N for B). KMAJ: element (r, k) at p[r*ld + k]; else
+// at p[k*ld + r]. Chunk i of this thread (i < NI) is, KMAJ: row tid/8 + 32i,
+// chunk tid%8; else: k row tid/CPR + (256/CPR) i, chunk tid%CPR (CPR = chunks
+// per k row), so that per thread only one source pointer, one destination
+// offset and the bounds are computed (once), and each chunk adds constants.
+// Chunks outside the matrix are zero-filled (src_bytes 0..16; the source is
+// never read past the end of a row or of the matrix).
 template <int ROWS, bool KMAJ>
-__device__ __forceinline__ void tc3_load(float* tile, const float* __restrict__ p, int64_t ld, int64_t R,
-                                         int64_t K, int64_t r0, int64_t k0) {
-  constexpr int CHUNKS = ROWS * TC3_BK / 4;
-  static_assert(CHUNKS % kThreads == 0, "chunks split evenly");
-#pragma unroll
-  for (int i = 0; i < CHUNKS / kThreads; ++i) {
-    const int c = int(threadIdx.x) + i * kThreads;
-    int off, bytes;
-    int64_t gr, gk;
-    if (KMAJ) {  // a warp covers 4 rows x 8 chunks: 128 contiguous bytes per row
-      const int r = c / (TC3_BK / 4), kc = c % (TC3_BK / 4);
-      gr = r0 + r;
-      gk = k0 + 4 * kc;
-      off = tc3_off_k(r, kc);
-      const int64_t rem = K - gk;
-      bytes = (gr < R && rem > 0) ? (rem >= 4 ? 16 : int(rem) * 4) : 0;
-    } else {  // a warp covers 32 chunks (512 contiguous bytes) of one k row
-      const int k = c / (ROWS / 4), rc = c % (ROWS / 4);
-      gk = k0 + k;
-      gr = r0 + 4 * rc;
-      off = tc3_off_mn<ROWS>(k, rc);
-      const int64_t rem = R - gr;
-      bytes = (gk < K && rem > 0) ? (rem >= 4 ? 16 : int(rem) * 4) : 0;
+struct Tc3Loader {
+  static constexpr int CHUNKS = ROWS * TC3_BK / 4, NI = CHUNKS / kThreads;
+  static constexpr int CPR = KMAJ ? TC3_BK / 4 : ROWS / 4;  // chunks per smem row
+  static constexpr int RPP = kThreads / CPR;                 // smem rows per pass of the block
+  static_assert(CHUNKS % kThreads == 0 && kThreads % CPR == 0, "chunks split evenly");
+  // Per-thread state kept small (registers are tight): strides come from ld.
+  const float* src;  // chunk 0 of the next tile to load
+  int dst;           // float offset of chunk 0 in a stage tile
+  int lim;           // KMAJ: rows left (valid: 32i < lim); else: 4 * (columns left in the row, clamped)
+  int kpos;          // KMAJ: k of this thread's chunk in tile 0; else: k row in tile 0
+
+  __device__ __forceinline__ void init(const float* __restrict__ p, int64_t ld, int64_t R, int64_t r0) {
+    const int c = int(threadIdx.x);
+    if (KMAJ) {
+      const int r = c / CPR, kc = c % CPR;
+      dst = tc3_off_k(r, kc);
+      kpos = 4 * kc;
+      const int64_t left = R - r0 - r;
+      lim = left <= 0 ? 0 : left >= ROWS ? ROWS : int(left);
+      src = lim > 0 ? p + (r0 + r) * ld + kpos : p;
+    } else {
+      const int k = c / CPR, rc = c % CPR;
+      dst = tc3_off_mn<ROWS>(k, rc);
+      kpos = k;
+      const int64_t left = R - r0 - 4 * rc;
+      lim = left <= 0 ? 0 : left >= 4 ? 16 : int(left) * 4;
+      src = lim > 0 ? p + int64_t(k) * ld + r0 + 4 * rc : p;
     }
-    const float* src = p;  // not read when bytes == 0
-    if (bytes) src = KMAJ ? p + gr * ld + gk : p + gk * ld + gr;
-    ptx::cp_async_16(tile + off, src, bytes);
   }
-}
+  // Queue tile kt (the next one: tiles are loaded in order) into `tile`.
+  __device__ __forceinline__ void load(float* tile, const float* base, int64_t ld, int64_t K, int64_t kt) {
+    const int64_t k0 = kt * TC3_BK;
+#pragma unroll
+    for (int i = 0; i < NI; ++i) {
+      int bytes;
+      int off;
+      if (KMAJ) {
+        const int64_t kleft = K - k0 - kpos;  // elements of this chunk inside the matrix
+        const int kb = kleft >= 4 ? 16 : kleft <= 0 ? 0 : int(kleft) * 4;
+        bytes = RPP * i < lim ? kb : 0;
+        off = dst + RPP * i * TC3_BK;  // same swizzle: RPP * i is a multiple of 8 rows
+      } else {
+        bytes = k0 + kpos + RPP * i < K ? lim : 0;
+        // k row kpos + RPP*i: swz_mn is XOR-linear in the bit fields it reads and
+        // kpos < RPP (a power of two >= 4) shares none of them with RPP*i.
+        off = (dst ^ (tc3_swz_mn(RPP * i) << 2)) + RPP * i * ROWS;
+      }
+      ptx::cp_async_16(tile + off, bytes ? src + int64_t(RPP * i) * ld : base, bytes);
+    }
+    src += KMAJ ? int64_t(TC3_BK) : int64_t(TC3_BK) * ld;
+  }
+};
 
 __device__ __forceinline__ uint32_t tc3_tf32(uint32_t bits) { return ptx::cvt_tf32(__int_as_float(int(bits))); }
 __device__ __forceinline__ uint32_t tc3_bf16x2(float lo, float hi) {
@@ -494,77 +531,94 @@ __device__ __forceinline__ uint32_t tc3_bf16x2(float lo, float hi) {
 }
 __device__ __forceinline__ float4 tc3_lds4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 
-// Fragments of one k step (8 for TF32, 16 for BF16) of the warp's 64x64 tile.
+// Per-thread fragment base offsets (floats, inside a stage tile), computed once.
 template <bool TA, bool TB, bool BF16>
-__device__ __forceinline__ void tc3_fragments(const float* As, const float* Bs, int s, int wm, int wn, int lane,
+struct Tc3Frag {
+  int a, b;
+  __device__ __forceinline__ void init(int wm, int wn, int lane) {
+    const int g = lane / 4, t = lane % 4;
+    if (!BF16) {
+      // ldmatrix A: row (L%8) + 8((L/8)%2), chunk L/16; B: row 8(L/16) + L%8, chunk (L/8)%2.
+      // MN-major: k row t, columns w + 8v + g -> XOR constants added per load.
+      a = !TA ? tc3_off_k(wm + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)
+              : t * TC3_BM + (((wm + 4 * (g / 4)) ^ (t << 3)) + g % 4);
+      b = TB ? tc3_off_k(wn + 8 * (lane >> 4) + (lane & 7), (lane >> 3) & 1)
+             : t * TC3_BN + (((wn + 4 * (g / 4)) ^ (t << 3)) + g % 4);
+    } else {
+      // K-major: row w + g, chunk t (step s: ^ 4s chunks). MN-major: k row 4t,
+      // chunk (w + 8g)/4 (k row 4t + e: swz ^ (e << 1)).
+      a = !TA ? tc3_off_k(wm + g, t) : 4 * t * TC3_BM + ((wm + 8 * g) ^ (tc3_f2(t) << 2));
+      b = TB ? tc3_off_k(wn + g, t) : 4 * t * TC3_BN + ((wn + 8 * g) ^ (tc3_f2(t) << 2));
+    }
+  }
+};
+
+// Fragments of k step s (8 k for TF32, 16 for BF16) of the warp's 64x64 tile;
+// as, bs: this stage's tiles; fa, fb: Tc3Frag offsets.
+template <bool TA, bool TB, bool BF16>
+__device__ __forceinline__ void tc3_fragments(const float* as, const float* bs, int fa, int fb, int s,
                                               uint32_t (&af)[TC3_MI][4], uint32_t (&bq)[TC3_NJ][2]) {
-  const int g = lane / 4, t = lane % 4;
   if (!BF16) {
-    if (!TA) {  // ldmatrix.x4: lane L gives row (L%8) + 8((L/8)%2), chunk 2s + L/16
+    if (!TA) {  // tile i: rows + 16i (+512 floats), step s: chunk ^ 2s
 #pragma unroll
       for (int i = 0; i < TC3_MI; ++i) {
-        const int m = wm + 16 * i + (lane & 7) + ((lane >> 3) & 1) * 8;
         uint32_t r[4];
-        ptx::ldmatrix_x4(r, As + tc3_off_k(m, 2 * s + (lane >> 4)));
+        ptx::ldmatrix_x4(r, as + ((fa ^ (8 * s)) + 512 * i));
 #pragma unroll
         for (int q = 0; q < 4; ++q) af[i][q] = tc3_tf32(r[q]);
       }
-    } else {  // [k][m]: a0/a2 of tile i at m = wm + 8g + i, a1/a3 at + 4
+    } else {  // a[v + 2h] of tile i: (m = wm + 16i + 8v + g, k = 8s + 4h + t)
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        const int k = 8 * s + t + 4 * h, rc = (wm + 8 * g) / 4;
-        const float4 x = tc3_lds4(As + tc3_off_mn<TC3_BM>(k, rc));
-        const float4 y = tc3_lds4(As + tc3_off_mn<TC3_BM>(k, rc + 1));
+        const int kr = 8 * s + 4 * h;  // k row of t = 0; its swizzle part beyond t: f((kr>>2)&3)
+        const int x = tc3_f2((kr >> 2) & 3) << 2;
 #pragma unroll
-        for (int i = 0; i < TC3_MI; ++i) {
-          af[i][2 * h] = ptx::cvt_tf32(get(x, i));
-          af[i][2 * h + 1] = ptx::cvt_tf32(get(y, i));
-        }
+        for (int i = 0; i < TC3_MI; ++i)
+#pragma unroll
+          for (int v = 0; v < 2; ++v)
+            af[i][v + 2 * h] =
+                ptx::cvt_tf32(as[(fa ^ (x ^ ((16 * i + 8 * v) & 31))) + ((16 * i + 8 * v) & ~31) + kr * TC3_BM]);
       }
     }
-    if (TB) {  // [n][k], ldmatrix.x4 over two n8 tiles: lane L gives row 8(L/16) + L%8, chunk 2s + (L/8)%2
+    if (TB) {  // ldmatrix over n8 tiles 2jj, 2jj+1: rows + 16jj
 #pragma unroll
       for (int jj = 0; jj < TC3_NJ / 2; ++jj) {
-        const int n = wn + 16 * jj + 8 * (lane >> 4) + (lane & 7);
         uint32_t r[4];
-        ptx::ldmatrix_x4(r, Bs + tc3_off_k(n, 2 * s + ((lane >> 3) & 1)));
+        ptx::ldmatrix_x4(r, bs + ((fb ^ (8 * s)) + 512 * jj));
         bq[2 * jj][0] = tc3_tf32(r[0]);
         bq[2 * jj][1] = tc3_tf32(r[1]);
         bq[2 * jj + 1][0] = tc3_tf32(r[2]);
         bq[2 * jj + 1][1] = tc3_tf32(r[3]);
       }
-    } else {  // [k][n]: b_h of tile j at n = wn + 8g + j
+    } else {  // b[h] of tile j: (k = 8s + 4h + t, n = wn + 8j + g)
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        const int k = 8 * s + t + 4 * h, rc = (wn + 8 * g) / 4;
-        const float4 x = tc3_lds4(Bs + tc3_off_mn<TC3_BN>(k, rc));
-        const float4 y = tc3_lds4(Bs + tc3_off_mn<TC3_BN>(k, rc + 1));
+        const int kr = 8 * s + 4 * h;
+        const int x = tc3_f2((kr >> 2) & 3) << 2;
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          bq[j][h] = ptx::cvt_tf32(get(x, j));
-          bq[j + 4][h] = ptx::cvt_tf32(get(y, j));
-        }
+        for (int j = 0; j < TC3_NJ; ++j)
+          bq[j][h] = ptx::cvt_tf32(bs[(fb ^ (x ^ ((8 * j) & 31))) + ((8 * j) & ~31) + kr * TC3_BN]);
       }
     }
   } else {
-    if (!TA) {  // row m: real k 16s + 4t .. +3 = one chunk
+    if (!TA) {  // row wm + 16i + 8h + g: real k 16s + 4t .. +3 = chunk 4s + t
 #pragma unroll
       for (int i = 0; i < TC3_MI; ++i)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-          const float4 x = tc3_lds4(As + tc3_off_k(wm + 16 * i + g + 8 * h, 4 * s + t));
+          const float4 x = tc3_lds4(as + ((fa ^ (16 * s)) + 512 * i + 256 * h));
           af[i][h] = tc3_bf16x2(x.x, x.y);
           af[i][2 + h] = tc3_bf16x2(x.z, x.w);
         }
-    } else {
+    } else {  // k rows 16s + 4t + e; m = wm + 8g + (0..3 | 4..7)
 #pragma unroll
       for (int p = 0; p < 2; ++p) {  // k pair 2p, 2p+1 (one pair at a time: fewer live registers)
         float4 x[2], y[2];
 #pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int k = 16 * s + 4 * t + 2 * p + e, rc = (wm + 8 * g) / 4;
-          x[e] = tc3_lds4(As + tc3_off_mn<TC3_BM>(k, rc));
-          y[e] = tc3_lds4(As + tc3_off_mn<TC3_BM>(k, rc + 1));
+        for (int e2 = 0; e2 < 2; ++e2) {
+          const int e = 2 * p + e2, o = (16 * s + e) * TC3_BM;
+          x[e2] = tc3_lds4(as + ((fa ^ (e << 3)) + o));
+          y[e2] = tc3_lds4(as + ((fa ^ ((e << 3) ^ 4)) + o));
         }
 #pragma unroll
         for (int i = 0; i < TC3_MI; ++i) {
@@ -576,7 +630,7 @@ __device__ __forceinline__ void tc3_fragments(const float* As, const float* Bs, 
     if (TB) {
 #pragma unroll
       for (int j = 0; j < TC3_NJ; ++j) {
-        const float4 x = tc3_lds4(Bs + tc3_off_k(wn + 8 * j + g, 4 * s + t));
+        const float4 x = tc3_lds4(bs + ((fb ^ (16 * s)) + 256 * j));
         bq[j][0] = tc3_bf16x2(x.x, x.y);
         bq[j][1] = tc3_bf16x2(x.z, x.w);
       }
@@ -585,10 +639,10 @@ __device__ __forceinline__ void tc3_fragments(const float* As, const float* Bs, 
       for (int p = 0; p < 2; ++p) {  // b[p] = k pair 2p, 2p+1
         float4 x[2], y[2];
 #pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int k = 16 * s + 4 * t + 2 * p + e, rc = (wn + 8 * g) / 4;
-          x[e] = tc3_lds4(Bs + tc3_off_mn<TC3_BN>(k, rc));
-          y[e] = tc3_lds4(Bs + tc3_off_mn<TC3_BN>(k, rc + 1));
+        for (int e2 = 0; e2 < 2; ++e2) {
+          const int e = 2 * p + e2, o = (16 * s + e) * TC3_BN;
+          x[e2] = tc3_lds4(bs + ((fb ^ (e << 3)) + o));
+          y[e2] = tc3_lds4(bs + ((fb ^ ((e << 3) ^ 4)) + o));
         }
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
@@ -650,35 +704,46 @@ __global__ void __launch_bounds__(kThreads, 1) sgemm_tc3(int64_t M, int64_t N, i
 #pragma unroll
       for (int c = 0; c < 4; ++c) acc[i][j][c] = 0.f;
 
-  auto load_tile = [&](int stage, int64_t kt) {
-    tc3_load<TC3_BM, !TA>(As + stage * TC3_A_STAGE, A, lda, M, K, m0, kt * TC3_BK);
-    tc3_load<TC3_BN, TB>(Bs + stage * TC3_B_STAGE, B, ldb, N, K, n0, kt * TC3_BK);
-  };
+  Tc3Loader<TC3_BM, !TA> la;
+  Tc3Loader<TC3_BN, TB> lb;
+  la.init(A, lda, M, m0);
+  lb.init(B, ldb, N, n0);
+  Tc3Frag<TA, TB, BF16> fr;
+  fr.init(wm, wn, lane);
 
   const int64_t ktiles = (K + TC3_BK - 1) / TC3_BK;
   // Prologue: tiles 0 .. STAGES-2 in flight, one commit group each (empty
   // groups past the end keep the group count uniform for wait<STAGES-2>).
 #pragma unroll
   for (int st = 0; st < TC3_STAGES - 1; ++st) {
-    if (st < ktiles) load_tile(st, st);
+    if (st < ktiles) {
+      la.load(As + st * TC3_A_STAGE, A, lda, K, st);
+      lb.load(Bs + st * TC3_B_STAGE, B, ldb, K, st);
+    }
     ptx::cp_async_commit();
   }
+  int stage = 0, wstage = TC3_STAGES - 1;  // stage computed / refilled in this iteration
   for (int64_t kt = 0; kt < ktiles; ++kt) {
     ptx::cp_async_wait<TC3_STAGES - 2>();  // this thread's copies of tile kt landed
     __syncthreads();  // ... everyone's; and everyone finished computing tile kt-1
     // Refill the stage tile kt-1 used (free after the barrier above).
     const int64_t kn = kt + TC3_STAGES - 1;
-    if (kn < ktiles) load_tile(int(kn % TC3_STAGES), kn);
+    if (kn < ktiles) {
+      la.load(As + wstage * TC3_A_STAGE, A, lda, K, kn);
+      lb.load(Bs + wstage * TC3_B_STAGE, B, ldb, K, kn);
+    }
     ptx::cp_async_commit();
 
-    const int stage = int(kt % TC3_STAGES);
     const float* as = As + stage * TC3_A_STAGE;
     const float* bs = Bs + stage * TC3_B_STAGE;
     constexpr int KSTEP = BF16 ? 16 : 8;
-#pragma unroll
+    // BF16 with both operands MN-major (A^T x B) otherwise needs 255+ registers
+    // and spills (ptxas -v): there the two k steps are not unrolled together.
+    constexpr int UNROLL = (BF16 && TA && !TB) ? 1 : TC3_BK / KSTEP;
+#pragma unroll UNROLL
     for (int s = 0; s < TC3_BK / KSTEP; ++s) {
       uint32_t af[TC3_MI][4], bq[TC3_NJ][2];
-      tc3_fragments<TA, TB, BF16>(as, bs, s, wm, wn, lane, af, bq);
+      tc3_fragments<TA, TB, BF16>(as, bs, fr.a, fr.b, s, af, bq);
 #pragma unroll
       for (int i = 0; i < TC3_MI; ++i)
 #pragma unroll
@@ -689,19 +754,22 @@ __global__ void __launch_bounds__(kThreads, 1) sgemm_tc3(int64_t M, int64_t N, i
             ptx::mma_bf16_16x8x16(acc[i][j], af[i], bq[j]);
         }
     }
+    stage = stage == TC3_STAGES - 1 ? 0 : stage + 1;
+    wstage = wstage == TC3_STAGES - 1 ? 0 : wstage + 1;
   }
   ptx::cp_async_wait<0>();  // only empty groups can be left; keeps the block's exit clean
 
   // Epilogue. acc[i][j][e]: mma row g + 8(e/2), column 2t + e%2, mapped to
-  // (m, n) as the fragment loads did.
+  // (m, n) as the fragment loads did (permuted only for BF16 MN-major operands).
+  constexpr bool PERM_A = BF16 && TA, PERM_B = BF16 && !TB;
   const int g = lane / 4, t = lane % 4;
 #pragma unroll
   for (int i = 0; i < TC3_MI; ++i)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int mr = TA ? wm + 8 * g + 4 * h + i : wm + 16 * i + g + 8 * h;
+      const int mr = PERM_A ? wm + 8 * g + 4 * h + i : wm + 16 * i + g + 8 * h;
       const int64_t m = m0 + mr;
-      if (!TB) {  // columns wn + 16t + q, q = 0..15: acc[i][q%8][2h + q/8]
+      if (PERM_B) {  // columns wn + 16t + q, q = 0..15: acc[i][q%8][2h + q/8]
         const bool vec = (ldc % 4 == 0) && ((reinterpret_cast<uintptr_t>(C) & 15) == 0);
 #pragma unroll
         for (int q4 = 0; q4 < 4; ++q4) {

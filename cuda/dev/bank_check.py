@@ -5,7 +5,10 @@ stores, ldmatrix.x4 and 16-byte fragment loads; both precisions, both layouts of
 and counts the wavefronts of each warp instruction: a 16-byte access is served in 4 phases of 8
 consecutive lanes, conflict free when the 8 lanes hit 8 distinct 16-byte bank slots (address/16
 mod 8) or the same address; ldmatrix.x4 reads 4 matrices, one phase each (lanes 8q..8q+7 give
-the row addresses of matrix q). Prints the worst case per access pattern; exits 1 on a conflict.
+the row addresses of matrix q); a 4-byte access: one phase of 32 lanes, conflict free when the
+words hit 32 distinct banks. The kernel computes its offsets as a per-thread base XOR a constant
+(plus an immediate); this script checks those against the plain swizzle formula too. Prints the
+worst case per access pattern; exits 1 on a conflict or a formula mismatch.
     python3 cuda/dev/bank_check.py
 """
 import sys
@@ -23,7 +26,7 @@ def f2(x):
 
 
 def swz_mn(k):
-    return f2(k & 3) ^ f2((k >> 2) & 3)
+    return ((k & 3) << 1) ^ f2((k >> 2) & 3)
 
 
 def off_k(r, kc):
@@ -75,38 +78,114 @@ for rows, kmaj, name in ((BM, True, "A K-major store"), (BM, False, "A MN-major 
         assert o not in seen and 0 <= o < rows * BK
         seen.add(o)
 
+def wavefronts32(offs):
+    banks = {}
+    for o in offs:
+        banks.setdefault(o % 32, set()).add(o)
+    return max(len(v) for v in banks.values())
+
+
+def elem_mn(rows, k, r):  # float offset of element (k, r) in an MN-major tile
+    return off_mn(rows, k, r // 4) + r % 4
+
+
+worst32 = {}
+mismatch = []
+
+
+def same(name, a, b):
+    if a != b:
+        mismatch.append(name)
+
+
 for warp in range(8):
     wm, wn = (warp // 4) * WM, (warp % 4) * WN
+    # per-thread bases as in Tc3Frag::init
+    def fa_tf32_k(L): return off_k(wm + (L & 7) + ((L >> 3) & 1) * 8, L >> 4)
+    def fb_tf32_k(L): return off_k(wn + 8 * (L >> 4) + (L & 7), (L >> 3) & 1)
+    def fa_tf32_mn(L): g, t = L // 4, L % 4; return t * BM + (((wm + 4 * (g // 4)) ^ (t << 3)) + g % 4)
+    def fb_tf32_mn(L): g, t = L // 4, L % 4; return t * BN + (((wn + 4 * (g // 4)) ^ (t << 3)) + g % 4)
+    def fa_bf16_k(L): return off_k(wm + L // 4, L % 4)
+    def fb_bf16_k(L): return off_k(wn + L // 4, L % 4)
+    def fa_bf16_mn(L): g, t = L // 4, L % 4; return 4 * t * BM + ((wm + 8 * g) ^ (f2(t) << 2))
+    def fb_bf16_mn(L): g, t = L // 4, L % 4; return 4 * t * BN + ((wn + 8 * g) ^ (f2(t) << 2))
     # TF32 (k steps of 8)
     for s in range(4):
         for i in range(4):  # A K-major, ldmatrix.x4
-            note("TF32 A K-major ldmatrix",
-                 [off_k(wm + 16 * i + (L & 7) + ((L >> 3) & 1) * 8, 2 * s + (L >> 4)) for L in range(32)])
+            offs = [(fa_tf32_k(L) ^ (8 * s)) + 512 * i for L in range(32)]
+            for L in range(32):
+                same("TF32 A ldmatrix", offs[L], off_k(wm + 16 * i + (L & 7) + ((L >> 3) & 1) * 8, 2 * s + (L >> 4)))
+            note("TF32 A K-major ldmatrix", offs)
         for jj in range(4):  # B K-major, ldmatrix.x4
-            note("TF32 B K-major ldmatrix",
-                 [off_k(wn + 16 * jj + 8 * (L >> 4) + (L & 7), 2 * s + ((L >> 3) & 1)) for L in range(32)])
+            offs = [(fb_tf32_k(L) ^ (8 * s)) + 512 * jj for L in range(32)]
+            for L in range(32):
+                same("TF32 B ldmatrix", offs[L], off_k(wn + 16 * jj + 8 * (L >> 4) + (L & 7), 2 * s + ((L >> 3) & 1)))
+            note("TF32 B K-major ldmatrix", offs)
         for h in range(2):
-            for d in range(2):
-                note("TF32 A MN-major lds128",
-                     [off_mn(BM, 8 * s + L % 4 + 4 * h, (wm + 8 * (L // 4)) // 4 + d) for L in range(32)])
-                note("TF32 B MN-major lds128",
-                     [off_mn(BN, 8 * s + L % 4 + 4 * h, (wn + 8 * (L // 4)) // 4 + d) for L in range(32)])
+            kr = 8 * s + 4 * h
+            x = f2((kr >> 2) & 3) << 2
+            for i in range(4):
+                for v in range(2):
+                    d = 16 * i + 8 * v
+                    offs = [(fa_tf32_mn(L) ^ (x ^ (d & 31))) + (d & ~31) + kr * BM for L in range(32)]
+                    for L in range(32):
+                        same("TF32 A MN", offs[L], elem_mn(BM, kr + L % 4, wm + 16 * i + 8 * v + L // 4))
+                    k = "TF32 A MN-major lds32"
+                    worst32[k] = max(worst32.get(k, 0), wavefronts32(offs))
+            for j in range(8):
+                offs = [(fb_tf32_mn(L) ^ (x ^ ((8 * j) & 31))) + ((8 * j) & ~31) + kr * BN for L in range(32)]
+                for L in range(32):
+                    same("TF32 B MN", offs[L], elem_mn(BN, kr + L % 4, wn + 8 * j + L // 4))
+                k = "TF32 B MN-major lds32"
+                worst32[k] = max(worst32.get(k, 0), wavefronts32(offs))
     # BF16 (k steps of 16)
     for s in range(2):
         for i in range(4):
             for h in range(2):
-                note("BF16 A K-major lds128", [off_k(wm + 16 * i + L // 4 + 8 * h, 4 * s + L % 4) for L in range(32)])
+                offs = [(fa_bf16_k(L) ^ (16 * s)) + 512 * i + 256 * h for L in range(32)]
+                for L in range(32):
+                    same("BF16 A K", offs[L], off_k(wm + 16 * i + L // 4 + 8 * h, 4 * s + L % 4))
+                note("BF16 A K-major lds128", offs)
         for j in range(8):
-            note("BF16 B K-major lds128", [off_k(wn + 8 * j + L // 4, 4 * s + L % 4) for L in range(32)])
+            offs = [(fb_bf16_k(L) ^ (16 * s)) + 256 * j for L in range(32)]
+            for L in range(32):
+                same("BF16 B K", offs[L], off_k(wn + 8 * j + L // 4, 4 * s + L % 4))
+            note("BF16 B K-major lds128", offs)
         for e in range(4):
             for d in range(2):
-                note("BF16 A MN-major lds128",
-                     [off_mn(BM, 16 * s + 4 * (L % 4) + e, (wm + 8 * (L // 4)) // 4 + d) for L in range(32)])
-                note("BF16 B MN-major lds128",
-                     [off_mn(BN, 16 * s + 4 * (L % 4) + e, (wn + 8 * (L // 4)) // 4 + d) for L in range(32)])
+                c = (e << 3) ^ (4 * d)
+                offs = [(fa_bf16_mn(L) ^ c) + (16 * s + e) * BM for L in range(32)]
+                for L in range(32):
+                    same("BF16 A MN", offs[L], off_mn(BM, 16 * s + 4 * (L % 4) + e, (wm + 8 * (L // 4)) // 4 + d))
+                note("BF16 A MN-major lds128", offs)
+                offs = [(fb_bf16_mn(L) ^ c) + (16 * s + e) * BN for L in range(32)]
+                for L in range(32):
+                    same("BF16 B MN", offs[L], off_mn(BN, 16 * s + 4 * (L % 4) + e, (wn + 8 * (L // 4)) // 4 + d))
+                note("BF16 B MN-major lds128", offs)
+
+# cp.async destinations as Tc3Loader computes them (base XOR constant + immediate)
+for rows, kmaj in ((BM, True), (BM, False), (BN, True), (BN, False)):
+    cpr = BK // 4 if kmaj else rows // 4
+    rpp = 256 // cpr
+    for tid in range(256):
+        k, rc = tid // cpr, tid % cpr
+        dst = off_k(k, rc) if kmaj else off_mn(rows, k, rc)
+        for i in range(rows * BK // 4 // 256):
+            c = tid + 256 * i
+            want = off_k(c // cpr, c % cpr) if kmaj else off_mn(rows, c // cpr, c % cpr)
+            got = dst + rpp * i * BK if kmaj else (dst ^ (swz_mn(rpp * i) << 2)) + rpp * i * rows
+            same("loader %d %s" % (rows, kmaj), got, want)
 
 bad = False
 for k, v in worst.items():
     print("%-26s %d wavefronts per warp instruction (4 = conflict free)" % (k, v))
     bad |= v > 4
+for k, v in worst32.items():
+    print("%-26s %d wavefronts per warp instruction (1 = conflict free)" % (k, v))
+    bad |= v > 1
+if mismatch:
+    print("offset formula mismatches:", sorted(set(mismatch)))
+    bad = True
+else:
+    print("per-thread base ^ constant offsets == swizzle formula: all patterns")
 sys.exit(1 if bad else 0)
