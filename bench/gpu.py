@@ -94,9 +94,11 @@ def _gemm_check(prec, rng, shapes=((1, 1, 1), (37, 45, 19), (129, 257, 300), (25
 
 
 def _gemm_case(torch, prec, M, N, K, ta=False, tb=False, rotate=3, tc="v3"):
-    """tc: the tensor-core kernel for "high"/"medium": "v3" (sgemm_tc3, the
-    default) or "v2" (sgemm_tc), chosen through PCN_GEMM_TC, which cuda/gemm.cu
-    reads at every call (set in setup, so the check runs the same kernel)."""
+    """tc: the tensor-core kernel for "high"/"medium", chosen through
+    PCN_GEMM_TC, which cuda/gemm.cu reads at every call (set in setup, so the
+    check runs the same kernel): "v3" (default: sgemm_tc3 for TF32, the bf16
+    pre-pass + sgemm_bf16_tc3 for BF16, timed together), "v3f" (BF16 from fp32
+    shared memory, sgemm_tc3<.., true>) or "v2" (sgemm_tc)."""
     tol = {"highest": 1e-5, "high": 1e-3, "medium": 1e-2}[prec]
     g = torch.Generator(device="cuda").manual_seed(M + N + K)
     dev = "cuda"
@@ -130,10 +132,10 @@ def _gemm_case(torch, prec, M, N, K, ta=False, tb=False, rotate=3, tc="v3"):
         prev["tc"] = os.environ.get("PCN_GEMM_TC")
         C.set_matmul_precision(prec)
         torch.backends.cuda.matmul.allow_tf32 = prec == "high"
-        if tc == "v2":
-            os.environ["PCN_GEMM_TC"] = "v2"
-        else:
+        if tc == "v3":
             os.environ.pop("PCN_GEMM_TC", None)
+        else:
+            os.environ["PCN_GEMM_TC"] = tc
 
     def teardown():
         C.set_matmul_precision(prev["p"])
@@ -189,6 +191,11 @@ def gemm_tf32_nt(torch, quick):  # v3 with both operands k-contiguous (ldmatrix 
 @case("gemm_bf16")
 def gemm_bf16(torch, quick):
     return _gemm_case(torch, "medium", *((2048,) * 3 if quick else (4096,) * 3))
+
+
+@case("gemm_bf16_v3f")
+def gemm_bf16_v3f(torch, quick):  # BF16 converted at fragment load from fp32 shared memory (no pre-pass)
+    return _gemm_case(torch, "medium", *((2048,) * 3 if quick else (4096,) * 3), tc="v3f")
 
 
 @case("gemm_bf16_v2")

@@ -13,25 +13,34 @@
 //    rounded with cvt.rna.tf32 (as cuBLAS does; truncation doubles the error).
 //  - Medium: BF16 tensor cores, mma.sync.m16n8k16 (fp32 accumulate); fp32
 //    inputs rounded to nearest-even bf16 inside the kernel.
-//  For High/Medium:
-//   v3 (sgemm_tc3, the default): 128x256x32 block tile, 8 warps of 64x64;
-//    a 4-stage cp.async pipeline copies raw fp32 tiles into 192 KiB of
+//  For High/Medium (all NOT YET TIMED ON A GPU for v3: nvcc sm_90 + the host
+//  emulation, cuda/emu/, check them; predictions in cuda/dev/NOTES.md):
+//   v3 TF32 (sgemm_tc3<TA, TB, false>): 128x256x32 block tile, 8 warps of
+//    64x64; a 4-stage cp.async pipeline copies raw fp32 tiles into 192 KiB of
 //    dynamic shared memory, laid out as in global memory ([row][k] or
-//    [k][row]) with an XOR swizzle of the 16-byte chunks instead of padding;
-//    one __syncthreads per k tile; fragments by ldmatrix.x4 (TF32,
-//    k-contiguous operand) or 16-byte loads (the other operand via a
-//    permutation of the mma's rows/columns; BF16 via a permutation of k
-//    inside each 16-step), converted to tf32 / bf16 in registers. Needs
-//    lda % 4 == 0, ldb % 4 == 0, 16-byte aligned A and B, and a device that
-//    allows 192 KiB of shared memory per block (H100: 227 KiB; A100 has
-//    only 163 KiB); otherwise v2.
-//    Full derivation of the layouts: gemm_kernels.cuh; numbers and
-//    predictions: cuda/dev/NOTES.md. v3 has NOT been timed on a GPU yet (the
-//    host emulation, cuda/emu/, checks its results).
-//   v2 (sgemm_tc): 128x128x32 tile, 8 warps of 64x32, register-staged
-//    prefetch, operands converted while staged into one padded smem buffer.
-//   PCN_GEMM_TC=v2 in the environment (read at every call, so a benchmark
-//    can A/B both in one process) selects v2.
+//    [k][row]) with an XOR swizzle of the 16-byte chunks instead of padding
+//    (conflict free for every access: cuda/dev/bank_check.py); one
+//    __syncthreads per k tile; fragments by ldmatrix.x4 (k-contiguous operand:
+//    an 8x8 b16 matrix is exactly an 8x4 tf32 fragment) or one 32-bit load
+//    per register (the other), rounded with cvt.rna.tf32 in registers. Needs
+//    lda % 4 == 0, ldb % 4 == 0, 16-byte aligned A and B (cp.async), else v2.
+//   v3 BF16 (default): tc3_to_bf16 writes op(A), op(B) as k-contiguous bf16
+//    copies in scratch memory (zero-padded to the tiles), then
+//    sgemm_bf16_tc3: the same pipeline on 128x256x64 bf16 tiles, every
+//    fragment one ldmatrix.x4, no conversion or bounds check in the main
+//    loop; any lda/ldb/alignment. Costs one pass over A and B (6 bytes per
+//    element) but halves the shared-memory traffic of
+//   v3f BF16 (PCN_GEMM_TC=v3f): sgemm_tc3<TA, TB, true>, fp32 tiles as for
+//    TF32, pairs converted at fragment load (k permuted inside each 16-step so
+//    that a thread's two pairs are 4 consecutive k: one 16-byte load).
+//   All v3 kernels need 192 KiB of shared memory per block (H100: 227 KiB;
+//   A100 has only 163 KiB): elsewhere v2. Layout derivations:
+//   gemm_kernels.cuh.
+//   v2 (sgemm_tc, PCN_GEMM_TC=v2): 128x128x32 tile, 8 warps of 64x32,
+//    register-staged prefetch, operands converted while staged into one
+//    padded smem buffer.
+//   PCN_GEMM_TC is read at every call, so a benchmark can A/B the kernels in
+//   one process (bench/gpu.py does).
 //
 // simt/v2 global loads are float4 when the leading dimension is a multiple
 // of 4, the base pointer is 16-byte aligned and the 4-run lies inside the
@@ -50,6 +59,7 @@
 #include "check.cuh"
 #include "gemm_kernels.cuh"
 #include "register.cuh"
+#include "scratch.cuh"
 #include "stream.cuh"
 
 namespace pcn {
@@ -72,17 +82,20 @@ KernelFn pick(MatmulPrecision prec) {
 using Tc3Fn = void (*)(int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float, float*,
                        int64_t, int64_t);
 
-// v3 kernel for (TA, TB, BF16), its dynamic shared memory limit raised once
-// per device (bit dev of `done`).
+// Raise kern's dynamic shared memory limit to `bytes`, once per device (bit dev of `done`).
+template <class K>
+void raise_smem_once(K* kern, std::atomic<uint64_t>& done, int dev, size_t bytes) {
+  const uint64_t bit = uint64_t(1) << (dev & 63);
+  if (!(done.load(std::memory_order_acquire) & bit)) {
+    PCN_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+    done.fetch_or(bit, std::memory_order_release);
+  }
+}
+
 template <bool TA, bool TB, bool BF16>
 Tc3Fn tc3_prepared(int dev) {
   static std::atomic<uint64_t> done{0};
-  const uint64_t bit = uint64_t(1) << (dev & 63);
-  if (!(done.load(std::memory_order_acquire) & bit)) {
-    PCN_CUDA_CHECK(cudaFuncSetAttribute(sgemm_tc3<TA, TB, BF16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        int(kTc3SmemBytes)));
-    done.fetch_or(bit, std::memory_order_release);
-  }
+  raise_smem_once(sgemm_tc3<TA, TB, BF16>, done, dev, kTc3SmemBytes);
   return sgemm_tc3<TA, TB, BF16>;
 }
 
@@ -111,10 +124,54 @@ bool tc3_fits(int dev) {
 #endif
 }
 
-// PCN_GEMM_TC=v2: the previous tensor-core kernel (read at every call).
-bool tc_v2_forced() {
+// Tensor-core kernel generation, from PCN_GEMM_TC (read at every call, so a
+// benchmark can A/B them in one process): unset or "v3": sgemm_tc3 (TF32) /
+// the bf16 pre-pass + sgemm_bf16_tc3 (BF16); "v3f": sgemm_tc3 for both (BF16
+// converted from fp32 shared memory at fragment load); "v2": sgemm_tc.
+enum class TcGen { V3, V3F, V2 };
+TcGen tc_gen() {
   const char* e = std::getenv("PCN_GEMM_TC");
-  return e && std::strcmp(e, "v2") == 0;
+  if (e && std::strcmp(e, "v2") == 0) return TcGen::V2;
+  if (e && std::strcmp(e, "v3f") == 0) return TcGen::V3F;
+  return TcGen::V3;
+}
+
+// BF16 v3: op(A), op(B) -> k-contiguous bf16 copies in scratch memory (rows
+// padded to the block tile, k to 64, with zeros), then sgemm_bf16_tc3. Any
+// lda/ldb/alignment.
+static_assert(kTb3SmemBytes == kTc3SmemBytes, "tc3_fits checks one size for both");
+void gemm_bf16_prepass(const GemmParams& p, const float* A, const float* B, float* C, cudaStream_t s, int dev) {
+  const int64_t kp = (p.K + TB3_BK - 1) / TB3_BK * TB3_BK;
+  const int64_t mp = (p.M + TC3_BM - 1) / TC3_BM * TC3_BM, np = (p.N + TC3_BN - 1) / TC3_BN * TC3_BN;
+  if (np / TC3_BN > int64_t(INT32_MAX) || mp / 32 > int64_t(INT32_MAX))
+    PCN_THROW(ValueError, "matmul: M=" << p.M << ", N=" << p.N << " is too large for the CUDA kernel");
+  cuda::DeviceScratch buf(size_t(mp + np) * size_t(kp) * sizeof(__nv_bfloat16));
+  __nv_bfloat16* const a16 = buf.as<__nv_bfloat16>();
+  __nv_bfloat16* const b16 = a16 + mp * kp;
+  if (kp > 0) {
+    const unsigned gy = unsigned(std::min<int64_t>(kp / 32, 65535));
+    const dim3 ga{unsigned(mp / 32), gy, 1u}, gb{unsigned(np / 32), gy, 1u};
+    if (p.transA)
+      tc3_to_bf16<false><<<ga, kThreads, 0, s>>>(A, p.lda, p.M, p.K, kp, a16);
+    else
+      tc3_to_bf16<true><<<ga, kThreads, 0, s>>>(A, p.lda, p.M, p.K, kp, a16);
+    PCN_CUDA_LAUNCH_CHECK();
+    if (p.transB)
+      tc3_to_bf16<true><<<gb, kThreads, 0, s>>>(B, p.ldb, p.N, p.K, kp, b16);
+    else
+      tc3_to_bf16<false><<<gb, kThreads, 0, s>>>(B, p.ldb, p.N, p.K, kp, b16);
+    PCN_CUDA_LAUNCH_CHECK();
+  }
+  static std::atomic<uint64_t> done{0};
+  raise_smem_once(sgemm_bf16_tc3<>, done, dev, kTb3SmemBytes);
+  const int64_t tiles_m = mp / TC3_BM;
+  constexpr int64_t kMaxY = 65535;
+  for (int64_t t0 = 0; t0 < tiles_m; t0 += kMaxY) {
+    const dim3 grid{unsigned(np / TC3_BN), unsigned(std::min(kMaxY, tiles_m - t0)), 1u};
+    sgemm_bf16_tc3<><<<grid, kThreads, kTb3SmemBytes, s>>>(p.M, p.N, kp, p.alpha, a16, b16, p.beta, C, p.ldc,
+                                                         t0 * TC3_BM);
+    PCN_CUDA_LAUNCH_CHECK();
+  }
 }
 
 void cuda_gemm(const GemmParams& p, const float* A, const float* B, float* C) {
@@ -127,7 +184,12 @@ void cuda_gemm(const GemmParams& p, const float* A, const float* B, float* C) {
   // gridDim.y is limited to 65535: launch row bands of at most that many tiles.
   constexpr int64_t kMaxY = 65535;
   const bool tc = prec == MatmulPrecision::High || prec == MatmulPrecision::Medium;
-  if (tc && vecA && vecB && !tc_v2_forced() && tc3_fits(dev)) {
+  const TcGen gen = tc ? tc_gen() : TcGen::V2;
+  if (prec == MatmulPrecision::Medium && gen == TcGen::V3 && tc3_fits(dev)) {
+    gemm_bf16_prepass(p, A, B, C, s, dev);
+    return;
+  }
+  if (tc && gen != TcGen::V2 && vecA && vecB && tc3_fits(dev)) {
     const Tc3Fn k = prec == MatmulPrecision::High ? pick_tc3<false>(p.transA, p.transB, dev)
                                                   : pick_tc3<true>(p.transA, p.transB, dev);
     const int64_t tiles_n = (p.N + TC3_BN - 1) / TC3_BN, tiles_m = (p.M + TC3_BM - 1) / TC3_BM;

@@ -5,7 +5,10 @@
 // sgemm_simt<TA, TB>   fp32, 128x128x8 tile, 8x8 per thread, double-buffered
 // sgemm_tc<TA, TB, BF16>  TF32 m16n8k8 / BF16 m16n8k16 mma.sync, 128x128x32 tile (v2)
 // sgemm_tc3<TA, TB, BF16> the same instructions, 128x256x32 tile, 4-stage cp.async
-//                         pipeline, swizzled fp32 smem, ldmatrix / 16-byte fragment loads (v3)
+//                         pipeline, swizzled fp32 smem, ldmatrix / 4- and 16-byte fragment loads
+//                         (v3: TF32; BF16 "v3f")
+// tc3_to_bf16<KMAJ> + sgemm_bf16_tc3  bf16 pre-pass, then 128x256x64 bf16 tiles, ldmatrix only
+//                         (v3: BF16)
 // simt/tc: 256 threads, grid (ceil(N/128), ceil(M/128) rows from m_base), any
 // shape; vecA/vecB allow float4 loads (ld % 4 == 0 and 16-byte aligned base).
 // tc3: 256 threads, grid (ceil(N/256), ceil(M/128) rows from m_base),
@@ -682,6 +685,43 @@ __device__ __forceinline__ void tc3_store_run(float* __restrict__ C, int64_t ldc
   for (int e = 0; e < W; ++e) store_c(C, ldc, M, N, m, n + e, v[e], alpha, beta);
 }
 
+// Epilogue of a warp's 64x64 tile. acc[i][j][e]: mma row g + 8(e/2), column
+// 2t + e%2, mapped to (m, n) as the fragment loads did (PERM_A / PERM_B: the
+// BF16 MN-major permutations, see above).
+template <bool PERM_A, bool PERM_B>
+__device__ __forceinline__ void tc3_epilogue(const float (&acc)[TC3_MI][TC3_NJ][4], float* __restrict__ C,
+                                             int64_t ldc, int64_t M, int64_t N, int64_t m0, int64_t n0, int wm,
+                                             int wn, int lane, float alpha, float beta) {
+  const int g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int i = 0; i < TC3_MI; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int mr = PERM_A ? wm + 8 * g + 4 * h + i : wm + 16 * i + g + 8 * h;
+      const int64_t m = m0 + mr;
+      if (PERM_B) {  // columns wn + 16t + q, q = 0..15: acc[i][q%8][2h + q/8]
+        const bool vec = (ldc % 4 == 0) && ((reinterpret_cast<uintptr_t>(C) & 15) == 0);
+#pragma unroll
+        for (int q4 = 0; q4 < 4; ++q4) {
+          float v[4];
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int q = 4 * q4 + e;
+            v[e] = acc[i][q % 8][2 * h + q / 8];
+          }
+          tc3_store_run<4>(C, ldc, M, N, m, n0 + wn + 16 * t + 4 * q4, v, alpha, beta, vec);
+        }
+      } else {  // columns wn + 8j + 2t, +1
+        const bool vec = (ldc % 2 == 0) && ((reinterpret_cast<uintptr_t>(C) & 7) == 0);
+#pragma unroll
+        for (int j = 0; j < TC3_NJ; ++j) {
+          const float v[2] = {acc[i][j][2 * h], acc[i][j][2 * h + 1]};
+          tc3_store_run<2>(C, ldc, M, N, m, n0 + wn + 8 * j + 2 * t, v, alpha, beta, vec);
+        }
+      }
+    }
+}
+
 template <bool TA, bool TB, bool BF16>
 __global__ void __launch_bounds__(kThreads, 1) sgemm_tc3(int64_t M, int64_t N, int64_t K, float alpha,
                                                          const float* __restrict__ A, int64_t lda,
@@ -759,37 +799,140 @@ __global__ void __launch_bounds__(kThreads, 1) sgemm_tc3(int64_t M, int64_t N, i
   }
   ptx::cp_async_wait<0>();  // only empty groups can be left; keeps the block's exit clean
 
-  // Epilogue. acc[i][j][e]: mma row g + 8(e/2), column 2t + e%2, mapped to
-  // (m, n) as the fragment loads did (permuted only for BF16 MN-major operands).
-  constexpr bool PERM_A = BF16 && TA, PERM_B = BF16 && !TB;
-  const int g = lane / 4, t = lane % 4;
+  tc3_epilogue<BF16 && TA, BF16 && !TB>(acc, C, ldc, M, N, m0, n0, wm, wn, lane, alpha, beta);
+}
+
+// ---------------------------------------------------------------- BF16 v3 with a pre-pass
+// (option (a) of cuda/dev/NOTES.md, v3; the default at precision "medium").
+// tc3_to_bf16 converts op(A) and op(B) once into k-contiguous bf16 copies
+// (scratch memory, [rows][kp], rows padded to the block tile and k to 64 with
+// zeros), so sgemm_bf16_tc3 sees one layout, any original lda/ldb/alignment,
+// and no bounds inside the main loop: 128x256x64 bf16 block tile (the same 8
+// warps of 64x64 and 4-stage cp.async pipeline, 48 KiB per stage), rows of 64
+// bf16 = 8 chunks swizzled with swz_k as above, every fragment one ldmatrix.x4
+// (A: (rows 0-7, k 0-7), (rows 8-15, k 0-7), (rows 0-7, k 8-15), (rows 8-15,
+// k 8-15) = a[0..3] of m16n8k16; B ([n][k]): (n 0-7, k 0-7), (n 0-7, k 8-15) =
+// b[0], b[1], matrices 2-3 the next n8 tile), half the shared-memory traffic
+// of sgemm_tc3<.., true> and no conversions in the main loop.
+// NOT YET RUN ON A GPU (host emulation only).
+constexpr int TB3_BK = 64;                                                     // bf16 per k tile
+constexpr int TB3_A_STAGE = TC3_BM * TB3_BK, TB3_B_STAGE = TC3_BN * TB3_BK;  // bf16 elements
+constexpr size_t kTb3SmemBytes = size_t(TC3_STAGES) * (TB3_A_STAGE + TB3_B_STAGE) * 2;
+
+// dst[r * kp + k] = bf16(op(src)(r, k)) for r < R, k < K, 0 elsewhere in
+// [0, gridDim.x * 32) x [0, kp); KMAJ: element (r, k) at src[r*ld + k], else at
+// src[k*ld + r] (transposed through shared memory so both sides stay
+// coalesced). 256 threads, grid (rows / 32, any): 32 x 32 tiles, k tiles
+// grid-strided over y.
+template <bool KMAJ>
+__global__ void __launch_bounds__(kThreads) tc3_to_bf16(const float* __restrict__ src, int64_t ld, int64_t R,
+                                                        int64_t K, int64_t kp, __nv_bfloat16* __restrict__ dst) {
+  __shared__ float tile[32][33];
+  const int64_t r0 = int64_t(blockIdx.x) * 32;
+  const int x = int(threadIdx.x) % 32, y0 = int(threadIdx.x) / 32;
+  for (int64_t kb = blockIdx.y; kb * 32 < kp; kb += gridDim.y) {
+    const int64_t k0 = kb * 32;
+    if (KMAJ) {
+      for (int y = y0; y < 32; y += kThreads / 32) {
+        const int64_t r = r0 + y, k = k0 + x;
+        dst[r * kp + k] = __float2bfloat16_rn(r < R && k < K ? src[r * ld + k] : 0.f);
+      }
+    } else {
+      for (int y = y0; y < 32; y += kThreads / 32) {  // tile[k][r]
+        const int64_t k = k0 + y, r = r0 + x;
+        tile[y][x] = r < R && k < K ? src[k * ld + r] : 0.f;
+      }
+      __syncthreads();
+      for (int y = y0; y < 32; y += kThreads / 32) dst[(r0 + y) * kp + k0 + x] = __float2bfloat16_rn(tile[x][y]);
+      __syncthreads();
+    }
+  }
+}
+
+__device__ __forceinline__ int tb3_off(int r, int kc) { return r * TB3_BK + ((kc ^ tc3_swz_k(r)) << 3); }
+
+// C = alpha * A16 * B16^T (+ beta * C): A16 [mp][kp], B16 [np][kp] from
+// tc3_to_bf16 (mp, np multiples of 128 / 256 covering the grid, kp of 64).
+template <int STAGES = TC3_STAGES>
+__global__ void __launch_bounds__(kThreads, 1) sgemm_bf16_tc3(int64_t M, int64_t N, int64_t kp, float alpha,
+                                                              const __nv_bfloat16* __restrict__ A16,
+                                                              const __nv_bfloat16* __restrict__ B16, float beta,
+                                                              float* __restrict__ C, int64_t ldc, int64_t m_base) {
+  static_assert(STAGES == TC3_STAGES, "kTb3SmemBytes assumes TC3_STAGES");
+  extern __shared__ __align__(16) float tc3_smem[];
+  __nv_bfloat16* const As = reinterpret_cast<__nv_bfloat16*>(tc3_smem);  // [STAGES][TB3_A_STAGE]
+  __nv_bfloat16* const Bs = As + STAGES * TB3_A_STAGE;                    // [STAGES][TB3_B_STAGE]
+
+  const int64_t m0 = m_base + int64_t(blockIdx.y) * TC3_BM;
+  const int64_t n0 = int64_t(blockIdx.x) * TC3_BN;
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+  const int wm = (warp / 4) * TC3_WM, wn = (warp % 4) * TC3_WN;
+
+  float acc[TC3_MI][TC3_NJ][4];
 #pragma unroll
   for (int i = 0; i < TC3_MI; ++i)
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int mr = PERM_A ? wm + 8 * g + 4 * h + i : wm + 16 * i + g + 8 * h;
-      const int64_t m = m0 + mr;
-      if (PERM_B) {  // columns wn + 16t + q, q = 0..15: acc[i][q%8][2h + q/8]
-        const bool vec = (ldc % 4 == 0) && ((reinterpret_cast<uintptr_t>(C) & 15) == 0);
+    for (int j = 0; j < TC3_NJ; ++j)
 #pragma unroll
-        for (int q4 = 0; q4 < 4; ++q4) {
-          float v[4];
+      for (int c = 0; c < 4; ++c) acc[i][j][c] = 0.f;
+
+  // Producer: thread copies chunk tid%8 of rows tid/8 + 32i (A: i < 4, B: i < 8);
+  // the destination swizzle is the same for all i (32i is a multiple of 8 rows).
+  const int lr = int(threadIdx.x) / 8, lc = int(threadIdx.x) % 8;
+  const int dst = tb3_off(lr, lc);
+  const __nv_bfloat16* srcA = A16 + (m0 + lr) * kp + 8 * lc;
+  const __nv_bfloat16* srcB = B16 + (n0 + lr) * kp + 8 * lc;
+  auto load_tile = [&](int stage, int64_t kt) {
+    const int64_t k0 = kt * TB3_BK;
 #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int q = 4 * q4 + e;
-            v[e] = acc[i][q % 8][2 * h + q / 8];
-          }
-          tc3_store_run<4>(C, ldc, M, N, m, n0 + wn + 16 * t + 4 * q4, v, alpha, beta, vec);
-        }
-      } else {  // columns wn + 8j + 2t, +1
-        const bool vec = (ldc % 2 == 0) && ((reinterpret_cast<uintptr_t>(C) & 7) == 0);
+    for (int i = 0; i < TC3_BM / 32; ++i)
+      ptx::cp_async_16(As + stage * TB3_A_STAGE + dst + i * 32 * TB3_BK, srcA + int64_t(32 * i) * kp + k0, 16);
 #pragma unroll
-        for (int j = 0; j < TC3_NJ; ++j) {
-          const float v[2] = {acc[i][j][2 * h], acc[i][j][2 * h + 1]};
-          tc3_store_run<2>(C, ldc, M, N, m, n0 + wn + 8 * j + 2 * t, v, alpha, beta, vec);
-        }
+    for (int i = 0; i < TC3_BN / 32; ++i)
+      ptx::cp_async_16(Bs + stage * TB3_B_STAGE + dst + i * 32 * TB3_BK, srcB + int64_t(32 * i) * kp + k0, 16);
+  };
+  // Fragment bases (as sgemm_tc3's TF32 ldmatrix, with 8 bf16 per chunk).
+  const int fa = tb3_off(wm + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4);
+  const int fb = tb3_off(wn + 8 * (lane >> 4) + (lane & 7), (lane >> 3) & 1);
+
+  const int64_t ktiles = kp / TB3_BK;
+#pragma unroll
+  for (int st = 0; st < STAGES - 1; ++st) {
+    if (st < ktiles) load_tile(st, st);
+    ptx::cp_async_commit();
+  }
+  int stage = 0, wstage = STAGES - 1;
+  for (int64_t kt = 0; kt < ktiles; ++kt) {
+    ptx::cp_async_wait<STAGES - 2>();
+    __syncthreads();
+    if (kt + STAGES - 1 < ktiles) load_tile(wstage, kt + STAGES - 1);
+    ptx::cp_async_commit();
+    const __nv_bfloat16* as = As + stage * TB3_A_STAGE;
+    const __nv_bfloat16* bs = Bs + stage * TB3_B_STAGE;
+#pragma unroll
+    for (int s = 0; s < TB3_BK / 16; ++s) {
+      uint32_t af[TC3_MI][4], bq[TC3_NJ][2];
+#pragma unroll
+      for (int i = 0; i < TC3_MI; ++i) ptx::ldmatrix_x4(af[i], as + ((fa ^ (16 * s)) + 16 * TB3_BK * i));
+#pragma unroll
+      for (int jj = 0; jj < TC3_NJ / 2; ++jj) {
+        uint32_t r[4];
+        ptx::ldmatrix_x4(r, bs + ((fb ^ (16 * s)) + 16 * TB3_BK * jj));
+        bq[2 * jj][0] = r[0];
+        bq[2 * jj][1] = r[1];
+        bq[2 * jj + 1][0] = r[2];
+        bq[2 * jj + 1][1] = r[3];
       }
+#pragma unroll
+      for (int i = 0; i < TC3_MI; ++i)
+#pragma unroll
+        for (int j = 0; j < TC3_NJ; ++j) ptx::mma_bf16_16x8x16(acc[i][j], af[i], bq[j]);
     }
+    stage = stage == STAGES - 1 ? 0 : stage + 1;
+    wstage = wstage == STAGES - 1 ? 0 : wstage + 1;
+  }
+  ptx::cp_async_wait<0>();
+  tc3_epilogue<false, false>(acc, C, ldc, M, N, m0, n0, wm, wn, lane, alpha, beta);
 }
 
 }  // namespace gemm_kernels

@@ -1,4 +1,4 @@
-// 08_bf16_multistage.cu — BF16 v3 (`sgemm_tc3<.., true>`): the 07 pipeline with fp32 tiles in
+// 08_bf16_multistage.cu — BF16 v3f (`sgemm_tc3<.., true>`, PCN_GEMM_TC=v3f): the 07 pipeline with fp32 tiles in
 // shared memory converted to bf16 pairs at fragment load (option (b) in NOTES.md, v3), k order
 // permuted inside each 16-step so that every fragment pair is one 16-byte load, mma.m16n8k16.
 // Predicted: 230-330 TFLOP/s at 4096^3 = 30-45 % of cuBLAS bf16 in/out (741). NOT YET RUN ON A GPU.

@@ -4,7 +4,9 @@ matmul precision "high" (TF32) / "medium" (BF16) when lda, ldb % 4 == 0 and A, B
 K below one k tile, a partial last k tile (cp.async zero-fill), more k tiles than
 pipeline stages, several block rows and columns, odd M (A k-contiguous) / odd N (B
 k-contiguous: scalar epilogue), all four transpose combinations, alpha/beta with and
-without reading C, and the fallbacks (K % 4 != 0 -> v2; PCN_GEMM_TC=v2).
+without reading C, and the fallbacks (K % 4 != 0 -> v2; PCN_GEMM_TC=v2). BF16 runs both
+v3 kernels: the default bf16 pre-pass + sgemm_bf16_tc3 (any layout) and, with
+PCN_GEMM_TC=v3f, sgemm_tc3<.., true> (fp32 shared memory).
 
 The reference rounds the operands exactly as the kernel does (cvt.rna.tf32: nearest,
 ties away; bf16: nearest even) and multiplies in float64, so the only difference left
@@ -44,6 +46,21 @@ def precision(request):
     prev = pcn.get_matmul_precision()
     pcn.set_matmul_precision(request.param)
     yield request.param
+    pcn.set_matmul_precision(prev)
+
+
+# (precision, PCN_GEMM_TC): "high" -> sgemm_tc3<.., false>; "medium" -> the bf16
+# pre-pass + sgemm_bf16_tc3 (v3, default) or sgemm_tc3<.., true> (v3f).
+GENS = [("high", "v3"), ("medium", "v3"), ("medium", "v3f")]
+
+
+@pytest.fixture
+def prec_gen(request, monkeypatch):
+    prec, gen = request.param
+    monkeypatch.setenv("PCN_GEMM_TC", gen)
+    prev = pcn.get_matmul_precision()
+    pcn.set_matmul_precision(prec)
+    yield prec
     pcn.set_matmul_precision(prev)
 
 
@@ -93,22 +110,37 @@ def shapes(ta, tb):
     ]
 
 
-@pytest.mark.parametrize("precision", ["high", "medium"], indirect=True)
+@pytest.mark.parametrize("prec_gen", GENS, indirect=True)
 @pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
-def test_tc3_shapes(precision, ta, tb):
+def test_tc3_shapes(prec_gen, ta, tb):
     for (M, N, K) in shapes(ta, tb):
-        run_case(precision, M, N, K, ta, tb)
+        run_case(prec_gen, M, N, K, ta, tb)
 
 
-@pytest.mark.parametrize("precision", ["high", "medium"], indirect=True)
+@pytest.mark.parametrize("prec_gen", GENS, indirect=True)
 @pytest.mark.parametrize("ta,tb", [(0, 0), (1, 1)])
 @pytest.mark.parametrize("alpha,beta", [(0.5, -1.5), (0.0, 2.0), (-1.0, 1.0)])
-def test_tc3_alpha_beta(precision, ta, tb, alpha, beta):
-    run_case(precision, 132, 260 + (1 if tb else 0), 36, ta, tb, alpha, beta)
+def test_tc3_alpha_beta(prec_gen, ta, tb, alpha, beta):
+    run_case(prec_gen, 132, 260 + (1 if tb else 0), 36, ta, tb, alpha, beta)
+
+
+@pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
+def test_bf16_prepass_any_layout(ta, tb, monkeypatch):
+    """The bf16 pre-pass takes any lda/ldb (no v2 fallback): odd sizes everywhere,
+    K = 1, K just past a 64 k tile, rows past a 32-row conversion tile."""
+    monkeypatch.delenv("PCN_GEMM_TC", raising=False)
+    prev = pcn.get_matmul_precision()
+    pcn.set_matmul_precision("medium")
+    try:
+        for (M, N, K) in [(1, 1, 1), (5, 3, 7), (37, 41, 30), (33, 257, 65), (130, 9, 129)]:
+            run_case("medium", M, N, K, ta, tb)
+    finally:
+        pcn.set_matmul_precision(prev)
 
 
 @pytest.mark.parametrize("precision", ["high", "medium"], indirect=True)
 def test_tc3_fallbacks(precision, monkeypatch):
+    monkeypatch.setenv("PCN_GEMM_TC", "v3f")          # medium: the fp32-smem kernel, which needs ld % 4 == 0
     run_case(precision, 36, 40, 30, 0, 0)           # lda = 30: not a multiple of 4 -> v2
     run_case(precision, 37, 41, 36, 1, 0)           # lda = 37, ldb = 41 -> v2
     monkeypatch.setenv("PCN_GEMM_TC", "v2")         # read by gemm.cu at every call
