@@ -185,7 +185,10 @@ void cuda_gemm(const GemmParams& p, const float* A, const float* B, float* C) {
   constexpr int64_t kMaxY = 65535;
   const bool tc = prec == MatmulPrecision::High || prec == MatmulPrecision::Medium;
   const TcGen gen = tc ? tc_gen() : TcGen::V2;
-  if (prec == MatmulPrecision::Medium && gen == TcGen::V3 && tc3_fits(dev)) {
+  // The pre-pass copies take (M + N) * K * 2 bytes (padded): beyond 2 GiB of
+  // scratch, convert at fragment load instead (v3f, or v2 when unaligned).
+  const bool small_copies = (p.M + TC3_BM + p.N + TC3_BN) * (p.K + TB3_BK) <= (int64_t(1) << 30);
+  if (prec == MatmulPrecision::Medium && gen == TcGen::V3 && small_copies && tc3_fits(dev)) {
     gemm_bf16_prepass(p, A, B, C, s, dev);
     return;
   }
