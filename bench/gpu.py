@@ -98,7 +98,8 @@ def _gemm_case(torch, prec, M, N, K, ta=False, tb=False, rotate=3, tc="v3"):
     PCN_GEMM_TC, which cuda/gemm.cu reads at every call (set in setup, so the
     check runs the same kernel): "v3" (default: sgemm_tc3 for TF32, the bf16
     pre-pass + sgemm_bf16_tc3 for BF16, timed together), "v3f" (BF16 from fp32
-    shared memory, sgemm_tc3<.., true>) or "v2" (sgemm_tc)."""
+    shared memory, sgemm_tc3<.., true>), "v3p" (TF32 through a tf32-rounding
+    pre-pass, then no cvt in the main loop) or "v2" (sgemm_tc)."""
     tol = {"highest": 1e-5, "high": 1e-3, "medium": 1e-2}[prec]
     g = torch.Generator(device="cuda").manual_seed(M + N + K)
     dev = "cuda"
@@ -181,6 +182,11 @@ def gemm_tf32(torch, quick):
 @case("gemm_tf32_v2")
 def gemm_tf32_v2(torch, quick):
     return _gemm_case(torch, "high", *((2048,) * 3 if quick else (4096,) * 3), tc="v2")
+
+
+@case("gemm_tf32_v3p")
+def gemm_tf32_v3p(torch, quick):  # TF32 pre-pass experiment (pre-pass timed with the GEMM)
+    return _gemm_case(torch, "high", *((2048,) * 3 if quick else (4096,) * 3), tc="v3p")
 
 
 @case("gemm_tf32_nt")

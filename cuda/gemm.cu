@@ -24,12 +24,16 @@
 //    an 8x8 b16 matrix is exactly an 8x4 tf32 fragment) or one 32-bit load
 //    per register (the other), rounded with cvt.rna.tf32 in registers. Needs
 //    lda % 4 == 0, ldb % 4 == 0, 16-byte aligned A and B (cp.async), else v2.
-//   v3 BF16 (default): tc3_to_bf16 writes op(A), op(B) as k-contiguous bf16
+//   v3 BF16 (default): tc3_prepass writes op(A), op(B) as k-contiguous bf16
 //    copies in scratch memory (zero-padded to the tiles), then
 //    sgemm_bf16_tc3: the same pipeline on 128x256x64 bf16 tiles, every
 //    fragment one ldmatrix.x4, no conversion or bounds check in the main
 //    loop; any lda/ldb/alignment. Costs one pass over A and B (6 bytes per
 //    element) but halves the shared-memory traffic of
+//   v3p TF32 (PCN_GEMM_TC=v3p, an experiment): a tf32-rounding pre-pass to
+//    k-contiguous fp32 copies, then sgemm_tc3 with ldmatrix for both operands
+//    and no cvt in the main loop (trades 8 bytes per element of memory
+//    traffic for ~40 % fewer main-loop instructions).
 //   v3f BF16 (PCN_GEMM_TC=v3f): sgemm_tc3<TA, TB, true>, fp32 tiles as for
 //    TF32, pairs converted at fragment load (k permuted inside each 16-step so
 //    that a thread's two pairs are 4 consecutive k: one 16-byte load).
@@ -128,12 +132,51 @@ bool tc3_fits(int dev) {
 // benchmark can A/B them in one process): unset or "v3": sgemm_tc3 (TF32) /
 // the bf16 pre-pass + sgemm_bf16_tc3 (BF16); "v3f": sgemm_tc3 for both (BF16
 // converted from fp32 shared memory at fragment load); "v2": sgemm_tc.
-enum class TcGen { V3, V3F, V2 };
+// "v3p": TF32 through a tf32-rounding pre-pass (an A/B experiment, see
+// gemm_tf32_prepass below).
+enum class TcGen { V3, V3F, V3P, V2 };
 TcGen tc_gen() {
   const char* e = std::getenv("PCN_GEMM_TC");
   if (e && std::strcmp(e, "v2") == 0) return TcGen::V2;
   if (e && std::strcmp(e, "v3f") == 0) return TcGen::V3F;
+  if (e && std::strcmp(e, "v3p") == 0) return TcGen::V3P;
   return TcGen::V3;
+}
+
+// TF32 v3p: op(A) -> [M][kp], op(B) -> [N][kp], k-contiguous, rounded to tf32
+// (kp: K rounded up to 32, zeros), then sgemm_tc3<false, true, false, PRE>:
+// ldmatrix for both operands and no cvt in the main loop (406 instead of
+// 662-788 SASS instructions per k tile) for one pass over A and B (8 bytes
+// per element). Any lda/ldb/alignment.
+void gemm_tf32_prepass(const GemmParams& p, const float* A, const float* B, float* C, cudaStream_t s, int dev) {
+  const int64_t kp = (p.K + 31) / 32 * 32, mp = (p.M + 31) / 32 * 32, np = (p.N + 31) / 32 * 32;
+  cuda::DeviceScratch buf(size_t(mp + np) * size_t(kp) * sizeof(float));
+  float* const a32 = buf.as<float>();
+  float* const b32 = a32 + mp * kp;
+  if (kp > 0) {
+    const unsigned gy = unsigned(std::min<int64_t>(kp / 32, 65535));
+    const dim3 ga{unsigned(mp / 32), gy, 1u}, gb{unsigned(np / 32), gy, 1u};
+    if (p.transA)
+      tc3_prepass<false, float><<<ga, kThreads, 0, s>>>(A, p.lda, p.M, p.K, kp, a32);
+    else
+      tc3_prepass<true, float><<<ga, kThreads, 0, s>>>(A, p.lda, p.M, p.K, kp, a32);
+    PCN_CUDA_LAUNCH_CHECK();
+    if (p.transB)
+      tc3_prepass<true, float><<<gb, kThreads, 0, s>>>(B, p.ldb, p.N, p.K, kp, b32);
+    else
+      tc3_prepass<false, float><<<gb, kThreads, 0, s>>>(B, p.ldb, p.N, p.K, kp, b32);
+    PCN_CUDA_LAUNCH_CHECK();
+  }
+  static std::atomic<uint64_t> done{0};
+  raise_smem_once(sgemm_tc3<false, true, false, true>, done, dev, kTc3SmemBytes);
+  const int64_t tiles_n = (p.N + TC3_BN - 1) / TC3_BN, tiles_m = (p.M + TC3_BM - 1) / TC3_BM;
+  constexpr int64_t kMaxY = 65535;
+  for (int64_t t0 = 0; t0 < tiles_m; t0 += kMaxY) {
+    const dim3 grid{unsigned(tiles_n), unsigned(std::min(kMaxY, tiles_m - t0)), 1u};
+    sgemm_tc3<false, true, false, true><<<grid, kThreads, kTc3SmemBytes, s>>>(p.M, p.N, kp, p.alpha, a32, kp, b32,
+                                                                            kp, p.beta, C, p.ldc, t0 * TC3_BM);
+    PCN_CUDA_LAUNCH_CHECK();
+  }
 }
 
 // BF16 v3: op(A), op(B) -> k-contiguous bf16 copies in scratch memory (rows
@@ -152,14 +195,14 @@ void gemm_bf16_prepass(const GemmParams& p, const float* A, const float* B, floa
     const unsigned gy = unsigned(std::min<int64_t>(kp / 32, 65535));
     const dim3 ga{unsigned(mp / 32), gy, 1u}, gb{unsigned(np / 32), gy, 1u};
     if (p.transA)
-      tc3_to_bf16<false><<<ga, kThreads, 0, s>>>(A, p.lda, p.M, p.K, kp, a16);
+      tc3_prepass<false, __nv_bfloat16><<<ga, kThreads, 0, s>>>(A, p.lda, p.M, p.K, kp, a16);
     else
-      tc3_to_bf16<true><<<ga, kThreads, 0, s>>>(A, p.lda, p.M, p.K, kp, a16);
+      tc3_prepass<true, __nv_bfloat16><<<ga, kThreads, 0, s>>>(A, p.lda, p.M, p.K, kp, a16);
     PCN_CUDA_LAUNCH_CHECK();
     if (p.transB)
-      tc3_to_bf16<true><<<gb, kThreads, 0, s>>>(B, p.ldb, p.N, p.K, kp, b16);
+      tc3_prepass<true, __nv_bfloat16><<<gb, kThreads, 0, s>>>(B, p.ldb, p.N, p.K, kp, b16);
     else
-      tc3_to_bf16<false><<<gb, kThreads, 0, s>>>(B, p.ldb, p.N, p.K, kp, b16);
+      tc3_prepass<false, __nv_bfloat16><<<gb, kThreads, 0, s>>>(B, p.ldb, p.N, p.K, kp, b16);
     PCN_CUDA_LAUNCH_CHECK();
   }
   static std::atomic<uint64_t> done{0};
@@ -185,11 +228,17 @@ void cuda_gemm(const GemmParams& p, const float* A, const float* B, float* C) {
   constexpr int64_t kMaxY = 65535;
   const bool tc = prec == MatmulPrecision::High || prec == MatmulPrecision::Medium;
   const TcGen gen = tc ? tc_gen() : TcGen::V2;
-  // The pre-pass copies take (M + N) * K * 2 bytes (padded): beyond 2 GiB of
-  // scratch, convert at fragment load instead (v3f, or v2 when unaligned).
-  const bool small_copies = (p.M + TC3_BM + p.N + TC3_BN) * (p.K + TB3_BK) <= (int64_t(1) << 30);
+  // The pre-pass copies take (M + N) * K * 2 (bf16) or 4 (tf32) bytes, padded:
+  // beyond 2 GiB of scratch, convert at fragment load instead (v3/v3f, or v2
+  // when unaligned).
+  const int64_t copy_elems = (p.M + TC3_BM + p.N + TC3_BN) * (p.K + TB3_BK);
+  const bool small_copies = copy_elems * (prec == MatmulPrecision::High ? 4 : 2) <= (int64_t(1) << 31);
   if (prec == MatmulPrecision::Medium && gen == TcGen::V3 && small_copies && tc3_fits(dev)) {
     gemm_bf16_prepass(p, A, B, C, s, dev);
+    return;
+  }
+  if (prec == MatmulPrecision::High && gen == TcGen::V3P && small_copies && tc3_fits(dev)) {
+    gemm_tf32_prepass(p, A, B, C, s, dev);
     return;
   }
   if (tc && gen != TcGen::V2 && vecA && vecB && tc3_fits(dev)) {

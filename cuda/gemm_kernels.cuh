@@ -7,8 +7,10 @@
 // sgemm_tc3<TA, TB, BF16> the same instructions, 128x256x32 tile, 4-stage cp.async
 //                         pipeline, swizzled fp32 smem, ldmatrix / 4- and 16-byte fragment loads
 //                         (v3: TF32; BF16 "v3f")
-// tc3_to_bf16<KMAJ> + sgemm_bf16_tc3  bf16 pre-pass, then 128x256x64 bf16 tiles, ldmatrix only
-//                         (v3: BF16)
+// tc3_prepass<KMAJ, bf16> + sgemm_bf16_tc3  bf16 pre-pass, then 128x256x64 bf16 tiles,
+//                         ldmatrix only (v3: BF16)
+// tc3_prepass<KMAJ, float> + sgemm_tc3<false, true, false, PRE=true>  tf32-rounded k-contiguous
+//                         copies, then the TF32 kernel without cvt (PCN_GEMM_TC=v3p, an experiment)
 // simt/tc: 256 threads, grid (ceil(N/128), ceil(M/128) rows from m_base), any
 // shape; vecA/vecB allow float4 loads (ld % 4 == 0 and 16-byte aligned base).
 // tc3: 256 threads, grid (ceil(N/256), ceil(M/128) rows from m_base),
@@ -558,7 +560,7 @@ struct Tc3Frag {
 
 // Fragments of k step s (8 k for TF32, 16 for BF16) of the warp's 64x64 tile;
 // as, bs: this stage's tiles; fa, fb: Tc3Frag offsets.
-template <bool TA, bool TB, bool BF16>
+template <bool TA, bool TB, bool BF16, bool PRE>
 __device__ __forceinline__ void tc3_fragments(const float* as, const float* bs, int fa, int fb, int s,
                                               uint32_t (&af)[TC3_MI][4], uint32_t (&bq)[TC3_NJ][2]) {
   if (!BF16) {
@@ -568,7 +570,7 @@ __device__ __forceinline__ void tc3_fragments(const float* as, const float* bs, 
         uint32_t r[4];
         ptx::ldmatrix_x4(r, as + ((fa ^ (8 * s)) + 512 * i));
 #pragma unroll
-        for (int q = 0; q < 4; ++q) af[i][q] = tc3_tf32(r[q]);
+        for (int q = 0; q < 4; ++q) af[i][q] = PRE ? r[q] : tc3_tf32(r[q]);
       }
     } else {  // a[v + 2h] of tile i: (m = wm + 16i + 8v + g, k = 8s + 4h + t)
 #pragma unroll
@@ -588,10 +590,10 @@ __device__ __forceinline__ void tc3_fragments(const float* as, const float* bs, 
       for (int jj = 0; jj < TC3_NJ / 2; ++jj) {
         uint32_t r[4];
         ptx::ldmatrix_x4(r, bs + ((fb ^ (8 * s)) + 512 * jj));
-        bq[2 * jj][0] = tc3_tf32(r[0]);
-        bq[2 * jj][1] = tc3_tf32(r[1]);
-        bq[2 * jj + 1][0] = tc3_tf32(r[2]);
-        bq[2 * jj + 1][1] = tc3_tf32(r[3]);
+        bq[2 * jj][0] = PRE ? r[0] : tc3_tf32(r[0]);
+        bq[2 * jj][1] = PRE ? r[1] : tc3_tf32(r[1]);
+        bq[2 * jj + 1][0] = PRE ? r[2] : tc3_tf32(r[2]);
+        bq[2 * jj + 1][1] = PRE ? r[3] : tc3_tf32(r[3]);
       }
     } else {  // b[h] of tile j: (k = 8s + 4h + t, n = wn + 8j + g)
 #pragma unroll
@@ -722,7 +724,9 @@ __device__ __forceinline__ void tc3_epilogue(const float (&acc)[TC3_MI][TC3_NJ][
     }
 }
 
-template <bool TA, bool TB, bool BF16>
+// PRE (TF32 only, with !TA && TB): A and B were already rounded to tf32 by
+// tc3_prepass (PCN_GEMM_TC=v3p), so the fragments skip cvt.rna.tf32.
+template <bool TA, bool TB, bool BF16, bool PRE = false>
 __global__ void __launch_bounds__(kThreads, 1) sgemm_tc3(int64_t M, int64_t N, int64_t K, float alpha,
                                                          const float* __restrict__ A, int64_t lda,
                                                          const float* __restrict__ B, int64_t ldb, float beta,
@@ -783,7 +787,7 @@ __global__ void __launch_bounds__(kThreads, 1) sgemm_tc3(int64_t M, int64_t N, i
 #pragma unroll UNROLL
     for (int s = 0; s < TC3_BK / KSTEP; ++s) {
       uint32_t af[TC3_MI][4], bq[TC3_NJ][2];
-      tc3_fragments<TA, TB, BF16>(as, bs, fr.a, fr.b, s, af, bq);
+      tc3_fragments<TA, TB, BF16, PRE>(as, bs, fr.a, fr.b, s, af, bq);
 #pragma unroll
       for (int i = 0; i < TC3_MI; ++i)
 #pragma unroll
@@ -804,7 +808,7 @@ __global__ void __launch_bounds__(kThreads, 1) sgemm_tc3(int64_t M, int64_t N, i
 
 // ---------------------------------------------------------------- BF16 v3 with a pre-pass
 // (option (a) of cuda/dev/NOTES.md, v3; the default at precision "medium").
-// tc3_to_bf16 converts op(A) and op(B) once into k-contiguous bf16 copies
+// tc3_prepass converts op(A) and op(B) once into k-contiguous bf16 copies
 // (scratch memory, [rows][kp], rows padded to the block tile and k to 64 with
 // zeros), so sgemm_bf16_tc3 sees one layout, any original lda/ldb/alignment,
 // and no bounds inside the main loop: 128x256x64 bf16 block tile (the same 8
@@ -819,14 +823,18 @@ constexpr int TB3_BK = 64;                                                     /
 constexpr int TB3_A_STAGE = TC3_BM * TB3_BK, TB3_B_STAGE = TC3_BN * TB3_BK;  // bf16 elements
 constexpr size_t kTb3SmemBytes = size_t(TC3_STAGES) * (TB3_A_STAGE + TB3_B_STAGE) * 2;
 
-// dst[r * kp + k] = bf16(op(src)(r, k)) for r < R, k < K, 0 elsewhere in
-// [0, gridDim.x * 32) x [0, kp); KMAJ: element (r, k) at src[r*ld + k], else at
-// src[k*ld + r] (transposed through shared memory so both sides stay
-// coalesced). 256 threads, grid (rows / 32, any): 32 x 32 tiles, k tiles
-// grid-strided over y.
-template <bool KMAJ>
-__global__ void __launch_bounds__(kThreads) tc3_to_bf16(const float* __restrict__ src, int64_t ld, int64_t R,
-                                                        int64_t K, int64_t kp, __nv_bfloat16* __restrict__ dst) {
+// dst[r * kp + k] = cvt(op(src)(r, k)) for r < R, k < K, 0 elsewhere in
+// [0, gridDim.x * 32) x [0, kp) (kp a multiple of 32); KMAJ: element (r, k) at
+// src[r*ld + k], else at src[k*ld + r] (transposed through shared memory so
+// both sides stay coalesced). T = __nv_bfloat16: round to nearest even bf16;
+// T = float: cvt.rna.tf32 (the fp32 pattern with the low 13 bits cleared:
+// the TF32 pre-pass, PCN_GEMM_TC=v3p). 256 threads, grid (rows / 32, any):
+// 32 x 32 tiles, k tiles grid-strided over y.
+__device__ __forceinline__ void tc3_cvt_out(__nv_bfloat16& d, float v) { d = __float2bfloat16_rn(v); }
+__device__ __forceinline__ void tc3_cvt_out(float& d, float v) { d = __int_as_float(int(ptx::cvt_tf32(v))); }
+template <bool KMAJ, class T>
+__global__ void __launch_bounds__(kThreads) tc3_prepass(const float* __restrict__ src, int64_t ld, int64_t R,
+                                                        int64_t K, int64_t kp, T* __restrict__ dst) {
   __shared__ float tile[32][33];
   const int64_t r0 = int64_t(blockIdx.x) * 32;
   const int x = int(threadIdx.x) % 32, y0 = int(threadIdx.x) / 32;
@@ -835,7 +843,7 @@ __global__ void __launch_bounds__(kThreads) tc3_to_bf16(const float* __restrict_
     if (KMAJ) {
       for (int y = y0; y < 32; y += kThreads / 32) {
         const int64_t r = r0 + y, k = k0 + x;
-        dst[r * kp + k] = __float2bfloat16_rn(r < R && k < K ? src[r * ld + k] : 0.f);
+        tc3_cvt_out(dst[r * kp + k], r < R && k < K ? src[r * ld + k] : 0.f);
       }
     } else {
       for (int y = y0; y < 32; y += kThreads / 32) {  // tile[k][r]
@@ -843,7 +851,7 @@ __global__ void __launch_bounds__(kThreads) tc3_to_bf16(const float* __restrict_
         tile[y][x] = r < R && k < K ? src[k * ld + r] : 0.f;
       }
       __syncthreads();
-      for (int y = y0; y < 32; y += kThreads / 32) dst[(r0 + y) * kp + k0 + x] = __float2bfloat16_rn(tile[x][y]);
+      for (int y = y0; y < 32; y += kThreads / 32) tc3_cvt_out(dst[(r0 + y) * kp + k0 + x], tile[x][y]);
       __syncthreads();
     }
   }
@@ -852,7 +860,7 @@ __global__ void __launch_bounds__(kThreads) tc3_to_bf16(const float* __restrict_
 __device__ __forceinline__ int tb3_off(int r, int kc) { return r * TB3_BK + ((kc ^ tc3_swz_k(r)) << 3); }
 
 // C = alpha * A16 * B16^T (+ beta * C): A16 [mp][kp], B16 [np][kp] from
-// tc3_to_bf16 (mp, np multiples of 128 / 256 covering the grid, kp of 64).
+// tc3_prepass (mp, np multiples of 128 / 256 covering the grid, kp of 64).
 template <int STAGES = TC3_STAGES>
 __global__ void __launch_bounds__(kThreads, 1) sgemm_bf16_tc3(int64_t M, int64_t N, int64_t kp, float alpha,
                                                               const __nv_bfloat16* __restrict__ A16,

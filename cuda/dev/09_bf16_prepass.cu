@@ -1,5 +1,5 @@
 // 09_bf16_prepass.cu — BF16 v3, option (a) (the default at precision "medium"): a pre-pass
-// (`tc3_to_bf16`) writes op(A) and op(B) as k-contiguous bf16 copies (rows padded to the block
+// (`tc3_prepass`) writes op(A) and op(B) as k-contiguous bf16 copies (rows padded to the block
 // tile, k to 64, zeros), then `sgemm_bf16_tc3`: 128x256x64 bf16 tiles, 8 warps of 64x64, 4-stage
 // cp.async pipeline in 192 KiB of swizzled shared memory, every fragment one ldmatrix.x4, no
 // conversions or bounds checks in the main loop (249 SASS instructions per 128 HMMA.16816 per
@@ -33,8 +33,8 @@ void launch(int M, int N, int K, const float* A, const float* B, float* C, cudaS
   __nv_bfloat16 *a16 = buf, *b16 = buf + mp * kp;
   if (kp > 0) {
     const unsigned gy = unsigned(std::min<int64_t>(kp / 32, 65535));
-    tc3_to_bf16<true><<<dim3(unsigned(mp / 32), gy), kThreads, 0, s>>>(A, K, M, K, kp, a16);   // A (M x K) row-major
-    tc3_to_bf16<false><<<dim3(unsigned(np / 32), gy), kThreads, 0, s>>>(B, N, N, K, kp, b16);  // B (K x N): n-contiguous
+    tc3_prepass<true, __nv_bfloat16><<<dim3(unsigned(mp / 32), gy), kThreads, 0, s>>>(A, K, M, K, kp, a16);   // A (M x K) row-major
+    tc3_prepass<false, __nv_bfloat16><<<dim3(unsigned(np / 32), gy), kThreads, 0, s>>>(B, N, N, K, kp, b16);  // B (K x N): n-contiguous
   }
   const int64_t tiles_m = mp / TC3_BM;
   for (int64_t t0 = 0; t0 < tiles_m; t0 += 65535) {

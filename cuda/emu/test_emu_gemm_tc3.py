@@ -4,9 +4,10 @@ matmul precision "high" (TF32) / "medium" (BF16) when lda, ldb % 4 == 0 and A, B
 K below one k tile, a partial last k tile (cp.async zero-fill), more k tiles than
 pipeline stages, several block rows and columns, odd M (A k-contiguous) / odd N (B
 k-contiguous: scalar epilogue), all four transpose combinations, alpha/beta with and
-without reading C, and the fallbacks (K % 4 != 0 -> v2; PCN_GEMM_TC=v2). BF16 runs both
-v3 kernels: the default bf16 pre-pass + sgemm_bf16_tc3 (any layout) and, with
-PCN_GEMM_TC=v3f, sgemm_tc3<.., true> (fp32 shared memory).
+without reading C, K = 0, and the fallbacks (K % 4 != 0 -> v2; PCN_GEMM_TC=v2). BF16
+runs both v3 kernels: the default bf16 pre-pass + sgemm_bf16_tc3 (any layout) and, with
+PCN_GEMM_TC=v3f, sgemm_tc3<.., true> (fp32 shared memory); TF32 also the v3p experiment
+(tf32-rounding pre-pass, PCN_GEMM_TC=v3p).
 
 The reference rounds the operands exactly as the kernel does (cvt.rna.tf32: nearest,
 ties away; bf16: nearest even) and multiplies in float64, so the only difference left
@@ -49,9 +50,10 @@ def precision(request):
     pcn.set_matmul_precision(prev)
 
 
-# (precision, PCN_GEMM_TC): "high" -> sgemm_tc3<.., false>; "medium" -> the bf16
+# (precision, PCN_GEMM_TC): "high" -> sgemm_tc3<.., false> (v3) or the tf32
+# pre-pass + sgemm_tc3<false, true, false, PRE> (v3p); "medium" -> the bf16
 # pre-pass + sgemm_bf16_tc3 (v3, default) or sgemm_tc3<.., true> (v3f).
-GENS = [("high", "v3"), ("medium", "v3"), ("medium", "v3f")]
+GENS = [("high", "v3"), ("high", "v3p"), ("medium", "v3"), ("medium", "v3f")]
 
 
 @pytest.fixture
@@ -125,15 +127,16 @@ def test_tc3_alpha_beta(prec_gen, ta, tb, alpha, beta):
 
 
 @pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
-def test_bf16_prepass_any_layout(ta, tb, monkeypatch):
-    """The bf16 pre-pass takes any lda/ldb (no v2 fallback): odd sizes everywhere,
-    K = 1, K just past a 64 k tile, rows past a 32-row conversion tile."""
-    monkeypatch.delenv("PCN_GEMM_TC", raising=False)
+@pytest.mark.parametrize("prec,gen", [("medium", "v3"), ("high", "v3p")])
+def test_prepass_any_layout(prec, gen, ta, tb, monkeypatch):
+    """The pre-passes take any lda/ldb (no v2 fallback): odd sizes everywhere,
+    K = 1, K just past a 64 / 32 k tile, rows past a 32-row conversion tile."""
+    monkeypatch.setenv("PCN_GEMM_TC", gen)
     prev = pcn.get_matmul_precision()
-    pcn.set_matmul_precision("medium")
+    pcn.set_matmul_precision(prec)
     try:
         for (M, N, K) in [(1, 1, 1), (5, 3, 7), (37, 41, 30), (33, 257, 65), (130, 9, 129)]:
-            run_case("medium", M, N, K, ta, tb)
+            run_case(prec, M, N, K, ta, tb)
     finally:
         pcn.set_matmul_precision(prev)
 
@@ -146,3 +149,11 @@ def test_tc3_fallbacks(precision, monkeypatch):
     monkeypatch.setenv("PCN_GEMM_TC", "v2")         # read by gemm.cu at every call
     run_case(precision, 132, 260, 36, 0, 0)
     run_case(precision, 132, 261, 36, 1, 1)
+
+
+@pytest.mark.parametrize("prec_gen", GENS, indirect=True)
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_tc3_k_zero(prec_gen, beta):
+    """K = 0: no k tile at all (and no pre-pass launch); C = beta * C, or 0 over NaN."""
+    run_case(prec_gen, 8, 12, 0, 0, 0, 1.0, beta)
+    run_case(prec_gen, 8, 13, 0, 1, 1, 1.0, beta)
