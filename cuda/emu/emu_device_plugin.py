@@ -8,6 +8,7 @@ import pytest
 TORCH_CUDA_TESTS = {
     "test_cuda_array_interface_torch",
     "test_dlpack_cuda_torch_both_ways",
+    "test_unaligned_operands_from_torch",
 }
 
 
