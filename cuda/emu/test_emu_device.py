@@ -197,3 +197,17 @@ def test_fit_on_device_matches_cpu():
     pd = dev.predict(x[:40], verbose=0)
     assert isinstance(pd, np.ndarray)
     np.testing.assert_allclose(pd, pc, rtol=1e-3, atol=1e-5)
+
+
+# ---------------------------------------------------------------- bugs found on the emulated device
+def test_keras_ops_like_constructors_keep_device_and_dtype():
+    """keras.ops.zeros_like / ones_like of a CUDA tensor returned a CPU float32 tensor
+    (device and dtype ignored): the next op mixing it with the CUDA tensor failed."""
+    from pyconvnet import keras_ops as ops
+    t = pcn.tensor(np.ones((2, 3), np.float32), device="cuda")
+    for f, v in ((ops.zeros_like, 0.0), (ops.ones_like, 1.0)):
+        z = f(t)
+        assert z.device == "cuda:0" and z.dtype == "float32" and tuple(z.shape) == (2, 3)
+        np.testing.assert_array_equal(ops.add(t, z).numpy(), np.full((2, 3), 1.0 + v, np.float32))
+        zi = f(t, dtype="int32")
+        assert zi.dtype == "int32" and zi.device == "cuda:0"
