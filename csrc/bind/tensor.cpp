@@ -151,7 +151,12 @@ void delete_managed_versioned(dl::ManagedVersioned* m) {
 
 // A capsule not consumed (still named "dltensor"/"dltensor_versioned") is
 // freed here; a consumer renames it "used_..." and calls the deleter itself.
+// A consumer that rejects the capsule drops it while raising its own error:
+// that exception is kept (clearing it made np.from_dlpack of a CUDA tensor
+// fail with "SystemError: returned NULL without setting an exception").
 void capsule_destructor(PyObject* cap) {
+  PyObject *etype, *evalue, *etb;
+  PyErr_Fetch(&etype, &evalue, &etb);
   if (PyCapsule_IsValid(cap, "dltensor")) {
     auto* m = static_cast<dl::Managed*>(PyCapsule_GetPointer(cap, "dltensor"));
     if (m && m->deleter) m->deleter(m);
@@ -160,6 +165,7 @@ void capsule_destructor(PyObject* cap) {
     if (m && m->deleter) m->deleter(m);
   }
   PyErr_Clear();
+  PyErr_Restore(etype, evalue, etb);
 }
 
 // Make queued device work on the tensor visible to any consumer stream.

@@ -211,3 +211,14 @@ def test_keras_ops_like_constructors_keep_device_and_dtype():
         np.testing.assert_array_equal(ops.add(t, z).numpy(), np.full((2, 3), 1.0 + v, np.float32))
         zi = f(t, dtype="int32")
         assert zi.dtype == "int32" and zi.device == "cuda:0"
+
+
+def test_numpy_from_dlpack_of_a_cuda_tensor_raises_numpys_error():
+    """numpy rejects a CUDA capsule and drops it while raising; the capsule's
+    destructor called PyErr_Clear(), wiping numpy's exception: 'SystemError:
+    <built-in function from_dlpack> returned NULL without setting an exception'."""
+    t = pcn.tensor(np.ones(3, np.float32), device="cuda")
+    with pytest.raises((RuntimeError, BufferError, TypeError, ValueError)) as e:
+        np.from_dlpack(t)
+    assert not isinstance(e.value, SystemError), e.value
+    np.testing.assert_array_equal(np.from_dlpack(pcn.tensor(np.ones(3, np.float32))), np.ones(3, np.float32))
