@@ -349,6 +349,21 @@ void bind_tensor(py::module_& m) {
         return s;
       })
       .def_property_readonly("dtype", [](const Tensor& t) { return std::string(dtype_name(t.dtype())); })
+      // NumPy asks the buffer protocol first and, when it fails (a device tensor),
+      // silently makes a 0-d object array; __array__ is asked next: a CPU tensor
+      // gives its zero-copy view, a device tensor the error the buffer could not pass on.
+      .def("__array__",
+           [](py::object self, py::object dtype, py::object copy) -> py::object {
+             const Tensor& t = self.cast<const Tensor&>();
+             if (!t.device().is_cpu())
+               throw py::type_error("np.asarray: Tensor on " + t.device().str() +
+                                    " has no host buffer; call .numpy() (a host copy) or .to('cpu')");
+             py::object a = to_numpy(t, self);
+             if (!dtype.is_none()) a = a.attr("astype")(dtype, py::arg("copy") = false);
+             if (!copy.is_none() && copy.cast<bool>()) a = a.attr("copy")();
+             return a;
+           },
+           py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })
       .def_property_readonly("ndim", &Tensor::ndim)
       .def_property_readonly("size", &Tensor::numel)

@@ -222,3 +222,18 @@ def test_numpy_from_dlpack_of_a_cuda_tensor_raises_numpys_error():
         np.from_dlpack(t)
     assert not isinstance(e.value, SystemError), e.value
     np.testing.assert_array_equal(np.from_dlpack(pcn.tensor(np.ones(3, np.float32))), np.ones(3, np.float32))
+
+
+def test_np_asarray_of_a_cuda_tensor_raises():
+    """The buffer protocol's 'no host buffer' error never reached the user: NumPy
+    swallowed it and np.asarray(cuda_tensor) returned a 0-d object array holding
+    the Tensor. Tensor.__array__ now raises TypeError for device tensors and
+    gives CPU tensors their zero-copy view."""
+    t = pcn.tensor(np.ones(3, np.float32), device="cuda")
+    with pytest.raises(TypeError, match="no host buffer"):
+        np.asarray(t)
+    c = pcn.tensor(np.arange(3, dtype=np.float32))
+    v = np.asarray(c)
+    v[0] = 7.0
+    assert c.numpy()[0] == 7.0  # still a view
+    assert np.asarray(c, dtype=np.float64).dtype == np.float64
