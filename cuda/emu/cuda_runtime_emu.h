@@ -24,7 +24,8 @@
 //  - Errors set the thread's last error (cudaGetLastError returns and clears it)
 //    and are printed to stderr when PCN_EMU_VERBOSE is set.
 //  - Counters of every transfer (PCN_EMU_COUNT=1 prints them at exit;
-//    pcn_emu_device_stats() from ctypes reads them).
+//    pcn_emu_device_stats() from ctypes reads them); PCN_EMU_TRACE=1 prints
+//    each transfer, =stack also raises SIGUSR1 after it (see count_copy).
 #pragma once
 #include <signal.h>
 #include <sys/mman.h>
@@ -238,8 +239,17 @@ inline cudaError_t misuse(cudaError_t e, const char* fmt, const void* p, size_t 
   return e;
 }
 
-inline bool stream_ok(cudaStream_t s) {
-  if (s == nullptr) return true;  // legacy default stream
+// Work on the legacy default stream (0) does not order with the backend's
+// cudaStreamNonBlocking stream: a kernel or copy there races with the backend's
+// queue on a GPU. Every such use is printed and counted (pcn_emu_device_stats).
+inline long long null_stream_uses = 0;
+inline bool stream_ok(cudaStream_t s, const char* what = "work") {
+  if (s == nullptr) {
+    ++null_stream_uses;
+    std::fprintf(stderr, "emu: %s on the legacy default stream (0): unordered with the backend's non-blocking stream\n",
+                 what);
+    return true;
+  }
   Arena& a = arena();
   std::lock_guard<std::recursive_mutex> g(a.mu);
   return a.streams.count(s) != 0;
@@ -270,7 +280,22 @@ inline cudaError_t check_copy(void* d, const void* s, size_t n, cudaMemcpyKind& 
     return misuse(cudaErrorInvalidValue, "cudaMemcpy: source range %p + %zu bytes is not inside one allocation", s, n);
   return cudaSuccess;
 }
+// PCN_EMU_TRACE=1: print every transfer; =stack: also raise SIGUSR1 after each
+// (with faulthandler.register(signal.SIGUSR1) Python prints the stack that made it).
+inline int trace_mode() {
+  static const int m = [] {
+    const char* e = std::getenv("PCN_EMU_TRACE");
+    return !e || !*e || e[0] == '0' ? 0 : (e[0] == 's' ? 2 : 1);
+  }();
+  return m;
+}
 inline void count_copy(cudaMemcpyKind k, size_t n) {
+  if (trace_mode()) {
+    static const char* names[] = {"H2H", "H2D", "D2H", "D2D", "default"};
+    std::fprintf(stderr, "emu: %s %zu bytes\n", names[k], n);
+    std::fflush(stderr);
+    if (trace_mode() == 2) raise(SIGUSR1);
+  }
   switch (k) {
     case cudaMemcpyHostToDevice: ++stats[kH2D]; stats[kH2DBytes] += (long long)n; break;
     case cudaMemcpyDeviceToHost: ++stats[kD2H]; stats[kD2HBytes] += (long long)n; break;
@@ -295,12 +320,12 @@ inline void launch_close() {
 template <class S>
 inline void launch_stream_check(S s) {
   if constexpr (std::is_same<S, cudaStream_t>::value) {
-    if (!dev::stream_ok(s)) {
+    if (!dev::stream_ok(s, "kernel launch")) {
       std::fprintf(stderr, "emu: kernel launched on an unknown stream %p\n", static_cast<void*>(s));
       std::abort();
     }
   } else if constexpr (std::is_same<S, std::nullptr_t>::value || std::is_integral<S>::value) {
-    // 0 / nullptr: the legacy default stream
+    dev::stream_ok(nullptr, "kernel launch");  // 0 / nullptr: the legacy default stream
   } else {
     static_assert(std::is_same<S, cudaStream_t>::value, "emu: the 4th launch parameter must be a stream");
   }
@@ -471,14 +496,14 @@ inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
 }
 // Streams run synchronously: everything queued is done.
 inline cudaError_t cudaStreamSynchronize(cudaStream_t s) {
-  if (!emu::dev::stream_ok(s)) return emu::dev::fail(cudaErrorInvalidResourceHandle, "cudaStreamSynchronize");
+  if (s && !emu::dev::stream_ok(s)) return emu::dev::fail(cudaErrorInvalidResourceHandle, "cudaStreamSynchronize");
   return cudaSuccess;
 }
 inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 
 inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind kind, cudaStream_t st) {
   using namespace emu::dev;
-  if (!stream_ok(st)) return fail(cudaErrorInvalidResourceHandle, "cudaMemcpyAsync stream");
+  if (!stream_ok(st, "cudaMemcpyAsync")) return fail(cudaErrorInvalidResourceHandle, "cudaMemcpyAsync stream");
   if (n == 0) return cudaSuccess;
   OpenScope o;
   const cudaError_t e = check_copy(d, s, n, kind);
@@ -493,7 +518,7 @@ inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind k
 inline cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h,
                                      cudaMemcpyKind kind, cudaStream_t st) {
   using namespace emu::dev;
-  if (!stream_ok(st)) return fail(cudaErrorInvalidResourceHandle, "cudaMemcpy2DAsync stream");
+  if (!stream_ok(st, "cudaMemcpy2DAsync")) return fail(cudaErrorInvalidResourceHandle, "cudaMemcpy2DAsync stream");
   if (w == 0 || h == 0) return cudaSuccess;
   if (w > dp || w > sp) return misuse(cudaErrorInvalidValue, "cudaMemcpy2D: width %p... %zu bytes exceeds a pitch", d, w);
   OpenScope o;
@@ -510,7 +535,7 @@ inline cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t s
 }
 inline cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t st) {
   using namespace emu::dev;
-  if (!stream_ok(st)) return fail(cudaErrorInvalidResourceHandle, "cudaMemsetAsync stream");
+  if (!stream_ok(st, "cudaMemsetAsync")) return fail(cudaErrorInvalidResourceHandle, "cudaMemsetAsync stream");
   if (n == 0) return cudaSuccess;
   OpenScope o;
   if (!in_arena(p) || !device_range(p, n))

@@ -18,13 +18,15 @@
 
 // Transfer counters since start (or the last reset): out[0..11] = H2D calls,
 // H2D bytes, D2H calls, D2H bytes, D2D calls, D2D bytes, memset calls, memset
-// bytes, cudaMalloc calls, cudaFree calls, kernel launches, live device bytes.
+// bytes, cudaMalloc calls, cudaFree calls, kernel launches, live device bytes,
+// uses of the legacy default stream (out[12]).
 PCN_EMU_EXPORT void pcn_emu_device_stats(long long* out) {
   auto& a = emu::dev::arena();
   std::lock_guard<std::recursive_mutex> g(a.mu);
   for (int i = 0; i < emu::dev::kNStat; ++i) out[i] = emu::dev::stats[i];
   out[emu::dev::kNStat] = emu::launches;
   out[emu::dev::kNStat + 1] = (long long)a.used;
+  out[emu::dev::kNStat + 2] = emu::dev::null_stream_uses;
 }
 PCN_EMU_EXPORT void pcn_emu_device_stats_reset() {
   auto& a = emu::dev::arena();

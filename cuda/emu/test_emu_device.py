@@ -19,7 +19,7 @@ LIB = ctypes.CDLL(C.__file__)
 pytestmark = pytest.mark.skipif(not hasattr(LIB, "pcn_emu_device_stats"),
                                 reason="not the emulated-device build (cuda/emu/run_device.sh)")
 STATS = ["h2d", "h2d_bytes", "d2h", "d2h_bytes", "d2d", "d2d_bytes", "memset", "memset_bytes", "malloc", "free",
-         "launches", "live_bytes"]
+         "launches", "live_bytes", "null_stream"]
 
 
 def stats():
@@ -176,6 +176,7 @@ def test_lenet5_train_steps_match_cpu_and_copy_only_the_batch():
     assert d["h2d_bytes"] <= batch_bytes + 1024, d       # the batch, not the weights
     assert d["d2h_bytes"] <= 1024, d                     # loss / metric scalars only
     assert d["h2d"] <= 8 and d["d2h"] <= 8, d
+    assert all(s["null_stream"] == 0 for s in per_step)  # everything on the backend's stream
 
 
 def test_fit_on_device_matches_cpu():
