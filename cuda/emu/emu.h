@@ -474,6 +474,7 @@ void launch(const char* site, const char* where, F f, G g, B b, R... rest) {
     }
   }
   if constexpr (sizeof...(R) >= 2) launch_stream_check(std::get<1>(std::make_tuple(rest...)));
+  else launch_stream_check(0);  // no stream argument: the legacy default stream
   const dim3 grid(g), block(b);
   const long long nt = (long long)block.x * block.y * block.z;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || nt == 0 || nt > 1024 || grid.y > 65535 || grid.z > 65535 ||

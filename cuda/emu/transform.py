@@ -4,13 +4,22 @@
 # (Device{DeviceType::CUDA, dev}) become host tensors. Every launch is named
 # by its site (file:line kernel); DST minus .cpp + .sites lists them (for coverage.py). DST is rewritten only
 # when its text changes (keeps the emulation build incremental).
+#
+# transform.py --device SRC DST: for the emulated-device build (run_device.sh):
+# device memory stays device memory (DeviceType::CUDA), check.cuh / stream.cuh /
+# scratch.cuh are kept (transformed to emu_<name>.h like any other header) and
+# emu.h is built with PCN_EMU_DEVICE (cuda_runtime_emu.h).
 import os, re, sys
-src, dst = sys.argv[1], sys.argv[2]
+args = sys.argv[1:]
+device = '--device' in args
+args = [a for a in args if a != '--device']
+src, dst = args[0], args[1]
 s = open(src).read()
 s = s.replace('#include <cuda_runtime.h>', '#include "../emu/emu.h"')
 s = s.replace('#include "../csrc/', '#include "../')
-for h in ("check.cuh", "scratch.cuh", "stream.cuh"):
-    s = s.replace('#include "%s"' % h, '')
+if not device:
+    for h in ("check.cuh", "scratch.cuh", "stream.cuh"):
+        s = s.replace('#include "%s"' % h, '')
 # Inline PTX and bf16: host versions (ptx_emu.h). Other cuda/*.cuh headers are
 # transformed by run.sh into csrc/cpu/emu_<name>.h.
 s = s.replace('#include <cuda_bf16.h>', '#include "../emu/ptx_emu.h"')
@@ -22,7 +31,8 @@ s = re.sub(r'#include "(\w+)\.cuh"', lambda m: '#include "emu_%s.h"' % m.group(1
 s = re.sub(r'extern\s+__shared__\s+(?:__align__\(\d+\)\s+)?([A-Za-z_][\w:]*)\s+(\w+)\s*\[\s*\]\s*;',
            r'\1* const \2 = reinterpret_cast<\1*>(emu::dyn_smem());', s)
 s = s.replace('#include "register.cuh"', '#include "../emu/register_families.h"')
-s = s.replace('DeviceType::CUDA', 'DeviceType::CPU')
+if not device:
+    s = s.replace('DeviceType::CUDA', 'DeviceType::CPU')
 # Pointer casts check the pointee's alignment (a float4 access to an address that
 # is not 16-byte aligned faults on the GPU; x86 would not notice).
 s = s.replace('reinterpret_cast<', 'emu::aligned_cast<')
@@ -51,6 +61,9 @@ while True:
     j = s.find('<<<', i)
     if j < 0:
         out.append(s[i:]); break
+    if '//' in s[s.rfind('\n', 0, j) + 1:j]:  # inside a // comment
+        out.append(s[i:j + 3]); i = j + 3
+        continue
     # kernel name: go back over identifier and optional template args
     k = j
     if s[k-1] == '>':
