@@ -112,7 +112,13 @@ def _gemm_check(prec, rng, shapes=((1, 1, 1), (37, 45, 19), (129, 257, 300), (25
     return worst
 
 
-def _gemm_case(torch, prec, M, N, K, ta=False, tb=False, rotate=3):
+def _gemm_case(torch, prec, M, N, K, ta=False, tb=False, rotate=3, tc="v3"):
+    """tc: the tensor-core kernel for "high"/"medium", chosen through
+    PCN_GEMM_TC, which cuda/gemm.cu reads at every call (set in setup, so the
+    check runs the same kernel): "v3" (default: sgemm_tc3 for TF32, the bf16
+    pre-pass + sgemm_bf16_tc3 for BF16, timed together), "v3f" (BF16 from fp32
+    shared memory, sgemm_tc3<.., true>), "v3p" (TF32 through a tf32-rounding
+    pre-pass, then no cvt in the main loop) or "v2" (sgemm_tc)."""
     tol = {"highest": 1e-5, "high": 1e-3, "medium": 1e-2}[prec]
     g = torch.Generator(device="cuda").manual_seed(M + N + K)
     dev = "cuda"
@@ -143,12 +149,21 @@ def _gemm_case(torch, prec, M, N, K, ta=False, tb=False, rotate=3):
     def setup():
         prev["p"] = C.get_matmul_precision()
         prev["tf32"] = torch.backends.cuda.matmul.allow_tf32
+        prev["tc"] = os.environ.get("PCN_GEMM_TC")
         C.set_matmul_precision(prec)
         torch.backends.cuda.matmul.allow_tf32 = prec == "high"
+        if tc == "v3":
+            os.environ.pop("PCN_GEMM_TC", None)
+        else:
+            os.environ["PCN_GEMM_TC"] = tc
 
     def teardown():
         C.set_matmul_precision(prev["p"])
         torch.backends.cuda.matmul.allow_tf32 = prev["tf32"]
+        if prev["tc"] is None:
+            os.environ.pop("PCN_GEMM_TC", None)
+        else:
+            os.environ["PCN_GEMM_TC"] = prev["tc"]
 
     def check():
         rng = np.random.default_rng(M ^ N ^ K)
@@ -164,8 +179,8 @@ def _gemm_case(torch, prec, M, N, K, ta=False, tb=False, rotate=3):
 
     return Case("%dx%dx%d%s" % (M, N, K, ("" if not (ta or tb) else " " + "NT"[ta] + "NT"[tb])), ours, theirs,
                 2.0 * M * N * K, check=check, setup=setup, teardown=teardown,
-                note={"highest": "fp32 SIMT vs cuBLAS fp32", "high": "TF32 mma.sync vs cuBLAS TF32",
-                      "medium": "BF16 mma.sync (fp32 in) vs cuBLAS bf16 in/out"}[prec])
+                note={"highest": "fp32 SIMT vs cuBLAS fp32", "high": "TF32 mma.sync %s vs cuBLAS TF32" % tc,
+                      "medium": "BF16 mma.sync %s (fp32 in) vs cuBLAS bf16 in/out" % tc}[prec])
 
 
 @case("gemm_fp32")
@@ -183,9 +198,34 @@ def gemm_tf32(torch, quick):
     return _gemm_case(torch, "high", *((2048,) * 3 if quick else (4096,) * 3))
 
 
+@case("gemm_tf32_v2")
+def gemm_tf32_v2(torch, quick):
+    return _gemm_case(torch, "high", *((2048,) * 3 if quick else (4096,) * 3), tc="v2")
+
+
+@case("gemm_tf32_v3p")
+def gemm_tf32_v3p(torch, quick):  # TF32 pre-pass experiment (pre-pass timed with the GEMM)
+    return _gemm_case(torch, "high", *((2048,) * 3 if quick else (4096,) * 3), tc="v3p")
+
+
+@case("gemm_tf32_nt")
+def gemm_tf32_nt(torch, quick):  # v3 with both operands k-contiguous (ldmatrix for A and B)
+    return _gemm_case(torch, "high", *((2048,) * 3 if quick else (4096,) * 3), tb=True)
+
+
 @case("gemm_bf16")
 def gemm_bf16(torch, quick):
     return _gemm_case(torch, "medium", *((2048,) * 3 if quick else (4096,) * 3))
+
+
+@case("gemm_bf16_v3f")
+def gemm_bf16_v3f(torch, quick):  # BF16 converted at fragment load from fp32 shared memory (no pre-pass)
+    return _gemm_case(torch, "medium", *((2048,) * 3 if quick else (4096,) * 3), tc="v3f")
+
+
+@case("gemm_bf16_v2")
+def gemm_bf16_v2(torch, quick):
+    return _gemm_case(torch, "medium", *((2048,) * 3 if quick else (4096,) * 3), tc="v2")
 
 
 # ---------------------------------------------------------------- memory

@@ -186,22 +186,30 @@ def convert_to_numpy(x):
     return np.asarray(x)
 
 
-def zeros(shape, dtype="float32"):
-    return ag.EagerTensor(_C.zeros(*[int(s) for s in shape], dtype=dtype))
+def zeros(shape, dtype="float32", device="cpu"):
+    return ag.EagerTensor(_C.zeros(*[int(s) for s in shape], dtype=str(np.dtype(dtype)), device=device))
 
 
-def ones(shape, dtype="float32"):
-    t = _C.empty(*[int(s) for s in shape], dtype=dtype)
-    _C.fill_(t, 1.0)
-    return ag.EagerTensor(t)
+def ones(shape, dtype="float32", device="cpu"):
+    t = _C.empty(*[int(s) for s in shape], device=device)
+    _C.fill_(t, 1.0)  # float32 only: other dtypes by a cast
+    dtype = str(np.dtype(dtype))
+    return ag.EagerTensor(t if dtype == "float32" else _C.cast(t, dtype))
+
+
+def _like(x, dtype):
+    """shape, dtype and device of a *_like result: x's (a tensor keeps its device)."""
+    if _is_tensor(x):
+        return tuple(x.shape), dtype or x.dtype, x.device
+    return np.shape(x), dtype or "float32", "cpu"
 
 
 def zeros_like(x, dtype=None):
-    return zeros(np.shape(x) if not _is_tensor(x) else x.shape)
+    return zeros(*_like(x, dtype))
 
 
 def ones_like(x, dtype=None):
-    return ones(np.shape(x) if not _is_tensor(x) else x.shape)
+    return ones(*_like(x, dtype))
 
 
 def shape(x):

@@ -151,7 +151,12 @@ void delete_managed_versioned(dl::ManagedVersioned* m) {
 
 // A capsule not consumed (still named "dltensor"/"dltensor_versioned") is
 // freed here; a consumer renames it "used_..." and calls the deleter itself.
+// A consumer that rejects the capsule drops it while raising its own error:
+// that exception is kept (clearing it made np.from_dlpack of a CUDA tensor
+// fail with "SystemError: returned NULL without setting an exception").
 void capsule_destructor(PyObject* cap) {
+  PyObject *etype, *evalue, *etb;
+  PyErr_Fetch(&etype, &evalue, &etb);
   if (PyCapsule_IsValid(cap, "dltensor")) {
     auto* m = static_cast<dl::Managed*>(PyCapsule_GetPointer(cap, "dltensor"));
     if (m && m->deleter) m->deleter(m);
@@ -160,6 +165,7 @@ void capsule_destructor(PyObject* cap) {
     if (m && m->deleter) m->deleter(m);
   }
   PyErr_Clear();
+  PyErr_Restore(etype, evalue, etb);
 }
 
 // Make queued device work on the tensor visible to any consumer stream.
@@ -343,6 +349,21 @@ void bind_tensor(py::module_& m) {
         return s;
       })
       .def_property_readonly("dtype", [](const Tensor& t) { return std::string(dtype_name(t.dtype())); })
+      // NumPy asks the buffer protocol first and, when it fails (a device tensor),
+      // silently makes a 0-d object array; __array__ is asked next: a CPU tensor
+      // gives its zero-copy view, a device tensor the error the buffer could not pass on.
+      .def("__array__",
+           [](py::object self, py::object dtype, py::object copy) -> py::object {
+             const Tensor& t = self.cast<const Tensor&>();
+             if (!t.device().is_cpu())
+               throw py::type_error("np.asarray: Tensor on " + t.device().str() +
+                                    " has no host buffer; call .numpy() (a host copy) or .to('cpu')");
+             py::object a = to_numpy(t, self);
+             if (!dtype.is_none()) a = a.attr("astype")(dtype, py::arg("copy") = false);
+             if (!copy.is_none() && copy.cast<bool>()) a = a.attr("copy")();
+             return a;
+           },
+           py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })
       .def_property_readonly("ndim", &Tensor::ndim)
       .def_property_readonly("size", &Tensor::numel)

@@ -12,16 +12,22 @@ NVCC=${NVCC:-nvcc}
 ARCH=${ARCH:-90}
 FLAGS=(-O3 -std=c++17 -lineinfo "--generate-code=arch=compute_${ARCH},code=[compute_${ARCH},sm_${ARCH}]")
 CUBLAS=()
-for d in "${CUDA_HOME:-/usr/local/cuda}/lib64" \
-         "$(python3 -c 'import nvidia.cublas, os; print(os.path.join(list(nvidia.cublas.__path__)[0], "lib"))' 2>/dev/null || true)"; do
+# Candidates: the toolkit, then the pip wheels (nvidia-cublas-cu12: nvidia/cublas/lib;
+# nvidia-cublas 13: nvidia/cu13/lib).
+WHEEL_DIRS=$(python3 -c 'import nvidia, os
+for p in nvidia.__path__:
+    for sub in ("cublas/lib", "cu13/lib", "cu12/lib"):
+        print(os.path.join(p, sub))' 2>/dev/null || true)
+for d in "${CUDA_HOME:-/usr/local/cuda}/lib64" $WHEEL_DIRS; do
   if [ -n "$d" ] && ls "$d"/libcublas.so* >/dev/null 2>&1; then
     inc="$(dirname "$d")/include"
     lib=$(ls "$d"/libcublas.so* | head -n1)
-    CUBLAS=(-DPCN_LAB_CUBLAS -I"$inc" "$lib" -Xlinker -rpath -Xlinker "$d")
+    # -Xlinker: nvcc refuses a versioned name (the wheel has only libcublas.so.13)
+    CUBLAS=(-DPCN_LAB_CUBLAS -I"$inc" -Xlinker "$lib" -Xlinker -rpath -Xlinker "$d")
     break
   fi
 done
-[ ${#CUBLAS[@]} -gt 0 ] && echo "cuBLAS: ${CUBLAS[*]: -3:1}" || echo "cuBLAS: not found (no comparison line)"
+[ ${#CUBLAS[@]} -gt 0 ] && echo "cuBLAS: ${CUBLAS[*]: -5:1}" || echo "cuBLAS: not found (no comparison line)"
 pids=()
 for f in [0-9][0-9]_*.cu; do
   "$NVCC" "${FLAGS[@]}" "${CUBLAS[@]}" -o "$OUTD/${f%.cu}" "$f" &

@@ -1,6 +1,8 @@
-// Host emulation of the CUDA subset used by cuda/{pool2d,norm,rnn,conv2d,
+// Host emulation of the CUDA subset used by cuda/{gemm,pool2d,norm,rnn,conv2d,
 // elementwise,loss,optim}.cu, to run those kernels on the CPU under the CPU
-// test suites (see run.sh).
+// test suites (see run.sh), or, with PCN_EMU_DEVICE, the whole CUDA backend
+// against an emulated device (cuda_runtime_emu.h, run_device.sh). The inline
+// PTX of cuda/ptx.cuh (mma, ldmatrix, cp.async, cvt.tf32) is ptx_emu.h.
 //
 // One CUDA block at a time, on the calling OS thread; the block's threads are
 // cooperative fibers (own stacks, a 20-instruction x86-64 context switch),
@@ -13,7 +15,10 @@
 //                        31 lanes of its warp (all must be alive and there:
 //                        full mask), reads its source lane, waits again
 //   __shared__           static storage (one block at a time), poisoned with
-//                        0xff bytes (NaN) at the start of every block
+//                        0xff bytes (NaN) at the start of every block;
+//                        extern __shared__ (dynamic): one buffer per launch of
+//                        the <<<>>> size, poisoned likewise; > 48 KiB needs
+//                        cudaFuncSetAttribute(MaxDynamicSharedMemorySize)
 //   atomics              plain read-modify-write (one OS thread)
 //   reinterpret_cast     checks the alignment of the pointee type (float4: 16 B)
 // A block whose live threads wait at different barriers (a __syncthreads or a
@@ -28,6 +33,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <sys/mman.h>
 #ifdef __SANITIZE_ADDRESS__
@@ -122,14 +128,59 @@ inline std::map<const void*, unsigned long long>& shared_seen() {
   static auto* m = new std::map<const void*, unsigned long long>();
   return *m;
 }
+// Every __shared__ array seen so far (address -> bytes) and the launch's
+// dynamic shared memory (extern __shared__): in_shared() tells whether
+// [p, p+n) lies inside one of them (checked by the ldmatrix/cp.async emulation).
+inline std::map<uintptr_t, size_t>& shared_regions() {
+  static auto* m = new std::map<uintptr_t, size_t>();
+  return *m;
+}
 template <class T>
 inline void shared_decl(T& arr, size_t n) {
   unsigned long long& s = shared_seen()[static_cast<const void*>(&arr)];
   if (s != block_serial) {
     s = block_serial;
     std::memset(static_cast<void*>(&arr), 0xff, n);
+    shared_regions()[reinterpret_cast<uintptr_t>(&arr)] = n;
   }
 }
+// Dynamic shared memory of the running launch (4th-from-last <<<>>> argument):
+// 1024-byte aligned, poisoned like the static arrays at the start of each block.
+inline unsigned char* dyn_smem_base = nullptr;
+inline size_t dyn_smem_bytes = 0, dyn_smem_cap = 0;
+inline unsigned char* dyn_smem() { return dyn_smem_base; }
+inline bool in_shared(const void* p, size_t n) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t d = reinterpret_cast<uintptr_t>(dyn_smem_base);
+  if (dyn_smem_bytes && a >= d && a + n <= d + dyn_smem_bytes) return true;
+  auto& m = shared_regions();
+  auto it = m.upper_bound(a);
+  if (it == m.begin()) return false;
+  --it;
+  return a + n <= it->first + it->second;
+}
+// Global-memory operand check of the emulated instructions: the device build
+// (PCN_EMU_DEVICE) installs one that requires [p, p+n) inside the device arena.
+inline bool (*global_ok)(const void*, size_t) = nullptr;
+inline void check_global(const char* op, const void* p, size_t n) {
+  if (global_ok && !global_ok(p, n)) {
+    std::fprintf(stderr, "emu: %s %p (%zu bytes) is not device memory\n", op, p, n);
+    std::abort();
+  }
+}
+// cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, n):
+// per kernel; a launch asking for more than 48 KiB of dynamic shared memory
+// without it fails on the GPU (and aborts here). transform.py sets next_kernel
+// before each launch that passes a dynamic shared-memory size.
+inline std::map<const void*, int>& max_dyn_smem() {
+  static auto* m = new std::map<const void*, int>();
+  return *m;
+}
+inline const void* next_kernel = nullptr;
+template <class K>
+inline const void* fn_addr(K* k) { return reinterpret_cast<const void*>(k); }
+// Called at the start of every block (ptx_emu.h: drops the cp.async queues).
+inline void (*block_start_hook)() = nullptr;
 
 inline void yield_to_scheduler(int state) {
   fibers[cur].state = state;
@@ -204,6 +255,10 @@ inline T atomicAdd(T* p, T v) {
   return old;
 }
 
+#ifdef PCN_EMU_DEVICE
+#include "cuda_runtime_emu.h"  // the emulated device: runtime API, arena, streams (run_device.sh)
+#else
+// Kernels-only emulation (run.sh): every pointer is a host pointer.
 typedef void* cudaStream_t;
 enum cudaError_t { cudaSuccess = 0 };
 enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16 };
@@ -228,6 +283,19 @@ inline cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t s
 
 #define PCN_CUDA_CHECK(call) (void)(call)
 #define PCN_CUDA_LAUNCH_CHECK() (void)0
+namespace emu {
+inline void launch_open() {}
+inline void launch_close() {}
+template <class S>
+inline void launch_stream_check(S) {}
+}  // namespace emu
+#endif
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+template <class K>
+inline cudaError_t cudaFuncSetAttribute(K* k, cudaFuncAttribute attr, int v) {
+  if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize) emu::max_dyn_smem()[emu::fn_addr(k)] = v;
+  return cudaSuccess;
+}
 
 namespace emu {
 // x86-64 SysV: save the callee-saved registers, the x87 control word and
@@ -331,6 +399,8 @@ inline void* fresh_stack(int t) {
 
 inline void run_block() {
   ++block_serial;
+  if (dyn_smem_bytes) std::memset(dyn_smem_base, 0xff, dyn_smem_bytes);
+  if (block_start_hook) block_start_hook();
   for (int t = 0; t < nthreads; ++t) {
     fibers[t].sp = fresh_stack(t);
     fibers[t].state = kRun;
@@ -384,8 +454,27 @@ inline std::map<std::pair<std::string, std::string>, long long>& coverage() {
   static auto* m = new std::map<std::pair<std::string, std::string>, long long>();  // never destroyed
   return *m;
 }  // one launch at a time (the fronts release the GIL)
+constexpr size_t kDefaultDynSmem = 48 << 10, kMaxDynSmem = 227 << 10;  // sm_90 opt-in limit per block
+
 template <class F, class G, class B, class... R>
-void launch(const char* site, const char* where, F f, G g, B b, R...) {
+void launch(const char* site, const char* where, F f, G g, B b, R... rest) {
+  size_t dyn = 0;
+  if constexpr (sizeof...(R) >= 1) dyn = size_t(std::get<0>(std::make_tuple(rest...)));
+  const void* kern = next_kernel;
+  next_kernel = nullptr;
+  if (dyn > kDefaultDynSmem) {
+    const auto it = max_dyn_smem().find(kern);
+    const size_t allowed = it == max_dyn_smem().end() ? kDefaultDynSmem : size_t(it->second);
+    if (dyn > kMaxDynSmem || dyn > allowed) {
+      std::fprintf(stderr,
+                   "emu: %s asks for %zu bytes of dynamic shared memory; the kernel allows %zu "
+                   "(cudaFuncSetAttribute MaxDynamicSharedMemorySize; at most %zu on sm_90)\n",
+                   site, dyn, allowed, kMaxDynSmem);
+      std::abort();
+    }
+  }
+  if constexpr (sizeof...(R) >= 2) launch_stream_check(std::get<1>(std::make_tuple(rest...)));
+  else launch_stream_check(0);  // no stream argument: the legacy default stream
   const dim3 grid(g), block(b);
   const long long nt = (long long)block.x * block.y * block.z;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || nt == 0 || nt > 1024 || grid.y > 65535 || grid.z > 65535 ||
@@ -402,6 +491,13 @@ void launch(const char* site, const char* where, F f, G g, B b, R...) {
   gridDim = grid;
   blockDim = block;
   nthreads = int(nt);
+  if (dyn > dyn_smem_cap) {
+    std::free(dyn_smem_base);
+    dyn_smem_base = static_cast<unsigned char*>(std::aligned_alloc(1024, (dyn + 1023) & ~size_t(1023)));
+    dyn_smem_cap = dyn;
+  }
+  dyn_smem_bytes = dyn;
+  launch_open();
   body_fn = [](void* o) { (*static_cast<F*>(o))(); };
   body_obj = &f;
   for (unsigned bz = 0; bz < grid.z; ++bz)
@@ -411,11 +507,14 @@ void launch(const char* site, const char* where, F f, G g, B b, R...) {
         run_block();
       }
   cur = -1;
+  launch_close();
+  dyn_smem_bytes = 0;
   gridDim = saved_grid;
   blockDim = saved_block;
 }
 }  // namespace emu
 
+#ifndef PCN_EMU_DEVICE
 namespace pcn {
 namespace cuda {
 inline cudaStream_t stream() { return nullptr; }
@@ -440,3 +539,4 @@ inline unsigned grid_for(int64_t n, int threads) {
 }
 }  // namespace cuda
 }  // namespace pcn
+#endif  // !PCN_EMU_DEVICE

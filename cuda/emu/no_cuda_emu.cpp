@@ -8,8 +8,12 @@
 #include "emu/emu.h"
 #include "emu/families.h"
 #include "emu/register_families.h"  // cuda/register.cuh, copied by run.sh
+#ifdef PCN_EMU_GEMM
+#include "emu/ptx_selftest.h"  // ctypes entry points testing ptx_emu.h (test_emu_gemm.py)
+#endif
 #include "ops/conv2d.h"
 #include "ops/elementwise.h"
+#include "ops/gemm.h"
 #include "ops/loss.h"
 #include "ops/norm.h"
 #include "ops/optim.h"
@@ -87,6 +91,10 @@ static void use(T& t) {
 }
 void register_cuda_kernels() {
   if (std::getenv("PCN_EMU_OFF")) return;  // the plain CPU kernels (for cuda/emu/compare.py)
+#ifdef PCN_EMU_GEMM
+  register_gemm_cuda();
+  use(gemm_table);
+#endif
 #ifdef PCN_EMU_POOL2D
   register_pool2d_cuda();
   use(pool2d_forward_table); use(pool2d_backward_table);

@@ -13,8 +13,9 @@
 #   cuda/emu/run.sh [pytest args]      (project venv, or PYTHON=...; 2 cores:
 #                                       ~4 min first build, ~1.5 min of tests)
 #   EMU_FAMILIES="conv2d loss" cuda/emu/run.sh -k "not slow"
-# Families (test file): pool2d norm rnn conv2d elementwise loss optim (tests/test_<family>.py);
-# default: all seven; plus cuda/emu/test_emu_paths.py (shapes for the launch
+# Families (test file): gemm pool2d norm rnn conv2d elementwise loss optim (tests/test_<family>.py;
+# gemm also cuda/emu/test_emu_gemm.py: the TF32/BF16 tensor-core kernels and ptx_emu.h itself);
+# default: all eight; plus cuda/emu/test_emu_paths.py (shapes for the launch
 # paths the CPU test files miss). Only the listed families' kernels are emulated; the rest
 # stay on the CPU kernels. EMU_TESTS="tests/test_x.py ..." overrides the test files.
 # The build in $PCN_EMU_DIR (default /tmp/pcn_cuda_emu) is incremental: only
@@ -35,7 +36,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=${PCN_EMU_DIR:-/tmp/pcn_cuda_emu${EMU_ASAN:+_asan}}
 cxxflags=""
 if [ -n "${EMU_ASAN:-}" ]; then cxxflags="-fsanitize=address -fno-omit-frame-pointer"; fi
-fams=${EMU_FAMILIES:-pool2d norm rnn conv2d elementwise loss optim}
+fams=${EMU_FAMILIES:-gemm pool2d norm rnn conv2d elementwise loss optim}
 PY=${PYTHON:-python3}
 mkdir -p "$work"
 stage="$work/.stage"
@@ -43,7 +44,14 @@ rm -rf "$stage" && mkdir -p "$stage/csrc/emu" "$stage/csrc/cpu"
 cp -r "$root/CMakeLists.txt" "$root/pyproject.toml" "$root/csrc" "$root/pyconvnet" "$root/tests" "$stage/"
 rm -f "$stage"/pyconvnet/_C*.so
 find "$stage" -name __pycache__ -prune -exec rm -rf {} +
-cp "$root/cuda/emu/emu.h" "$stage/csrc/emu/" && cp "$root/cuda/register.cuh" "$stage/csrc/emu/register_families.h"
+cp "$root/cuda/emu/emu.h" "$root/cuda/emu/ptx_emu.h" "$root/cuda/emu/ptx_selftest.h" "$stage/csrc/emu/" && cp "$root/cuda/register.cuh" "$stage/csrc/emu/register_families.h"
+# Kernel headers (e.g. gemm_kernels.cuh) -> csrc/cpu/emu_<name>.h; ptx.cuh is replaced by ptx_emu.h.
+for h in "$root"/cuda/*.cuh; do
+  b=$(basename "$h" .cuh)
+  case $b in check|scratch|stream|register|ptx) continue ;; esac
+  $PY "$root/cuda/emu/transform.py" "$h" "$stage/csrc/cpu/emu_$b.h"
+  rm -f "$stage/csrc/cpu/emu_$b.sites"
+done
 cp "$root/cuda/emu/no_cuda_emu.cpp" "$stage/csrc/no_cuda.cpp"
 cp "$root/cuda/emu/test_emu_paths.py" "$stage/tests/"
 : >"$stage/csrc/emu/families.h"
@@ -53,6 +61,7 @@ for f in $fams; do
   echo "#define PCN_EMU_$(echo "$f" | tr a-z A-Z) 1" >>"$stage/csrc/emu/families.h"
   $PY "$root/cuda/emu/transform.py" "$root/cuda/$f.cu" "$stage/csrc/cpu/emu_$f.cpp"
   tests+=("tests/test_$f.py")
+  if [ "$f" = gemm ]; then cp "$root/cuda/emu/test_emu_gemm.py" "$stage/tests/"; tests+=("tests/test_emu_gemm.py"); fi
 done
 tests+=("tests/test_emu_paths.py")
 # Copy into $work only what changed (unchanged files keep their mtimes: ninja rebuilds little).
