@@ -109,13 +109,21 @@ void big_gemm(bool ta, bool tb, int64_t M, int64_t Nc, int64_t K, const float* A
 //                                    U=512: S=32 ks=64, 256 blocks
 //                                    U=1024: S=16 ks=256, 256 blocks
 //   GRU fwd (64 x 3U, K = U):        U=512: S=8 ks=64, 192 blocks
-// Predicted LSTM forward per step (recurrent GEMM + pointwise, launch gaps of
-// ~1.5 us per dependent kernel included): U=256 ~5 us (latency-bound: 2 k tiles
-// per block), U=512 ~6.5 us, U=1024 ~15 us (64x4096x1024 FMAs = 9 us at the
-// 51 TFLOP/s fp32 peak, ~70 % of it). With the input projection through the
-// project SGEMM (~35 TFLOP/s at 6400 x 4U x U): T = 100 totals of ~0.6 ms
-// (U=256), ~0.9 ms (U=512), ~3.0 ms (U=1024). NOT MEASURED: no GPU has run
-// this file yet (checked on the host by cuda/emu only).
+// Predicted times on an H100 SXM at N = 64, T = 100, I = U (model: a split-K
+// launch costs 1 us + waves * ksplit * 64 clk / 0.8 at 1.755 GHz; a pointwise
+// kernel 1 us + its bytes (partials, XW, A/P/CP/TC/out) at 3 TB/s of L2; 0.8 us
+// gap per dependent launch; the big GEMMs at 35 TFLOP/s, ~the project SGEMM's
+// 40 at 4096^3):
+//            fwd step (GEMM + pointwise)  fwd total   bwd step   bwd total
+//   U=256    2.5 + 2.0 + 1.6 =  6 us      0.70 ms     6 us       0.9 ms
+//   U=512    3.9 + 3.0 + 1.6 =  8.5 us    1.2 ms      8.5 us     2.0 ms
+//   U=1024  12.7 + 3.5 + 1.6 = 18 us      3.3 ms      18 us      6.4 ms
+//   (GRU U=512 forward: 8 us a step, 1.1 ms.) At U=256 the host's launch rate
+// (2 launches a step, ~2-3 us each through the runtime) may be the bound
+// instead; a CUDA graph of the step loop would remove it.
+// NOT MEASURED: no GPU has run this file yet (checked on the host by cuda/emu
+// and compiled by nvcc for sm_90 only). ptxas (sm_90, -O3): rec_gemm_kernel
+// 89 registers, 16 KB shared, no spills: 2 blocks of 256 threads fit an SM.
 constexpr int RBM = 64, RBN = 64, RBK = 16, RThreads = 256;
 constexpr int64_t kMaxSplit = 32;
 
