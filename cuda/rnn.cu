@@ -478,14 +478,44 @@ __global__ void finish_dh_kernel(const float* __restrict__ direct, const float* 
     out[i] = (direct ? direct[i] : 0.f) + sum_parts(part, nsplit, slab, i);
 }
 
-// out[j] = sum_r M[r*ld + j] (r < rows, sequential in r as the CPU), j < cols.
-__global__ void column_sums_kernel(const float* __restrict__ M, int64_t rows, int64_t cols, int64_t ld,
-                                   float* __restrict__ out) {
+// out[y*cols + j] = sum_r M[r*ld + j] over the rows r of chunk y = blockIdx.y,
+// [y*rchunk, min(rows, (y+1)*rchunk)), sequential in r; j < cols.
+__global__ void column_sums_kernel(const float* __restrict__ M, int64_t rows, int64_t rchunk, int64_t cols,
+                                   int64_t ld, float* __restrict__ out) {
+  const int64_t r0 = blockIdx.y * rchunk, r1 = rows < r0 + rchunk ? rows : r0 + rchunk;
+  float* o = out + blockIdx.y * cols;
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < cols; j += int64_t(gridDim.x) * blockDim.x) {
     float acc = 0.f;
-    for (int64_t r = 0; r < rows; ++r) acc += M[r * ld + j];
-    out[j] = acc;
+    for (int64_t r = r0; r < r1; ++r) acc += M[r * ld + j];
+    o[j] = acc;
   }
+}
+
+// out[j] = sum over rows of M[r*ld + j] (the bias gradient: dZ is N*T rows, up
+// to ~100 MB at LSTM U=1024). One thread per column alone would keep only
+// GU/256 SMs busy streaming it, so the rows are cut into nch chunks (enough
+// blocks for ~4 per SM, >= 32 rows each), summed per chunk, then the chunk
+// sums are added in chunk order: deterministic, two launches.
+void column_sums(const float* M, int64_t rows, int64_t cols, int64_t ld, float* out, int sms) {
+  if (cols <= 0) return;
+  cudaStream_t st = cuda::stream();
+  const unsigned cb = cuda::grid_for(cols, kThreads);
+  int64_t nch = (4 * int64_t(sms) + cb - 1) / cb;
+  const int64_t most = (rows + 31) / 32;
+  nch = nch < most ? nch : most;
+  nch = nch < 65535 ? nch : 65535;
+  if (nch <= 1) {
+    column_sums_kernel<<<dim3(cb, 1), kThreads, 0, st>>>(M, rows, rows, cols, ld, out);
+    PCN_CUDA_LAUNCH_CHECK();
+    return;
+  }
+  const int64_t rchunk = (rows + nch - 1) / nch;
+  nch = (rows + rchunk - 1) / rchunk;
+  cuda::DeviceScratch part(sizeof(float) * size_t(nch * cols));
+  column_sums_kernel<<<dim3(cb, unsigned(nch)), kThreads, 0, st>>>(M, rows, rchunk, cols, ld, part.as<float>());
+  PCN_CUDA_LAUNCH_CHECK();
+  column_sums_kernel<<<dim3(cb, 1), kThreads, 0, st>>>(part.as<float>(), nch, nch, cols, cols, out);
+  PCN_CUDA_LAUNCH_CHECK();
 }
 
 template <class Kernel, class Args>
@@ -585,6 +615,7 @@ void rnn_backward_cuda(const RnnParams& p, const float* dout, const float* dhT, 
   dHbuf[1] = dHbuf[0] + N * U;
   float* dC = dHbuf[1] + N * U;
   const size_t nu_bytes = sizeof(float) * size_t(N * U);
+  const int sms = sm_count();
 
   if (N > 0) {
     if (dcT) PCN_CUDA_CHECK(cudaMemcpyAsync(dC, dcT, nu_bytes, cudaMemcpyDeviceToDevice, st));
@@ -592,7 +623,6 @@ void rnn_backward_cuda(const RnnParams& p, const float* dout, const float* dhT, 
 
     // dh_prev = dZrec_t (N, K) @ R[:, 0:K]^T, K = GU (2U for GRU v1), as split-K
     // partial slabs the next (earlier) step sums; GRU v1: Gm = dZ_h R_h^T likewise.
-    const int sms = sm_count();
     const int64_t kdh = v1 ? 2 * U : GU, slab = N * U;
     const Split sp = plan_split(N, U, kdh, sms);
     const Split spg = v1 ? plan_split(N, U, U, sms) : Split{};
@@ -638,12 +668,8 @@ void rnn_backward_cuda(const RnnParams& p, const float* dout, const float* dhT, 
     big_gemm(true, false, U, GU, NT, P, U, dZr, GU, dR, GU);  // dR = P^T dZrec
   }
   if (db) {
-    column_sums_kernel<<<cuda::grid_for(GU, kThreads), kThreads, 0, st>>>(dZ, NT, GU, GU, db);
-    PCN_CUDA_LAUNCH_CHECK();
-    if (gru && ra) {
-      column_sums_kernel<<<cuda::grid_for(GU, kThreads), kThreads, 0, st>>>(dZr, NT, GU, GU, db + GU);
-      PCN_CUDA_LAUNCH_CHECK();
-    }
+    column_sums(dZ, NT, GU, GU, db, sms);
+    if (gru && ra) column_sums(dZr, NT, GU, GU, db + GU, sms);
   }
 }
 
