@@ -256,8 +256,8 @@ __global__ void __launch_bounds__(RThreads, 2)
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 // Launch the split-K recurrent product planned by sp (sp.nsplit >= 1).
-void rec_gemm(bool tb, const Split& sp, int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda,
-              const float* B, int64_t ldb, float* Part, int64_t ldp, int64_t slab) {
+void rec_gemm(cudaStream_t st, bool tb, const Split& sp, int64_t M, int64_t Nc, int64_t K, const float* A,
+              int64_t lda, const float* B, int64_t ldb, float* Part, int64_t ldp, int64_t slab) {
   if (sp.nsplit <= 0) return;
   const int64_t nt = (Nc + RBN - 1) / RBN, mt = (M + RBM - 1) / RBM;
   PCN_CHECK(nt < (int64_t(1) << 31), "rnn: recurrent GEMM with " << Nc << " columns is too wide for the CUDA grid");
@@ -265,7 +265,6 @@ void rec_gemm(bool tb, const Split& sp, int64_t M, int64_t Nc, int64_t K, const 
   const bool vecA = lda % 4 == 0 && aligned16(A);
   const bool vecB = tb && ldb % 4 == 0 && aligned16(B);
   const bool vecP = ldp % 4 == 0 && slab % 4 == 0 && aligned16(Part);
-  cudaStream_t st = cuda::stream();
   if (tb)
     rec_gemm_kernel<true><<<grid, RThreads, 0, st>>>(M, Nc, K, sp.ksplit, A, lda, B, ldb, Part, ldp, slab, vecA, vecB,
                                                      vecP);
@@ -519,9 +518,9 @@ void column_sums(const float* M, int64_t rows, int64_t cols, int64_t ld, float* 
 }
 
 template <class Kernel, class Args>
-void launch_rows(Kernel k, int64_t total, const Args& args) {
+void launch_rows(cudaStream_t st, Kernel k, int64_t total, const Args& args) {
   if (total <= 0) return;
-  k<<<cuda::grid_for(total, kThreads), kThreads, 0, cuda::stream()>>>(args);
+  k<<<cuda::grid_for(total, kThreads), kThreads, 0, st>>>(args);
   PCN_CUDA_LAUNCH_CHECK();
 }
 
@@ -565,20 +564,20 @@ void rnn_forward_cuda(const RnnParams& p, const float* x, const float* W, const 
   for (int64_t s = 0; s < T; ++s) {
     g.s = s;
     g.t = p.go_backwards ? T - 1 - s : s;
-    if (g.hprev) rec_gemm(false, sp, N, ncols, U, g.hprev, g.ldh, R, GU, HU, GU, slab);
+    if (g.hprev) rec_gemm(st, false, sp, N, ncols, U, g.hprev, g.ldh, R, GU, HU, GU, slab);
     g.nsplit = g.hprev ? sp.nsplit : 0;  // no h_prev: h_prev R is zeros
     if (lstm) {
       const float* cprev = (s == 0 && c0) ? c0 : cT;
       fwd_lstm_kernel<<<cuda::grid_for(N * U, kThreads), kThreads, 0, st>>>(g, cprev, CP, TC, cT);
       PCN_CUDA_LAUNCH_CHECK();
     } else if (gru && ra) {
-      launch_rows(fwd_gru_kernel, N * U, g);
+      launch_rows(st, fwd_gru_kernel, N * U, g);
     } else if (gru) {
-      launch_rows(fwd_gru_v1_1_kernel, N * U, g);
+      launch_rows(st, fwd_gru_v1_1_kernel, N * U, g);
       // HU_h = (r * h_prev) (N,U) @ R[:, 2U:3U]; rows of r*h_prev at stride T*S in A.
-      rec_gemm(false, sp2, N, U, U, A + g.t * S + 3 * U, T * S, R + 2 * U, GU, HU + 2 * U, GU, slab);
+      rec_gemm(st, false, sp2, N, U, U, A + g.t * S + 3 * U, T * S, R + 2 * U, GU, HU + 2 * U, GU, slab);
       g.nsplit = sp2.nsplit;
-      launch_rows(fwd_gru_v1_2_kernel, N * U, g);
+      launch_rows(st, fwd_gru_v1_2_kernel, N * U, g);
     } else {
       fwd_simple_kernel<<<cuda::grid_for(N * U, kThreads), kThreads, 0, st>>>(g, relu);
       PCN_CUDA_LAUNCH_CHECK();
@@ -638,17 +637,17 @@ void rnn_backward_cuda(const RnnParams& p, const float* dout, const float* dhT, 
       g.s = s;
       g.t = t;
       g.dHn = dHbuf[i % 2];
-      if (lstm) launch_rows(bwd_step_kernel<2>, N * U, g);
-      else if (gru && ra) launch_rows(bwd_step_kernel<3>, N * U, g);
-      else if (gru) launch_rows(bwd_step_kernel<4>, N * U, g);
-      else if (relu) launch_rows(bwd_step_kernel<1>, N * U, g);
-      else launch_rows(bwd_step_kernel<0>, N * U, g);
+      if (lstm) launch_rows(st, bwd_step_kernel<2>, N * U, g);
+      else if (gru && ra) launch_rows(st, bwd_step_kernel<3>, N * U, g);
+      else if (gru) launch_rows(st, bwd_step_kernel<4>, N * U, g);
+      else if (relu) launch_rows(st, bwd_step_kernel<1>, N * U, g);
+      else launch_rows(st, bwd_step_kernel<0>, N * U, g);
       if (v1) {
         // Gm = dZ_h (N,U) @ R_h^T: gradient w.r.t. (r * h_prev).
-        rec_gemm(true, spg, N, U, U, dZ + t * GU + 2 * U, T * GU, R + 2 * U, GU, Gp, U, slab);
-        launch_rows(bwd_step_kernel<5>, N * U, g);
+        rec_gemm(st, true, spg, N, U, U, dZ + t * GU + 2 * U, T * GU, R + 2 * U, GU, Gp, U, slab);
+        launch_rows(st, bwd_step_kernel<5>, N * U, g);
       }
-      rec_gemm(true, sp, N, U, kdh, dZr + t * GU, T * GU, R, GU, dHp, U, slab);
+      rec_gemm(st, true, sp, N, U, kdh, dZr + t * GU, T * GU, R, GU, dHp, U, slab);
       g.hsplit = sp.nsplit;
       g.dHc = gru ? g.dHn : nullptr;  // LSTM / simple: dh_prev is the product alone
     }
