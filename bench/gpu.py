@@ -464,9 +464,25 @@ def _rnn_case(torch, cell, U, T=100, N=64, I=None, train=True):
                              pcn.tensor(bb, device=DEV), cell=cell)[0].numpy()
         return rel_err(out, ref), 1e-5
 
+    prev = {}
+
+    def setup():  # like for like: ours runs fp32, so cuDNN may not use TF32 either
+        prev["tf32"] = torch.backends.cudnn.allow_tf32
+        torch.backends.cudnn.allow_tf32 = False
+
+    def teardown():
+        torch.backends.cudnn.allow_tf32 = prev["tf32"]
+
+    def alt():  # torch's default (cuDNN RNNs may use TF32 tensor cores)
+        torch.backends.cudnn.allow_tf32 = True
+        try:
+            return time_fn(torch, lambda i: mod(xs[i]), 20, 2, torch.cuda.current_stream() if DEV == "cuda" else None)[0]
+        finally:
+            torch.backends.cudnn.allow_tf32 = False
+
     return Case("U%d T%d N%d I%d" % (U, T, N, I), lambda i: C_.rnn_forward(px[i], pk, prk, pbias, cell=cell),
-                lambda i: mod(xs[i]), flops, check=check,
-                note="%s forward (training) vs cuDNN through torch.nn.%s" % (cell, cell.upper()))
+                lambda i: mod(xs[i]), flops, check=check, setup=setup, teardown=teardown, alt=alt,
+                note="%s forward (training) vs cuDNN fp32 through torch.nn.%s" % (cell, cell.upper()))
 
 
 for _u in (256, 512, 1024):

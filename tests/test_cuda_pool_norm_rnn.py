@@ -231,7 +231,8 @@ def test_lrn(case):
 # ---------------------------------------------------------------- RNN
 CELLS = [("simple_tanh", True, 1), ("simple_relu", True, 1), ("lstm", True, 4), ("gru", True, 3), ("gru", False, 3)]
 CELL_IDS = ["simple_tanh", "simple_relu", "lstm", "gru", "gru_v1"]
-RNN_SHAPES = [(1, 1, 1, 1), (2, 5, 3, 4), (3, 4, 7, 9), (1, 6, 33, 35), (5, 3, 2, 40)]  # (N, T, I, U)
+RNN_SHAPES = [(1, 1, 1, 1), (2, 5, 3, 4), (3, 4, 7, 9), (1, 6, 33, 35), (5, 3, 2, 40),
+              (70, 4, 20, 37)]  # (N, T, I, U); the last: two 64-row tiles of the step product, odd U
 
 
 def _rnn_inputs(cell, ra, G, N, T, I, U, rng, bias, state):
