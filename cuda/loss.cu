@@ -16,54 +16,15 @@
 
 #include "../csrc/ops/loss.h"
 #include "check.cuh"
+#include "kernel_util.cuh"
 #include "stream.cuh"
 
 namespace pcn {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;
+using namespace kutil;  // grid_for, gtid/gstride, warp/block_reduce, Add/Max/OrOp
 
-inline unsigned grid_for(int64_t work, int64_t per_block = kThreads) {
-  int64_t b = (work + per_block - 1) / per_block;
-  if (b < 1) b = 1;
-  if (b > kMaxBlocks) b = kMaxBlocks;
-  return unsigned(b);
-}
 inline int row_threads(int64_t n) { return n <= 64 ? 32 : (n <= 512 ? 128 : 256); }
-
-__device__ __forceinline__ int64_t gtid() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ __forceinline__ int64_t gstride() { return int64_t(gridDim.x) * blockDim.x; }
-
-template <class T, class Op>
-__device__ __forceinline__ T warp_reduce(T v, Op op) {
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, off));
-  return __shfl_sync(0xffffffffu, v, 0);
-}
-// All threads of the block call it; blockDim.x a multiple of 32. Fixed order: deterministic.
-template <class T, class Op>
-__device__ __forceinline__ T block_reduce(T v, Op op, T* smem) {
-  v = warp_reduce(v, op);
-  const int nw = blockDim.x >> 5;
-  if (nw == 1) return v;
-  __syncthreads();
-  if ((threadIdx.x & 31) == 0) smem[threadIdx.x >> 5] = v;
-  __syncthreads();
-  T r = smem[0];
-  for (int w = 1; w < nw; ++w) r = op(r, smem[w]);
-  return r;
-}
-struct AddOp {
-  template <class T>
-  __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
-};
-struct MaxOp {
-  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
-};
-struct OrOp {
-  __device__ __forceinline__ int operator()(int a, int b) const { return a | b; }
-};
 
 __device__ __forceinline__ float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 

@@ -11,20 +11,14 @@
 
 #include "../csrc/ops/optim.h"
 #include "check.cuh"
+#include "kernel_util.cuh"
 #include "stream.cuh"
 
 namespace pcn {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;
-
-inline unsigned grid_for(int64_t work) {
-  int64_t b = (work + kThreads - 1) / kThreads;
-  if (b < 1) b = 1;
-  if (b > kMaxBlocks) b = kMaxBlocks;
-  return unsigned(b);
-}
+using kutil::grid_for;
+using kutil::kThreads;
 
 __device__ __forceinline__ float mul(float a, float b) { return __fmul_rn(a, b); }
 __device__ __forceinline__ float add(float a, float b) { return __fadd_rn(a, b); }
