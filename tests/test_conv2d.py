@@ -97,7 +97,7 @@ DW_CASES = [k for k in CASES if k.startswith("depthwise") or k == "one_channel_m
 
 def make(case, seed=0):
     N, H, W, C, KH, KW, K, s, pad, d, g, bias, act = CASES[case]
-    rng = np.random.default_rng(abs(hash(case)) % 2**32 + seed)
+    rng = np.random.default_rng(sum(map(ord, case)) * 7919 + seed)  # the same data in every run
     x = rng.standard_normal((N, H, W, C)).astype(np.float32)
     w = rng.standard_normal((KH, KW, C // g, K)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32) if bias else None

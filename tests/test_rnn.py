@@ -1,6 +1,8 @@
 """RNN family (SimpleRNN tanh/relu, LSTM, GRU reset_after True/False): forward
 against the float64 step-loop reference, backward through time against finite
 differences of that reference, a second opinion from torch.nn, bad inputs."""
+import zlib
+
 import numpy as np
 import pytest
 
@@ -51,7 +53,7 @@ FWD_SHAPES = [(1, 1, 1, 1), (2, 7, 3, 5), (3, 4, 6, 2), (1, 5, 4, 3), (4, 3, 2, 
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
 @pytest.mark.parametrize("shape", FWD_SHAPES, ids=lambda s: "N%dT%dI%dU%d" % s)
 def test_forward_matches_reference(cell, gb, state, bias, shape):
-    rng = np.random.default_rng(abs(hash((cell[0], gb, state, bias, shape))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((cell[0], gb, state, bias, shape)).encode()))
     d = make(cell, *shape, rng, bias=bias, state=state)
     out, hT, cT, ws = run_fwd(cell, d, gb)
     ro, rh, rc = ref_fwd(cell, d, gb)
@@ -115,7 +117,7 @@ def check_backward(cell, d, gb, mode, rng, sample=None):
 @pytest.mark.parametrize("mode", ["outputs", "hT", "both"])
 @pytest.mark.parametrize("state", [False, True], ids=["zero_state", "initial_state"])
 def test_backward_exhaustive_tiny(cell, gb, mode, state):
-    rng = np.random.default_rng(abs(hash((cell[0], gb, mode, state))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((cell[0], gb, mode, state)).encode()))
     d = make(cell, 2, 3, 2, 2, rng, state=state)
     check_backward(cell, d, gb, mode, rng)
 
