@@ -42,6 +42,11 @@
 # nvcc's FMA contraction, and anything that needs torch.cuda (torch here is a
 # CPU build: those interop tests are skipped by emu_device_plugin.py).
 #
+# Emulator knobs (run time): PCN_EMU_BLOCK_ORDER=reverse|shuffle (blocks of a
+# grid in another order: order-dependent kernels show), PCN_EMU_ORDER=forward|
+# reverse (thread order inside a block), PCN_EMU_SMS, PCN_EMU_MEM, PCN_EMU_PROTECT,
+# PCN_EMU_TRACE=1|stack, PCN_EMU_COUNT=1, PCN_EMU_VERBOSE=1 (every API error).
+#
 # Build in $PCN_EMU_DIR (default /tmp/pcn_cuda_emu_dev), incremental like
 # run.sh (~4 min first build on 2 cores). JOBS (default 2). EMU_ASAN=1: under
 # AddressSanitizer (own build dir; arena protection off, ASan owns SIGSEGV).

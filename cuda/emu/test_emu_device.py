@@ -238,3 +238,34 @@ def test_np_asarray_of_a_cuda_tensor_raises():
     v[0] = 7.0
     assert c.numpy()[0] == 7.0  # still a view
     assert np.asarray(c, dtype=np.float64).dtype == np.float64
+
+
+def test_concurrent_device_work_from_threads():
+    """Ops release the GIL: three host threads launching kernels and copying at
+    once (the emulator serializes launches; results must be unaffected)."""
+    import threading
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((70, 90)).astype(np.float32)
+    b = rng.standard_normal((90, 50)).astype(np.float32)
+    x = rng.standard_normal((2, 12, 12, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 8)).astype(np.float32)
+    ref_mm = pcn.matmul(a, b)
+    ref_cv = C.conv2d_forward(pcn.tensor(x), pcn.tensor(w), None, [1, 1], "same", [1, 1], 1, "none").numpy()
+    errs = []
+
+    def work(k):
+        try:
+            for i in range(8):
+                r = pcn.matmul(pcn.tensor(a, device="cuda"), pcn.tensor(b, device="cuda")).numpy()
+                c = C.conv2d_forward(pcn.tensor(x, device="cuda"), pcn.tensor(w, device="cuda"), None, [1, 1],
+                                     "same", [1, 1], 1, "none").numpy()
+                if np.abs(r - ref_mm).max() > 1e-3 or np.abs(c - ref_cv).max() > 1e-3:
+                    errs.append((k, i))
+        except Exception as e:  # noqa: BLE001
+            errs.append((k, repr(e)))
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errs == []
