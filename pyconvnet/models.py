@@ -44,6 +44,12 @@ class Model(Layer):
         self._pcn_model_init()
         if self._pcn_functional:
             self._init_graph(inputs, outputs)
+            # Layers whose weights already live on a device (a feature extractor
+            # Model(model.inputs, layer.output) of a model moved to "cuda"): the new
+            # model runs there too, else predict() sends CPU batches to CUDA weights.
+            devs = {getattr(l, "_pcn_device", "cpu") for l in self._sublayers() if l.weights}
+            if len(devs) == 1:
+                self._pcn_device = devs.pop()
 
     def _pcn_model_init(self):
         self.optimizer = None

@@ -270,3 +270,34 @@ def test_concurrent_device_work_from_threads():
     for t in ts:
         t.join()
     assert errs == []
+
+
+def test_feature_extractor_of_a_device_model_runs_on_the_device(tmp_path):
+    """A functional Model over layers already on "cuda" (the CLI's feature-map probe
+    Model(model.inputs, conv.output) after `pyconvnet train --device cuda`) kept
+    device "cpu": predict() sent CPU batches to CUDA weights -> ValueError 'conv2d:
+    tensors on different devices'. It now takes its layers' device."""
+    from pyconvnet import applications, layers, models
+    x = np.random.default_rng(0).random((3, 28, 28, 1)).astype(np.float32)
+    cpu = applications.LeNet5()
+    dev = applications.LeNet5()
+    dev.set_weights(cpu.get_weights())
+    dev.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", device="cuda")
+    conv_c = next(l for l in cpu.layers if isinstance(l, layers.Conv2D))
+    conv_d = next(l for l in dev.layers if isinstance(l, layers.Conv2D))
+    probe_c, probe_d = models.Model(cpu.inputs, conv_c.output), models.Model(dev.inputs, conv_d.output)
+    assert probe_c.device == "cpu" and probe_d.device == "cuda"
+    np.testing.assert_allclose(probe_d.predict(x, verbose=0), probe_c.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_cli_train_on_the_device(tmp_path, monkeypatch):
+    """`pyconvnet train --device cuda` end to end (tiny data): fit, evaluate, weights,
+    and the pictures (filters, feature maps through the probe model above)."""
+    import pyconvnet.__main__ as cli
+    from pyconvnet.datasets import mnist
+    (x, y), (xt, yt) = mnist.load_subset()
+    monkeypatch.setattr(cli, "_load_dataset", lambda name, data: (((x[:64], y[:64]), (xt[:16], yt[:16])), "64 images"))
+    rc = cli.main(["train", "--model", "lenet5", "--device", "cuda", "--epochs", "1", "--batch-size", "32",
+                   "--out", str(tmp_path), "--verbose", "0"])
+    assert rc in (0, None)
+    assert (tmp_path / "lenet5.weights.npz").exists()
