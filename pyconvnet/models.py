@@ -44,12 +44,16 @@ class Model(Layer):
         self._pcn_model_init()
         if self._pcn_functional:
             self._init_graph(inputs, outputs)
-            # Layers whose weights already live on a device (a feature extractor
-            # Model(model.inputs, layer.output) of a model moved to "cuda"): the new
-            # model runs there too, else predict() sends CPU batches to CUDA weights.
-            devs = {getattr(l, "_pcn_device", "cpu") for l in self._sublayers() if l.weights}
-            if len(devs) == 1:
-                self._pcn_device = devs.pop()
+            self._adopt_layer_device()
+
+    def _adopt_layer_device(self):
+        """A model over layers whose weights already live on one device runs there
+        (a feature extractor Model(model.inputs, layer.output) or
+        Sequential(model.layers[:k]) of a model moved to "cuda"); else predict()
+        would send CPU batches to CUDA weights."""
+        devs = {getattr(l, "_pcn_device", "cpu") for l in self._sublayers() if l.weights}
+        if len(devs) == 1:
+            self._pcn_device = devs.pop()
 
     def _pcn_model_init(self):
         self.optimizer = None
@@ -905,6 +909,7 @@ class Sequential(Model):
             self.built = True
             self._pcn_out_shape = self._pcn_last.shape if isinstance(self._pcn_last, KerasTensor) else \
                 [t.shape for t in self._pcn_last]
+        self._adopt_layer_device()
 
     def pop(self):
         if not self._pcn_layers:

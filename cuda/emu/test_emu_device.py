@@ -288,6 +288,9 @@ def test_feature_extractor_of_a_device_model_runs_on_the_device(tmp_path):
     probe_c, probe_d = models.Model(cpu.inputs, conv_c.output), models.Model(dev.inputs, conv_d.output)
     assert probe_c.device == "cpu" and probe_d.device == "cuda"
     np.testing.assert_allclose(probe_d.predict(x, verbose=0), probe_c.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    seq_c, seq_d = pcn.Sequential(cpu.layers[:4]), pcn.Sequential(dev.layers[:4])  # the same through Sequential
+    assert seq_c.device == "cpu" and seq_d.device == "cuda"
+    np.testing.assert_allclose(seq_d.predict(x, verbose=0), seq_c.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 def test_cli_train_on_the_device(tmp_path, monkeypatch):
