@@ -20,9 +20,10 @@
 # the `cuda` device parameter), cuda/emu/test_emu_device.py (the emulated
 # runtime itself: out-of-memory path, host access to device memory faults,
 # pointer attributes, copies per training step, device-resident training vs
-# CPU), then tests/cuda_smoke*.py as scripts. EMU_TESTS overrides the pytest
-# files (the -m cuda filter then applies only when EMU_MARK=cuda is set);
-# EMU_SMOKE=0 skips the smoke scripts.
+# CPU, regressions), the Keras test files with every model compiled onto the
+# device (emu_force_device.py; EMU_KERAS=full|0), then tests/cuda_smoke*.py as
+# scripts. EMU_TESTS overrides the pytest files (the -m cuda filter then applies
+# only when EMU_MARK=cuda is set); EMU_SMOKE=0 skips the smoke scripts.
 #
 # What it checks beyond run.sh (kernels only): the device path users hit —
 # Tensor.to("cuda"), the caching allocator and its out-of-memory retry, the
@@ -65,7 +66,7 @@ find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 cp "$root/cuda/emu/emu.h" "$root/cuda/emu/ptx_emu.h" "$root/cuda/emu/cuda_runtime_emu.h" "$stage/csrc/emu/"
 cp "$root/cuda/register.cuh" "$stage/csrc/emu/register_families.h"
 cp "$root/cuda/emu/device_main.cpp" "$stage/csrc/no_cuda.cpp"
-cp "$root/cuda/emu/test_emu_device.py" "$root/cuda/emu/emu_device_plugin.py" "$stage/tests/"
+cp "$root/cuda/emu/test_emu_device.py" "$root/cuda/emu/emu_device_plugin.py" "$root/cuda/emu/emu_force_device.py" "$stage/tests/"
 for h in "$root"/cuda/*.cuh; do
   b=$(basename "$h" .cuh)
   case $b in register|ptx) continue ;; esac
@@ -130,6 +131,13 @@ else
   if [ -n "${EMU_ASAN:-}" ]; then targets=(tests/test_cuda*.py); else targets=(tests/); fi
   run_py -m pytest -q -p no:cacheprovider -p emu_device_plugin -m cuda "${targets[@]}" "$@" || rc=$?
   run_py -m pytest -q -p no:cacheprovider -p emu_device_plugin tests/test_emu_device.py "$@" || rc=$?
+  # The Keras test files with every compiled model on the device (emu_force_device.py);
+  # EMU_KERAS=full adds the slower snippet/slow files, EMU_KERAS=0 skips.
+  if [ "${EMU_KERAS:-1}" != 0 ]; then
+    k=(tests/test_keras_training.py tests/test_keras_pydataset.py tests/test_keras_layers.py)
+    if [ "${EMU_KERAS:-1}" = full ]; then k+=(tests/test_keras_snippets.py tests/test_keras_slow.py); fi
+    run_py -m pytest -q -p no:cacheprovider -p emu_force_device "${k[@]}" "$@" || rc=$?
+  fi
 fi
 if [ "${EMU_SMOKE:-1}" != 0 ] && [ -z "${EMU_TESTS:-}" ]; then
   for s in tests/cuda_smoke*.py; do
