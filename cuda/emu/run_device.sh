@@ -21,8 +21,9 @@
 # runtime itself: out-of-memory path, host access to device memory faults,
 # pointer attributes, copies per training step, device-resident training vs
 # CPU, regressions), the Keras test files with every model compiled onto the
-# device (emu_force_device.py; EMU_KERAS=full|0), then tests/cuda_smoke*.py as
-# scripts. EMU_TESTS overrides the pytest files (the -m cuda filter then applies
+# device (emu_force_device.py; EMU_KERAS=full|0), tests/mpi/keras_fit.py on 2
+# MPI ranks with the models on the device (EMU_MPI=0 skips), then
+# tests/cuda_smoke*.py as scripts. EMU_TESTS overrides the pytest files (the -m cuda filter then applies
 # only when EMU_MARK=cuda is set); EMU_SMOKE=0 skips the smoke scripts.
 #
 # What it checks beyond run.sh (kernels only): the device path users hit —
@@ -138,6 +139,13 @@ else
     if [ "${EMU_KERAS:-1}" = full ]; then k+=(tests/test_keras_snippets.py tests/test_keras_slow.py); fi
     run_py -m pytest -q -p no:cacheprovider -p emu_force_device "${k[@]}" "$@" || rc=$?
   fi
+fi
+# Distributed fit on 2 ranks with the models on the device (needs mpiexec + mpi4py).
+mpx="$(dirname "$(command -v "$PY")")/mpiexec"
+if [ -z "${EMU_TESTS:-}" ] && [ "${EMU_MPI:-1}" != 0 ] && [ -x "$mpx" ] && [ -z "${EMU_ASAN:-}" ]; then
+  echo "== tests/mpi/keras_fit.py on 2 ranks, models on the emulated device"
+  OMP_NUM_THREADS=1 timeout 600 "$mpx" -n 2 "$PY" "$root/cuda/emu/force_device_run.py" tests/mpi/keras_fit.py all \
+    || { echo "run_device.sh: keras_fit on 2 ranks failed"; rc=1; }
 fi
 if [ "${EMU_SMOKE:-1}" != 0 ] && [ -z "${EMU_TESTS:-}" ]; then
   for s in tests/cuda_smoke*.py; do
