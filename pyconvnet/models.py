@@ -899,6 +899,8 @@ class Sequential(Model):
             raise ValueError("All layers added to a Sequential model should have unique names. Name '%s' is "
                              "already the name of a layer in this model." % layer.name)
         self._pcn_layers.append(layer)
+        if self._pcn_device != "cpu" and getattr(layer, "_pcn_device", "cpu") == "cpu":
+            layer.to(self._pcn_device)  # a model already on a device: the new layer's weights go there too
         if self._pcn_last is None and len(self._pcn_layers) == 1 and layer._batch_input_shape is not None:
             inp = InputLayer(batch_shape=layer._batch_input_shape)
             self._pcn_input_layer = inp

@@ -304,3 +304,14 @@ def test_cli_train_on_the_device(tmp_path, monkeypatch):
                    "--out", str(tmp_path), "--verbose", "0"])
     assert rc in (0, None)
     assert (tmp_path / "lenet5.weights.npz").exists()
+
+
+def test_sequential_add_on_a_device_model_builds_there():
+    """Sequential.add() after model.to("cuda") built the new layer's weights on the
+    CPU: predict() failed with 'matmul: tensors on different devices' until the
+    model was moved again."""
+    m = pcn.Sequential([pcn.layers.Input((5,)), pcn.layers.Dense(4)])
+    m.to("cuda")
+    m.add(pcn.layers.Dense(3))
+    assert all(w.value.device == "cuda:0" for w in m.weights)
+    assert m.predict(np.ones((2, 5), np.float32), verbose=0).shape == (2, 3)
