@@ -44,6 +44,16 @@ class Model(Layer):
         self._pcn_model_init()
         if self._pcn_functional:
             self._init_graph(inputs, outputs)
+            self._adopt_layer_device()
+
+    def _adopt_layer_device(self):
+        """A model over layers whose weights already live on one device runs there
+        (a feature extractor Model(model.inputs, layer.output) or
+        Sequential(model.layers[:k]) of a model moved to "cuda"); else predict()
+        would send CPU batches to CUDA weights."""
+        devs = {getattr(l, "_pcn_device", "cpu") for l in self._sublayers() if l.weights}
+        if len(devs) == 1:
+            self._pcn_device = devs.pop()
 
     def _pcn_model_init(self):
         self.optimizer = None
@@ -889,6 +899,8 @@ class Sequential(Model):
             raise ValueError("All layers added to a Sequential model should have unique names. Name '%s' is "
                              "already the name of a layer in this model." % layer.name)
         self._pcn_layers.append(layer)
+        if self._pcn_device != "cpu" and getattr(layer, "_pcn_device", "cpu") == "cpu":
+            layer.to(self._pcn_device)  # a model already on a device: the new layer's weights go there too
         if self._pcn_last is None and len(self._pcn_layers) == 1 and layer._batch_input_shape is not None:
             inp = InputLayer(batch_shape=layer._batch_input_shape)
             self._pcn_input_layer = inp
@@ -899,6 +911,7 @@ class Sequential(Model):
             self.built = True
             self._pcn_out_shape = self._pcn_last.shape if isinstance(self._pcn_last, KerasTensor) else \
                 [t.shape for t in self._pcn_last]
+        self._adopt_layer_device()
 
     def pop(self):
         if not self._pcn_layers:

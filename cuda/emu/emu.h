@@ -448,6 +448,7 @@ inline void run_block() {
 
 inline long long launches = 0;
 inline std::mutex launch_mutex;
+inline thread_local bool in_kernel = false;  // this OS thread is running a grid
 // Launch counts per site and enclosing function (template arguments included),
 // written by no_cuda_emu.cpp at exit when PCN_EMU_COVERAGE names a file.
 inline std::map<std::pair<std::string, std::string>, long long>& coverage() {
@@ -483,8 +484,11 @@ void launch(const char* site, const char* where, F f, G g, B b, R... rest) {
                  block.y, block.z);
     std::abort();
   }
-  if (cur >= 0) { std::fprintf(stderr, "emu: kernel launch from inside a kernel\n"); std::abort(); }
+  // (per OS thread: the fibers of a kernel run on the thread that launched it,
+  // while another host thread may be launching concurrently and wait below)
+  if (in_kernel) { std::fprintf(stderr, "emu: kernel launch from inside a kernel\n"); std::abort(); }
   std::lock_guard<std::mutex> lock(launch_mutex);
+  in_kernel = true;
   ++launches;
   ++coverage()[{site, where}];
   const dim3 saved_grid = gridDim, saved_block = blockDim;
@@ -500,13 +504,31 @@ void launch(const char* site, const char* where, F f, G g, B b, R... rest) {
   launch_open();
   body_fn = [](void* o) { (*static_cast<F*>(o))(); };
   body_obj = &f;
-  for (unsigned bz = 0; bz < grid.z; ++bz)
-    for (unsigned by = 0; by < grid.y; ++by)
-      for (unsigned bx = 0; bx < grid.x; ++bx) {
-        blockIdx = dim3(bx, by, bz);
-        run_block();
-      }
+  // Block order: PCN_EMU_BLOCK_ORDER=forward (default) | reverse | shuffle
+  // (a fixed pseudo-random permutation per launch): a kernel whose result
+  // depends on the order its blocks run in (one block reading what another
+  // writes without a grid-wide sync, float atomics in a "deterministic" path)
+  // gives different results under the three.
+  static const int order = [] {
+    const char* e = std::getenv("PCN_EMU_BLOCK_ORDER");
+    return !e ? 0 : e[0] == 'r' ? 1 : e[0] == 's' ? 2 : 0;
+  }();
+  const unsigned long long nb = (unsigned long long)grid.x * grid.y * grid.z;
+  unsigned long long mult = 1, add = 0;
+  if (order == 2 && nb > 1) {  // i -> (mult*i + add) mod nb, mult coprime with nb
+    unsigned long long h = 0x9e3779b97f4a7c15ull * (unsigned long long)launches;
+    add = h % nb;
+    mult = (h >> 17) % nb;
+    auto gcd = [](unsigned long long a, unsigned long long b) { while (b) { const auto t = a % b; a = b; b = t; } return a; };
+    while (mult == 0 || gcd(mult, nb) != 1) mult = (mult + 1) % nb;
+  }
+  for (unsigned long long i = 0; i < nb; ++i) {
+    const unsigned long long k = order == 1 ? nb - 1 - i : order == 2 ? (unsigned long long)((unsigned __int128)(mult) * i % nb + add) % nb : i;
+    blockIdx = dim3(unsigned(k % grid.x), unsigned(k / grid.x % grid.y), unsigned(k / grid.x / grid.y));
+    run_block();
+  }
   cur = -1;
+  in_kernel = false;
   launch_close();
   dyn_smem_bytes = 0;
   gridDim = saved_grid;

@@ -9,6 +9,10 @@
 # barriers, __shared__ is static and NaN-poisoned per block, see emu.h);
 # no_cuda_emu.cpp registers them and copies each table's .cuda slot into its
 # .cpu slot; a CPU-only build of that copy then runs the family's test file.
+# Inline PTX (cuda/ptx.cuh: mma.sync, ldmatrix, cp.async, cvt.tf32) runs as
+# ptx_emu.h's warp-collective host versions; cuda/*.cuh kernel headers are
+# transformed too (csrc/cpu/emu_<name>.h). For the whole backend against an
+# emulated device (allocator, streams, copies, the CUDA tests) see run_device.sh.
 #
 #   cuda/emu/run.sh [pytest args]      (project venv, or PYTHON=...; 2 cores:
 #                                       ~4 min first build, ~1.5 min of tests)

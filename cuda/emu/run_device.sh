@@ -20,9 +20,11 @@
 # the `cuda` device parameter), cuda/emu/test_emu_device.py (the emulated
 # runtime itself: out-of-memory path, host access to device memory faults,
 # pointer attributes, copies per training step, device-resident training vs
-# CPU), then tests/cuda_smoke*.py as scripts. EMU_TESTS overrides the pytest
-# files (the -m cuda filter then applies only when EMU_MARK=cuda is set);
-# EMU_SMOKE=0 skips the smoke scripts.
+# CPU, regressions), the Keras test files with every model compiled onto the
+# device (emu_force_device.py; EMU_KERAS=full|0), tests/mpi/keras_fit.py on 2
+# MPI ranks with the models on the device (EMU_MPI=0 skips), then
+# tests/cuda_smoke*.py as scripts. EMU_TESTS overrides the pytest files (the -m cuda filter then applies
+# only when EMU_MARK=cuda is set); EMU_SMOKE=0 skips the smoke scripts.
 #
 # What it checks beyond run.sh (kernels only): the device path users hit —
 # Tensor.to("cuda"), the caching allocator and its out-of-memory retry, the
@@ -42,6 +44,11 @@
 # nvcc's FMA contraction, and anything that needs torch.cuda (torch here is a
 # CPU build: those interop tests are skipped by emu_device_plugin.py).
 #
+# Emulator knobs (run time): PCN_EMU_BLOCK_ORDER=reverse|shuffle (blocks of a
+# grid in another order: order-dependent kernels show), PCN_EMU_ORDER=forward|
+# reverse (thread order inside a block), PCN_EMU_SMS, PCN_EMU_MEM, PCN_EMU_PROTECT,
+# PCN_EMU_TRACE=1|stack, PCN_EMU_COUNT=1, PCN_EMU_VERBOSE=1 (every API error).
+#
 # Build in $PCN_EMU_DIR (default /tmp/pcn_cuda_emu_dev), incremental like
 # run.sh (~4 min first build on 2 cores). JOBS (default 2). EMU_ASAN=1: under
 # AddressSanitizer (own build dir; arena protection off, ASan owns SIGSEGV).
@@ -60,7 +67,7 @@ find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 cp "$root/cuda/emu/emu.h" "$root/cuda/emu/ptx_emu.h" "$root/cuda/emu/cuda_runtime_emu.h" "$stage/csrc/emu/"
 cp "$root/cuda/register.cuh" "$stage/csrc/emu/register_families.h"
 cp "$root/cuda/emu/device_main.cpp" "$stage/csrc/no_cuda.cpp"
-cp "$root/cuda/emu/test_emu_device.py" "$root/cuda/emu/emu_device_plugin.py" "$stage/tests/"
+cp "$root/cuda/emu/test_emu_device.py" "$root/cuda/emu/emu_device_plugin.py" "$root/cuda/emu/emu_force_device.py" "$stage/tests/"
 for h in "$root"/cuda/*.cuh; do
   b=$(basename "$h" .cuh)
   case $b in register|ptx) continue ;; esac
@@ -120,8 +127,25 @@ if [ -n "${EMU_TESTS:-}" ]; then
   if [ -n "${EMU_MARK:-}" ]; then mark=(-m "$EMU_MARK"); fi
   run_py -m pytest -q -p no:cacheprovider -p emu_device_plugin "${mark[@]}" "${tests[@]}" "$@" || rc=$?
 else
-  run_py -m pytest -q -p no:cacheprovider -p emu_device_plugin -m cuda tests/ "$@" || rc=$?
+  # (under ASan only the CUDA test files: collecting all of tests/ imports
+  # matplotlib, whose extension aborts under the preloaded ASan runtime)
+  if [ -n "${EMU_ASAN:-}" ]; then targets=(tests/test_cuda*.py); else targets=(tests/); fi
+  run_py -m pytest -q -p no:cacheprovider -p emu_device_plugin -m cuda "${targets[@]}" "$@" || rc=$?
   run_py -m pytest -q -p no:cacheprovider -p emu_device_plugin tests/test_emu_device.py "$@" || rc=$?
+  # The Keras test files with every compiled model on the device (emu_force_device.py);
+  # EMU_KERAS=full adds the slower snippet/slow files, EMU_KERAS=0 skips.
+  if [ "${EMU_KERAS:-1}" != 0 ]; then
+    k=(tests/test_keras_training.py tests/test_keras_pydataset.py tests/test_keras_layers.py)
+    if [ "${EMU_KERAS:-1}" = full ]; then k+=(tests/test_keras_snippets.py tests/test_keras_slow.py); fi
+    run_py -m pytest -q -p no:cacheprovider -p emu_force_device "${k[@]}" "$@" || rc=$?
+  fi
+fi
+# Distributed fit on 2 ranks with the models on the device (needs mpiexec + mpi4py).
+mpx="$(dirname "$(command -v "$PY")")/mpiexec"
+if [ -z "${EMU_TESTS:-}" ] && [ "${EMU_MPI:-1}" != 0 ] && [ -x "$mpx" ] && [ -z "${EMU_ASAN:-}" ]; then
+  echo "== tests/mpi/keras_fit.py on 2 ranks, models on the emulated device"
+  OMP_NUM_THREADS=1 timeout 600 "$mpx" -n 2 "$PY" "$root/cuda/emu/force_device_run.py" tests/mpi/keras_fit.py all \
+    || { echo "run_device.sh: keras_fit on 2 ranks failed"; rc=1; }
 fi
 if [ "${EMU_SMOKE:-1}" != 0 ] && [ -z "${EMU_TESTS:-}" ]; then
   for s in tests/cuda_smoke*.py; do
