@@ -18,7 +18,9 @@
 #                                       ~4 min first build, ~1.5 min of tests)
 #   EMU_FAMILIES="conv2d loss" cuda/emu/run.sh -k "not slow"
 # Families (test file): gemm pool2d norm rnn conv2d elementwise loss optim (tests/test_<family>.py;
-# gemm also cuda/emu/test_emu_gemm.py: the TF32/BF16 tensor-core kernels and ptx_emu.h itself);
+# gemm also cuda/emu/test_emu_gemm.py (the TF32/BF16 tensor-core kernels and ptx_emu.h itself)
+# and test_emu_gemm_tc3.py (every path of the multistage v3 kernels); rnn also
+# test_emu_rnn_paths.py (the split-K step product's tiles and splits));
 # default: all eight; plus cuda/emu/test_emu_paths.py (shapes for the launch
 # paths the CPU test files miss). Only the listed families' kernels are emulated; the rest
 # stay on the CPU kernels. EMU_TESTS="tests/test_x.py ..." overrides the test files.
@@ -57,7 +59,7 @@ for h in "$root"/cuda/*.cuh; do
   rm -f "$stage/csrc/cpu/emu_$b.sites"
 done
 cp "$root/cuda/emu/no_cuda_emu.cpp" "$stage/csrc/no_cuda.cpp"
-cp "$root/cuda/emu/test_emu_paths.py" "$stage/tests/"
+cp "$root"/cuda/emu/test_emu_*.py "$stage/tests/"
 : >"$stage/csrc/emu/families.h"
 tests=()
 for f in $fams; do
@@ -65,7 +67,8 @@ for f in $fams; do
   echo "#define PCN_EMU_$(echo "$f" | tr a-z A-Z) 1" >>"$stage/csrc/emu/families.h"
   $PY "$root/cuda/emu/transform.py" "$root/cuda/$f.cu" "$stage/csrc/cpu/emu_$f.cpp"
   tests+=("tests/test_$f.py")
-  if [ "$f" = gemm ]; then cp "$root/cuda/emu/test_emu_gemm.py" "$stage/tests/"; tests+=("tests/test_emu_gemm.py"); fi
+  if [ "$f" = gemm ]; then tests+=("tests/test_emu_gemm.py" "tests/test_emu_gemm_tc3.py"); fi
+  if [ "$f" = rnn ]; then tests+=("tests/test_emu_rnn_paths.py"); fi
 done
 tests+=("tests/test_emu_paths.py")
 # Copy into $work only what changed (unchanged files keep their mtimes: ninja rebuilds little).
