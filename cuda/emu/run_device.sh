@@ -78,39 +78,7 @@ for f in "$root"/cuda/*.cu; do
   b=$(basename "$f" .cu)
   $PY "$root/cuda/emu/transform.py" --device "$f" "$stage/csrc/cpu/emu_$b.cpp"
 done
-# Copy into $work only what changed (unchanged files keep their mtimes: ninja rebuilds little).
-$PY - "$stage" "$work" <<'PYEOF'
-import filecmp, os, shutil, sys
-stage, work = sys.argv[1], sys.argv[2]
-for top in ("CMakeLists.txt", "pyproject.toml", "csrc", "pyconvnet", "tests"):
-    s, w = os.path.join(stage, top), os.path.join(work, top)
-    if os.path.isfile(s):
-        if not (os.path.exists(w) and filecmp.cmp(s, w, shallow=False)): shutil.copy2(s, w)
-        continue
-    want = set()
-    for d, _, files in os.walk(s):
-        for f in files:
-            rel = os.path.relpath(os.path.join(d, f), s); want.add(rel)
-            dst = os.path.join(w, rel)
-            if not (os.path.exists(dst) and filecmp.cmp(os.path.join(d, f), dst, shallow=False)):
-                os.makedirs(os.path.dirname(dst), exist_ok=True); shutil.copy2(os.path.join(d, f), dst)
-                os.utime(dst)  # newer than any object built from the old text
-    for d, _, files in os.walk(w):
-        for f in files:
-            rel = os.path.relpath(os.path.join(d, f), w)
-            if rel not in want and "__pycache__" not in rel and not (top == "pyconvnet" and f.startswith("_C")):
-                os.remove(os.path.join(d, f))
-PYEOF
-rm -rf "$stage"
-if [ ! -f "$work/build/build.ninja" ]; then
-  cmake -S "$work" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPYCONVNET_CUDA=OFF \
-    -DCMAKE_CXX_FLAGS="$cxxflags" \
-    -DPython_EXECUTABLE="$(command -v $PY)" \
-    -Dpybind11_DIR="$($PY -c 'import pybind11; print(pybind11.get_cmake_dir())')" >"$work/configure.log" 2>&1 \
-    || { cat "$work/configure.log"; exit 1; }
-fi
-cmake --build "$work/build" -j"${JOBS:-2}"
-cp -f "$work"/build/_C*.so "$work/pyconvnet/"
+source "$root/cuda/emu/build_stage.sh"
 cd "$work"  # so that `import pyconvnet` finds the emulation build
 export PYTHONPATH="$work:$work/tests${PYTHONPATH:+:$PYTHONPATH}"
 run_py() {
