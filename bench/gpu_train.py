@@ -5,7 +5,7 @@
 1. Equivalence. LeNet-5 and the course CNN (with its dropout) start from the same
    weights on the CPU and on the device and train 2 epochs on the same 2,048
    images (no shuffle, same dropout seed: the masks are counter-based, the same on
-   every device). The loss histories must agree to 1e-3 relative: the kernels
+   every device; --n, --models). The loss histories must agree to 1e-3 relative: the kernels
    differ only in summation order.
 2. Accuracy. The CLI's recipes (`python -m pyconvnet train`) on full MNIST from
    --data (IDX files) on the device; each run's test accuracy is printed beside
@@ -67,17 +67,19 @@ def main(argv=None):
     p.add_argument("--device", default="cuda")
     p.add_argument("--lenet-epochs", type=int, default=2)
     p.add_argument("--cnn-epochs", type=int, default=1)
+    p.add_argument("--n", type=int, default=2048, help="images for the equivalence check")
+    p.add_argument("--models", default="lenet5,fashion_cnn", help="models for the equivalence check")
     args = p.parse_args(argv)
     if args.device.startswith("cuda") and not pcn._C.cuda_devices():
         print("bench/gpu_train.py: no CUDA device")
         return 2
     full = bool(args.data) and os.path.exists(os.path.join(args.data, "train-images-idx3-ubyte.gz"))
     (x, y), _ = (pcn.datasets.mnist.load_data(path=args.data) if full else pcn.datasets.mnist.load_subset())
-    x = (x[:2048, ..., None] / 255.0).astype(np.float32)
-    y = y[:2048].astype(np.int64)
+    x = (x[:args.n, ..., None] / 255.0).astype(np.float32)
+    y = y[:args.n].astype(np.int64)
     ok = True
     print("1. equivalence, CPU vs %s, same weights and batches:" % args.device)
-    for name in ("lenet5", "fashion_cnn"):
+    for name in [m for m in args.models.split(",") if m]:
         try:
             d = equivalence(args.device, x, y, name)
             good = d <= 1e-3
