@@ -302,6 +302,27 @@ class Model(Layer):
         return _C.binary_scalar("mul", swb, scale / max(m, 1)), _C.binary("mul", per.value, swb)
 
     def _train_step(self, xb, yb, swb=None):
+        # On a device, the class losses' label range checks are read back once, after the
+        # backward is queued and before the update (a bad label still stops fit before any
+        # weight changes), instead of stalling the device between forward and backward.
+        deferred = self._pcn_device != "cpu"
+        if deferred:
+            _C.set_defer_label_checks(True)
+        try:
+            grads, tw, per, weighted, regs, out = self._step_gradients(xb, yb, swb)
+            if deferred:
+                _C.flush_label_checks()
+        finally:
+            if deferred:
+                _C.set_defer_label_checks(False)
+                _C.flush_label_checks(True)  # drop what a failed step left queued
+        self.optimizer.apply_gradients(list(zip(grads, tw)))
+        loss = _scalar(_C.reduce("mean", weighted, list(range(per.ndim)), False))
+        for r in regs:
+            loss += _scalar(r.value)
+        return loss, out
+
+    def _step_gradients(self, xb, yb, swb):
         # fit caches the trainable weights and the (weight, regularizer) pairs after its first
         # step: walking the layer tree for them costs ~1 ms of Python per step on LeNet-5
         cache = getattr(self, "_pcn_step_cache", None)
@@ -337,11 +358,7 @@ class Model(Layer):
         else:
             grads = tape.gradient(targets, tw, output_gradients=ogs)
         grads = [g if g is not None else _C.zeros(*v.shape, device=v.value.device) for g, v in zip(grads, tw)]
-        self.optimizer.apply_gradients(list(zip(grads, tw)))
-        loss = _scalar(_C.reduce("mean", weighted, list(range(per.ndim)), False))
-        for r in regs:
-            loss += _scalar(r.value)
-        return loss, out
+        return grads, tw, per, weighted, regs, out
 
     def _test_step(self, xb, yb, swb=None):
         out = self(xb, training=False)

@@ -424,6 +424,49 @@ def test_label_out_of_range_raises_on_cuda(fn, dtype):
     assert fn in msgs[2] and "label 7 at index 2" in msgs[2]
 
 
+@pytest.mark.parametrize("fn", ["softmax_cross_entropy", "crossentropy_probs"])
+def test_deferred_label_check_raises_at_flush(fn):
+    """Deferred (as fit does within a step): the op returns without reading its flag back;
+    flush_label_checks raises the same ValueError as the immediate check, then nothing is left."""
+    N, Cn = 5, 4
+    x = np.full((N, Cn), 0.25, np.float32)
+    lab = np.array([0, 1, 2, 6, 3], np.int64)
+    with pytest.raises(ValueError) as e:
+        getattr(C, fn + "_forward")(on("cuda", x), on("cuda", lab))
+    immediate = str(e.value)
+    C.set_defer_label_checks(True)
+    try:
+        getattr(C, fn + "_forward")(on("cuda", x), on("cuda", lab))  # no error yet
+        getattr(C, fn + "_forward")(on("cuda", x), on("cuda", np.array([0, 1, 2, 3, 3], np.int64)))
+        with pytest.raises(ValueError) as e:
+            C.flush_label_checks()
+        assert str(e.value) == immediate and "label 6 at index 3" in immediate
+        C.flush_label_checks()  # the queue was emptied by the first flush
+        getattr(C, fn + "_backward")(on("cuda", x), on("cuda", lab), on("cuda", np.ones(N, np.float32)))
+        C.flush_label_checks(True)  # discard: dropped, no error
+        C.flush_label_checks()
+    finally:
+        C.set_defer_label_checks(False)
+        C.flush_label_checks(True)
+
+
+def test_fit_on_cuda_bad_label_stops_before_the_update():
+    """fit defers the label checks within a step and flushes before the optimizer: a bad
+    label raises the loss's ValueError and leaves every weight as it was."""
+    keras = pcn
+    model = keras.models.Sequential([keras.layers.Input(shape=(6,)), keras.layers.Dense(4, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", device="cuda")
+    before = [w.copy() for w in model.get_weights()]
+    x = rnd((8, 6), 3)
+    y = np.array([0, 1, 2, 3, 0, 1, 5, 2])
+    with pytest.raises(ValueError, match=r"label 5 at index 6"):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        assert np.array_equal(a, b)
+    model.fit(x, y % 4, batch_size=8, epochs=1, verbose=0)  # the next fit trains normally
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
 # ---------------------------------------------------------------- optimizers
 OPT_CASES = [
     ("sgd", dict(lr=0.1), ()),

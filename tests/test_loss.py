@@ -69,6 +69,18 @@ def test_softmax_ce_bad_label_names_op_label_and_C(bad, dt):
         C.softmax_cross_entropy_backward(T(np.zeros((3, 5), np.float32)), T(lab), T(np.ones(3, np.float32)))
 
 
+def test_deferred_label_checks_leave_cpu_labels_checked_at_once():
+    """set_defer_label_checks only defers device read-backs: CPU labels still raise at the call."""
+    C.set_defer_label_checks(True)
+    try:
+        with pytest.raises(ValueError, match=r"crossentropy_probs_forward.*label 9"):
+            C.crossentropy_probs_forward(T(np.full((2, 3), 1 / 3, np.float32)), T(np.array([0, 9], np.int64)))
+        C.flush_label_checks()  # nothing queued: no error
+    finally:
+        C.set_defer_label_checks(False)
+        C.flush_label_checks(True)
+
+
 def test_softmax_ce_bad_shapes_and_types():
     z = T(np.zeros((3, 5), np.float32))
     cases = [

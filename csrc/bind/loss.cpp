@@ -4,6 +4,11 @@
 
 namespace pcn {
 void bind_loss(py::module_& m) {
+  m.def("set_defer_label_checks", &set_defer_label_checks, py::arg("on"),
+        "Class losses on device labels: queue the label range check instead of reading it back at once "
+        "(a device sync); flush_label_checks() raises the first bad label. Per thread.");
+  m.def("flush_label_checks", &flush_label_checks, py::arg("discard") = false, PCN_NOGIL,
+        "Read the queued label range checks and raise the first bad label's ValueError (discard=True: drop them).");
   m.def("softmax_cross_entropy_forward", &softmax_cross_entropy_forward, py::arg("logits"), py::arg("labels"),
         PCN_NOGIL,
         "Fused, stable softmax cross-entropy. logits (N,C); labels int32/int64 (N,) or float (N,C). "

@@ -2,6 +2,8 @@
 #include "loss.h"
 
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "elementwise.h"
 
@@ -63,25 +65,52 @@ static Tensor check_class_inputs(const Tensor& x, const Tensor& labels0, const c
 // atomicMin its row into *p.bad_label (N on entry); after the kernel the front
 // copies that one int64 back and raises the CPU's ValueError for the first bad
 // row. Construct before the kernel call, check() after it.
-struct LabelCheck {
+//
+// Reading the flag back waits for the device. Inside a training step that stall
+// sits between the forward and the backward (and again after the loss's
+// backward), so the GPU idles while Python queues the next phase. With
+// set_defer_label_checks(true) (per thread) check() only queues the flag;
+// flush_label_checks() reads every queued flag and raises the first bad label's
+// ValueError. fit() defers within a step and flushes before the optimizer
+// update, so a bad label still stops training before any weight changes.
+struct LabelFlag {
   Tensor flag, labels;
   const char* op;
   int64_t N, C;
-  LabelCheck(ClassLossParams& p, const Tensor& lab, const char* op_) : labels(lab), op(op_), N(p.N), C(p.C) {
-    if (lab.device().is_cpu() || p.labels == LabelKind::Dense || p.N == 0) return;
-    Tensor h = Tensor::empty({1}, DType::I64);
-    h.data<int64_t>()[0] = p.N;
-    flag = h.to(lab.device());
-    p.bad_label = flag.data<int64_t>();
-  }
   void check() const {
-    if (!flag.defined()) return;
     const int64_t i = flag.to(Device{}).data<int64_t>()[0];
     if (i >= N) return;
     const Tensor hl = cast(slice_axis(labels, 0, i, i + 1), DType::I64).to(Device{});
     throw_bad_label(op, hl.data<int64_t>()[0], i, C);
   }
 };
+static thread_local bool g_defer_label_checks = false;
+static thread_local std::vector<LabelFlag> g_pending_label_checks;
+
+struct LabelCheck {
+  LabelFlag f;
+  LabelCheck(ClassLossParams& p, const Tensor& lab, const char* op) : f{Tensor(), lab, op, p.N, p.C} {
+    if (lab.device().is_cpu() || p.labels == LabelKind::Dense || p.N == 0) return;
+    Tensor h = Tensor::empty({1}, DType::I64);
+    h.data<int64_t>()[0] = p.N;
+    f.flag = h.to(lab.device());
+    p.bad_label = f.flag.data<int64_t>();
+  }
+  void check() const {
+    if (!f.flag.defined()) return;
+    if (g_defer_label_checks) g_pending_label_checks.push_back(f);
+    else f.check();
+  }
+};
+
+void set_defer_label_checks(bool on) { g_defer_label_checks = on; }
+
+void flush_label_checks(bool discard) {
+  std::vector<LabelFlag> pending;
+  pending.swap(g_pending_label_checks);
+  if (discard) return;
+  for (const LabelFlag& f : pending) f.check();
+}
 
 static Tensor check_dloss(const Tensor& dloss0, int64_t N, const Tensor& x, const char* op) {
   check_float(dloss0, op, "dloss");

@@ -55,6 +55,11 @@ extern OpTable<RegLossFwdFn> reg_loss_forward_table;
 extern OpTable<RegLossBwdFn> reg_loss_backward_table;
 
 // ---------------------------------------------------------------- fronts
+// Device labels: defer the range check's read-back (see ops/loss.cpp) until
+// flush_label_checks(), which raises the first bad label's ValueError (discard:
+// drop the queued checks). Per thread; CPU labels are always checked at once.
+void set_defer_label_checks(bool on);
+void flush_label_checks(bool discard = false);
 std::tuple<Tensor, Tensor> softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels);
 Tensor softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& dloss);
 Tensor crossentropy_probs_forward(const Tensor& probs, const Tensor& labels);
