@@ -246,6 +246,18 @@ void Tensor::fill_zero() {
   }
 }
 
+void Tensor::fill_u32(uint32_t pattern) {
+  if (!defined() || numel() == 0) return;
+  if (!is_contiguous() || nbytes() % 4) PCN_THROW(RuntimeError, "fill_u32 needs a contiguous tensor of whole 32-bit words");
+  if (device().is_cpu()) {
+    uint32_t* w = static_cast<uint32_t*>(raw());
+    for (size_t i = 0; i < nbytes() / 4; ++i) w[i] = pattern;
+  } else {
+    if (!g_fill) PCN_THROW(RuntimeError, "no device fill for " << device().str());
+    g_fill(raw(), pattern, nbytes() / 4, device().index);
+  }
+}
+
 // Strided host copy into a contiguous destination (any rank).
 static void strided_copy_host(const Tensor& src, void* dst) {
   const int nd = src.ndim();

@@ -96,6 +96,8 @@ class Tensor {
   Tensor clone() const;
   void copy_from(const Tensor& src);                           // same shape & dtype
   void fill_zero();
+  // Every 32-bit word = pattern (contiguous; on a device: the device fill, stream-ordered, no host copy).
+  void fill_u32(uint32_t pattern);
   std::string repr() const;
 
  private:

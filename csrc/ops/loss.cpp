@@ -62,7 +62,7 @@ static Tensor check_class_inputs(const Tensor& x, const Tensor& labels0, const c
 }
 
 // Sparse labels on a device: the CUDA kernels skip an out-of-range label and
-// atomicMin its row into *p.bad_label (N on entry); after the kernel the front
+// atomicMin its row into *p.bad_label (>= N on entry); after the kernel the front
 // copies that one int64 back and raises the CPU's ValueError for the first bad
 // row. Construct before the kernel call, check() after it.
 //
@@ -91,9 +91,9 @@ struct LabelCheck {
   LabelFlag f;
   LabelCheck(ClassLossParams& p, const Tensor& lab, const char* op) : f{Tensor(), lab, op, p.N, p.C} {
     if (lab.device().is_cpu() || p.labels == LabelKind::Dense || p.N == 0) return;
-    Tensor h = Tensor::empty({1}, DType::I64);
-    h.data<int64_t>()[0] = p.N;
-    f.flag = h.to(lab.device());
+    // 0x7fffffff7fffffff (>= N: "no bad row") by the device fill: no host-to-device copy
+    f.flag = Tensor::empty({1}, DType::I64, lab.device());
+    f.flag.fill_u32(0x7fffffffu);
     p.bad_label = f.flag.data<int64_t>();
   }
   void check() const {

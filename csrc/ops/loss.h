@@ -28,7 +28,7 @@ struct ClassLossParams {
   LabelKind labels = LabelKind::SparseI64;
   bool from_probs = false;
   float eps = kKerasEpsilon;
-  // CUDA only (the CPU front checks labels on the host first): device int64 holding N on entry; a
+  // CUDA only (the CPU front checks labels on the host first): device int64 holding >= N on entry; a
   // kernel that meets a sparse label outside [0, C) stores min(*bad_label, row) there (atomicMin) and
   // skips that label's element; the front reads it back after the kernel and raises the ValueError.
   int64_t* bad_label = nullptr;
