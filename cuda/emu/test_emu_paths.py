@@ -24,14 +24,10 @@ def T(a):
 
 
 @pytest.fixture(params=["132", "1"], ids=["sms132", "sms1"])
-def sms(request):
-    old = os.environ.get("PCN_EMU_SMS")
-    os.environ["PCN_EMU_SMS"] = request.param
-    yield request.param
-    if old is None:
-        del os.environ["PCN_EMU_SMS"]
-    else:
-        os.environ["PCN_EMU_SMS"] = old
+def sms(request, monkeypatch):
+    """The SM count the kernels' tile/split heuristics see (read by the emulator at each launch)."""
+    monkeypatch.setenv("PCN_EMU_SMS", request.param)
+    return request.param
 
 
 # (N,H,W,C, KH,KW,K, strides, padding, dilations, groups, bias, activation)

@@ -16,7 +16,6 @@ tests/, so this needs run.sh's copy line to take every cuda/emu/test_emu_*.py:
   cp "$root"/cuda/emu/test_emu_*.py "$stage/tests/"
 then  EMU_FAMILIES=rnn EMU_TESTS="tests/test_rnn.py tests/test_emu_rnn_paths.py" cuda/emu/run.sh
 """
-import os
 
 import numpy as np
 import pytest
@@ -28,14 +27,10 @@ CELL = {c[0]: c for c in CELLS}
 
 
 @pytest.fixture(params=["132", "7", "1"], ids=["sms132", "sms7", "sms1"])
-def sms(request):
-    old = os.environ.get("PCN_EMU_SMS")
-    os.environ["PCN_EMU_SMS"] = request.param
-    yield request.param
-    if old is None:
-        del os.environ["PCN_EMU_SMS"]
-    else:
-        os.environ["PCN_EMU_SMS"] = old
+def sms(request, monkeypatch):
+    """The SM count the kernels' tile/split heuristics see (read by the emulator at each launch)."""
+    monkeypatch.setenv("PCN_EMU_SMS", request.param)
+    return request.param
 
 
 # name: (cell, N, T, I, U, initial state, go_backwards)
