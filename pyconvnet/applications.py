@@ -13,10 +13,19 @@ GoogLeNet       224x224x3, 1000     6,998,552 (Szegedy et al. 2014, no aux heads
 ResNet34        224x224x3, 1000     21,797,672 trainable (+ 17,024 BN moving stats)
 FashionCNN      28x28x1, 10         1,413,834 (the course's CNN)
 ==============  ==================  ==================================================
+
+Beside them, the Keras builders with Keras 3's signatures and layer names (VGG16, VGG19,
+ResNet50/101/152, MobileNetV2 and their ``preprocess_input`` modules; random weights only,
+see applications_keras.py).
 """
 from functools import partial
 
-__all__ = ["LeNet5", "AlexNet", "GoogLeNet", "ResNet34", "FashionCNN", "ResidualUnit", "get", "names"]
+from .applications_keras import (VGG16, VGG19, ResNet50, ResNet101, ResNet152, MobileNetV2,  # noqa: F401
+                                 vgg16, vgg19, resnet, resnet50, mobilenet_v2)
+
+__all__ = ["LeNet5", "AlexNet", "GoogLeNet", "ResNet34", "FashionCNN", "ResidualUnit", "get", "names",
+           "VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "MobileNetV2",
+           "vgg16", "vgg19", "resnet", "resnet50", "mobilenet_v2"]
 
 
 def _keras():
