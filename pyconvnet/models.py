@@ -78,10 +78,13 @@ class Model(Layer):
         input_ids = set(id(t) for t in self._pcn_inputs)
         order, seen = [], set()
         visited_inputs = set()
+        first_visit = {}  # layer -> index of its first visit in a pre-order walk from the outputs
+        parents = {}      # id(node) -> the nodes (in the graph) that produced its inputs
 
         def visit(kt, path):
             if id(kt) in input_ids:
                 visited_inputs.add(id(kt))
+                first_visit.setdefault(kt._keras_history[0], len(first_visit))
                 return
             hist = kt._keras_history
             if hist is None:
@@ -93,23 +96,40 @@ class Model(Layer):
                                  "Pass it in Model(inputs=...)." % (kt.name, path))
             if id(node) in seen:
                 return
+            first_visit.setdefault(layer, len(first_visit))
             for t in node.flat_inputs:
                 visit(t, layer.name)
+            parents[id(node)] = [t._keras_history[0]._inbound_nodes[t._keras_history[1]]
+                                 for t in node.flat_inputs if id(t) not in input_ids]
             seen.add(id(node))
             order.append(node)
         for o in self._pcn_outputs:
             visit(o, "the outputs")
         self._pcn_nodes = order
-        layers = [t._keras_history[0] for t in self._pcn_inputs]
-        for n in order:
-            if n.layer not in layers:
-                layers.append(n.layer)
-        self._pcn_layers = layers
+        self._pcn_layers = self._keras_layer_order(order, parents, first_visit)
         self.built = True
         if len(self._pcn_inputs) == 1:
             s = self._pcn_inputs[0].shape
             self.input_spec = InputSpec(ndim=len(s), axes={i: d for i, d in enumerate(s) if d is not None and i > 0})
         self._pcn_out_shape = _map(lambda t: t.shape, outputs)
+
+    def _keras_layer_order(self, order, parents, first_visit):
+        """model.layers in Keras 3's order (keras.src.ops.function.map_graph): by depth counted
+        from the outputs, deepest (nearest the inputs) first, ties by first visit in a walk from
+        the outputs. get_weights()/set_weights() follow this order, so weights move between
+        Keras and pyconvnet models of the same architecture, branched ones included."""
+        node_depth, layer_depth = {}, {}
+        for node in reversed(order):
+            d = max(node_depth.setdefault(id(node), 0), layer_depth.get(node.layer, 0))
+            layer_depth[node.layer] = node_depth[id(node)] = d
+            for p in parents[id(node)]:
+                node_depth[id(p)] = max(d + 1, node_depth.get(id(p), 0))
+        top = max(layer_depth.values(), default=-1) + 1
+        for t in self._pcn_inputs:  # the declared inputs sit below every layer that reads them
+            src = t._keras_history[0]
+            readers = [layer_depth[n.layer] for n in order if any(x is t for x in n.flat_inputs)]
+            layer_depth[src] = max(layer_depth.get(src, 0), max(readers, default=top - 1) + 1)
+        return sorted(layer_depth, key=lambda l: (-layer_depth[l], first_visit.get(l, len(first_visit))))
 
     def _run_graph(self, inputs):
         xs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
@@ -164,6 +184,20 @@ class Model(Layer):
     @property
     def inputs(self):
         return list(self._pcn_inputs) if self._pcn_functional else None
+
+    @property
+    def output(self):
+        """A functional model's output KerasTensor (a list for several), as in Keras 3, so
+        `keras.Model(base.input, Dense(10)(base.output))` extends a built model."""
+        if self._pcn_functional:  # Keras: node 0 of a functional model is its own construction
+            return self._pcn_out_struct
+        return Layer.output.fget(self)
+
+    @property
+    def input(self):
+        if self._pcn_functional:
+            return self._pcn_in_struct
+        return Layer.input.fget(self)
 
     @property
     def outputs(self):

@@ -117,8 +117,16 @@ def _assign_checked(model, header, arrays, name, skip_mismatch=False):
         raise ValueError("Weights file %s holds %d weights but model '%s' has %d (file: %s; model: %s)"
                          % (name, len(arrays), model.name, len(ws),
                             [e["path"] for e in header["weights"]], [v.path for v in ws]))
+    entries = header["weights"]
+    fpaths, mpaths = [e["path"] for e in entries], [v.path for v in ws]
+    if fpaths != mpaths and len(set(fpaths)) == len(fpaths) and set(fpaths) == set(mpaths):
+        # same weights in another order (files written before model.layers followed Keras's
+        # depth order for branched graphs): match them by path
+        at = {p: i for i, p in enumerate(fpaths)}
+        arrays = [arrays[at[p]] for p in mpaths]
+        entries = [entries[at[p]] for p in mpaths]
     keep = []
-    for v, a, e in zip(ws, arrays, header["weights"]):
+    for v, a, e in zip(ws, arrays, entries):
         if tuple(a.shape) != v.shape:
             if skip_mismatch:
                 continue
