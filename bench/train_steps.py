@@ -6,6 +6,8 @@ Models (Adam, random data of the right shapes; one step = forward, backward, upd
   lenet5  LeNet-5 on 28x28 zero-padded to 32x32 (tanh, average pooling), batch 64
   rnn     the course's stacked SimpleRNN (20, 20, Dense 1) on 50-step series, MSE, batch 32
   resnet34  the course's ResNet-34 (ResidualUnit 64x3, 128x4, 256x6, 512x3) on 32x32x3, batch 32
+  lstm    two stacked LSTM(128) on 50 steps of 16 features, Dense 1, MSE, batch 32
+  gru     the same with GRU(128) (Keras reset_after=True = torch's nn.GRU formula)
 
 Method: every framework gets the same thread count (pyconvnet and torch set_num_threads,
 TF intra-op threads; inter-op 1). After warm-up, R rounds; in each round each framework
@@ -36,7 +38,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import pyconvnet  # noqa: E402
 
-BATCH = {"cnn": 64, "lenet5": 64, "rnn": 32, "resnet34": 32}
+BATCH = {"cnn": 64, "lenet5": 64, "rnn": 32, "resnet34": 32, "lstm": 32, "gru": 32}
 
 
 # ---------------------------------------------------------------- Keras models (K = pyconvnet or tf.keras)
@@ -68,6 +70,15 @@ def stacked_rnn(K):
         K.layers.Input((None, 1)),
         K.layers.SimpleRNN(20, return_sequences=True),
         K.layers.SimpleRNN(20),
+        K.layers.Dense(1)])
+
+
+def stacked_lstm(K, cell="LSTM"):
+    layer = getattr(K.layers, cell)
+    return K.Sequential([
+        K.layers.Input((50, 16)),
+        layer(128, return_sequences=True),
+        layer(128),
         K.layers.Dense(1)])
 
 
@@ -107,13 +118,16 @@ def resnet34(K):
     return model
 
 
-KERAS_BUILD = {"cnn": course_cnn, "lenet5": lenet5, "rnn": stacked_rnn, "resnet34": resnet34}
+KERAS_BUILD = {"cnn": course_cnn, "lenet5": lenet5, "rnn": stacked_rnn, "resnet34": resnet34,
+               "lstm": stacked_lstm, "gru": partial(stacked_lstm, cell="GRU")}
+SEQ = ("rnn", "lstm", "gru")
 
 
 def data(name, batch):
     r = np.random.default_rng(0)
-    if name == "rnn":
-        return r.standard_normal((batch, 50, 1)).astype(np.float32), r.standard_normal((batch, 1)).astype(np.float32)
+    if name in SEQ:
+        f = 1 if name == "rnn" else 16
+        return r.standard_normal((batch, 50, f)).astype(np.float32), r.standard_normal((batch, 1)).astype(np.float32)
     shape = (batch, 32, 32, 3) if name == "resnet34" else (batch, 28, 28, 1)
     return r.random(shape, dtype=np.float32), r.integers(0, 10, batch)
 
@@ -121,7 +135,7 @@ def data(name, batch):
 def keras_step(K, name, x, y):
     K.utils.set_random_seed(0)
     m = KERAS_BUILD[name](K)
-    m.compile(optimizer=K.optimizers.Adam(1e-3), loss="mse" if name == "rnn" else "sparse_categorical_crossentropy")
+    m.compile(optimizer=K.optimizers.Adam(1e-3), loss="mse" if name in SEQ else "sparse_categorical_crossentropy")
     return lambda: m.train_on_batch(x, y)
 
 
@@ -157,6 +171,19 @@ def torch_step(name, x, y):
                 _, hn = self.r2(h)
                 return self.out(hn[0])
         m = RNN()
+    elif name in ("lstm", "gru"):
+        cell = nn.LSTM if name == "lstm" else nn.GRU
+
+        class Stacked(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.r = cell(16, 128, num_layers=2, batch_first=True)
+                self.out = nn.Linear(128, 1)
+
+            def forward(self, s):
+                h, _ = self.r(s)
+                return self.out(h[:, -1])
+        m = Stacked()
     else:
         class Unit(nn.Module):
             def __init__(self, cin, cout, stride):
@@ -217,7 +244,7 @@ def measure(steps, rounds, k):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="cnn,lenet5,rnn,resnet34")
+    ap.add_argument("--models", default="cnn,lenet5,rnn,resnet34,lstm,gru")
     ap.add_argument("--threads", type=int, default=0, help="default: pyconvnet's default (all cores)")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--steps", type=int, default=3, help="steps per framework per round")
