@@ -18,7 +18,7 @@ OMP_WAIT_POLICY defaults to passive so one runtime's spinning threads do not ste
 cores from the next one in the rotation; --omp-default-wait leaves the runtimes' default
 (spin, then sleep), which favours frameworks with many small parallel regions.
 
-    PYTHONPATH=. python bench/train_steps.py [--models cnn,lenet5,rnn,resnet34] [--threads 2]
+    PYTHONPATH=. python bench/train_steps.py [--models cnn,lenet5,rnn,resnet34,lstm,gru] [--threads 2]
         [--rounds 7] [--steps 3] [--no-tf] [--no-torch] [--json out.json]
 """
 import argparse
