@@ -96,6 +96,8 @@ def test_distributed_optimizer_horovod_arguments(single):
     np.testing.assert_allclose(v.numpy(), [-1.0, -1.0])
     with pytest.raises(ValueError, match="gradient_predivide_factor"):
         hvd.DistributedOptimizer(StubSGD(1.0), op=hvd.Sum, gradient_predivide_factor=2.0)
+    with pytest.raises(NotImplementedError, match="Adasum"):   # was a ValueError "op must be"
+        hvd.DistributedOptimizer(StubSGD(1.0), op=hvd.Adasum)
     with pytest.raises(NotImplementedError, match="process_set"):
         hvd.DistributedOptimizer(StubSGD(1.0), process_set=object())
 

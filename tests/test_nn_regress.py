@@ -359,3 +359,18 @@ def test_scalar_inputs_stay_scalar():
         assert np.shape(fn(np.float32(2.0))) == ()
         assert np.shape(fn(-1.5)) == ()
     assert np.shape(pcn.nn.sigmoid_cross_entropy_with_logits(labels=1.0, logits=0.5)) == ()
+
+
+def test_conv2d_transpose_on_the_tape():
+    # Before: an EagerTensor input became NumPy (no gradient). Reference: the adjoint of conv2d.
+    x, w = rnd(1, 3, 3, 2), rnd(2, 2, 3, 2)   # w (kh, kw, out_channels=3, in_channels=2)
+
+    def ref(a, b):
+        out = np.zeros((1, 6, 6, 3))
+        for i in range(3):
+            for j in range(3):
+                out[0, 2 * i:2 * i + 2, 2 * j:2 * j + 2] += np.einsum("c,hwoc->hwo", a[0, i, j], b)
+        return out
+    assert_close(pcn.nn.conv2d_transpose(x, w, [1, 6, 6, 3], 2, "VALID"), ref(x.astype(np.float64), w), rtol=1e-5,
+                 atol=1e-6)
+    check_grad(lambda a, b: pcn.nn.conv2d_transpose(a, b, [1, 6, 6, 3], 2, "VALID"), ref, [x, w])

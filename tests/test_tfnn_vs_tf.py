@@ -370,6 +370,8 @@ GRAD_CASES = [
     ("separable", lambda nn, x, d, p: nn.separable_conv2d(x, d, p, [1, 1, 1, 1], "SAME"),
      [X, rnd(3, 3, 4, 2), rnd(1, 1, 8, 3)]),
     ("conv1d", lambda nn, x, w: nn.conv1d(x, w, 1, "SAME"), [rnd(2, 7, 3), rnd(3, 3, 2)]),
+    ("conv2d_transpose", lambda nn, x, w: nn.conv2d_transpose(x, w, [2, 9, 7, 3], 2, "SAME"),
+     [rnd(2, 5, 4, 6), rnd(3, 3, 3, 6)]),
     ("max_pool", lambda nn, x: nn.max_pool(x, 3, 2, "SAME"), [X]),
     ("avg_pool", lambda nn, x: nn.avg_pool(x, 3, 2, "SAME"), [X]),
     ("lrn", lambda nn, x: nn.lrn(x, 2, 1.0, 0.1, 0.75), [X]),

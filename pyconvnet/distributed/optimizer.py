@@ -111,6 +111,9 @@ class DistributedOptimizerMixin:
 
     def _dist_setup(self, compression, op, backward_passes_per_step, overlap, bucket_bytes,
                     average_aggregated_gradients, gradients_prescaled=False):
+        if op is core.Adasum:
+            raise NotImplementedError("DistributedOptimizer: op=hvd.Adasum is not implemented; use hvd.Average or "
+                                      "hvd.Sum")
         if op is not Average and op is not Sum:
             raise ValueError("DistributedOptimizer: op must be hvd.Average or hvd.Sum, got %r" % (op,))
         if compression not in (Compression.none, Compression.fp16):

@@ -251,6 +251,26 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, 
     return like_input(dw, was_np)
 
 
+def _transpose_on_tape(input, filters, sizes, strides, padding, dilations, op):
+    """conv2d_transpose as a tape node: d/dinput = conv2d(g, filters); d/dfilters =
+    conv2d_backward_filter(dy=input, x=g) (the adjoint of the forward conv)."""
+    x = input if isinstance(input, _ag.EagerTensor) else _ag.EagerTensor(as_tensor(input, op, "input")[0])
+    w = filters if isinstance(filters, _ag.EagerTensor) else _ag.EagerTensor(as_tensor(filters, op, "filters")[0])
+    _rank4(w.value, op, "filters")
+    _rank4(x.value, op, "input")
+    g = _groups(sizes[3], w.shape[2], op)
+    st, pad, dl = _hw(strides, "strides", op), _padding(padding, op), _hw(dilations, "dilations", op)
+    xv, wv = x.value, w.value
+    y = _ag.EagerTensor(_C.conv2d_backward_input(xv, wv, sizes, st, pad, dl, g))
+    if _ag.recording():
+        def bw(gy, needs):
+            dx = _C.conv2d_forward(gy, wv, None, st, pad, dl, g, "none") if needs[0] else None
+            dw = _C.conv2d_backward_filter(xv, gy, list(wv.shape), st, pad, dl, g) if needs[1] else None
+            return dx, dw
+        _ag._record([x, w], [y], bw)
+    return y
+
+
 def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NHWC",
                      dilations=None, name=None):
     """tf.nn.conv2d_transpose. input (N,H,W,K); filters (KH,KW,C,K) (the forward
@@ -258,6 +278,8 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
     op = "conv2d_transpose"
     _nhwc(data_format, op)
     sizes = _sizes(output_shape, op, "output_shape")
+    if isinstance(input, _ag.EagerTensor) or isinstance(filters, _ag.EagerTensor):
+        return _transpose_on_tape(input, filters, sizes, strides, padding, dilations, op)
     w, _ = as_tensor(filters, op, "filters")
     dy, was_np = as_tensor(input, op, "input")
     _rank4(w, op, "filters")
