@@ -116,6 +116,23 @@ def test_load_model_wraps_the_optimizer(single, tmp_path):
                                model.predict(np.ones((1, 3), np.float32), verbose=0), rtol=1e-6)
 
 
+def test_gradient_tape_and_broadcast_variables_single(single):
+    # Before: horovod.tensorflow's DistributedGradientTape / broadcast_variables (custom loops) were missing
+    w = pcn.Variable(np.ones(3, np.float32))
+    with pcn.GradientTape() as t:
+        loss = pcn.ops.sum(w * 2.0)
+    g = hvd.DistributedGradientTape(t).gradient(loss, [w])
+    np.testing.assert_allclose(np.asarray(g[0]), [2, 2, 2])
+    with pytest.raises(NotImplementedError, match="Adasum"):
+        hvd.DistributedGradientTape(t, op=hvd.Adasum)
+    with pytest.raises(ValueError, match="gradient_predivide_factor"):
+        hvd.DistributedGradientTape(t, op=hvd.Sum, gradient_predivide_factor=2.0)
+    hvd.broadcast_variables([w], root_rank=0)
+    with pytest.raises(ValueError, match="root_rank"):
+        hvd.broadcast_variables([w], root_rank=1)
+    assert hvd.gloo_built() is False and hvd.nccl_built() == 0 and hvd.cuda_built() is False
+
+
 @needs_mpi
 def test_horovod_semantics_on_two_ranks():
     rc, out, err, _ = run_mpi([script("regress.py")], n=2, timeout=60)

@@ -19,6 +19,8 @@ from .core import (init, shutdown, is_initialized, rank, size, local_rank, local
                    Average, Sum, Min, Max, Product, Adasum, Compression, DistributedError,
                    mpi_threads_supported)
 from .optimizer import DistributedOptimizer, load_model
+from .tape import (DistributedGradientTape, broadcast_variables, gloo_enabled, gloo_built, nccl_built,
+                   ddl_built, ccl_built, cuda_built, rocm_built)
 from .sampler import DistributedSampler
 from .checkpoint import save_checkpoint, load_checkpoint, restore_checkpoint, latest_checkpoint
 from . import callbacks, checkpoint, _fit  # noqa: F401
@@ -29,4 +31,5 @@ __all__ = ["init", "shutdown", "is_initialized", "rank", "size", "local_rank", "
            "Average", "Sum", "Min", "Max", "Product", "Adasum", "Compression", "DistributedError",
            "DistributedOptimizer", "DistributedSampler", "callbacks", "checkpoint",
            "save_checkpoint", "load_checkpoint", "restore_checkpoint", "latest_checkpoint",
-           "mpi_threads_supported", "load_model"]
+           "mpi_threads_supported", "load_model", "DistributedGradientTape", "broadcast_variables",
+           "gloo_enabled", "gloo_built", "nccl_built", "ddl_built", "ccl_built", "cuda_built", "rocm_built"]

@@ -9,6 +9,17 @@ import numpy as np
 
 import pyconvnet.distributed as hvd
 
+
+
+class _FakeTape:
+    """A tape whose gradient shapes differ per rank: the tape wrapper must raise, not hang."""
+    def __init__(self, r):
+        self.r = r
+
+    def gradient(self, target, sources, output_gradients=None):
+        return [np.ones(2 + self.r, np.float32)]
+
+
 hvd.init()
 r, n = hvd.rank(), hvd.size()
 check(n >= 2, "run with mpiexec -n 2")
@@ -52,5 +63,28 @@ opt = hvd.DistributedOptimizer(StubSGD(0.1), gradient_predivide_factor=2.0)
 v = StubVar(np.zeros(3, np.float32), "w")
 opt.apply_gradients([(np.full(3, float(r + 1), np.float32), v)])
 close(v.numpy(), np.full(3, -0.1 * mean_g), 1e-6, 1e-7, "gradient_predivide_factor keeps the average")
+
+# DistributedGradientTape (horovod.tensorflow): gradients averaged over the ranks, None kept
+import pyconvnet as pcn  # noqa: E402
+w = pcn.Variable(np.ones(3, np.float32))
+unused = pcn.Variable(np.ones(2, np.float32))
+with pcn.GradientTape() as t:
+    loss = pcn.ops.sum(w * float(r + 1))
+dt = hvd.DistributedGradientTape(t)
+gw, gu = dt.gradient(loss, [w, unused])
+check(gu is None, "unconnected gradient stays None")
+close(np.asarray(gw), np.full(3, mean_g), 1e-6, 0, "DistributedGradientTape averages")
+with pcn.GradientTape() as t:
+    loss = pcn.ops.sum(w * float(r + 1))
+g = hvd.DistributedGradientTape(t, op=hvd.Sum, compression=hvd.Compression.fp16).gradient(loss, w)
+close(np.asarray(g), np.full(3, sum(range(1, n + 1))), 1e-3, 0, "DistributedGradientTape Sum fp16")
+m = expect_raises(hvd.DistributedError,
+                  lambda: hvd.DistributedGradientTape(_FakeTape(r)).gradient(None, None), "gradient")
+
+# broadcast_variables (horovod.tensorflow)
+vs = [pcn.Variable(np.full((2, 2), r, np.float32)), pcn.Variable(np.full(3, 10 + r, np.float32))]
+hvd.broadcast_variables(vs, root_rank=1)
+check(np.array_equal(vs[0].numpy(), np.full((2, 2), 1)) and np.array_equal(vs[1].numpy(), np.full(3, 11)),
+      "broadcast_variables from rank 1")
 
 print("OK regress", flush=True)
