@@ -374,3 +374,19 @@ def test_conv2d_transpose_on_the_tape():
     assert_close(pcn.nn.conv2d_transpose(x, w, [1, 6, 6, 3], 2, "VALID"), ref(x.astype(np.float64), w), rtol=1e-5,
                  atol=1e-6)
     check_grad(lambda a, b: pcn.nn.conv2d_transpose(a, b, [1, 6, 6, 3], 2, "VALID"), ref, [x, w])
+
+
+def test_leaky_relu_gradient_at_zero_is_alpha():
+    # Before: the tape gave 1 at x == 0 (kernel: x >= 0 ? 1 : alpha); TF and PyTorch give alpha
+    x = np.array([-1.0, 0.0, 0.0, 2.0], np.float32)
+    g = tape_grads(lambda v: pcn.nn.leaky_relu(v, 0.3), [x], np.ones(4, np.float32))[0]
+    np.testing.assert_allclose(g, [0.3, 0.3, 0.3, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(pcn.nn.leaky_relu(x, 0.3), [-0.3, 0, 0, 2], rtol=1e-6)
+
+
+def test_moments_of_no_axes():
+    # Before: ValueError; TF returns (x, zeros)
+    x = rnd(2, 3)
+    m, v = pcn.nn.moments(x, [])
+    np.testing.assert_array_equal(m, x)
+    np.testing.assert_array_equal(v, np.zeros_like(x))

@@ -230,7 +230,7 @@ def test_l2_normalize():
 
 
 # ------------------------------------------------------------- normalization
-@pytest.mark.parametrize("axes,keepdims", [([0], False), ([0, 1, 2], False), ([0, 1, 2], True), ([1, 2], True),
+@pytest.mark.parametrize("axes,keepdims", [([], False), ([0], False), ([0, 1, 2], False), ([0, 1, 2], True), ([1, 2], True),
                                            ([1], False), ([-1], True), ([0, 1, 2, 3], False)])
 def test_moments(axes, keepdims):
     same("moments", X, axes, keepdims=keepdims, rtol=1e-5, atol=1e-6)
@@ -398,6 +398,7 @@ GRAD_CASES = [
     ("sigce", lambda nn, z: nn.sigmoid_cross_entropy_with_logits(labels=R.uniform(size=(3, 5)).astype(np.float32),
                                                                  logits=z), [rnd(3, 5)]),
     ("crelu", lambda nn, x: nn.crelu(x), [A]),
+    ("leaky_at_zero", lambda nn, x: nn.leaky_relu(x, 0.3), [np.array([-1, 0, 0, 2], np.float32)]),
 ]
 
 

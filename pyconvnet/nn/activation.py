@@ -39,8 +39,27 @@ def relu6(features, name=None):
 
 
 def leaky_relu(features, alpha=0.2, name=None):
-    """features if features >= 0 else alpha * features. features: any shape."""
-    return _act(features, "leaky_relu", "leaky_relu", float(alpha))
+    """features if features > 0 else alpha * features. features: any shape.
+
+    On the tape the gradient at exactly 0 is alpha (TF and PyTorch: x > 0 ? 1 : alpha);
+    the extension's activation_backward gives 1 there, so this op records its own node.
+    """
+    try:
+        alpha = float(alpha)
+    except (TypeError, ValueError):
+        raise TypeError("leaky_relu: alpha must be a float, got %r" % (alpha,)) from None
+    if not isinstance(features, _ag.EagerTensor):
+        return _act(features, "leaky_relu", "leaky_relu", alpha)
+    xv = features.value
+    y = _ag.EagerTensor(_C.activation_forward(xv, "leaky_relu", alpha))
+    if _ag.recording():
+        def bw(g, needs):
+            # slope = alpha + (1 - alpha) * [x > 0], with [x > 0] = round(sign(x) / 2 + 1/4)
+            pos = _C.unary("round", _C.binary_scalar("add", _C.binary_scalar("mul", _C.unary("sign", xv), 0.5), 0.25))
+            slope = _C.binary_scalar("add", _C.binary_scalar("mul", pos, 1.0 - alpha), alpha)
+            return (_C.binary("mul", g, slope),)
+        _ag._record([features], [y], bw)
+    return y
 
 
 def elu(features, name=None):

@@ -135,8 +135,10 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
             raise ValueError("%s: axis %d out of range for rank %d" % (op, a, nd))
         norm.append(a % nd)
     red = sorted(set(norm))
-    if not red:
-        raise ValueError("%s: axes must name at least one axis" % op)
+    if not red:  # TF: the mean is x itself and the variance 0
+        zero = _C.zeros(*shape, device=t.device) if shape else _C.from_numpy(np.zeros((), np.float32))
+        return like_input(t if not was_np else _C.from_numpy(np.array(np.asarray(t))), was_np), \
+            like_input(zero, was_np)
     keep = [a for a in range(nd) if a not in red]
     R = int(np.prod([shape[a] for a in red]))
     K = int(np.prod([shape[a] for a in keep])) if keep else 1
@@ -164,8 +166,8 @@ def _moments_eager(x, axes, keepdims, op):
         if not -nd <= a < nd:
             raise ValueError("%s: axis %d out of range for rank %d" % (op, a, nd))
     red = sorted(set(a % nd for a in ax))
-    if not red:
-        raise ValueError("%s: axes must name at least one axis" % op)
+    if not red:  # TF: the mean is x itself and the variance 0
+        return x, _ag.EagerTensor(_C.zeros(*x.shape, device=x.value.device))
     mean = _ag.reduce("mean", x, red, True)
     # TF: the variance's gradient does not flow through the mean (stop_gradient; it sums to 0 anyway)
     var = _ag.reduce("mean", _ag.unary("square", _ag.subtract(x, _ag.EagerTensor(mean.value))), red, True)
