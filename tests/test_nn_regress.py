@@ -390,3 +390,82 @@ def test_moments_of_no_axes():
     m, v = pcn.nn.moments(x, [])
     np.testing.assert_array_equal(m, x)
     np.testing.assert_array_equal(v, np.zeros_like(x))
+
+
+# ------------------------------------------ tf.nn functions added in the second pass
+def test_convolution_atrous_conv1d_transpose():
+    x, w = rnd(2, 7, 6, 3), rnd(3, 2, 3, 4)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    ph, pw = same_pad(7, 3, 1, 2), same_pad(6, 2, 1, 2)
+    ref = conv2d_ref(x64, w64, (1, 1), (*ph, *pw), (2, 2))
+    assert_close(pcn.nn.atrous_conv2d(x, w, 2, "SAME"), ref, rtol=1e-4, atol=1e-5)
+    assert_close(pcn.nn.convolution(x, w, padding="SAME", dilations=[2, 2]), ref, rtol=1e-4, atol=1e-5)
+    assert_close(pcn.nn.convolution(x, w, strides=[2, 1]), conv2d_ref(x64, w64, (2, 1)), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="convolution"):
+        pcn.nn.convolution(x, w, strides=[2, 2], dilations=[2, 2])
+    with pytest.raises(NotImplementedError, match="convolution"):
+        pcn.nn.convolution(rnd(1, 2, 2, 2, 1), rnd(1, 1, 1, 1, 1))
+    # conv1d_transpose is the adjoint of conv1d: <conv1d(y, f), x> == <y, conv1d_transpose(x, f)>
+    y, f = rnd(2, 10, 3), rnd(3, 3, 4)
+    xt = rnd(2, 5, 4)
+    lhs = np.sum(pcn.nn.conv1d(y, f, 2, "SAME").astype(np.float64) * xt)
+    rhs = np.sum(y.astype(np.float64) * pcn.nn.conv1d_transpose(xt, f, [2, 10, 3], 2, "SAME"))
+    assert abs(lhs - rhs) <= 1e-4 * max(1.0, abs(lhs))
+
+
+def test_space_to_depth_and_back():
+    x = rnd(2, 4, 6, 3)
+    y = pcn.nn.space_to_depth(x, 2)
+    assert y.shape == (2, 2, 3, 12)
+    n, h, w, i, j, c = 1, 1, 2, 1, 0, 2
+    assert y[n, h, w, (i * 2 + j) * 3 + c] == x[n, h * 2 + i, w * 2 + j, c]
+    np.testing.assert_array_equal(pcn.nn.depth_to_space(y, 2), x)
+    with pytest.raises(ValueError, match="space_to_depth"):
+        pcn.nn.space_to_depth(rnd(1, 3, 4, 1), 2)
+    check_grad(lambda v: pcn.nn.space_to_depth(v, 2),
+               lambda v: v.reshape(1, 1, 2, 2, 2, 1).transpose(0, 1, 3, 2, 4, 5).reshape(1, 1, 2, 4),
+               [rnd(1, 2, 4, 1)])
+
+
+def test_embedding_lookup():
+    p = rnd(5, 3)
+    ids = np.array([[4, 0], [2, 2]])
+    np.testing.assert_array_equal(pcn.nn.embedding_lookup(p, ids), p[ids])
+    big = p * 5
+    n = np.linalg.norm(big.astype(np.float64)[[1, 3]], axis=1, keepdims=True)
+    assert_close(pcn.nn.embedding_lookup(big, np.array([1, 3]), max_norm=2.0),
+                 big[[1, 3]] * 2.0 / np.maximum(n, 2.0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="embedding_lookup"):
+        pcn.nn.embedding_lookup(p, np.array([5]))
+    with pytest.raises(TypeError, match="embedding_lookup"):
+        pcn.nn.embedding_lookup(p, np.array([1.0]))
+    check_grad(lambda v: pcn.nn.embedding_lookup(v, ids), lambda v: v[ids], [p])
+
+
+def test_moment_helpers():
+    x = rnd(3, 4, 5)
+    x64 = x.astype(np.float64)
+    cnt, mss, vss, sh = pcn.nn.sufficient_statistics(x, [0, 1], shift=0.25)
+    assert float(cnt) == 12.0 and sh == 0.25
+    assert_close(mss, (x64 - 0.25).sum((0, 1)), rtol=1e-5, atol=1e-5)
+    assert_close(vss, ((x64 - 0.25) ** 2).sum((0, 1)), rtol=1e-5, atol=1e-5)
+    m, v = pcn.nn.normalize_moments(cnt, mss, vss, np.float32(0.25))
+    assert_close(m, x64.mean((0, 1)), rtol=1e-5, atol=1e-6)
+    assert_close(v, x64.var((0, 1)), rtol=1e-4, atol=1e-5)
+    fw = rnd(3, 4, 1, lo=0.1, hi=1).astype(np.float64)
+    wm = (fw * x64).sum((0, 1)) / np.broadcast_to(fw, x.shape).sum((0, 1))
+    wv = (fw * (x64 - wm) ** 2).sum((0, 1)) / np.broadcast_to(fw, x.shape).sum((0, 1))
+    gm, gv = pcn.nn.weighted_moments(x, [0, 1], fw.astype(np.float32))
+    assert_close(gm, wm, rtol=1e-5, atol=1e-6)
+    assert_close(gv, wv, rtol=1e-4, atol=1e-6)
+
+
+def test_log_poisson_loss():
+    t = np.array([0.0, 0.5, 1.0, 3.0, 7.0], np.float32)
+    li = rnd(5)
+    t64, l64 = t.astype(np.float64), li.astype(np.float64)
+    base = np.exp(l64) - l64 * t64
+    assert_close(pcn.nn.log_poisson_loss(t, li), base, rtol=1e-5, atol=1e-6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        st = np.where(t64 <= 1, 0.0, t64 * np.log(t64) - t64 + 0.5 * np.log(2 * np.pi * t64))
+    assert_close(pcn.nn.log_poisson_loss(t, li, compute_full_loss=True), base + st, rtol=1e-5, atol=1e-5)

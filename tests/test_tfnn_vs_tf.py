@@ -351,7 +351,7 @@ def _grads_tf(fn, *xs):
     with tf.GradientTape() as t:
         y = fn(*xs_t)
         s = tf.reduce_sum(y * tf.constant(GY[:int(np.prod(y.shape))].reshape(y.shape)))
-    return [g.numpy() for g in t.gradient(s, xs_t)]
+    return [tf.convert_to_tensor(g).numpy() for g in t.gradient(s, xs_t)]  # (IndexedSlices -> dense)
 
 
 def _grads_ours(fn, *xs):
@@ -408,6 +408,84 @@ def test_gradients_match_tf(name, fn, xs):
         R2 = np.random.default_rng(0)
         lab = R2.uniform(size=(3, 5)).astype(np.float32)
         fn = lambda nn, z: nn.sigmoid_cross_entropy_with_logits(labels=lab, logits=z)  # noqa: E731
+    ref = _grads_tf(lambda *a: fn(tf.nn, *a), *xs)
+    got = _grads_ours(lambda *a: fn(pcn.nn, *a), *xs)
+    for g, r in zip(got, ref):
+        assert_close(g, r, rtol=1e-4, atol=1e-5, what=name)
+
+
+# ------------------------------------------------- more tf.nn functions (second pass)
+def test_convolution_and_atrous():
+    same("convolution", X, W, padding="SAME", rtol=1e-4, atol=1e-5)
+    same("convolution", X, W, strides=[2, 1], padding="VALID", rtol=1e-4, atol=1e-5)
+    same("convolution", X, W, padding="SAME", dilations=[2, 2], rtol=1e-4, atol=1e-5)
+    same("convolution", rnd(2, 9, 3), rnd(3, 3, 2), strides=[2], padding="SAME", rtol=1e-4, atol=1e-5)
+    same("atrous_conv2d", X, W, 2, "SAME", rtol=1e-4, atol=1e-5)
+    same("atrous_conv2d", X, W, 2, "VALID", rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("stride,padding,ow", [(2, "SAME", 10), (2, "VALID", 11), (1, "SAME", 5)])
+def test_conv1d_transpose(stride, padding, ow):
+    same("conv1d_transpose", rnd(2, 5, 4), rnd(3, 3, 4), [2, ow, 3], stride, padding, rtol=1e-4, atol=1e-5)
+
+
+def test_space_depth():
+    x = rnd(2, 4, 6, 3)
+    same("space_to_depth", x, 2)
+    same("depth_to_space", rnd(2, 3, 2, 12), 2)
+    same("depth_to_space", same("space_to_depth", x, 2), 2)
+    both_raise("space_to_depth", rnd(2, 5, 6, 3), 2)
+
+
+def test_embedding_lookup():
+    p = rnd(7, 3)
+    same("embedding_lookup", p, np.array([[0, 6], [3, 3]]))
+    same("embedding_lookup", rnd(7, 2, 2), np.array([1, 5]))
+    same("embedding_lookup", p * 4, np.array([0, 2, 5]), max_norm=1.5)
+    both_raise("embedding_lookup", p, np.array([7]))
+
+
+def test_moment_helpers():
+    x = rnd(3, 4, 5)
+    c, m, v, s = tf.nn.sufficient_statistics(x, [0, 1])
+    gc, gm, gv, gs = pcn.nn.sufficient_statistics(x, [0, 1])
+    assert float(gc) == float(c) and gs is None
+    assert_close(gm, m.numpy(), rtol=1e-5, atol=1e-5)
+    assert_close(gv, v.numpy(), rtol=1e-5, atol=1e-5)
+    c, m, v, s = tf.nn.sufficient_statistics(x, [1], shift=0.5, keepdims=True)
+    gc, gm, gv, gs = pcn.nn.sufficient_statistics(x, [1], shift=0.5, keepdims=True)
+    assert_close(gm, m.numpy(), rtol=1e-5, atol=1e-5)
+    assert_close(gv, v.numpy(), rtol=1e-5, atol=1e-5)
+    same("normalize_moments", np.float32(12.0), rnd(5), rnd(5, lo=1, hi=2), None)
+    same("normalize_moments", np.float32(12.0), rnd(5), rnd(5, lo=1, hi=2), np.float32(0.3))
+    fw = rnd(3, 4, 1, lo=0.1, hi=1)
+    same("weighted_moments", x, [0, 1], fw, rtol=1e-5, atol=1e-6)
+    same("weighted_moments", x, [2], fw, keepdims=True, rtol=1e-5, atol=1e-6)
+
+
+def test_log_poisson_loss():
+    t = np.array([[0.0, 0.5, 1.0, 3.0], [2.0, 7.0, 0.2, 1.5]], np.float32)
+    li = rnd(2, 4)
+    same("log_poisson_loss", t, li, rtol=1e-5, atol=1e-6)
+    same("log_poisson_loss", t, li, compute_full_loss=True, rtol=1e-5, atol=1e-5)
+
+
+GRAD_CASES2 = [
+    ("space_to_depth", lambda nn, x: nn.space_to_depth(x, 2), [rnd(1, 4, 2, 3)]),
+    ("embedding", lambda nn, p: nn.embedding_lookup(p, np.array([[0, 2], [2, 1]])), [rnd(3, 4)]),
+    ("embedding_maxnorm", lambda nn, p: nn.embedding_lookup(p, np.array([0, 2]), max_norm=0.5), [rnd(3, 4)]),
+    ("atrous", lambda nn, x, w: nn.atrous_conv2d(x, w, 2, "SAME"), [X, W]),
+    ("conv1d_transpose", lambda nn, x, w: nn.conv1d_transpose(x, w, [2, 10, 3], 2, "SAME"),
+     [rnd(2, 5, 4), rnd(3, 3, 4)]),
+    ("weighted_moments", lambda nn, x: nn.weighted_moments(x, [0], np.float32([[1.0], [2.0], [0.5]]))[1],
+     [rnd(3, 4)]),
+    ("log_poisson_full", lambda nn, t, li: nn.log_poisson_loss(t, li, compute_full_loss=True),
+     [np.array([0.5, 2.0, 3.0], np.float32), rnd(3)]),
+]
+
+
+@pytest.mark.parametrize("name,fn,xs", GRAD_CASES2, ids=[c[0] for c in GRAD_CASES2])
+def test_gradients_match_tf_2(name, fn, xs):
     ref = _grads_tf(lambda *a: fn(tf.nn, *a), *xs)
     got = _grads_ours(lambda *a: fn(pcn.nn, *a), *xs)
     for g, r in zip(got, ref):

@@ -10,3 +10,4 @@ from .normalization import *  # noqa: F401,F403  batch_normalization, local_resp
 from .losses import *       # noqa: F401,F403  softmax_cross_entropy_with_logits, ...
 from .recurrent import *    # noqa: F401,F403  rnn / lstm / gru over a sequence
 from .misc import *         # noqa: F401,F403  top_k, in_top_k, zero_fraction
+from .array import *        # noqa: F401,F403  embedding_lookup, space_to_depth, depth_to_space

@@ -12,8 +12,8 @@ from ..ops import like_input
 from ._eager import as_tensor
 from ._eager import UnsupportedError
 
-__all__ = ["conv2d", "conv1d", "depthwise_conv2d", "separable_conv2d", "conv2d_backprop_input",
-           "conv2d_backprop_filter", "conv2d_transpose"]
+__all__ = ["conv2d", "conv1d", "convolution", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d",
+           "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose", "conv1d_transpose"]
 
 
 def _hw(v, what, op, default=1):
@@ -288,3 +288,65 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
     dx = _C.conv2d_backward_input(dy, w, sizes, _hw(strides, "strides", op), _padding(padding, op),
                                   _hw(dilations, "dilations", op), g)
     return like_input(dx, was_np)
+
+
+def convolution(input, filters, strides=None, padding="VALID", data_format=None, dilations=None, name=None):
+    """tf.nn.convolution for 1-D (N,W,C) and 2-D (N,H,W,C) inputs: conv1d / conv2d
+    by the input's rank. strides/dilations: None (1) or one int per spatial axis."""
+    op = "convolution"
+    xs = _shape_of(input, op, "input")
+    nsp = len(xs) - 2
+    if nsp == 3:
+        raise UnsupportedError("%s: 3-D convolution (a rank-5 input) is not supported" % op)
+    if nsp not in (1, 2):
+        raise ValueError("%s: input must be 3-D (N,W,C) or 4-D (N,H,W,C), got shape %s" % (op, xs))
+
+    def per_axis(v, what):
+        if v is None:
+            return [1] * nsp
+        vals = [int(t) for t in np.asarray(v).reshape(-1)]
+        if len(vals) == 1:
+            return vals * nsp
+        if len(vals) != nsp:
+            raise ValueError("%s: %s must have %d entries (one per spatial axis), got %r" % (op, what, nsp, v))
+        return vals
+    st, dl = per_axis(strides, "strides"), per_axis(dilations, "dilations")
+    if max(st) > 1 and max(dl) > 1:
+        raise ValueError("%s: strides > 1 not supported in conjunction with dilation_rate > 1" % op)
+    if nsp == 1:
+        return conv1d(input, filters, st[0], padding, None if data_format in (None, "NWC") else data_format,
+                      dl[0])
+    return conv2d(input, filters, st, padding, "NHWC" if data_format is None else data_format, dl)
+
+
+def atrous_conv2d(value, filters, rate, padding, name=None):
+    """tf.nn.atrous_conv2d: conv2d with dilations rate and stride 1.
+    value (N,H,W,C); filters (KH,KW,C,K); padding 'VALID' or 'SAME'."""
+    try:
+        r = int(rate)
+    except (TypeError, ValueError):
+        raise TypeError("atrous_conv2d: rate must be an int, got %r" % (rate,)) from None
+    if r < 1:
+        raise ValueError("atrous_conv2d: rate must be >= 1, got %d" % r)
+    if not isinstance(padding, str) or padding.upper() not in ("VALID", "SAME"):
+        raise ValueError("atrous_conv2d: padding must be 'VALID' or 'SAME', got %r" % (padding,))
+    return conv2d(value, filters, 1, padding, "NHWC", r)
+
+
+def conv1d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NWC", dilations=None,
+                     name=None):
+    """tf.nn.conv1d_transpose. input (N,W,K); filters (KW,C,K); output_shape (N,OW,C)."""
+    op = "conv1d_transpose"
+    _nhwc(data_format, op, (None, "NWC"))
+    xs = _shape_of(input, op, "input")
+    ws = _shape_of(filters, op, "filters")
+    if len(xs) != 3 or len(ws) != 3:
+        raise ValueError("%s: input and filters must be 3-D, got shapes %s and %s" % (op, xs, ws))
+    os_ = [int(t) for t in np.asarray(output_shape.numpy() if hasattr(output_shape, "numpy") else output_shape)
+           .reshape(-1)]
+    if len(os_) != 3:
+        raise ValueError("%s: output_shape must be 3 ints (N, W, C), got %r" % (op, output_shape))
+    y = conv2d_transpose(_kind_reshape(input, [xs[0], 1, xs[1], xs[2]]), _kind_reshape(filters, [1] + list(ws)),
+                         [os_[0], 1, os_[1], os_[2]], _w1d(strides, "strides", op), padding, "NHWC",
+                         _w1d(dilations, "dilations", op))
+    return _kind_reshape(y, [y.shape[0], y.shape[2], y.shape[3]])

@@ -17,7 +17,7 @@ from ._eager import as_tensor
 from ._eager import any_eager, lift, lower, const
 
 __all__ = ["softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
-           "sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits", "l2_loss",
+           "sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits", "l2_loss", "log_poisson_loss",
            "compute_average_loss", "scale_regularization_loss"]
 
 
@@ -247,3 +247,22 @@ def scale_regularization_loss(regularization_loss):
         return total
     x, kind = lift(regularization_loss, op, "regularization_loss")
     return lower(_ag.reduce("sum", x, None, False), kind)
+
+
+def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
+    """tf.nn.log_poisson_loss: exp(log_input) - log_input * targets, elementwise;
+    with compute_full_loss the Stirling term targets*log(targets) - targets +
+    0.5*log(2*pi*targets) is added where targets > 1 (0 for targets in [0, 1])."""
+    op = "log_poisson_loss"
+    c, t, kind = _xent_args(targets, log_input, op)
+    y = _ag.subtract(_ag.unary("exp", c), _ag.multiply(c, t))
+    if compute_full_loss:
+        tv = np.asarray(t.value if t.value.device == "cpu" else t.value.to("cpu"))
+        small = ((tv >= 0) & (tv <= 1)).astype(np.float32)          # TF: no Stirling term there
+        m = _ag.EagerTensor(_C.tensor(np.ascontiguousarray(small), device=c.value.device))
+        keep = _ag.subtract(1.0, m)
+        ts = _ag.add(_ag.multiply(t, keep), m)                        # 1 where masked: log stays finite
+        st = _ag.add(_ag.subtract(_ag.multiply(ts, _ag.unary("log", ts)), ts),
+                     _ag.multiply(_ag.unary("log", _ag.multiply(ts, 2 * np.pi)), 0.5))
+        y = _ag.add(y, _ag.multiply(st, keep))
+    return lower(y, kind)

@@ -16,7 +16,8 @@ from ..ops import like_input
 from ._eager import as_tensor
 from ._eager import any_eager, lift, lower, const
 
-__all__ = ["batch_normalization", "moments", "local_response_normalization", "lrn", "l2_normalize"]
+__all__ = ["batch_normalization", "moments", "local_response_normalization", "lrn", "l2_normalize",
+           "sufficient_statistics", "normalize_moments", "weighted_moments"]
 
 
 def _is_per_channel(v, C):
@@ -229,3 +230,97 @@ def local_response_normalization(input, depth_radius=5, bias=1, alpha=1, beta=0.
 
 
 lrn = local_response_normalization
+
+
+def _axes(axes, nd, op):
+    try:
+        ax = [operator.index(a) for a in (axes if hasattr(axes, "__len__") else [axes])]
+    except TypeError:
+        raise TypeError("%s: axes must be ints, got %r" % (op, axes)) from None
+    for a in ax:
+        if not -nd <= a < nd:
+            raise ValueError("%s: axis %d out of range for rank %d" % (op, a, nd))
+    return sorted(set(a % nd for a in ax))
+
+
+def _squeeze(t, nd_shape, red):
+    return _ag.reshape(t, [s for a, s in enumerate(nd_shape) if a not in red])
+
+
+def sufficient_statistics(x, axes, shift=None, keepdims=False, name=None):
+    """tf.nn.sufficient_statistics: (count, sum(x - shift), sum((x - shift)**2), shift)
+    over `axes`; count is a float32 scalar (the number of reduced elements)."""
+    op = "sufficient_statistics"
+    xe, kind = lift(x, op, "x")
+    shape = tuple(xe.shape)
+    red = _axes(axes, len(shape), op)
+    count = float(np.prod([shape[a] for a in red])) if red else 1.0
+    y = xe
+    if shift is not None:
+        sh = shift if isinstance(shift, _ag.EagerTensor) else (
+            float(shift) if isinstance(shift, numbers.Real) else const(shift, op, "shift", xe.value))
+        y = _ag.subtract(xe, sh)
+    if red:
+        m_ss = _ag.reduce("sum", y, red, bool(keepdims))
+        v_ss = _ag.reduce("sum", _ag.unary("square", y), red, bool(keepdims))
+    else:
+        m_ss, v_ss = y, _ag.unary("square", y)
+    cnt = _C.from_numpy(np.array(count, np.float32))
+    eager = kind == "eager" or isinstance(shift, _ag.EagerTensor)
+    k = "eager" if eager else kind
+    cnt_out = _ag.EagerTensor(cnt) if k == "eager" else (np.asarray(cnt) if k == "numpy" else cnt)
+    return cnt_out, lower(m_ss, k), lower(v_ss, k), shift
+
+
+def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
+    """tf.nn.normalize_moments: mean = mean_ss / counts (+ shift); variance =
+    variance_ss / counts - (mean_ss / counts)**2."""
+    op = "normalize_moments"
+    m, kind = lift(mean_ss, op, "mean_ss")
+    v = variance_ss if isinstance(variance_ss, _ag.EagerTensor) else const(variance_ss, op, "variance_ss", m.value)
+    c = counts if isinstance(counts, _ag.EagerTensor) else const(counts, op, "counts", m.value)
+    div = _ag.divide(1.0, c)
+    shifted = _ag.multiply(m, div)
+    mean = shifted
+    if shift is not None:
+        sh = shift if isinstance(shift, _ag.EagerTensor) else const(shift, op, "shift", m.value)
+        mean = _ag.add(shifted, sh)
+    var = _ag.subtract(_ag.multiply(v, div), _ag.unary("square", shifted))
+    k = "eager" if kind == "eager" or any_eager(counts, variance_ss, shift) else kind
+    return lower(mean, k), lower(var, k)
+
+
+def weighted_moments(x, axes, frequency_weights, keepdims=False, name=None):
+    """tf.nn.weighted_moments: the frequency-weighted mean and (biased) variance
+    of x over `axes`; frequency_weights broadcasts against x. A zero total weight
+    gives inf/NaN as in TF."""
+    op = "weighted_moments"
+    xe, kind = lift(x, op, "x")
+    shape = tuple(xe.shape)
+    red = _axes(axes, len(shape), op)
+    fw = frequency_weights if isinstance(frequency_weights, _ag.EagerTensor) else (
+        float(frequency_weights) if isinstance(frequency_weights, numbers.Real)
+        else const(frequency_weights, op, "frequency_weights", xe.value))
+    if not isinstance(fw, float):
+        try:
+            np.broadcast_shapes(tuple(fw.shape), shape)
+        except ValueError:
+            raise ValueError("%s: frequency_weights shape %s does not broadcast against x shape %s"
+                             % (op, tuple(fw.shape), shape)) from None
+    zeros = _ag.EagerTensor(_C.zeros(*shape, device=xe.value.device))
+    wsum_in = _ag.multiply(xe, fw)
+    bw = _ag.add(zeros, fw)
+    if red:
+        wsum = _ag.reduce("sum", wsum_in, red, True)
+        sw = _ag.reduce("sum", bw, red, True)
+    else:
+        wsum, sw = wsum_in, bw
+    div = _ag.divide(1.0, sw)
+    mean = _ag.multiply(wsum, div)
+    dist = _ag.multiply(_ag.unary("square", _ag.subtract(xe, mean)), fw)
+    dist = _ag.reduce("sum", dist, red, True) if red else dist
+    var = _ag.multiply(dist, div)
+    if not keepdims and red:
+        mean, var = _squeeze(mean, shape, red), _squeeze(var, shape, red)
+    k = "eager" if kind == "eager" or isinstance(frequency_weights, _ag.EagerTensor) else kind
+    return lower(mean, k), lower(var, k)
