@@ -137,3 +137,21 @@ def test_gradient_tape_and_broadcast_variables_single(single):
 def test_horovod_semantics_on_two_ranks():
     rc, out, err, _ = run_mpi([script("regress.py")], n=2, timeout=60)
     assert rc == 0 and out.count("OK regress") == 2, out + err
+
+
+def test_model_saved_with_distributed_optimizer_loads_without_it(single, tmp_path):
+    # Before: the wrapper class was named "DistributedSGD", so model.save() recorded that
+    # name and pcn.models.load_model raised "Unknown optimizer class: 'DistributedSGD'".
+    # horovod names the wrapper after the wrapped class for exactly this reason.
+    model = pcn.Sequential([pcn.Input((3,)), pcn.layers.Dense(2)])
+    opt = hvd.DistributedOptimizer(pcn.optimizers.SGD(0.05, momentum=0.9))
+    assert type(opt).__name__ == "SGD"
+    model.compile(optimizer=opt, loss="mse")
+    model.fit(np.ones((4, 3), np.float32), np.ones((4, 2), np.float32), verbose=0)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    m2 = pcn.models.load_model(path)
+    assert type(m2.optimizer) is pcn.optimizers.SGD
+    assert m2.optimizer.get_config()["momentum"] == pytest.approx(0.9)
+    m3 = hvd.load_model(path)
+    assert isinstance(m3.optimizer, DistributedOptimizerMixin) and type(m3.optimizer).__name__ == "SGD"

@@ -471,8 +471,10 @@ def DistributedOptimizer(optimizer, name=None, compression=Compression.none, op=
                         % type(optimizer).__name__)
     cls = type(optimizer)
     try:
-        dcls = type("Distributed" + cls.__name__, (DistributedOptimizerMixin, cls),
-                    {"__module__": cls.__module__})
+        # the wrapped class's own name (horovod does the same), so model.save() records
+        # "SGD" and the file loads without pyconvnet.distributed
+        dcls = type(cls.__name__, (DistributedOptimizerMixin, cls),
+                    {"__module__": cls.__module__, "__qualname__": getattr(cls, "__qualname__", cls.__name__)})
         new = object.__new__(dcls)
         new.__dict__ = optimizer.__dict__  # share every attribute: the same variables and hyperparameters
     except (TypeError, AttributeError):
