@@ -51,6 +51,18 @@ def test_object_and_alltoall_collectives_single(single):
         hvd.broadcast_object(1, 0, session=object())
 
 
+def test_grouped_allreduce_reducescatter_timeline_single(single):
+    xs = [np.ones(3, np.float32), np.arange(4, dtype=np.float32).reshape(2, 2)]
+    out = hvd.grouped_allreduce(xs, op=hvd.Sum)
+    for a, b in zip(out, xs):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(hvd.reducescatter(xs[1]), xs[1])
+    with pytest.raises(ValueError, match="reducescatter"):
+        hvd.reducescatter(np.float32(1.0))
+    with pytest.raises(NotImplementedError, match="timeline"):
+        hvd.start_timeline("/tmp/t.json")
+
+
 def _run_callback(cb, model, steps=2, epochs=1):
     cb.set_model(model)
     cb.set_params({"steps": steps, "epochs": epochs})

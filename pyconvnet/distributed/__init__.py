@@ -16,6 +16,7 @@ not import MPI; init() does (and works as a single process without it).
 from .core import (init, shutdown, is_initialized, rank, size, local_rank, local_size, comm,
                    cross_rank, cross_size, mpi_built, mpi_enabled,
                    allreduce, broadcast, allgather, broadcast_object, allgather_object, alltoall, barrier,
+                   grouped_allreduce, reducescatter, start_timeline, stop_timeline,
                    Average, Sum, Min, Max, Product, Adasum, Compression, DistributedError,
                    mpi_threads_supported)
 from .optimizer import DistributedOptimizer, load_model
@@ -28,6 +29,7 @@ from . import callbacks, checkpoint, _fit  # noqa: F401
 __all__ = ["init", "shutdown", "is_initialized", "rank", "size", "local_rank", "local_size", "comm",
            "cross_rank", "cross_size", "mpi_built", "mpi_enabled",
            "allreduce", "broadcast", "allgather", "broadcast_object", "allgather_object", "alltoall", "barrier",
+           "grouped_allreduce", "reducescatter", "start_timeline", "stop_timeline",
            "Average", "Sum", "Min", "Max", "Product", "Adasum", "Compression", "DistributedError",
            "DistributedOptimizer", "DistributedSampler", "callbacks", "checkpoint",
            "save_checkpoint", "load_checkpoint", "restore_checkpoint", "latest_checkpoint",

@@ -23,6 +23,7 @@ import numpy as np
 __all__ = ["init", "shutdown", "is_initialized", "rank", "size", "local_rank", "local_size",
            "cross_rank", "cross_size", "mpi_built", "mpi_enabled",
            "allreduce", "broadcast", "allgather", "broadcast_object", "allgather_object", "alltoall", "barrier",
+           "grouped_allreduce", "reducescatter", "start_timeline", "stop_timeline",
            "Average", "Sum", "Min", "Max", "Product", "Adasum", "Compression",
            "DistributedError", "mpi_threads_supported"]
 
@@ -598,6 +599,51 @@ def allreduce(tensor, name=None, average=None, prescale_factor=1.0, postscale_fa
     if postscale_factor != 1.0:
         out *= postscale_factor
     return _return_like(out, kind, dev, like=tensor)
+
+
+def grouped_allreduce(tensors, average=None, compression=Compression.none, op=None, prescale_factor=1.0,
+                      postscale_factor=1.0, name=None):
+    """horovod's grouped_allreduce: allreduce of each tensor in the list (same
+    arguments as allreduce, applied to every tensor); returns a list in order."""
+    _require("grouped_allreduce")
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError("pyconvnet.distributed.grouped_allreduce: expected a list of tensors, got %s"
+                        % type(tensors).__name__)
+    op = _resolve_op(op, average, "grouped_allreduce")
+    return [allreduce(t, name=None if name is None else "%s_%d" % (name, i), op=op, compression=compression,
+                      prescale_factor=prescale_factor, postscale_factor=postscale_factor)
+            for i, t in enumerate(tensors)]
+
+
+def reducescatter(tensor, op=Average, name=None):
+    """horovod's reducescatter: reduce `tensor` over the ranks (op Average or Sum)
+    and return this rank's block of the first dimension: rows are split as evenly
+    as possible, the first (dim0 % size) ranks getting one extra row (horovod).
+    Every rank passes the same shape. (One Allreduce, then the slice: correct,
+    not bandwidth-optimal.)"""
+    _require("reducescatter")
+    if op is not Average and op is not Sum:
+        raise ValueError("pyconvnet.distributed.reducescatter: op must be hvd.Average or hvd.Sum, got %r" % (op,))
+    a, kind, dev = _as_array(tensor, "reducescatter")
+    if a.ndim == 0 or kind == "scalar":
+        raise ValueError("pyconvnet.distributed.reducescatter: tensor must have rank >= 1, got a scalar")
+    red = allreduce(a, name=name, op=op)
+    n, r = _state.size, _state.rank
+    base, extra = divmod(a.shape[0], n)
+    start = r * base + min(r, extra)
+    stop = start + base + (1 if r < extra else 0)
+    return _return_like(np.ascontiguousarray(red[start:stop]), kind, dev)
+
+
+def start_timeline(file_path, mark_cycles=False):
+    """horovod's timeline is not implemented (use PYCONVNET_DIST_DEBUG=1 for collective tracing)."""
+    raise NotImplementedError("pyconvnet.distributed.start_timeline: the horovod timeline is not implemented; "
+                              "set PYCONVNET_DIST_DEBUG=1 to trace collectives")
+
+
+def stop_timeline():
+    """See start_timeline."""
+    raise NotImplementedError("pyconvnet.distributed.stop_timeline: the horovod timeline is not implemented")
 
 
 def _allreduce_inplace(buf, mop, name="allreduce"):

@@ -87,4 +87,15 @@ hvd.broadcast_variables(vs, root_rank=1)
 check(np.array_equal(vs[0].numpy(), np.full((2, 2), 1)) and np.array_equal(vs[1].numpy(), np.full(3, 11)),
       "broadcast_variables from rank 1")
 
+# grouped_allreduce / reducescatter (horovod >= 0.24)
+ga = hvd.grouped_allreduce([x, np.array([r], np.int64)], op=hvd.Sum)
+close(ga[0], tot, 0, 0, "grouped_allreduce[0]")
+check(ga[1].tolist() == [sum(range(n))], "grouped_allreduce int")
+rows = 2 * n + 1                                  # uneven: rank 0 gets one extra row
+z = np.arange(rows * 2, dtype=np.float32).reshape(rows, 2) * (r + 1)
+full = np.arange(rows * 2, dtype=np.float32).reshape(rows, 2) * sum(range(1, n + 1))
+mine = hvd.reducescatter(z, op=hvd.Sum)
+start = r * 2 + min(r, 1)
+close(mine, full[start:start + 2 + (1 if r < 1 else 0)], 0, 0, "reducescatter rows of this rank")
+
 print("OK regress", flush=True)
