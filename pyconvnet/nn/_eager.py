@@ -14,7 +14,6 @@ recorded for it (no tape overhead beyond the wrapper object).
 """
 import numpy as np
 
-from .. import _C
 from .. import autograd as _ag
 from ..ops import as_tensor as _ops_as_tensor
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _C
 from .. import autograd as _ag
-from ._eager import as_tensor, lift, lower, UnsupportedError
+from ._eager import lift, lower, UnsupportedError
 
 __all__ = ["embedding_lookup", "space_to_depth", "depth_to_space"]
 
