@@ -15,18 +15,23 @@ not import MPI; init() does (and works as a single process without it).
 """
 from .core import (init, shutdown, is_initialized, rank, size, local_rank, local_size, comm,
                    cross_rank, cross_size, mpi_built, mpi_enabled,
-                   allreduce, broadcast, allgather, broadcast_object, barrier,
+                   allreduce, broadcast, allgather, broadcast_object, allgather_object, alltoall, barrier,
+                   grouped_allreduce, reducescatter, start_timeline, stop_timeline,
                    Average, Sum, Min, Max, Product, Adasum, Compression, DistributedError,
                    mpi_threads_supported)
-from .optimizer import DistributedOptimizer
+from .optimizer import DistributedOptimizer, load_model
+from .tape import (DistributedGradientTape, broadcast_variables, gloo_enabled, gloo_built, nccl_built,
+                   ddl_built, ccl_built, cuda_built, rocm_built)
 from .sampler import DistributedSampler
 from .checkpoint import save_checkpoint, load_checkpoint, restore_checkpoint, latest_checkpoint
 from . import callbacks, checkpoint, _fit  # noqa: F401
 
 __all__ = ["init", "shutdown", "is_initialized", "rank", "size", "local_rank", "local_size", "comm",
            "cross_rank", "cross_size", "mpi_built", "mpi_enabled",
-           "allreduce", "broadcast", "allgather", "broadcast_object", "barrier",
+           "allreduce", "broadcast", "allgather", "broadcast_object", "allgather_object", "alltoall", "barrier",
+           "grouped_allreduce", "reducescatter", "start_timeline", "stop_timeline",
            "Average", "Sum", "Min", "Max", "Product", "Adasum", "Compression", "DistributedError",
            "DistributedOptimizer", "DistributedSampler", "callbacks", "checkpoint",
            "save_checkpoint", "load_checkpoint", "restore_checkpoint", "latest_checkpoint",
-           "mpi_threads_supported"]
+           "mpi_threads_supported", "load_model", "DistributedGradientTape", "broadcast_variables",
+           "gloo_enabled", "gloo_built", "nccl_built", "ddl_built", "ccl_built", "cuda_built", "rocm_built"]

@@ -193,7 +193,8 @@ class LearningRateScheduleCallback(_Base):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["learning_rate"] = _get_lr(self.model.optimizer)
+            # horovod logs the current rate as "lr" (so History has history["lr"])
+            logs["lr"] = _get_lr(self.model.optimizer)
 
 
 def _set_attr_value(obj, name, value):

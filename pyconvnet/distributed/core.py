@@ -22,7 +22,8 @@ import numpy as np
 
 __all__ = ["init", "shutdown", "is_initialized", "rank", "size", "local_rank", "local_size",
            "cross_rank", "cross_size", "mpi_built", "mpi_enabled",
-           "allreduce", "broadcast", "allgather", "broadcast_object", "barrier",
+           "allreduce", "broadcast", "allgather", "broadcast_object", "allgather_object", "alltoall", "barrier",
+           "grouped_allreduce", "reducescatter", "start_timeline", "stop_timeline",
            "Average", "Sum", "Min", "Max", "Product", "Adasum", "Compression",
            "DistributedError", "mpi_threads_supported"]
 
@@ -395,7 +396,8 @@ def _remove_hooks():
 
 # --------------------------------------------------------------------------- collective bookkeeping
 _OPCODES = {"allreduce": 1, "broadcast": 2, "allgather": 3, "broadcast_object": 4, "barrier": 5,
-            "bucket_allreduce": 6, "fingerprint": 7, "checksum": 8, "reduce_sums": 9}
+            "bucket_allreduce": 6, "fingerprint": 7, "checksum": 8, "reduce_sums": 9, "allgather_object": 10,
+            "alltoall": 11}
 
 
 class _Collective:
@@ -541,17 +543,40 @@ def _mpi_op(op, fn):
 
 
 # --------------------------------------------------------------------------- public collectives
-def allreduce(tensor, op=Average, name=None, compression=Compression.none, prescale_factor=1.0,
-              postscale_factor=1.0):
+def _resolve_op(op, average, fn):
+    """horovod's handle_average_backwards_compatibility: op supersedes the deprecated `average`."""
+    if op is not None:
+        if average is not None:
+            raise ValueError("pyconvnet.distributed.%s: the op parameter supersedes average; please provide only "
+                             "one of them" % fn)
+        return op
+    if average is not None:
+        import warnings
+        warnings.warn("pyconvnet.distributed.%s: parameter `average` has been replaced with `op` (horovod)" % fn,
+                      DeprecationWarning, stacklevel=3)
+        return Average if average else Sum
+    return Average
+
+
+def allreduce(tensor, name=None, average=None, prescale_factor=1.0, postscale_factor=1.0, op=None,
+              compression=Compression.none):
     """Reduce `tensor` (NumPy array, pyconvnet.Tensor or scalar) over all ranks.
 
+    horovod.keras's signature: allreduce(value, name=None, average=None,
+    prescale_factor=1.0, postscale_factor=1.0, op=None, compression=...).
+    op defaults to Average; the deprecated average=True/False means
+    Average/Sum (giving both raises ValueError, as horovod).
     Returns a new array of the caller's kind; op=Average divides by size()
     (integer arrays: floor division). Every rank must pass the same shape and
     dtype (checked: a mismatch raises DistributedError on every rank).
     compression=Compression.fp16 sends floating-point data as float16.
-    `name` is accepted for horovod compatibility (used in debug messages).
+    `name` is used in debug messages.
     """
     _require("allreduce")
+    if isinstance(name, _ReduceOp):  # the earlier (tensor, op) positional order
+        raise TypeError("pyconvnet.distributed.allreduce: the second positional argument is `name` (horovod.keras);"
+                        " pass the reduction as op=%r" % (name,))
+    op = _resolve_op(op, average, "allreduce")
     a, kind, dev = _as_array(tensor, "allreduce")
     mop = _mpi_op(op, "allreduce") if _state.MPI is not None else None
     st = _state
@@ -574,6 +599,51 @@ def allreduce(tensor, op=Average, name=None, compression=Compression.none, presc
     if postscale_factor != 1.0:
         out *= postscale_factor
     return _return_like(out, kind, dev, like=tensor)
+
+
+def grouped_allreduce(tensors, average=None, compression=Compression.none, op=None, prescale_factor=1.0,
+                      postscale_factor=1.0, name=None):
+    """horovod's grouped_allreduce: allreduce of each tensor in the list (same
+    arguments as allreduce, applied to every tensor); returns a list in order."""
+    _require("grouped_allreduce")
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError("pyconvnet.distributed.grouped_allreduce: expected a list of tensors, got %s"
+                        % type(tensors).__name__)
+    op = _resolve_op(op, average, "grouped_allreduce")
+    return [allreduce(t, name=None if name is None else "%s_%d" % (name, i), op=op, compression=compression,
+                      prescale_factor=prescale_factor, postscale_factor=postscale_factor)
+            for i, t in enumerate(tensors)]
+
+
+def reducescatter(tensor, op=Average, name=None):
+    """horovod's reducescatter: reduce `tensor` over the ranks (op Average or Sum)
+    and return this rank's block of the first dimension: rows are split as evenly
+    as possible, the first (dim0 % size) ranks getting one extra row (horovod).
+    Every rank passes the same shape. (One Allreduce, then the slice: correct,
+    not bandwidth-optimal.)"""
+    _require("reducescatter")
+    if op is not Average and op is not Sum:
+        raise ValueError("pyconvnet.distributed.reducescatter: op must be hvd.Average or hvd.Sum, got %r" % (op,))
+    a, kind, dev = _as_array(tensor, "reducescatter")
+    if a.ndim == 0 or kind == "scalar":
+        raise ValueError("pyconvnet.distributed.reducescatter: tensor must have rank >= 1, got a scalar")
+    red = allreduce(a, name=name, op=op)
+    n, r = _state.size, _state.rank
+    base, extra = divmod(a.shape[0], n)
+    start = r * base + min(r, extra)
+    stop = start + base + (1 if r < extra else 0)
+    return _return_like(np.ascontiguousarray(red[start:stop]), kind, dev)
+
+
+def start_timeline(file_path, mark_cycles=False):
+    """horovod's timeline is not implemented (use PYCONVNET_DIST_DEBUG=1 for collective tracing)."""
+    raise NotImplementedError("pyconvnet.distributed.start_timeline: the horovod timeline is not implemented; "
+                              "set PYCONVNET_DIST_DEBUG=1 to trace collectives")
+
+
+def stop_timeline():
+    """See start_timeline."""
+    raise NotImplementedError("pyconvnet.distributed.stop_timeline: the horovod timeline is not implemented")
 
 
 def _allreduce_inplace(buf, mop, name="allreduce"):
@@ -640,14 +710,73 @@ def allgather(tensor, name=None):
     return _return_like(out, kind, dev)
 
 
-def broadcast_object(obj, root_rank=0, name=None):
-    """Broadcast any picklable object from `root_rank` (pickle: not for the hot path)."""
+def broadcast_object(obj, root_rank=0, session=None, name=None):
+    """Broadcast any picklable object from `root_rank` (pickle: not for the hot path).
+    `session` (TF1 graph sessions in horovod) must be None."""
+    if session is not None:
+        raise NotImplementedError("pyconvnet.distributed.broadcast_object: session= (TF1 graph mode) is not "
+                                  "supported; leave it None")
     _require("broadcast_object")
     _check_root(root_rank, "broadcast_object")
     if _state.size == 1:
         return obj
     with collective("broadcast_object", 0):
         return _state.comm.bcast(obj, root=root_rank)
+
+
+def allgather_object(obj, session=None, name=None):
+    """horovod's allgather_object: a list of every rank's picklable `obj`, in rank order."""
+    _require("allgather_object")
+    if session is not None:
+        raise NotImplementedError("pyconvnet.distributed.allgather_object: session= (TF1 graph mode) is not "
+                                  "supported; leave it None")
+    if _state.size == 1:
+        return [obj]
+    with collective("allgather_object", 0):
+        return _state.comm.allgather(obj)
+
+
+def alltoall(tensor, splits=None, name=None):
+    """horovod's alltoall: rank r sends rows [sum(splits[:j]), sum(splits[:j+1])) of
+    `tensor` to rank j and returns the rows it receives, concatenated in rank order
+    along axis 0. splits: None (the first dimension divided evenly; it must be a
+    multiple of size()) or size() ints summing to tensor.shape[0].
+    Returns (received, received_splits) like horovod >= 0.21 when splits is given,
+    else the received array only.
+    """
+    _require("alltoall")
+    a, kind, dev = _as_array(tensor, "alltoall")
+    st = _state
+    if a.ndim == 0:
+        raise ValueError("pyconvnet.distributed.alltoall: tensor must have rank >= 1, got a scalar")
+    n = st.size
+    if splits is None:
+        if a.shape[0] % n:
+            raise ValueError("pyconvnet.distributed.alltoall: the first dimension %d must be a multiple of size() "
+                             "= %d when splits is None" % (a.shape[0], n))
+        sp = np.full(n, a.shape[0] // n, np.int64)
+    else:
+        sp = np.asarray(splits.numpy() if hasattr(splits, "numpy") else splits).astype(np.int64).reshape(-1)
+        if sp.size != n or (sp < 0).any() or int(sp.sum()) != a.shape[0]:
+            raise ValueError("pyconvnet.distributed.alltoall: splits must be %d non-negative ints summing to the "
+                             "first dimension %d, got %r" % (n, a.shape[0], splits))
+    if n == 1:
+        out, rs = a.copy(), sp.copy()
+    else:
+        _check_agree("alltoall" + (" '%s'" % name if name else ""), _header(a), "an array of shape",
+                     ignore_cols=(3,))
+        rs = np.empty(n, np.int64)
+        with collective("alltoall", rs.nbytes):
+            st.comm.Alltoall(sp, rs)
+        inner = int(np.prod(a.shape[1:], dtype=np.int64))
+        sc, rc = sp * inner, rs * inner
+        sd = np.concatenate([[0], np.cumsum(sc)[:-1]])
+        rd = np.concatenate([[0], np.cumsum(rc)[:-1]])
+        out = np.empty((int(rs.sum()),) + a.shape[1:], a.dtype)
+        with collective("alltoall", 0):  # (byte counts differ per rank by design)
+            st.comm.Alltoallv([a, (sc, sd)], [out, (rc, rd)])
+    res = _return_like(out, kind if kind != "scalar" else "numpy", dev)
+    return (res, rs.astype(np.int32)) if splits is not None else res
 
 
 def barrier():

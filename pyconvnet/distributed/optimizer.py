@@ -111,6 +111,9 @@ class DistributedOptimizerMixin:
 
     def _dist_setup(self, compression, op, backward_passes_per_step, overlap, bucket_bytes,
                     average_aggregated_gradients, gradients_prescaled=False):
+        if op is core.Adasum:
+            raise NotImplementedError("DistributedOptimizer: op=hvd.Adasum is not implemented; use hvd.Average or "
+                                      "hvd.Sum")
         if op is not Average and op is not Sum:
             raise ValueError("DistributedOptimizer: op must be hvd.Average or hvd.Sum, got %r" % (op,))
         if compression not in (Compression.none, Compression.fp16):
@@ -208,6 +211,7 @@ class DistributedOptimizerMixin:
         variables = [v for _, v in pairs]
         reduced = self._dist_reduce(grads, variables)
         if reduced is None:  # accumulating: no update this call (horovod semantics)
+            _count_iteration(self._dist_inner if _is_proxy(self) else self)
             return None
         out = list(zip(reduced, variables))
         if _is_proxy(self):
@@ -356,6 +360,17 @@ class DistributedOptimizerMixin:
         return out
 
 
+def _count_iteration(opt):
+    """horovod increments optimizer.iterations on the backward passes it does not apply."""
+    it = getattr(opt, "iterations", None)
+    if it is None:
+        return
+    if hasattr(it, "assign_add"):
+        it.assign_add(1)
+    elif isinstance(it, (int, np.integer)):
+        opt.iterations = it + 1
+
+
 def _opt_variables(opt):
     vs = getattr(opt, "variables", None)
     if callable(vs):
@@ -402,7 +417,8 @@ class _Proxy(DistributedOptimizerMixin):
 def DistributedOptimizer(optimizer, name=None, compression=Compression.none, op=Average,
                          backward_passes_per_step=1, overlap="auto", bucket_bytes=DEFAULT_BUCKET_BYTES,
                          average_aggregated_gradients=False, gradients_prescaled=False,
-                         device_dense="", device_sparse="", sparse_as_dense=False):
+                         device_dense="", device_sparse="", sparse_as_dense=False, gradient_predivide_factor=1.0,
+                         num_groups=0, groups=None, process_set=None, scale_local_gradients=True):
     """Wrap `optimizer` (anything with apply_gradients(list of (grad, variable)))
     so that gradients are averaged (op=Average) or summed (op=Sum) over all
     ranks before it applies them (horovod.keras.DistributedOptimizer).
@@ -419,7 +435,16 @@ def DistributedOptimizer(optimizer, name=None, compression=Compression.none, op=
     "auto" does so only when this host runs fewer ranks than it has cores.
     bucket_bytes: fused bucket size (default 25 MiB).
     device_dense, device_sparse, sparse_as_dense: accepted for source
-    compatibility with horovod.keras; they change nothing here.
+    compatibility with horovod.keras; they change nothing here (every
+    gradient is dense already; buffers live on the variables' device).
+    gradient_predivide_factor (op=Average only, as horovod): horovod scales by
+    1/f before the sum and f/size after it; the average is the same, so here
+    the factor is validated and the single 1/size scaling is kept.
+    num_groups / groups: horovod's fusion grouping (performance only, same
+    values): accepted; gradients go in pyconvnet's own buckets.
+    process_set: only the global set (None) is supported.
+    The wrapped optimizer's `iterations` advances on every call, also on the
+    accumulation calls of backward_passes_per_step > 1 (horovod does the same).
     gradients_prescaled: the caller already multiplied its loss gradient by
     `loss_scale` (1/size), so op=Average needs no scaling after the reduce.
     The averaging scale is otherwise folded into the packing copy (one pass);
@@ -427,13 +452,29 @@ def DistributedOptimizer(optimizer, name=None, compression=Compression.none, op=
     """
     if isinstance(optimizer, DistributedOptimizerMixin):
         raise ValueError("DistributedOptimizer: the optimizer is already distributed")
+    try:
+        gpf = float(gradient_predivide_factor)
+    except (TypeError, ValueError):
+        raise TypeError("DistributedOptimizer: gradient_predivide_factor must be a float, got %r"
+                        % (gradient_predivide_factor,)) from None
+    if gpf != 1.0 and op is not Average:
+        raise ValueError("DistributedOptimizer: gradient_predivide_factor not supported with op != Average")
+    if not gpf > 0:
+        raise ValueError("DistributedOptimizer: gradient_predivide_factor must be > 0, got %r" % (gpf,))
+    if process_set is not None:
+        raise NotImplementedError("DistributedOptimizer: process_set is not supported (only the global set)")
+    if groups is not None and not isinstance(groups, (int, list, tuple)):
+        raise ValueError("DistributedOptimizer: groups must be None, an int or a list of variable lists, got %r"
+                         % (groups,))
     if not callable(getattr(optimizer, "apply_gradients", None)):
         raise TypeError("DistributedOptimizer: expected an optimizer with apply_gradients(grads_and_vars), got %s"
                         % type(optimizer).__name__)
     cls = type(optimizer)
     try:
-        dcls = type("Distributed" + cls.__name__, (DistributedOptimizerMixin, cls),
-                    {"__module__": cls.__module__})
+        # the wrapped class's own name (horovod does the same), so model.save() records
+        # "SGD" and the file loads without pyconvnet.distributed
+        dcls = type(cls.__name__, (DistributedOptimizerMixin, cls),
+                    {"__module__": cls.__module__, "__qualname__": getattr(cls, "__qualname__", cls.__name__)})
         new = object.__new__(dcls)
         new.__dict__ = optimizer.__dict__  # share every attribute: the same variables and hyperparameters
     except (TypeError, AttributeError):
@@ -441,3 +482,20 @@ def DistributedOptimizer(optimizer, name=None, compression=Compression.none, op=
     new._dist_setup(compression, op, backward_passes_per_step, overlap, bucket_bytes,
                     average_aggregated_gradients, gradients_prescaled)
     return new
+
+
+def load_model(filepath, custom_optimizers=None, custom_objects=None, compression=Compression.none):
+    """horovod.keras.load_model: load a model saved by model.save() and wrap its
+    optimizer in DistributedOptimizer (compression as given), so training resumes
+    distributed. custom_optimizers: optimizer classes the file may name (added to
+    custom_objects by class name); custom_objects as keras.models.load_model.
+    """
+    from .. import models
+    objs = dict(custom_objects or {})
+    for cls in custom_optimizers or ():
+        objs.setdefault(cls.__name__, cls)
+    model = models.load_model(filepath, custom_objects=objs or None)
+    opt = getattr(model, "optimizer", None)
+    if opt is not None and not isinstance(opt, DistributedOptimizerMixin):
+        model.optimizer = DistributedOptimizer(opt, compression=compression)
+    return model
