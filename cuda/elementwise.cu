@@ -233,7 +233,7 @@ struct ActBwdF {
     if constexpr (act == Act::Linear) return g;
     else if constexpr (act == Act::Relu) return has_x ? (xv > 0.f ? g : 0.f) : (yv > 0.f ? g : 0.f);
     else if constexpr (act == Act::Relu6) return (xv > 0.f && xv < 6.f) ? g : 0.f;
-    else if constexpr (act == Act::LeakyRelu) return xv >= 0.f ? g : al * g;
+    else if constexpr (act == Act::LeakyRelu) return xv > 0.f ? g : al * g;  // alpha at 0 (TF, PyTorch)
     else if constexpr (act == Act::Elu) return xv > 0.f ? g : (has_y ? g * (yv + al) : g * al * vexp(xv));
     else if constexpr (act == Act::Selu) return xv > 0.f ? g * kSeluScale : g * (kSeluScale * kSeluAlpha) * vexp(xv);
     else if constexpr (act == Act::Sigmoid) return g * yv * (1.f - yv);

@@ -497,7 +497,7 @@ def test_dropout_bad():
     with pytest.raises(TypeError, match="dropout_backward"):
         C.dropout_backward(x, T(np.ones(4, np.float32)), 0.5)
     with pytest.raises(ValueError, match="dropout"):
-        pcn.nn.dropout(np.ones((2, 3), np.float32), 0.5, noise_shape=(1, 3))
+        pcn.nn.dropout(np.ones((2, 3), np.float32), 0.5, noise_shape=(2, 2))
     with pytest.raises(ValueError, match="dropout"):
         pcn.nn.dropout(np.ones((2, 3), np.float32), 1.0)
     y = pcn.nn.dropout(np.ones((20, 30), np.float32), 0.5, seed=3)

@@ -469,3 +469,14 @@ def test_log_poisson_loss():
     with np.errstate(divide="ignore", invalid="ignore"):
         st = np.where(t64 <= 1, 0.0, t64 * np.log(t64) - t64 + 0.5 * np.log(2 * np.pi * t64))
     assert_close(pcn.nn.log_poisson_loss(t, li, compute_full_loss=True), base + st, rtol=1e-5, atol=1e-5)
+
+
+def test_leaky_relu_layer_gradient_at_zero_is_alpha():
+    # the kernel's backward (behind keras.layers.LeakyReLU and activation="leaky_relu"):
+    # slope alpha at exactly 0, as TF and PyTorch
+    from pyconvnet import _C
+    x = np.array([-1.0, 0.0, 0.0, 2.0], np.float32)
+    dy = np.ones(4, np.float32)
+    y = _C.activation_forward(_C.from_numpy(x), "leaky_relu", 0.3)
+    dx = _C.activation_backward(_C.from_numpy(dy), _C.from_numpy(x), y, "leaky_relu", 0.3).numpy()
+    np.testing.assert_allclose(dx, [0.3, 0.3, 0.3, 1.0], rtol=1e-6)

@@ -218,7 +218,7 @@ def test_python_api_forms_and_kinds():
 
 
 BAD = [
-    (lambda: pcn.nn.max_pool(np.ones((4, 4, 2), np.float32), 2, 2, "VALID"), ValueError, "max_pool"),
+    (lambda: pcn.nn.max_pool(np.ones((4, 4), np.float32), 2, 2, "VALID"), ValueError, "max_pool"),  # rank 3 is a 1-D pool (TF)
     (lambda: pcn.nn.avg_pool(np.ones((1, 4, 4, 2, 1), np.float32), 2, 2, "VALID"), ValueError, "avg_pool"),
     (lambda: pcn.nn.max_pool(np.ones((1, 4, 4, 2), np.float32), 0, 1, "VALID"), ValueError, "max_pool"),
     (lambda: pcn.nn.max_pool(np.ones((1, 4, 4, 2), np.float32), 2, 0, "VALID"), ValueError, "max_pool"),

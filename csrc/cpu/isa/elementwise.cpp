@@ -72,7 +72,7 @@ void act_backward_span(int act, float al, int64_t n, const float* dy, const floa
       }
       break;
     AB(kRelu6, (x[i] > 0.f && x[i] < 6.f) ? g : 0.f)
-    AB(kLeakyRelu, x[i] >= 0.f ? g : al * g)
+    AB(kLeakyRelu, x[i] > 0.f ? g : al * g)  // alpha at 0, as TF and PyTorch
     case kElu:
       if (y) {
 #pragma omp simd
