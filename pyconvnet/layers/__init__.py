@@ -7,3 +7,5 @@ from .normalization import *  # noqa: F401,F403
 from .reshaping import *      # noqa: F401,F403
 from .merge import *          # noqa: F401,F403
 from .recurrent import *      # noqa: F401,F403
+from .conv1d import *         # noqa: F401,F403
+from .extra import *          # noqa: F401,F403
