@@ -9,3 +9,4 @@ from .merge import *          # noqa: F401,F403
 from .recurrent import *      # noqa: F401,F403
 from .conv1d import *         # noqa: F401,F403
 from .extra import *          # noqa: F401,F403
+from .transpose import Conv2DTranspose, Convolution2DTranspose, SeparableConv2D, SeparableConvolution2D  # noqa: F401

@@ -90,7 +90,11 @@ def reg_get(r):
         name = {"L1": "l1", "L2": "l2", "L1L2": "l1_l2"}.get(r.get("class_name"), None)
         if name is None:
             raise ValueError("Unknown regularizer class %r" % (r.get("class_name"),))
-        return {"l1": regularizers.L1, "l2": regularizers.L2, "l1_l2": regularizers.L1L2}[name](**cfg)
+        if name == "l1":
+            return regularizers.L1(l1=cfg.get("l1", 0.01))
+        if name == "l2":
+            return regularizers.L2(l2=cfg.get("l2", 0.01))
+        return regularizers.L1L2(l1=cfg.get("l1", 0.0), l2=cfg.get("l2", 0.0))
     return regularizers.get(r)
 
 
@@ -98,7 +102,12 @@ def reg_ser(r):
     if r is None:
         return None
     if isinstance(r, regularizers.Regularizer):
-        return {"module": "keras.regularizers", "class_name": type(r).__name__, "config": r.get_config(),
+        cfg = dict(r.get_config())
+        if type(r) is regularizers.L1:      # Keras: L1 {"l1"}, L2 {"l2"}, L1L2 {"l1", "l2"}
+            cfg = {"l1": cfg.get("l1")}
+        elif type(r) is regularizers.L2:
+            cfg = {"l2": cfg.get("l2")}
+        return {"module": "keras.regularizers", "class_name": type(r).__name__, "config": cfg,
                 "registered_name": None}
     raise ValueError("cannot serialize regularizer %r (a plain function cannot be saved)" % (r,))
 

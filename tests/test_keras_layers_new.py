@@ -1,0 +1,544 @@
+"""The layers added in conv1d.py, extra.py and transpose.py against float64 NumPy
+references written here as plain loops (the spec): forward values, the input and
+weight gradients of sum(y * g) through the tape (against central differences of
+the reference), output shapes (symbolic == eager), config round trips, a .keras
+save/load round trip, training-mode behaviour of the noise layers, and bad
+arguments (ValueError/TypeError naming the layer). Runs without Keras/TF."""
+import math
+
+import numpy as np
+import pytest
+
+import pyconvnet as keras
+from pyconvnet import autograd as ag
+from gradcheck import numeric_grad, assert_grad_close, sample_indices
+from tolerance import assert_close
+
+L = keras.layers
+
+
+# --------------------------------------------------------------------------
+# float64 references
+# --------------------------------------------------------------------------
+def _same_pads(n, k, s, d=1):
+    ke = (k - 1) * d + 1
+    out = -(-n // s)
+    tot = max((out - 1) * s + ke - n, 0)
+    return tot // 2, tot - tot // 2
+
+
+def ref_conv1d(x, w, b, stride=1, padding="valid", dilation=1, groups=1):
+    n, t, c = x.shape
+    k, cg, f = w.shape
+    if padding == "causal":
+        lo, hi = dilation * (k - 1), 0
+    elif padding == "same":
+        lo, hi = _same_pads(t, k, stride, dilation)
+    else:
+        lo, hi = 0, 0
+    xp = np.zeros((n, t + lo + hi, c))
+    xp[:, lo:lo + t] = x
+    tout = (t + lo + hi - (k - 1) * dilation - 1) // stride + 1
+    fg = f // groups
+    y = np.zeros((n, tout, f))
+    for o in range(tout):
+        for j in range(f):
+            g = j // fg
+            for kk in range(k):
+                y[:, o, j] += xp[:, o * stride + kk * dilation, g * cg:(g + 1) * cg] @ w[kk, :, j]
+    return y + (b if b is not None else 0)
+
+
+def ref_pool1d(x, mode, k, s, padding):
+    n, t, c = x.shape
+    if padding == "same":
+        lo, _ = _same_pads(t, k, s)
+        tout = -(-t // s)
+    else:
+        lo, tout = 0, (t - k) // s + 1
+    y = np.zeros((n, tout, c))
+    for o in range(tout):
+        a = max(o * s - lo, 0)
+        e = min(o * s - lo + k, t)
+        win = x[:, a:e]
+        y[:, o] = win.max(1) if mode == "max" else win.mean(1)
+    return y
+
+
+def ref_layernorm(x, gamma, beta, axes, eps):
+    mean = x.mean(axis=tuple(axes), keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=tuple(axes), keepdims=True)
+    bshape = [x.shape[a] if a in axes else 1 for a in range(x.ndim)]
+    y = (x - mean) / np.sqrt(var + eps)
+    if gamma is not None:
+        y = y * gamma.reshape(bshape)
+    if beta is not None:
+        y = y + beta.reshape(bshape)
+    return y
+
+
+def ref_bilinear(x, sh, sw):
+    n, h, w, c = x.shape
+    ho, wo = h * sh, w * sw
+    y = np.zeros((n, ho, wo, c))
+
+    def src(o, scale, size):
+        s = max((o + 0.5) / scale - 0.5, 0.0)
+        i0 = min(int(math.floor(s)), size - 1)
+        return i0, min(i0 + 1, size - 1), s - i0
+    for i in range(ho):
+        a0, a1, la = src(i, sh, h)
+        for j in range(wo):
+            b0, b1, lb = src(j, sw, w)
+            y[:, i, j] = ((1 - la) * (1 - lb) * x[:, a0, b0] + (1 - la) * lb * x[:, a0, b1]
+                          + la * (1 - lb) * x[:, a1, b0] + la * lb * x[:, a1, b1])
+    return y
+
+
+def _tout(n, k, s, padding, op, d):
+    ke = (k - 1) * d + 1
+    if padding == "valid":
+        return (n - 1) * s + ke + (max(ke, s) - ke if op is None else op)
+    return n * s if op is None else (n - 1) * s + ke % 2 + op
+
+
+def ref_conv2d_transpose(x, w, b, strides, padding, output_padding=None, dilation=(1, 1)):
+    """Scatter form: each input pixel adds its kernel-weighted copy at i*s + k*d - pad_before."""
+    n, h, wd, c = x.shape
+    kh, kw, f, _ = w.shape
+    ops = output_padding or (None, None)
+    ho = _tout(h, kh, strides[0], padding, ops[0], dilation[0])
+    wo = _tout(wd, kw, strides[1], padding, ops[1], dilation[1])
+    pt = pl = 0
+    if padding == "same":
+        pt = max((h - 1) * strides[0] + (kh - 1) * dilation[0] + 1 - ho, 0) // 2
+        pl = max((wd - 1) * strides[1] + (kw - 1) * dilation[1] + 1 - wo, 0) // 2
+    y = np.zeros((n, ho, wo, f))
+    for i in range(h):
+        for j in range(wd):
+            for a in range(kh):
+                for bb in range(kw):
+                    oi = i * strides[0] + a * dilation[0] - pt
+                    oj = j * strides[1] + bb * dilation[1] - pl
+                    if 0 <= oi < ho and 0 <= oj < wo:
+                        y[:, oi, oj] += x[:, i, j] @ w[a, bb].T
+    return y + (b if b is not None else 0)
+
+
+def ref_separable(x, dw, pw, b, strides, padding):
+    n, h, wd, c = x.shape
+    kh, kw, _, dm = dw.shape
+    if padding == "same":
+        (pt, pb), (pl, pr) = _same_pads(h, kh, strides[0]), _same_pads(wd, kw, strides[1])
+    else:
+        pt = pb = pl = pr = 0
+    xp = np.zeros((n, h + pt + pb, wd + pl + pr, c))
+    xp[:, pt:pt + h, pl:pl + wd] = x
+    ho = (h + pt + pb - kh) // strides[0] + 1
+    wo = (wd + pl + pr - kw) // strides[1] + 1
+    d = np.zeros((n, ho, wo, c * dm))
+    for i in range(ho):
+        for j in range(wo):
+            patch = xp[:, i * strides[0]:i * strides[0] + kh, j * strides[1]:j * strides[1] + kw]  # n,kh,kw,c
+            d[:, i, j] = np.einsum("nabc,abcm->ncm", patch, dw).reshape(n, c * dm)
+    return d @ pw[0, 0] + (b if b is not None else 0)
+
+
+# --------------------------------------------------------------------------
+# harness
+# --------------------------------------------------------------------------
+def _set_random_weights(layer, rng, scale=0.5):
+    ws = [rng.normal(0, scale, w.shape).astype(np.float32) for w in layer.get_weights()]
+    layer.set_weights(ws)
+    return [w.astype(np.float64) for w in ws]
+
+
+def _check_layer(layer, x, ref, rng, rtol=1e-4, atol=1e-5, grad=True, sample=None):
+    """Forward against ref(x, weights) and gradients of sum(y*g) w.r.t. x and each weight."""
+    layer(x[:1])  # build
+    ws = _set_random_weights(layer, rng)
+    y = layer(x)
+    assert y.shape == ref(x.astype(np.float64), ws).shape
+    assert_close(y, ref(x.astype(np.float64), ws), rtol=rtol, atol=atol, what=type(layer).__name__ + " forward")
+    sym = layer.compute_output_shape((None,) + x.shape[1:])
+    assert tuple(sym[1:]) == tuple(y.shape[1:]), (sym, y.shape)
+    if not grad:
+        return
+    g = rng.normal(0, 1, y.shape)
+    xe = ag.EagerTensor(x.astype(np.float32))
+    with ag.GradientTape() as tape:
+        tape.watch(xe)
+        out = layer(xe, training=True)
+        loss = ag.reduce("sum", ag.multiply(out, g.astype(np.float32)))
+    grads = tape.gradient(loss, [xe] + layer.trainable_weights)
+    x64 = x.astype(np.float64)
+    idx = None if sample is None else sample_indices(x.size, sample)
+    nx = numeric_grad(lambda v: ref(v, ws), x64, g, indices=idx)
+    assert_grad_close(grads[0].numpy(), nx, what=type(layer).__name__ + " dx")
+    for i, (gw, w) in enumerate(zip(grads[1:], ws)):
+        def f(v, i=i):
+            w2 = list(ws)
+            w2[i] = v
+            return ref(x64, w2)
+        idx = None if sample is None else sample_indices(w.size, sample)
+        nw = numeric_grad(f, w, g, indices=idx)
+        assert_grad_close(gw.numpy(), nw, what="%s d%s" % (type(layer).__name__, layer.weights[i].name))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+# --------------------------------------------------------------------------
+# Conv1D and 1-D pooling
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("padding,stride,dil,groups,k,t,c,f", [
+    ("valid", 1, 1, 1, 3, 7, 2, 3),
+    ("same", 2, 1, 1, 4, 9, 3, 2),
+    ("same", 3, 1, 1, 2, 5, 1, 1),     # stride > kernel
+    ("causal", 1, 2, 2, 3, 6, 4, 2),   # dilation + groups
+    ("causal", 2, 1, 1, 3, 7, 2, 2),
+    ("valid", 1, 3, 1, 2, 8, 2, 3),
+    ("same", 1, 1, 1, 5, 3, 2, 2),     # padding larger than the input
+])
+def test_conv1d(rng, padding, stride, dil, groups, k, t, c, f):
+    layer = L.Conv1D(f, k, strides=stride, padding=padding, dilation_rate=dil, groups=groups)
+    x = rng.normal(0, 1, (2, t, c)).astype(np.float32)
+    _check_layer(layer, x, lambda v, w: ref_conv1d(v, w[0], w[1], stride, padding, dil, groups), rng)
+    assert [v.name for v in layer.weights] == ["kernel", "bias"]
+    assert layer.kernel.shape == (k, c // groups, f)
+
+
+def test_conv1d_no_bias_relu(rng):
+    layer = L.Conv1D(3, 2, activation="relu", use_bias=False, padding="causal")
+    x = rng.normal(0, 1, (1, 5, 2)).astype(np.float32)
+    _check_layer(layer, x, lambda v, w: np.maximum(ref_conv1d(v, w[0], None, 1, "causal"), 0), rng)
+    assert len(layer.weights) == 1
+
+
+def test_conv1d_causal_sees_no_future(rng):
+    layer = L.Conv1D(2, 3, padding="causal", dilation_rate=2)
+    x = rng.normal(0, 1, (1, 10, 3)).astype(np.float32)
+    y0 = layer(x)
+    x2 = x.copy()
+    x2[:, 6:] += 5.0
+    y1 = layer(x2)
+    np.testing.assert_array_equal(y0[:, :6], y1[:, :6])
+    assert not np.allclose(y0[:, 6:], y1[:, 6:])
+
+
+@pytest.mark.parametrize("cls,mode", [(L.MaxPooling1D, "max"), (L.AveragePooling1D, "avg")])
+@pytest.mark.parametrize("k,s,padding,t", [(2, None, "valid", 7), (3, 2, "same", 10), (3, 1, "valid", 5),
+                                           (2, 3, "same", 7), (1, 1, "valid", 3)])
+def test_pool1d(rng, cls, mode, k, s, padding, t):
+    layer = cls(k, strides=s, padding=padding)
+    x = rng.normal(0, 1, (2, t, 3)).astype(np.float32)
+    _check_layer(layer, x, lambda v, w: ref_pool1d(v, mode, k, s or k, padding), rng)
+
+
+def test_pool1d_defaults_and_aliases():
+    assert L.MaxPool1D is L.MaxPooling1D and L.AvgPool1D is L.AveragePooling1D
+    assert L.MaxPooling1D().pool_size == (2,) and L.MaxPooling1D().strides == (2,)
+    with pytest.raises(TypeError):
+        L.AveragePooling1D()  # pool_size is required, as in Keras
+    c = L.MaxPooling1D(3, strides=1).get_config()
+    assert (c["pool_size"], c["strides"], c["padding"], c["data_format"]) == ((3,), (1,), "valid", "channels_last")
+
+
+@pytest.mark.parametrize("cls,fn", [(L.GlobalAveragePooling1D, np.mean), (L.GlobalMaxPooling1D, np.max)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_pool1d(rng, cls, fn, keepdims):
+    layer = cls(keepdims=keepdims)
+    x = rng.normal(0, 1, (3, 5, 4)).astype(np.float32)
+    _check_layer(layer, x, lambda v, w: fn(v, axis=1, keepdims=keepdims), rng)
+
+
+# --------------------------------------------------------------------------
+# LayerNormalization
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("shape,axis,center,scale", [
+    ((3, 5), -1, True, True), ((2, 4, 6), -1, True, True), ((2, 3, 4, 2), [1, 3], True, True),
+    ((2, 3, 4), [-2, -1], False, True), ((2, 3, 4), 1, True, False), ((2, 7), -1, False, False)])
+def test_layer_normalization(rng, shape, axis, center, scale):
+    layer = L.LayerNormalization(axis=axis, center=center, scale=scale, epsilon=1e-3)
+    x = rng.normal(0, 2, shape).astype(np.float32)
+    nd = len(shape)
+    axes = sorted(a % nd for a in (axis if isinstance(axis, list) else [axis]))
+
+    def ref(v, w):
+        w = list(w)
+        gamma = w.pop(0) if scale else None
+        beta = w.pop(0) if center else None
+        return ref_layernorm(v, gamma, beta, axes, 1e-3)
+    _check_layer(layer, x, ref, rng, rtol=2e-4, atol=2e-5)
+    names = [v.name for v in layer.weights]
+    assert names == [n for n, on in (("gamma", scale), ("beta", center)) if on]
+    if layer.weights:
+        assert layer.weights[0].shape == tuple(shape[a] for a in axes)
+
+
+def test_layer_normalization_defaults():
+    layer = L.LayerNormalization()
+    c = layer.get_config()
+    assert (c["axis"], c["epsilon"], c["center"], c["scale"], c["rms_scaling"]) == (-1, 1e-3, True, True, False)
+    layer(np.zeros((2, 3), np.float32))
+    assert layer.get_config()["axis"] == [-1]  # Keras stores the built axis as a list
+    y = layer(np.ones((2, 3), np.float32) * 5)  # constant rows -> 0 (not NaN)
+    np.testing.assert_array_equal(y, 0)
+
+
+# --------------------------------------------------------------------------
+# resizing / reshaping
+# --------------------------------------------------------------------------
+def test_upsampling1d(rng):
+    x = rng.normal(0, 1, (2, 4, 3)).astype(np.float32)
+    _check_layer(L.UpSampling1D(3), x, lambda v, w: np.repeat(v, 3, axis=1), rng)
+
+
+@pytest.mark.parametrize("size", [(2, 2), (1, 3), (3, 1)])
+def test_upsampling2d_nearest(rng, size):
+    x = rng.normal(0, 1, (2, 3, 4, 2)).astype(np.float32)
+    _check_layer(L.UpSampling2D(size), x, lambda v, w: np.repeat(np.repeat(v, size[0], 1), size[1], 2), rng)
+
+
+@pytest.mark.parametrize("size,hw", [((2, 2), (3, 4)), ((3, 2), (2, 1)), ((1, 4), (5, 2))])
+def test_upsampling2d_bilinear(rng, size, hw):
+    x = rng.normal(0, 1, (2,) + hw + (2,)).astype(np.float32)
+    _check_layer(L.UpSampling2D(size, interpolation="bilinear"), x, lambda v, w: ref_bilinear(v, *size), rng)
+
+
+def test_cropping_padding_permute_repeat(rng):
+    x3 = rng.normal(0, 1, (2, 7, 3)).astype(np.float32)
+    x4 = rng.normal(0, 1, (2, 6, 5, 3)).astype(np.float32)
+    _check_layer(L.Cropping1D((2, 1)), x3, lambda v, w: v[:, 2:-1], rng)
+    _check_layer(L.Cropping1D((0, 3)), x3, lambda v, w: v[:, :4], rng)
+    _check_layer(L.Cropping2D(((1, 2), (0, 1))), x4, lambda v, w: v[:, 1:-2, 0:-1], rng)
+    _check_layer(L.Cropping2D((1, 2)), x4, lambda v, w: v[:, 1:-1, 2:-2], rng)
+    _check_layer(L.Cropping2D(1), x4, lambda v, w: v[:, 1:-1, 1:-1], rng)
+    _check_layer(L.ZeroPadding1D((1, 3)), x3, lambda v, w: np.pad(v, ((0, 0), (1, 3), (0, 0))), rng)
+    _check_layer(L.ZeroPadding1D(2), x3, lambda v, w: np.pad(v, ((0, 0), (2, 2), (0, 0))), rng)
+    _check_layer(L.Permute((2, 1)), x3, lambda v, w: v.transpose(0, 2, 1), rng)
+    _check_layer(L.Permute((3, 1, 2)), x4, lambda v, w: v.transpose(0, 3, 1, 2), rng)
+    x2 = x3[:, 0]
+    _check_layer(L.RepeatVector(4), x2, lambda v, w: np.repeat(v[:, None], 4, 1), rng)
+
+
+# --------------------------------------------------------------------------
+# Conv2DTranspose, SeparableConv2D
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("k,s,padding,op,dil,hw", [
+    ((3, 3), (2, 2), "same", None, (1, 1), (3, 4)),
+    ((3, 3), (2, 2), "valid", None, (1, 1), (3, 2)),
+    ((2, 2), (3, 3), "valid", None, (1, 1), (2, 3)),    # stride > kernel: extra zero rows (bias only)
+    ((4, 3), (2, 1), "same", None, (1, 1), (3, 3)),     # even kernel
+    ((3, 3), (2, 2), "same", (1, 0), (1, 1), (3, 2)),   # output_padding
+    ((3, 2), (2, 2), "valid", (1, 1), (1, 1), (2, 2)),
+    ((3, 3), (1, 1), "same", None, (2, 2), (4, 3)),     # dilation
+    ((1, 1), (1, 1), "valid", None, (1, 1), (2, 2)),
+])
+def test_conv2d_transpose(rng, k, s, padding, op, dil, hw):
+    layer = L.Conv2DTranspose(3, k, strides=s, padding=padding, output_padding=op, dilation_rate=dil)
+    x = rng.normal(0, 1, (2,) + hw + (2,)).astype(np.float32)
+    _check_layer(layer, x, lambda v, w: ref_conv2d_transpose(v, w[0], w[1], s, padding, op, dil), rng)
+    assert layer.kernel.shape == k + (3, 2)  # (kh, kw, filters, in), as Keras
+    assert [v.name for v in layer.weights] == ["kernel", "bias"]
+
+
+@pytest.mark.parametrize("s,padding,dm,act", [((1, 1), "valid", 1, None), ((2, 2), "same", 2, "relu"),
+                                              ((2, 1), "same", 1, "tanh")])
+def test_separable_conv2d(rng, s, padding, dm, act):
+    layer = L.SeparableConv2D(4, (3, 2), strides=s, padding=padding, depth_multiplier=dm, activation=act)
+    x = rng.normal(0, 1, (2, 5, 4, 3)).astype(np.float32)
+    fn = {None: lambda v: v, "relu": lambda v: np.maximum(v, 0), "tanh": np.tanh}[act]
+    _check_layer(layer, x, lambda v, w: fn(ref_separable(v, w[0], w[1], w[2], s, padding)), rng)
+    assert [v.name for v in layer.weights] == ["depthwise_kernel", "pointwise_kernel", "bias"]
+    assert [v.shape for v in layer.weights] == [(3, 2, 3, dm), (1, 1, 3 * dm, 4), (4,)]
+
+
+# --------------------------------------------------------------------------
+# noise / dropout / activity regularization
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("cls,shape", [(L.SpatialDropout1D, (8, 5, 16)), (L.SpatialDropout2D, (8, 3, 4, 16))])
+def test_spatial_dropout(cls, shape):
+    x = np.ones(shape, np.float32)
+    layer = cls(0.5, seed=3)
+    np.testing.assert_array_equal(layer(x), x)  # inference: identity
+    y = np.asarray(layer(x, training=True))
+    flat = y.reshape(shape[0], -1, shape[-1])
+    assert np.all(flat == flat[:, :1]), "the mask must be constant over the spatial axes"
+    assert set(np.unique(y)) <= {0.0, 2.0}
+    assert 0.2 < (flat[:, 0] == 0).mean() < 0.8
+    xe = ag.EagerTensor(x)
+    with ag.GradientTape() as tape:
+        tape.watch(xe)
+        out = layer(xe, training=True)
+        loss = ag.reduce("sum", out)
+    g = tape.gradient(loss, xe).numpy()
+    np.testing.assert_array_equal(g, np.asarray(out))  # dy/dx is the (scaled) mask
+    assert cls(1.0)(x, training=True).sum() == 0
+
+
+def test_gaussian_noise_and_dropout():
+    x = np.full((200, 50), 2.0, np.float32)
+    n = L.GaussianNoise(0.3, seed=1)
+    np.testing.assert_array_equal(n(x), x)
+    d = np.asarray(n(x, training=True)) - 2.0
+    assert abs(d.mean()) < 0.02 and abs(d.std() - 0.3) < 0.02
+    gd = L.GaussianDropout(0.2, seed=1)
+    np.testing.assert_array_equal(gd(x), x)
+    m = np.asarray(gd(x, training=True)) / 2.0
+    assert abs(m.mean() - 1) < 0.02 and abs(m.std() - math.sqrt(0.2 / 0.8)) < 0.02
+    xe = ag.EagerTensor(x)
+    with ag.GradientTape() as tape:
+        tape.watch(xe)
+        out = gd(xe, training=True)
+        loss = ag.reduce("sum", out)
+    np.testing.assert_allclose(tape.gradient(loss, xe).numpy(), np.asarray(out) / 2.0, rtol=1e-6)
+
+
+def test_activity_regularization_penalty_and_fit(rng):
+    layer = L.ActivityRegularization(l1=0.1, l2=0.2)
+    x = rng.normal(0, 1, (4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(layer(x), x)
+    pen = float(np.asarray(layer.losses[0]))
+    x64 = x.astype(np.float64)
+    assert abs(pen - (0.1 * np.abs(x64).sum() + 0.2 * (x64 ** 2).sum()) / 4) < 1e-5
+    # in fit: loss = mse + penalty of the Dense output / batch, gradient included
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), L.Dense(2), L.ActivityRegularization(l2=0.5)])
+    w = [rng.normal(0, 0.5, v.shape).astype(np.float32) for v in model.get_weights()]
+    model.set_weights(w)
+    t = rng.normal(0, 1, (4, 2)).astype(np.float32)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+    loss = model.train_on_batch(x, t)
+    k, b = [a.astype(np.float64) for a in w]
+    y = x64 @ k + b
+    expect = ((y - t) ** 2).mean() + 0.5 * (y ** 2).sum() / 4
+    assert abs(loss - expect) < 1e-4 * max(1, expect)
+    dy = 2 * (y - t) / y.size + 0.5 * 2 * y / 4
+    np.testing.assert_allclose(model.get_weights()[0], k - 0.1 * x64.T @ dy, rtol=1e-4, atol=1e-5)
+
+
+def test_conv1d_activity_regularizer(rng):
+    layer = L.Conv1D(2, 2, activity_regularizer="l2")
+    x = rng.normal(0, 1, (3, 4, 2)).astype(np.float32)
+    y = np.asarray(layer(x)).astype(np.float64)
+    assert abs(float(np.asarray(layer.losses[-1])) - 0.01 * (y ** 2).sum() / 3) < 1e-5
+    c = layer.get_config()
+    assert c["activity_regularizer"]["class_name"] == "L2"
+    assert L.Conv1D.from_config(c).activity_regularizer.l2 == pytest.approx(0.01)
+
+
+# --------------------------------------------------------------------------
+# configs, symbolic shapes, saving
+# --------------------------------------------------------------------------
+ALL = [
+    (lambda: L.Conv1D(4, 3, padding="causal", dilation_rate=2, kernel_regularizer="l2"), (9, 3)),
+    (lambda: L.MaxPooling1D(2), (8, 3)), (lambda: L.AveragePooling1D(3, 2, "same"), (8, 3)),
+    (lambda: L.GlobalAveragePooling1D(keepdims=True), (8, 3)), (lambda: L.GlobalMaxPooling1D(), (8, 3)),
+    (lambda: L.LayerNormalization(axis=[1, 2]), (5, 3)), (lambda: L.UpSampling1D(2), (4, 3)),
+    (lambda: L.UpSampling2D((2, 3), interpolation="bilinear"), (3, 4, 2)),
+    (lambda: L.Cropping1D((1, 2)), (6, 3)), (lambda: L.Cropping2D(((1, 0), (0, 2))), (4, 5, 2)),
+    (lambda: L.ZeroPadding1D((2, 1)), (4, 3)), (lambda: L.Permute((2, 1)), (4, 3)),
+    (lambda: L.SpatialDropout1D(0.3), (4, 3)), (lambda: L.SpatialDropout2D(0.3), (4, 4, 3)),
+    (lambda: L.GaussianNoise(0.1), (4, 3)), (lambda: L.GaussianDropout(0.1), (4, 3)),
+    (lambda: L.ActivityRegularization(0.01, 0.02), (4, 3)),
+    (lambda: L.Conv2DTranspose(3, 3, strides=2, padding="same"), (4, 3, 2)),
+    (lambda: L.SeparableConv2D(3, 3, padding="same", depth_multiplier=2), (4, 5, 2)),
+]
+
+
+@pytest.mark.parametrize("make,shape", ALL, ids=lambda v: "" if callable(v) else str(v))
+def test_config_roundtrip_and_symbolic_shape(rng, make, shape):
+    layer = make()
+    inp = keras.Input(shape)
+    out = layer(inp)
+    x = rng.normal(0, 1, (2,) + shape).astype(np.float32)
+    y = np.asarray(layer(x))
+    assert tuple(out.shape[1:]) == y.shape[1:]
+    c = layer.get_config()
+    clone = type(layer).from_config(c)
+    clone(x)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(np.asarray(clone(x)), y)
+    assert clone.get_config() == layer.get_config() or clone.get_config().keys() == c.keys()
+
+
+def test_save_load_roundtrip(tmp_path, rng):
+    model = keras.Sequential([
+        keras.Input((12, 3)), L.Conv1D(4, 3, padding="causal", activation="relu"), L.LayerNormalization(),
+        L.ZeroPadding1D(1), L.MaxPooling1D(2), L.SpatialDropout1D(0.2), L.Reshape((7, 4, 1)),
+        L.Conv2DTranspose(2, 3, strides=2, padding="same"), L.SeparableConv2D(3, 3), L.Cropping2D(1),
+        L.UpSampling2D(interpolation="bilinear"), L.Permute((2, 1, 3)), L.Reshape((-1, 3)),
+        L.GaussianNoise(0.1), L.GlobalAveragePooling1D(), L.RepeatVector(2), L.Cropping1D((1, 0)),
+        L.UpSampling1D(2), L.GlobalMaxPooling1D(), L.ActivityRegularization(l2=0.01), L.GaussianDropout(0.1),
+        L.Dense(1)])
+    x = rng.normal(0, 1, (3, 12, 3)).astype(np.float32)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, rng.normal(0, 1, (3, 1)).astype(np.float32), epochs=1, verbose=0)
+    y = model.predict(x, verbose=0)
+    p = str(tmp_path / "m.keras")
+    model.save(p)
+    m2 = keras.models.load_model(p)
+    np.testing.assert_array_equal(m2.predict(x, verbose=0), y)
+    assert [type(l).__name__ for l in m2.layers] == [type(l).__name__ for l in model.layers]
+
+
+# --------------------------------------------------------------------------
+# bad arguments: the message names the layer
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("make,exc", [
+    (lambda: L.Conv1D(0, 3, name="bad_l"), ValueError),
+    (lambda: L.Conv1D(4, 0, name="bad_l"), ValueError),
+    (lambda: L.Conv1D(4, 3, padding="full", name="bad_l"), ValueError),
+    (lambda: L.Conv1D(4, 3, groups=3, name="bad_l"), ValueError),
+    (lambda: L.Conv1D(4, 3, strides=2, dilation_rate=2, name="bad_l"), ValueError),
+    (lambda: L.Conv1D(4, 3, kernel_constraint="non_neg", name="bad_l"), NotImplementedError),
+    (lambda: L.Conv1D(4, 3, data_format="channels_first", name="bad_l"), NotImplementedError),
+    (lambda: L.MaxPooling1D(2, padding="causal", name="bad_l"), ValueError),
+    (lambda: L.MaxPooling1D((2, 2), name="bad_l"), ValueError),
+    (lambda: L.LayerNormalization(axis="x", name="bad_l"), TypeError),
+    (lambda: L.LayerNormalization(gamma_constraint="non_neg", name="bad_l"), NotImplementedError),
+    (lambda: L.UpSampling1D(2.5, name="bad_l"), TypeError),
+    (lambda: L.UpSampling2D(interpolation="cubic", name="bad_l"), ValueError),
+    (lambda: L.UpSampling2D(interpolation="bicubic", name="bad_l"), NotImplementedError),
+    (lambda: L.Cropping1D((-1, 1), name="bad_l"), ValueError),
+    (lambda: L.Cropping2D((1, 2, 3), name="bad_l"), ValueError),
+    (lambda: L.ZeroPadding1D(-1, name="bad_l"), ValueError),
+    (lambda: L.Permute((1, 3), name="bad_l"), ValueError),
+    (lambda: L.RepeatVector(0, name="bad_l"), ValueError),
+    (lambda: L.RepeatVector("3", name="bad_l"), TypeError),
+    (lambda: L.SpatialDropout1D(1.5, name="bad_l"), ValueError),
+    (lambda: L.GaussianNoise(-0.1, name="bad_l"), ValueError),
+    (lambda: L.GaussianDropout(2, name="bad_l"), ValueError),
+    (lambda: L.Conv2DTranspose(2, 3, strides=2, output_padding=2, name="bad_l"), ValueError),
+    (lambda: L.Conv2DTranspose(2, 3, padding="causal", name="bad_l"), ValueError),
+    (lambda: L.SeparableConv2D(2, 3, depth_multiplier=0, name="bad_l"), ValueError),
+])
+def test_bad_arguments(make, exc):
+    with pytest.raises(exc, match="bad_l"):
+        make()
+
+
+@pytest.mark.parametrize("make,x", [
+    (lambda: L.Conv1D(2, 5, name="bad_l"), np.zeros((1, 3, 2), np.float32)),        # kernel > valid input
+    (lambda: L.MaxPooling1D(4, name="bad_l"), np.zeros((1, 3, 2), np.float32)),
+    (lambda: L.Cropping1D((2, 2), name="bad_l"), np.zeros((1, 4, 2), np.float32)),
+    (lambda: L.Cropping2D(((1, 1), (3, 0)), name="bad_l"), np.zeros((1, 4, 3, 2), np.float32)),
+    (lambda: L.Conv1D(2, 2, name="bad_l"), np.zeros((1, 4, 2, 2), np.float32)),     # wrong rank
+    (lambda: L.RepeatVector(2, name="bad_l"), np.zeros((1, 4, 2), np.float32)),
+    (lambda: L.Permute((2, 1), name="bad_l"), np.zeros((1, 4, 2, 2), np.float32)),
+    (lambda: L.LayerNormalization(axis=3, name="bad_l"), np.zeros((1, 4, 2), np.float32)),
+])
+def test_bad_inputs(make, x):
+    with pytest.raises(ValueError, match="bad_l"):
+        make()(x)
+
+
+def test_nan_propagates():
+    x = np.zeros((1, 5, 2), np.float32)
+    x[0, 2, 1] = np.nan
+    assert np.isnan(L.Conv1D(2, 2)(x)).any()
+    assert np.isnan(L.LayerNormalization()(x)[0, 2]).all()
+    assert np.isnan(L.UpSampling1D(2)(x)[0, 4:6, 1]).all()
