@@ -1,0 +1,208 @@
+"""Differential check of the layers in conv1d.py, extra.py and transpose.py against
+Keras 3 (skipped where keras is not installed). Each case builds the same layer
+in both libraries, copies pyconvnet's (random) weights into Keras, and compares
+weight names/shapes/order, outputs, output shapes, the gradients of sum(y * g)
+w.r.t. the input and every weight, and get_config. Runs on the torch backend by
+default (KERAS_BACKEND=torch) and also under TensorFlow
+(/work/venv-tf: KERAS_BACKEND=tensorflow PYTHONPATH=. python -m pytest ...)."""
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+keras = pytest.importorskip("keras")
+
+import pyconvnet as pk  # noqa: E402
+from pyconvnet import autograd as ag  # noqa: E402
+
+BACKEND = keras.backend.backend()
+
+
+def _np(t):
+    return keras.ops.convert_to_numpy(t)
+
+
+def _keras_grads(kl, x, g):
+    """d sum(kl(x) * g) / d(x, trainable weights) in Keras's backend."""
+    if BACKEND == "torch":
+        import torch
+        xt = torch.tensor(x, requires_grad=True)
+        y = kl(xt, training=True)
+        (y * torch.tensor(g, dtype=y.dtype)).sum().backward()
+        return _np(y), [xt.grad.numpy()] + [v.value.grad.numpy() for v in kl.trainable_weights]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = kl(xt, training=True)
+            loss = tf.reduce_sum(y * tf.constant(g, dtype=y.dtype))
+        gs = tape.gradient(loss, [xt] + [v.value for v in kl.trainable_weights])
+        return _np(y), [np.asarray(t) for t in gs]
+    pytest.skip("gradient comparison implemented for the torch and tensorflow backends")
+
+
+def _pcn_grads(pl, x, g):
+    xe = ag.EagerTensor(x)
+    with ag.GradientTape() as tape:
+        tape.watch(xe)
+        y = pl(xe, training=True)
+        loss = ag.reduce("sum", ag.multiply(y, g.astype(np.float32)))
+    gs = tape.gradient(loss, [xe] + pl.trainable_weights)
+    return y.numpy(), [t.numpy() for t in gs]
+
+
+CASES = [
+    ("Conv1D", (4, 3), {}, (2, 9, 6)),
+    ("Conv1D", (4, 3), dict(padding="causal", dilation_rate=2, groups=2), (2, 9, 6)),
+    ("Conv1D", (4, 3), dict(padding="same", strides=2, activation="relu"), (2, 9, 6)),
+    ("Conv1D", (3, 4), dict(padding="same", strides=3, use_bias=False), (2, 10, 2)),
+    ("Conv1D", (2, 5), dict(padding="causal", strides=2), (1, 7, 3)),
+    ("MaxPooling1D", (), {}, (2, 9, 3)),
+    ("MaxPooling1D", (3,), dict(strides=2, padding="same"), (2, 10, 3)),
+    ("AveragePooling1D", (3,), dict(strides=1), (2, 6, 3)),
+    ("AveragePooling1D", (3,), dict(strides=2, padding="same"), (2, 10, 3)),
+    ("GlobalAveragePooling1D", (), {}, (2, 5, 3)),
+    ("GlobalMaxPooling1D", (), dict(keepdims=True), (2, 5, 3)),
+    ("LayerNormalization", (), {}, (3, 6)),
+    ("LayerNormalization", (), dict(axis=[1, 3], epsilon=1e-5), (2, 3, 4, 2)),
+    ("LayerNormalization", (), dict(axis=1, center=False), (2, 4, 3)),
+    ("UpSampling1D", (3,), {}, (2, 4, 3)),
+    ("UpSampling2D", (), {}, (2, 3, 4, 2)),
+    ("UpSampling2D", ((2, 3),), dict(interpolation="bilinear"), (2, 3, 4, 2)),
+    ("Cropping1D", ((2, 1),), {}, (2, 6, 3)),
+    ("Cropping2D", (((1, 0), (2, 1)),), {}, (2, 5, 6, 2)),
+    ("ZeroPadding1D", ((1, 2),), {}, (2, 4, 3)),
+    ("Permute", ((2, 1),), {}, (2, 4, 3)),
+    ("Permute", ((3, 1, 2),), {}, (2, 4, 3, 2)),
+    ("RepeatVector", (3,), {}, (2, 4)),
+    ("Conv2DTranspose", (3, 3), dict(strides=2, padding="same"), (2, 4, 5, 2)),
+    ("Conv2DTranspose", (3, 3), dict(strides=2), (2, 4, 5, 2)),
+    ("Conv2DTranspose", (3, 2), dict(strides=3), (2, 3, 2, 2)),
+    ("Conv2DTranspose", (2, 4), dict(strides=2, padding="same"), (2, 3, 3, 2)),
+    ("Conv2DTranspose", (2, 3), dict(strides=2, padding="same", output_padding=1), (2, 3, 3, 2)),
+    ("Conv2DTranspose", (2, 3), dict(strides=2, output_padding=(1, 0)), (2, 3, 3, 2)),
+    ("Conv2DTranspose", (2, 3), dict(dilation_rate=2, padding="same"), (2, 5, 4, 2)),
+    ("SeparableConv2D", (4, 3), {}, (2, 6, 5, 3)),
+    ("SeparableConv2D", (4, 3), dict(strides=2, padding="same", depth_multiplier=2, activation="relu"),
+     (2, 7, 6, 3)),
+]
+
+# the torch backend of Keras itself differs from TensorFlow here (pyconvnet follows TF)
+def _torch_differs(name, kw, shape):
+    if name == "AveragePooling1D" and kw.get("padding") == "same":
+        return ("Keras's torch backend counts the padded steps of an edge window in 1-D 'same' average pooling; "
+                "TensorFlow (and pyconvnet) average only the real steps")
+    if name == "LayerNormalization" and isinstance(kw.get("axis", -1), int) and \
+            kw.get("axis", -1) not in (-1, len(shape) - 1):
+        return ("Keras's torch backend hands a single non-last axis to F.layer_norm, which normalizes the "
+                "trailing axes and fails; TensorFlow (and pyconvnet) normalize the given axis")
+    return None
+
+
+def _ids(c):
+    return "%s-%s-%s" % (c[0], c[1], "-".join("%s=%s" % kv for kv in sorted(c[2].items())))
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_matches_keras(case):
+    name, args, kw, shape = case
+    if BACKEND == "torch" and _torch_differs(name, kw, shape):
+        pytest.skip(_torch_differs(name, kw, shape))
+    rng = np.random.default_rng(abs(hash(_ids(case))) % 2 ** 31)
+    x = rng.normal(0, 1, shape).astype(np.float32)
+    kl = getattr(keras.layers, name)(*args, **kw)
+    pl = getattr(pk.layers, name)(*args, **kw)
+    kl.build(shape)
+    pl(x[:1])
+    assert [v.shape for v in pl.weights] == [tuple(v.shape) for v in kl.weights]
+    assert [v.name for v in pl.weights] == [v.name for v in kl.weights]
+    ws = [rng.normal(0, 0.5, w.shape).astype(np.float32) for w in pl.get_weights()]
+    pl.set_weights(ws)
+    kl.set_weights(ws)
+    g = rng.normal(0, 1, _np(kl(x)).shape).astype(np.float32)
+    ky, kg = _keras_grads(kl, x, g)
+    py, pg = _pcn_grads(pl, x, g)
+    assert py.shape == ky.shape
+    np.testing.assert_allclose(py, ky, rtol=1e-4, atol=1e-5)
+    assert len(pg) == len(kg)
+    for a, b in zip(pg, kg):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    # symbolic output shape
+    ks = keras.layers.__dict__[name](*args, **kw).compute_output_shape((None,) + shape[1:])
+    ps = pk.layers.__dict__[name](*args, **kw).compute_output_shape((None,) + shape[1:])
+    assert tuple(ks) == tuple(ps)
+    # config: same keys, same plain values
+    kc, pc = kl.get_config(), pl.get_config()
+    assert set(kc) == set(pc), (set(kc) ^ set(pc))
+    for k in kc:
+        if k in ("name", "dtype") or isinstance(kc[k], dict):
+            continue
+        assert pc[k] == kc[k], (k, pc[k], kc[k])
+    for k in ("kernel_initializer", "bias_initializer", "depthwise_initializer", "pointwise_initializer",
+              "gamma_initializer", "beta_initializer"):
+        if k in kc:
+            assert pc[k]["class_name"] == kc[k]["class_name"]
+
+
+NOISE = [("SpatialDropout1D", (0.3,), {}, (2, 4, 3)), ("SpatialDropout2D", (0.3,), {}, (2, 3, 4, 3)),
+         ("GaussianNoise", (0.2,), dict(seed=1), (2, 4, 3)), ("GaussianDropout", (0.2,), {}, (2, 4)),
+         ("ActivityRegularization", (), dict(l1=0.01, l2=0.02), (2, 4))]
+
+
+@pytest.mark.parametrize("case", NOISE, ids=lambda c: c[0])
+def test_noise_layers_inference_and_config(case):
+    name, args, kw, shape = case
+    x = np.random.default_rng(0).normal(0, 1, shape).astype(np.float32)
+    kl = getattr(keras.layers, name)(*args, **kw)
+    pl = getattr(pk.layers, name)(*args, **kw)
+    np.testing.assert_array_equal(np.asarray(pl(x)), _np(kl(x)))
+    kc, pc = kl.get_config(), pl.get_config()
+    assert set(kc) == set(pc)
+    for k in kc:
+        if k not in ("name", "dtype"):
+            assert pc[k] == kc[k], (k, pc[k], kc[k])
+    assert pl(x, training=True).shape == _np(kl(x, training=True)).shape
+
+
+def test_activity_regularization_training_loss():
+    """train_on_batch: the loss includes the batch-size-normalized activity penalty, as Keras 3."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, (4, 3)).astype(np.float32)
+    t = rng.normal(0, 1, (4, 2)).astype(np.float32)
+    out = []
+    for lib in (keras, pk):
+        m = lib.Sequential([lib.Input((3,)), lib.layers.Dense(2), lib.layers.ActivityRegularization(0.05, 0.3),
+                            lib.layers.Reshape((2, 1)),
+                            lib.layers.Conv1D(1, 1, activity_regularizer=lib.regularizers.L2(0.1)),
+                            lib.layers.Reshape((2,))])
+        m.set_weights([np.full(w.shape, 0.3, np.float32) + np.arange(w.size, dtype=np.float32).reshape(w.shape)
+                       * 0.1 for w in m.get_weights()])
+        m.compile(optimizer=lib.optimizers.SGD(learning_rate=0.1), loss="mse")
+        loss = m.train_on_batch(x, t)
+        out.append((float(np.asarray(loss).ravel()[0]) if np.ndim(loss) else float(loss), m.get_weights()))
+    assert abs(out[0][0] - out[1][0]) < 1e-4 * max(1, abs(out[0][0]))
+    for a, b in zip(out[0][1], out[1][1]):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+BAD = [
+    ("Conv1D", (0, 3), {}), ("Conv1D", (4, 3), dict(groups=3)), ("Conv1D", (4, 3), dict(padding="full")),
+    ("Conv1D", (4, 3), dict(strides=2, dilation_rate=2)),
+    ("LayerNormalization", (), dict(axis="x")), ("UpSampling1D", (2.5,), {}), ("Cropping2D", ((1, 2, 3),), {}),
+    ("Permute", ((1, 3),), {}), ("RepeatVector", (0,), {}), ("RepeatVector", ("3",), {}),
+    ("SpatialDropout1D", (1.5,), {}), ("GaussianNoise", (-0.1,), {}), ("GaussianDropout", (2,), {}),
+    ("Conv2DTranspose", (2, 3), dict(strides=2, output_padding=2)),
+]
+
+
+@pytest.mark.parametrize("case", BAD, ids=lambda c: c[0] + str(c[1]) + str(c[2]))
+def test_bad_arguments_same_exception(case):
+    name, args, kw = case
+    with pytest.raises(Exception) as ke:
+        getattr(keras.layers, name)(*args, **kw)
+    with pytest.raises(Exception) as pe:
+        getattr(pk.layers, name)(*args, **kw)
+    assert issubclass(pe.type, ke.type) or issubclass(ke.type, pe.type), (ke.type, pe.type, str(pe.value))
