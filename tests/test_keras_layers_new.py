@@ -542,3 +542,184 @@ def test_nan_propagates():
     assert np.isnan(L.Conv1D(2, 2)(x)).any()
     assert np.isnan(L.LayerNormalization()(x)[0, 2]).all()
     assert np.isnan(L.UpSampling1D(2)(x)[0, 4:6, 1]).all()
+
+
+# --------------------------------------------------------------------------
+# RNN(cell): a Python time loop over ag ops; cells as Keras 3
+# --------------------------------------------------------------------------
+def _sig(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def ref_rnn(x, ws, cell, units, return_sequences=False, go_backwards=False, reset_after=True, act=np.tanh):
+    n, t, _ = x.shape
+    k, rk = ws[0], ws[1]
+    b = ws[2] if len(ws) > 2 else None
+    u = units
+    h = np.zeros((n, u))
+    c = np.zeros((n, u))
+    outs = []
+    for i in (range(t - 1, -1, -1) if go_backwards else range(t)):
+        xt = x[:, i]
+        if cell == "simple":
+            h = act(xt @ k + (b if b is not None else 0) + h @ rk)
+        elif cell == "lstm":
+            z = xt @ k + h @ rk + (b if b is not None else 0)
+            ig, fg, og = _sig(z[:, :u]), _sig(z[:, u:2 * u]), _sig(z[:, 3 * u:])
+            c = fg * c + ig * act(z[:, 2 * u:3 * u])
+            h = og * act(c)
+        else:  # gru
+            if reset_after:
+                ib, rb = (b[0], b[1]) if b is not None else (0, 0)
+                xm = xt @ k + ib
+                inner = h @ rk + rb
+                z = _sig(xm[:, :u] + inner[:, :u])
+                r = _sig(xm[:, u:2 * u] + inner[:, u:2 * u])
+                hh = act(xm[:, 2 * u:] + r * inner[:, 2 * u:])
+            else:
+                xm = xt @ k + (b if b is not None else 0)
+                inner = h @ rk[:, :2 * u]
+                z = _sig(xm[:, :u] + inner[:, :u])
+                r = _sig(xm[:, u:2 * u] + inner[:, u:2 * u])
+                hh = act(xm[:, 2 * u:] + (r * h) @ rk[:, 2 * u:])
+            h = z * h + (1 - z) * hh
+        outs.append(h)
+    return np.stack(outs, 1) if return_sequences else h
+
+
+@pytest.mark.parametrize("cell,ckw,rkw", [
+    ("simple", {}, {}), ("simple", dict(activation="relu"), dict(return_sequences=True)),
+    ("lstm", {}, dict(return_sequences=True, go_backwards=True)), ("lstm", dict(use_bias=False), {}),
+    ("gru", {}, dict(return_sequences=True)), ("gru", dict(reset_after=False), dict(go_backwards=True)),
+])
+def test_rnn_cells(rng, cell, ckw, rkw):
+    cls = {"simple": L.SimpleRNNCell, "lstm": L.LSTMCell, "gru": L.GRUCell}[cell]
+    layer = L.RNN(cls(3, **ckw), **rkw)
+    x = rng.normal(0, 1, (2, 4, 2)).astype(np.float32)
+    act = np.tanh if ckw.get("activation", "tanh") == "tanh" else (lambda v: np.maximum(v, 0))
+    _check_layer(layer, x, lambda v, w: ref_rnn(v, w, cell, 3, rkw.get("return_sequences", False),
+                                                rkw.get("go_backwards", False), ckw.get("reset_after", True),
+                                                act), rng, rtol=2e-4, atol=2e-5)
+    g = {"simple": 1, "lstm": 4, "gru": 3}[cell]
+    shapes = [(2, 3 * g), (3, 3 * g)]
+    if ckw.get("use_bias", True):
+        shapes.append((2, 9) if cell == "gru" and ckw.get("reset_after", True) else (3 * g,))
+    assert [v.shape for v in layer.weights] == shapes
+    assert [v.name for v in layer.weights] == ["kernel", "recurrent_kernel", "bias"][:len(shapes)]
+
+
+def test_lstm_cell_unit_forget_bias():
+    layer = L.RNN(L.LSTMCell(2))
+    layer(np.zeros((1, 3, 2), np.float32))
+    np.testing.assert_array_equal(layer.cell.bias.numpy(), [0, 0, 1, 1, 0, 0, 0, 0])
+
+
+def test_rnn_return_state_and_initial_state(rng):
+    x = rng.normal(0, 1, (2, 5, 3)).astype(np.float32)
+    layer = L.RNN(L.LSTMCell(4), return_state=True, return_sequences=True)
+    y, h, c = layer(x)
+    assert y.shape == (2, 5, 4) and h.shape == (2, 4) and c.shape == (2, 4)
+    np.testing.assert_array_equal(y[:, -1], h)
+    h0, c0 = rng.normal(0, 1, (2, 4)).astype(np.float32), rng.normal(0, 1, (2, 4)).astype(np.float32)
+    y2 = layer(x, initial_state=[h0, c0])[0]
+    assert not np.allclose(y2, y)
+    with pytest.raises(ValueError, match=layer.name):
+        layer(x, initial_state=[h0])
+    inp = keras.Input((None, 3))
+    outs = layer(inp)
+    assert [tuple(o.shape) for o in outs] == [(None, None, 4), (None, 4), (None, 4)]
+
+
+class LNSimpleRNNCell(keras.layers.Layer):
+    """The layer-normalized cell of HOML (3rd ed.) chapter 15, verbatim but for get_config."""
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        super().__init__(**kwargs)
+        self.state_size = units
+        self.output_size = units
+        self.simple_rnn_cell = keras.layers.SimpleRNNCell(units, activation=None)
+        self.layer_norm = keras.layers.LayerNormalization()
+        self.activation = keras.activations.get(activation)
+
+    def call(self, inputs, states):
+        outputs, new_states = self.simple_rnn_cell(inputs, states)
+        norm_outputs = self.activation(self.layer_norm(outputs))
+        return norm_outputs, [norm_outputs]
+
+    def get_config(self):
+        c = super().get_config()
+        c["units"] = self.state_size
+        return c
+
+
+def test_rnn_custom_cell_fit_save_load(tmp_path, rng):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.layers.RNN(LNSimpleRNNCell(5), return_sequences=True, input_shape=[None, 1]),
+        keras.layers.RNN(LNSimpleRNNCell(5), return_sequences=True),
+        keras.layers.Dense(2)])
+    assert model.count_params() == (5 + 25 + 5 + 10) + (25 + 25 + 5 + 10) + 12
+    x = rng.normal(0, 1, (4, 6, 1)).astype(np.float32)
+    w = model.get_weights()
+
+    def ref(v, ws):
+        def ln_cell_rnn(v, k, rk, b, gamma, beta):
+            h = np.zeros((v.shape[0], k.shape[1]))
+            out = []
+            for i in range(v.shape[1]):
+                o = v[:, i] @ k + b + h @ rk
+                h = np.tanh(ref_layernorm(o, gamma, beta, [1], 1e-3))
+                out.append(h)
+            return np.stack(out, 1)
+        y = ln_cell_rnn(v, *ws[:5])
+        y = ln_cell_rnn(y, *ws[5:10])
+        return y @ ws[10] + ws[11]
+    ws = [rng.normal(0, 0.5, a.shape).astype(np.float32) for a in w]
+    model.set_weights(ws)
+    assert_close(model.predict(x, verbose=0), ref(x.astype(np.float64), [a.astype(np.float64) for a in ws]),
+                 rtol=2e-4, atol=2e-5, what="LNSimpleRNNCell forward")
+    t = rng.normal(0, 1, (4, 6, 2)).astype(np.float32)
+    model.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=0.1))
+    w64 = [a.astype(np.float64) for a in ws]
+    loss = model.train_on_batch(x, t)
+    assert abs(loss - ((ref(x.astype(np.float64), w64) - t) ** 2).mean()) < 1e-4
+    # the SGD step against finite differences of the reference loss, on a few entries of each weight
+    new = model.get_weights()
+    for i in range(len(w64)):
+        def f(v, i=i):
+            w2 = list(w64)
+            w2[i] = v
+            return np.array(((ref(x.astype(np.float64), w2) - t) ** 2).mean())
+        idx = sample_indices(w64[i].size, 6)
+        g = numeric_grad(f, w64[i], np.array(1.0), indices=idx)
+        assert_grad_close((w64[i] - new[i]) / 0.1, g, rtol=2e-3, atol=2e-4, what="weight %d" % i)
+    p = str(tmp_path / "ln.keras")
+    model.save(p)
+    m2 = keras.models.load_model(p, custom_objects={"LNSimpleRNNCell": LNSimpleRNNCell})
+    np.testing.assert_array_equal(m2.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_rnn_stacked_cells_and_config(rng):
+    layer = L.RNN([L.SimpleRNNCell(3), L.GRUCell(2)], return_sequences=True)
+    x = rng.normal(0, 1, (2, 4, 2)).astype(np.float32)
+    y = layer(x)
+    assert y.shape == (2, 4, 2)
+    w = [a.astype(np.float64) for a in layer.get_weights()]
+    h1 = ref_rnn(x.astype(np.float64), w[:3], "simple", 3, True)
+    assert_close(y, ref_rnn(h1, w[3:], "gru", 2, True), rtol=1e-4, atol=1e-5, what="stacked")
+    clone = L.RNN.from_config(layer.get_config())
+    clone(x)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(clone(x), y)
+
+
+@pytest.mark.parametrize("make,exc", [
+    (lambda: L.SimpleRNNCell(0, name="bad_l"), ValueError),
+    (lambda: L.LSTMCell(3, dropout=0.2, name="bad_l"), NotImplementedError),
+    (lambda: L.GRUCell(3, recurrent_constraint="non_neg", name="bad_l"), NotImplementedError),
+    (lambda: L.RNN(L.SimpleRNNCell(2), stateful=True, name="bad_l"), NotImplementedError),
+    (lambda: L.RNN(keras.layers.Dense(2), name="bad_l"), ValueError),  # no state_size
+])
+def test_rnn_bad_arguments(make, exc):
+    with pytest.raises(exc, match="bad_l"):
+        make()

@@ -10,3 +10,4 @@ from .recurrent import *      # noqa: F401,F403
 from .conv1d import *         # noqa: F401,F403
 from .extra import *          # noqa: F401,F403
 from .transpose import Conv2DTranspose, Convolution2DTranspose, SeparableConv2D, SeparableConvolution2D  # noqa: F401
+from .rnn_cells import RNN, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells  # noqa: F401
