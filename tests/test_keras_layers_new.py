@@ -356,6 +356,36 @@ def test_separable_conv2d(rng, s, padding, dm, act):
     assert [v.shape for v in layer.weights] == [(3, 2, 3, dm), (1, 1, 3 * dm, 4), (4,)]
 
 
+@pytest.mark.parametrize("k,s,padding,op,t", [(3, 2, "same", None, 4), (2, 3, "valid", None, 3),
+                                              (3, 2, "valid", 1, 3), (4, 1, "same", None, 5)])
+def test_conv1d_transpose(rng, k, s, padding, op, t):
+    layer = L.Conv1DTranspose(3, k, strides=s, padding=padding, output_padding=op)
+    x = rng.normal(0, 1, (2, t, 2)).astype(np.float32)
+
+    def ref(v, w):
+        y = ref_conv2d_transpose(v[:, None], w[0][None], w[1], (1, s), padding,
+                                 None if op is None else (0, op))
+        return y[:, 0]
+    _check_layer(layer, x, ref, rng)
+    assert layer.kernel.shape == (k, 3, 2)
+
+
+@pytest.mark.parametrize("s,padding,dm,d", [(1, "valid", 1, 1), (2, "same", 2, 1), (1, "same", 1, 2)])
+def test_depthwise_and_separable_conv1d(rng, s, padding, dm, d):
+    x = rng.normal(0, 1, (2, 7, 3)).astype(np.float32)
+
+    def dw_ref(v, kern):
+        k = kern.shape[0]
+        return ref_conv1d(v, kern.reshape(k, 1, -1), None, s, padding, d, v.shape[-1])
+    layer = L.DepthwiseConv1D(3, strides=s, padding=padding, depth_multiplier=dm, dilation_rate=d)
+    _check_layer(layer, x, lambda v, w: dw_ref(v, w[0]) + w[1], rng)
+    assert [v.shape for v in layer.weights] == [(3, 3, dm), (3 * dm,)]
+    sep = L.SeparableConv1D(4, 3, strides=s, padding=padding, depth_multiplier=dm, dilation_rate=d)
+    _check_layer(sep, x, lambda v, w: dw_ref(v, w[0]) @ w[1][0] + w[2], rng)
+    assert [v.name for v in sep.weights] == ["depthwise_kernel", "pointwise_kernel", "bias"]
+    assert [v.shape for v in sep.weights] == [(3, 3, dm), (1, 3 * dm, 4), (4,)]
+
+
 # --------------------------------------------------------------------------
 # noise / dropout / activity regularization
 # --------------------------------------------------------------------------
@@ -446,6 +476,9 @@ ALL = [
     (lambda: L.ActivityRegularization(0.01, 0.02), (4, 3)),
     (lambda: L.Conv2DTranspose(3, 3, strides=2, padding="same"), (4, 3, 2)),
     (lambda: L.SeparableConv2D(3, 3, padding="same", depth_multiplier=2), (4, 5, 2)),
+    (lambda: L.Conv1DTranspose(3, 3, strides=2, output_padding=1), (4, 2)),
+    (lambda: L.DepthwiseConv1D(3, depth_multiplier=2, padding="same"), (5, 2)),
+    (lambda: L.SeparableConv1D(3, 2, strides=2), (5, 2)),
 ]
 
 

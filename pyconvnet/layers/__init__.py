@@ -9,5 +9,6 @@ from .merge import *          # noqa: F401,F403
 from .recurrent import *      # noqa: F401,F403
 from .conv1d import *         # noqa: F401,F403
 from .extra import *          # noqa: F401,F403
-from .transpose import Conv2DTranspose, Convolution2DTranspose, SeparableConv2D, SeparableConvolution2D  # noqa: F401
+from .transpose import (Conv2DTranspose, Convolution2DTranspose, Conv1DTranspose, Convolution1DTranspose,  # noqa: F401
+                        SeparableConv2D, SeparableConvolution2D)
 from .rnn_cells import RNN, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells  # noqa: F401

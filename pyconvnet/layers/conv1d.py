@@ -13,7 +13,7 @@ from .. import initializers
 from .. import regularizers
 from .base import Layer, InputSpec
 
-__all__ = ["Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D",
+__all__ = ["Conv1D", "Convolution1D", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D",
            "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D"]
 
 
@@ -269,6 +269,159 @@ class Conv1D(ActivityRegMixin, Layer):
 
 
 Convolution1D = Conv1D
+
+
+class _Depthwise1D(ActivityRegMixin, Layer):
+    """Shared by DepthwiseConv1D and SeparableConv1D: a per-channel (grouped) 1-D
+    convolution with depth_multiplier outputs per channel, output channel
+    c*depth_multiplier + m (TF order)."""
+    _pcn_int_input = False
+    _separable = False
+
+    def _init_common(self, kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
+                     use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer, bias_regularizer,
+                     activity_regularizer):
+        self.data_format = data_format_arg(data_format, self)
+        self.kernel_size = ntuple(kernel_size, 1, "kernel_size", self)
+        self.strides = ntuple(strides, 1, "strides", self)
+        self.dilation_rate = ntuple(dilation_rate, 1, "dilation_rate", self)
+        self.padding = padding_arg(padding, self)
+        if isinstance(depth_multiplier, bool) or int(depth_multiplier) <= 0:
+            raise ValueError("%s: depth_multiplier must be a positive integer, got %r"
+                             % (_lname(self), depth_multiplier))
+        self.depth_multiplier = int(depth_multiplier)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.depthwise_regularizer = reg_get(depthwise_regularizer)
+        self.bias_regularizer = reg_get(bias_regularizer)
+        self._pcn_set_activity(activity_regularizer)
+        self.input_spec = InputSpec(ndim=3)
+
+    def _depthwise(self, x, kernel):
+        n, t, c = x.shape
+        k = self.kernel_size[0]
+        if self.padding == "valid" and t < (k - 1) * self.dilation_rate[0] + 1:
+            raise ValueError("%s: the input has %d steps, fewer than the dilated kernel size %d with "
+                             "padding='valid'" % (_lname(self), t, (k - 1) * self.dilation_rate[0] + 1))
+        lo, hi = same_pads(t, k, self.strides[0], self.dilation_rate[0]) if self.padding == "same" else (0, 0)
+        w = ag.reshape(kernel, [1, k, 1, c * self.depth_multiplier])
+        return ag.conv2d(_to4(x), w, None, (1, self.strides[0]), [0, 0, lo, hi], (1, self.dilation_rate[0]), c,
+                         "none")
+
+    def _out_len(self, t):
+        return out_length(t, self.kernel_size[0], self.padding, self.strides[0], self.dilation_rate[0])
+
+    def _config(self, c):
+        c.update(depth_multiplier=self.depth_multiplier, kernel_size=self.kernel_size, strides=self.strides,
+                 padding=self.padding, data_format=self.data_format, dilation_rate=self.dilation_rate,
+                 activation=act_ser(self.activation), use_bias=self.use_bias,
+                 depthwise_initializer=init_ser(self.depthwise_initializer),
+                 bias_initializer=init_ser(self.bias_initializer),
+                 depthwise_regularizer=reg_ser(self.depthwise_regularizer),
+                 bias_regularizer=reg_ser(self.bias_regularizer), depthwise_constraint=None, bias_constraint=None)
+        return self._pcn_activity_config(c)
+
+
+class DepthwiseConv1D(_Depthwise1D):
+    """Per-channel 1-D convolution; kernel (k, in, depth_multiplier) (named
+    "kernel", as Keras 3), bias (in*depth_multiplier,)."""
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        no_constraints(self, depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint)
+        self._init_common(kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
+                          use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
+                          bias_regularizer, activity_regularizer)
+
+    def build(self, input_shape):
+        c = input_shape[-1]
+        if c is None:
+            raise ValueError("%s: the channel dimension of the inputs must be defined" % _lname(self))
+        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (c, self.depth_multiplier),
+                                      initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer)
+        self.bias = self.add_weight(name="bias", shape=(c * self.depth_multiplier,),
+                                    initializer=self.bias_initializer, regularizer=self.bias_regularizer) \
+            if self.use_bias else None
+        self.input_spec = InputSpec(ndim=3, axes={-1: c})
+        self.built = True
+
+    def call(self, inputs):
+        y = _from4(self._depthwise(ag.as_eager(inputs), self.kernel))
+        if self.bias is not None:
+            y = ag.bias_add(y, self.bias)
+        return self._pcn_activity(self.activation(y))
+
+    def compute_output_shape(self, input_shape):
+        n, t, c = input_shape
+        return (n, self._out_len(t), None if c is None else c * self.depth_multiplier)
+
+    def get_config(self):
+        return self._config(super().get_config())
+
+
+class SeparableConv1D(_Depthwise1D):
+    """Depthwise 1-D convolution (depthwise_kernel (k, in, depth_multiplier)) then a
+    pointwise one (pointwise_kernel (1, in*depth_multiplier, filters)) plus bias
+    (filters,). Weights in Keras order: depthwise, pointwise, bias."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 depth_multiplier=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        no_constraints(self, depthwise_constraint=depthwise_constraint, pointwise_constraint=pointwise_constraint,
+                       bias_constraint=bias_constraint)
+        if isinstance(filters, bool) or int(filters) <= 0:
+            raise ValueError("%s: invalid value for argument `filters`; expected a strictly positive value, "
+                             "received filters=%r" % (_lname(self), filters))
+        self.filters = int(filters)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.pointwise_regularizer = reg_get(pointwise_regularizer)
+        self._init_common(kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
+                          use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
+                          bias_regularizer, activity_regularizer)
+
+    def build(self, input_shape):
+        c = input_shape[-1]
+        if c is None:
+            raise ValueError("%s: the channel dimension of the inputs must be defined" % _lname(self))
+        dm = self.depth_multiplier
+        self.depthwise_kernel = self.add_weight(name="depthwise_kernel", shape=self.kernel_size + (c, dm),
+                                                initializer=self.depthwise_initializer,
+                                                regularizer=self.depthwise_regularizer)
+        self.pointwise_kernel = self.add_weight(name="pointwise_kernel", shape=(1, c * dm, self.filters),
+                                                initializer=self.pointwise_initializer,
+                                                regularizer=self.pointwise_regularizer)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer) if self.use_bias else None
+        self.input_spec = InputSpec(ndim=3, axes={-1: c})
+        self.built = True
+
+    def call(self, inputs):
+        y = self._depthwise(ag.as_eager(inputs), self.depthwise_kernel)
+        pw = ag.reshape(self.pointwise_kernel, [1] + list(self.pointwise_kernel.shape))
+        fuse = self.activation is activations.relu
+        y = _from4(ag.conv2d(y, pw, self.bias, (1, 1), "valid", (1, 1), 1, "relu" if fuse else "none"))
+        return self._pcn_activity(y if fuse else self.activation(y))
+
+    def compute_output_shape(self, input_shape):
+        n, t, _ = input_shape
+        return (n, self._out_len(t), self.filters)
+
+    def get_config(self):
+        c = self._config(super().get_config())
+        c.update(filters=self.filters, pointwise_initializer=init_ser(self.pointwise_initializer),
+                 pointwise_regularizer=reg_ser(self.pointwise_regularizer), pointwise_constraint=None)
+        return c
+
+
+SeparableConvolution1D = SeparableConv1D
 
 
 # --------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from .base import Layer, InputSpec
 from .conv1d import (ActivityRegMixin, _lname, act_ser, data_format_arg, init_ser, no_constraints, ntuple,
                      out_length, padding_arg, reg_get, reg_ser)
 
-__all__ = ["Conv2DTranspose", "Convolution2DTranspose", "SeparableConv2D", "SeparableConvolution2D",
-           "conv2d_transpose"]
+__all__ = ["Conv2DTranspose", "Convolution2DTranspose", "Conv1DTranspose", "Convolution1DTranspose",
+           "SeparableConv2D", "SeparableConvolution2D", "conv2d_transpose"]
 
 
 def transpose_out_length(n, k, stride, padding, output_padding=None, dilation=1):
@@ -61,11 +61,10 @@ def conv2d_transpose(x, w, out_shape, strides, pads, dilations):
     return y
 
 
-class Conv2DTranspose(ActivityRegMixin, Layer):
-    """Transposed 2-D convolution ("deconvolution") over NHWC inputs; kernel
-    (kh, kw, filters, in_channels), bias (filters,). Output size per spatial axis:
-    'valid' (n-1)*s + max(k, s), 'same' n*s (output_padding changes both, as Keras)."""
+class _ConvTranspose(ActivityRegMixin, Layer):
+    """Transposed convolution of rank 1 or 2 (1-D runs as 2-D on (N, 1, T, C))."""
     _pcn_int_input = False
+    _rank = 2
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
@@ -78,12 +77,13 @@ class Conv2DTranspose(ActivityRegMixin, Layer):
             raise ValueError("%s: invalid value for argument `filters`; expected a strictly positive value, "
                              "received filters=%r" % (_lname(self), filters))
         self.filters = int(filters)
-        self.kernel_size = ntuple(kernel_size, 2, "kernel_size", self)
-        self.strides = ntuple(strides, 2, "strides", self)
-        self.dilation_rate = ntuple(dilation_rate, 2, "dilation_rate", self)
+        r = self._rank
+        self.kernel_size = ntuple(kernel_size, r, "kernel_size", self)
+        self.strides = ntuple(strides, r, "strides", self)
+        self.dilation_rate = ntuple(dilation_rate, r, "dilation_rate", self)
         self.padding = padding_arg(padding, self)
         self.output_padding = None if output_padding is None else \
-            ntuple(output_padding, 2, "output_padding", self, allow_zero=True)
+            ntuple(output_padding, r, "output_padding", self, allow_zero=True)
         if self.output_padding is not None:
             for i, (op, s) in enumerate(zip(self.output_padding, self.strides)):
                 if op >= s:
@@ -101,7 +101,7 @@ class Conv2DTranspose(ActivityRegMixin, Layer):
         self.kernel_regularizer = reg_get(kernel_regularizer)
         self.bias_regularizer = reg_get(bias_regularizer)
         self._pcn_set_activity(activity_regularizer)
-        self.input_spec = InputSpec(ndim=4)
+        self.input_spec = InputSpec(ndim=self._rank + 2)
 
     def build(self, input_shape):
         c = input_shape[-1]
@@ -111,7 +111,7 @@ class Conv2DTranspose(ActivityRegMixin, Layer):
                                       initializer=self.kernel_initializer, regularizer=self.kernel_regularizer)
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
                                     regularizer=self.bias_regularizer) if self.use_bias else None
-        self.input_spec = InputSpec(ndim=4, axes={-1: c})
+        self.input_spec = InputSpec(ndim=self._rank + 2, axes={-1: c})
         self.built = True
 
     def _out(self, i, n):
@@ -120,10 +120,10 @@ class Conv2DTranspose(ActivityRegMixin, Layer):
 
     def call(self, inputs):
         x = ag.as_eager(inputs)
-        n, h, w, _ = x.shape
-        ho, wo = self._out(0, h), self._out(1, w)
+        sp = x.shape[1:-1]
+        outs = [self._out(i, a) for i, a in enumerate(sp)]
         pads = []
-        for i, (a, b) in enumerate(((h, ho), (w, wo))):
+        for i, (a, b) in enumerate(zip(sp, outs)):
             lo, hi = transpose_pads(a, b, self.kernel_size[i], self.strides[i], self.padding, self.dilation_rate[i])
             if out_length(b + lo + hi, self.kernel_size[i], "valid", self.strides[i], self.dilation_rate[i]) != a:
                 raise ValueError("%s: kernel_size=%s, strides=%s, padding=%r, output_padding=%s give no convolution "
@@ -131,14 +131,23 @@ class Conv2DTranspose(ActivityRegMixin, Layer):
                                                                           self.strides, self.padding,
                                                                           self.output_padding, a, b))
             pads += [lo, hi]
-        y = conv2d_transpose(x, self.kernel, (n, ho, wo, self.filters), self.strides, pads, self.dilation_rate)
+        n, c = x.shape[0], x.shape[-1]
+        if self._rank == 1:  # (N, T, C) as (N, 1, T, C), kernel (k, F, C) as (1, k, F, C)
+            y = conv2d_transpose(ag.reshape(x, [n, 1, sp[0], c]),
+                                 ag.reshape(self.kernel, [1, self.kernel_size[0], self.filters, c]),
+                                 (n, 1, outs[0], self.filters), (1,) + self.strides, [0, 0] + pads,
+                                 (1,) + self.dilation_rate)
+            y = ag.reshape(y, [n, outs[0], self.filters])
+        else:
+            y = conv2d_transpose(x, self.kernel, (n,) + tuple(outs) + (self.filters,), self.strides, pads,
+                                 self.dilation_rate)
         if self.bias is not None:
             y = ag.bias_add(y, self.bias)
         return self._pcn_activity(self.activation(y))
 
     def compute_output_shape(self, input_shape):
-        n, h, w, _ = input_shape
-        return (n, self._out(0, h), self._out(1, w), self.filters)
+        sp = input_shape[1:-1]
+        return (input_shape[0],) + tuple(self._out(i, a) for i, a in enumerate(sp)) + (self.filters,)
 
     def get_config(self):
         c = super().get_config()
@@ -152,7 +161,26 @@ class Conv2DTranspose(ActivityRegMixin, Layer):
         return self._pcn_activity_config(c)
 
 
+class Conv2DTranspose(_ConvTranspose):
+    """Transposed 2-D convolution ("deconvolution") over NHWC inputs; kernel
+    (kh, kw, filters, in_channels), bias (filters,). Output size per spatial axis:
+    'valid' (n-1)*s + max(k, s), 'same' n*s (output_padding changes both, as Keras)."""
+    _rank = 2
+
+
+class Conv1DTranspose(_ConvTranspose):
+    """Transposed 1-D convolution over (batch, steps, channels); kernel
+    (k, filters, in_channels), bias (filters,); output lengths as Conv2DTranspose."""
+    _rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
+                 dilation_rate=1, **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, output_padding, data_format, dilation_rate,
+                         **kwargs)
+
+
 Convolution2DTranspose = Conv2DTranspose
+Convolution1DTranspose = Conv1DTranspose
 
 
 class SeparableConv2D(ActivityRegMixin, Layer):
@@ -180,10 +208,7 @@ class SeparableConv2D(ActivityRegMixin, Layer):
         if isinstance(depth_multiplier, bool) or int(depth_multiplier) <= 0:
             raise ValueError("%s: depth_multiplier must be a positive integer, got %r"
                              % (_lname(self), depth_multiplier))
-        self.depth_multiplier = int(depth_multiplier)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError("%s: `strides > 1` not supported in conjunction with `dilation_rate > 1`, received "
-                             "strides=%s and dilation_rate=%s" % (_lname(self), self.strides, self.dilation_rate))
+        self.depth_multiplier = int(depth_multiplier)  # Keras accepts strides > 1 with dilation > 1 here
         no_constraints(self, depthwise_constraint=depthwise_constraint, pointwise_constraint=pointwise_constraint,
                        bias_constraint=bias_constraint)
         self.activation = activations.get(activation)
