@@ -98,6 +98,8 @@ CASES = [
     ("SeparableConv1D", (4, 3), dict(padding="same", depth_multiplier=2, activation="relu"), (2, 7, 3)),
     ("SeparableConv1D", (2, 3), dict(strides=2, use_bias=False), (2, 8, 2)),
     ("SeparableConv1D", (2, 3), dict(dilation_rate=2), (1, 8, 2)),
+    ("PReLU", (), {}, (2, 3, 4)),
+    ("PReLU", (), dict(shared_axes=[1, 2]), (2, 3, 4, 2)),
     ("Cropping2D", ((1, 2),), {}, (2, 4, 6, 2)),
     ("ZeroPadding1D", (2,), {}, (2, 3, 2)),
     ("UpSampling2D", ((3, 1),), dict(interpolation="bilinear"), (1, 2, 3, 2)),
@@ -339,3 +341,39 @@ def test_homl_ln_cell_matches_keras():
     assert abs(res[1][1] - res[0][1]) < 1e-4
     for a, b in zip(res[1][2], res[0][2]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("axis,shape", [(-1, (40, 3)), ((1, 2), (30, 2, 3)), (None, (25, 4))])
+def test_normalization_matches_keras(axis, shape):
+    rng = np.random.default_rng(11)
+    x = rng.normal(3, 2, shape).astype(np.float32)
+    kl, pl = keras.layers.Normalization(axis=axis), pk.layers.Normalization(axis=axis)
+    kl.adapt(x)
+    pl.adapt(x)
+    kw, pw = [_np(v) for v in kl.weights], pl.get_weights()
+    assert [v.name for v in kl.weights] == [v.name for v in pl.weights]
+    for a, b in zip(pw[:2], kw[:2]):
+        np.testing.assert_allclose(a.reshape(b.shape), b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(pl(x)), _np(kl(x)), rtol=1e-4, atol=1e-5)
+    # batched adapt (Keras's streaming merge; Keras's adapt needs tensorflow for iterables)
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return
+    kb, pb = keras.layers.Normalization(axis=axis), pk.layers.Normalization(axis=axis)
+    kb.adapt([x[:9], x[9:]])
+    pb.adapt([x[:9], x[9:]])
+    np.testing.assert_allclose(np.asarray(pb(x)), _np(kb(x)), rtol=1e-4, atol=1e-5)
+    kc, pc = kl.get_config(), pl.get_config()
+    assert set(kc) == set(pc)
+    for k in ("axis", "invert", "mean", "variance"):
+        assert pc[k] == kc[k], (k, pc[k], kc[k])
+
+
+def test_normalization_given_stats_matches_keras():
+    x = np.random.default_rng(2).normal(0, 1, (3, 2, 4)).astype(np.float32)
+    for kw in (dict(mean=0.5, variance=4.0), dict(mean=[1.0, 2.0, 3.0, 4.0], variance=[1.0, 4.0, 9.0, 0.0]),
+               dict(mean=[1.0, 2.0, 3.0, 4.0], variance=[1.0, 4.0, 9.0, 0.5], invert=True)):
+        kl, pl = keras.layers.Normalization(**kw), pk.layers.Normalization(**kw)
+        np.testing.assert_allclose(np.asarray(pl(x)), _np(kl(x)), rtol=1e-5, atol=1e-6)
+        assert pl.get_config()["mean"] == kl.get_config()["mean"]

@@ -386,6 +386,66 @@ def test_depthwise_and_separable_conv1d(rng, s, padding, dm, d):
     assert [v.shape for v in sep.weights] == [(3, 3, dm), (1, 3 * dm, 4), (4,)]
 
 
+@pytest.mark.parametrize("shared,shape", [(None, (2, 3, 4)), ([1], (2, 3, 4)), ([1, 2], (2, 3, 4, 2)), (None, (3, 5))])
+def test_prelu(rng, shared, shape):
+    layer = L.PReLU(shared_axes=shared)
+    x = rng.normal(0, 1, shape).astype(np.float32)
+    x[np.abs(x) < 1e-2] = 0.1  # away from the kink
+    _check_layer(layer, x, lambda v, w: np.maximum(v, 0) - w[0] * np.maximum(-v, 0), rng)
+    expect = list(shape[1:])
+    for a in shared or []:
+        expect[a - 1] = 1
+    assert layer.alpha.shape == tuple(expect)
+
+
+@pytest.mark.parametrize("axis,shape", [(-1, (40, 3)), ((1, 2), (30, 2, 3)), (None, (25, 4)), (1, (20, 3, 2))])
+def test_normalization_adapt(rng, axis, shape):
+    x = rng.normal(3, 2, shape).astype(np.float32)
+    layer = L.Normalization(axis=axis)
+    layer.adapt(x)
+    nd = len(shape)
+    keep = () if axis is None else tuple(sorted(a % nd for a in ((axis,) if isinstance(axis, int) else axis)))
+    red = tuple(d for d in range(nd) if d not in keep)
+    x64 = x.astype(np.float64)
+    mean, var = x64.mean(axis=red, keepdims=True), x64.var(axis=red, keepdims=True)
+    assert_close(layer(x), (x64 - mean) / np.sqrt(var), rtol=1e-4, atol=1e-5, what="Normalization")
+    # batches (Keras's streaming merge) give the same statistics as the whole array
+    l2 = L.Normalization(axis=axis)
+    l2.adapt([x[:7], x[7:]])
+    assert_close(l2.get_weights()[0], layer.get_weights()[0], rtol=1e-5, atol=1e-6, what="mean")
+    assert_close(l2.get_weights()[1], layer.get_weights()[1], rtol=1e-5, atol=1e-6, what="variance")
+    # differentiable w.r.t. the input: dy/dx = g / std
+    xe = ag.EagerTensor(x)
+    g = rng.normal(0, 1, shape)
+    with ag.GradientTape() as tape:
+        tape.watch(xe)
+        loss = ag.reduce("sum", ag.multiply(layer(xe), g.astype(np.float32)))
+    assert_close(tape.gradient(loss, xe).numpy(), g / np.sqrt(var), rtol=1e-4, atol=1e-5, what="dx")
+    assert layer.trainable_weights == []
+
+
+def test_normalization_given_stats_invert_and_save(tmp_path, rng):
+    x = rng.normal(0, 1, (4, 3)).astype(np.float32)
+    n = L.Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 0.0])
+    y = np.asarray(n(x))
+    assert_close(y, (x - [1, 2, 3]) / np.maximum(np.sqrt([4.0, 1.0, 0.0]), 1e-7), rtol=1e-6, atol=1e-6, what="y")
+    assert n.weights == []
+    inv = L.Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 0.25], invert=True)
+    assert_close(inv(x), x * np.sqrt([4.0, 1.0, 0.25]) + [1, 2, 3], rtol=1e-6, atol=1e-6, what="invert")
+    c = n.get_config()
+    assert (c["axis"], c["mean"], c["invert"]) == ((-1,), [1.0, 2.0, 3.0], False)
+    norm = L.Normalization()
+    norm.adapt(rng.normal(5, 3, (50, 3)).astype(np.float32))
+    model = keras.Sequential([keras.Input((3,)), norm, L.Dense(1)])
+    p = str(tmp_path / "n.keras")
+    model.save(p)
+    np.testing.assert_array_equal(keras.models.load_model(p).predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="bad_l"):
+        L.Normalization(mean=[1.0], name="bad_l")
+    with pytest.raises(ValueError, match="bad_l"):
+        L.Normalization(axis=3, name="bad_l").adapt(x)
+
+
 # --------------------------------------------------------------------------
 # noise / dropout / activity regularization
 # --------------------------------------------------------------------------
@@ -479,6 +539,8 @@ ALL = [
     (lambda: L.Conv1DTranspose(3, 3, strides=2, output_padding=1), (4, 2)),
     (lambda: L.DepthwiseConv1D(3, depth_multiplier=2, padding="same"), (5, 2)),
     (lambda: L.SeparableConv1D(3, 2, strides=2), (5, 2)),
+    (lambda: L.PReLU(shared_axes=[1]), (5, 2)),
+    (lambda: L.Normalization(mean=[1.0, 2.0], variance=[1.0, 4.0]), (5, 2)),
 ]
 
 

@@ -18,7 +18,7 @@ from .conv1d import (ActivityRegMixin, _lname, data_format_arg, init_ser, no_con
 
 __all__ = ["LayerNormalization", "UpSampling1D", "UpSampling2D", "Cropping1D", "Cropping2D", "ZeroPadding1D",
            "Permute", "RepeatVector", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-           "ActivityRegularization"]
+           "ActivityRegularization", "PReLU"]
 
 
 def _repeat(x, axis, r):
@@ -556,4 +556,55 @@ class ActivityRegularization(ActivityRegMixin, Layer):
     def get_config(self):
         c = super().get_config()
         c.update(l1=self.l1, l2=self.l2)
+        return c
+
+
+class PReLU(Layer):
+    """y = relu(x) - alpha * relu(-x) with a learned alpha of shape input_shape[1:]
+    (size 1 along `shared_axes`), as Keras."""
+    _pcn_int_input = False
+
+    def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        no_constraints(self, alpha_constraint=alpha_constraint)
+        self.alpha_initializer = initializers.get(alpha_initializer)
+        self.alpha_regularizer = reg_get(alpha_regularizer)
+        if shared_axes is None:
+            self.shared_axes = None
+        elif not isinstance(shared_axes, (list, tuple)):
+            self.shared_axes = [int(shared_axes)]
+        else:
+            self.shared_axes = [int(a) for a in shared_axes]
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        shape = list(input_shape[1:])
+        for i in self.shared_axes or []:
+            if not 1 <= i < len(input_shape):
+                raise ValueError("%s: shared_axes entry %d is not an axis of inputs of rank %d (valid: 1..%d)"
+                                 % (_lname(self), i, len(input_shape), len(input_shape) - 1))
+            shape[i - 1] = 1
+        if any(d is None for d in shape):
+            raise ValueError("%s: the non-shared axes of the input shape %s must be defined"
+                             % (_lname(self), input_shape))
+        self.alpha = self.add_weight(name="alpha", shape=tuple(shape), initializer=self.alpha_initializer,
+                                     regularizer=self.alpha_regularizer)
+        axes = {i: input_shape[i] for i in range(1, len(input_shape)) if i not in (self.shared_axes or [])}
+        self.input_spec = InputSpec(ndim=len(input_shape), axes=axes)
+        self.built = True
+
+    def call(self, inputs):
+        x = ag.as_eager(inputs)
+        pos = ag.activation(x, "relu")
+        neg = ag.activation(ag.negative(x), "relu")
+        return ag.subtract(pos, ag.multiply(self.alpha, neg))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(alpha_initializer=init_ser(self.alpha_initializer), alpha_regularizer=reg_ser(self.alpha_regularizer),
+                 alpha_constraint=None, shared_axes=self.shared_axes)
         return c
