@@ -331,6 +331,15 @@ class RNN(Layer):
                 self._step(x, self._zero_states(1, x.device), False)
         self.built = True
 
+    @property
+    def state_size(self):
+        return self.cell.state_size
+
+    def reset_state(self):
+        """stateful=False only: nothing is carried between calls."""
+
+    reset_states = reset_state
+
     def _zero_states(self, n, device):
         return [ag.EagerTensor(_C.zeros(n, s, device=device)) for s in _state_sizes(self.cell)]
 
