@@ -510,6 +510,19 @@ def test_activity_regularization_penalty_and_fit(rng):
     np.testing.assert_allclose(model.get_weights()[0], k - 0.1 * x64.T @ dy, rtol=1e-4, atol=1e-5)
 
 
+def test_activity_penalty_in_every_fit_step(rng):
+    """fit caches the (weight, regularizer) pairs after its first step; the activity penalty
+    must still be the current step's (lr=0: every epoch sees the same weights and loss)."""
+    x = rng.normal(0, 1, (6, 4, 2)).astype(np.float32)
+    t = rng.normal(0, 1, (6, 3, 1)).astype(np.float32)
+    model = keras.Sequential([keras.Input((4, 2)), L.Conv1D(1, 2, activity_regularizer=keras.regularizers.L1(0.3))])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")
+    h = model.fit(x, t, epochs=3, batch_size=6, verbose=0).history["loss"]
+    y = model.predict(x, verbose=0).astype(np.float64)
+    expect = ((y - t) ** 2).mean() + 0.3 * np.abs(y).sum() / 6
+    np.testing.assert_allclose(h, [expect] * 3, rtol=1e-5)
+
+
 def test_conv1d_activity_regularizer(rng):
     layer = L.Conv1D(2, 2, activity_regularizer="l2")
     x = rng.normal(0, 1, (3, 4, 2)).astype(np.float32)
