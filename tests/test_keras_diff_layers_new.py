@@ -413,3 +413,30 @@ def test_model_of_new_layers_trains_like_keras():
     np.testing.assert_allclose(hist[1], hist[0], rtol=2e-4)
     for a, b in zip(ps.get_weights(), ks.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("zero_out,back,seq", [(False, False, True), (True, False, True), (False, True, False),
+                                                (True, True, False), (True, True, True)])
+def test_rnn_mask_matches_keras(zero_out, back, seq):
+    rng = np.random.default_rng(13)
+    x = rng.normal(0, 1, (3, 5, 2)).astype(np.float32)
+    mask = np.array([[1, 1, 0, 1, 0], [0, 1, 1, 1, 1], [1, 0, 0, 0, 1]], bool)
+    kw = dict(return_sequences=seq, zero_output_for_mask=zero_out, go_backwards=back, return_state=True)
+    if BACKEND == "torch" and zero_out and back and seq:
+        pytest.skip("Keras's torch rnn applies the unflipped mask to go_backwards outputs")
+    kl, pl = keras.layers.RNN(keras.layers.LSTMCell(3), **kw), pk.layers.RNN(pk.layers.LSTMCell(3), **kw)
+    kl.build(x.shape)
+    pl(x)
+    pl.set_weights(kl.get_weights())
+    ko, po = kl(x, mask=mask), pl(x, mask=mask)
+    for a, b in zip(po, ko):
+        np.testing.assert_allclose(np.asarray(a), _np(b), rtol=1e-5, atol=1e-6)
+
+
+def test_global_average_pooling1d_mask_matches_keras():
+    x = np.random.default_rng(3).normal(0, 1, (2, 4, 3)).astype(np.float32)
+    mask = np.array([[1, 0, 1, 1], [0, 0, 1, 0]], bool)
+    for keep in (False, True):
+        k = keras.layers.GlobalAveragePooling1D(keepdims=keep)(x, mask=mask)
+        p = pk.layers.GlobalAveragePooling1D(keepdims=keep)(x, mask=mask)
+        np.testing.assert_allclose(np.asarray(p), _np(k), rtol=1e-6, atol=1e-6)

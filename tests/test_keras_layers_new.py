@@ -716,6 +716,40 @@ def test_rnn_cells(rng, cell, ckw, rkw):
     assert [v.name for v in layer.weights] == ["kernel", "recurrent_kernel", "bias"][:len(shapes)]
 
 
+@pytest.mark.parametrize("zero_out,back", [(False, False), (True, False), (False, True)])
+def test_rnn_mask(rng, zero_out, back):
+    """Masked steps keep the states and repeat the previous output (zeros before any step, or
+    zeros with zero_output_for_mask), as Keras's rnn loop."""
+    x = rng.normal(0, 1, (3, 5, 2)).astype(np.float32)
+    mask = np.array([[1, 1, 0, 1, 0], [0, 1, 1, 1, 1], [1, 0, 0, 0, 0]], bool)
+    layer = L.RNN(L.SimpleRNNCell(3), return_sequences=True, zero_output_for_mask=zero_out, go_backwards=back)
+    layer(x)
+    k, rk, b = [w.astype(np.float64) for w in layer.get_weights()]
+    h = np.zeros((3, 3))
+    prev = np.zeros((3, 3))
+    outs = []
+    for i in (range(4, -1, -1) if back else range(5)):
+        m = mask[:, i:i + 1]
+        hn = np.tanh(x[:, i] @ k + b + h @ rk)
+        h = np.where(m, hn, h)
+        prev = np.where(m, hn, prev)
+        outs.append(np.where(m, prev, 0) if zero_out else prev)
+    assert_close(layer(x, mask=mask), np.stack(outs, 1), rtol=1e-5, atol=1e-6, what="masked rnn")
+    last = L.RNN(layer.cell, return_state=True, zero_output_for_mask=zero_out, go_backwards=back)
+    y, hT = last(x, mask=mask)
+    assert_close(hT, h, rtol=1e-5, atol=1e-6, what="final state")
+
+
+def test_global_average_pooling1d_mask(rng):
+    x = rng.normal(0, 1, (2, 4, 3)).astype(np.float32)
+    mask = np.array([[1, 0, 1, 1], [0, 0, 1, 0]], bool)
+    for keep in (False, True):
+        y = L.GlobalAveragePooling1D(keepdims=keep)(x, mask=mask)
+        ref = (x * mask[..., None]).sum(1, keepdims=keep) / mask.sum(1).reshape((2, 1, 1) if keep else (2, 1))
+        assert_close(y, ref, rtol=1e-6, atol=1e-6, what="masked mean")
+    np.testing.assert_array_equal(L.GlobalMaxPooling1D()(x, mask=mask), x.max(1))
+
+
 def test_lstm_cell_unit_forget_bias():
     layer = L.RNN(L.LSTMCell(2))
     layer(np.zeros((1, 3, 2), np.float32))

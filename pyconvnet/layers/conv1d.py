@@ -489,13 +489,25 @@ class _GlobalPool1D(Layer):
         self.input_spec = InputSpec(ndim=3)
 
     def call(self, inputs, mask=None):
-        if mask is not None:
-            raise NotImplementedError("%s: masking (mask=...) is not supported" % _lname(self))
         x = ag.as_eager(inputs)
         n, t, c = x.shape
         if t == 0:
             raise ValueError("%s: the input has 0 steps" % _lname(self))
-        y = ag.global_pool(_to4(x), self._mode)
+        if mask is not None and self._mode == "avg":
+            # Keras: the mean over the unmasked steps, sum(x * m) / sum(m) (NaN for an all-masked row)
+            from .. import _C
+            import numpy as np
+            m = mask.numpy() if isinstance(mask, (ag.EagerTensor, _C.Tensor)) else np.asarray(mask)
+            if m.shape != (n, t):
+                raise ValueError("%s: mask must have shape (batch, steps) = %s, got %s" % (_lname(self), (n, t),
+                                                                                          m.shape))
+            m = (m != 0).astype(np.float32)
+            cnt = m.sum(1, keepdims=True)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w = (m / cnt)[:, :, None]
+            wt = ag.EagerTensor(_C.tensor(np.ascontiguousarray(w), device=x.device))
+            return ag.reduce("sum", ag.multiply(x, wt), [1], self.keepdims)
+        y = ag.global_pool(_to4(x), self._mode)  # GlobalMaxPooling1D ignores a mask, as Keras
         if self.keepdims:
             y = ag.reshape(y, [n, 1, c])
         return y

@@ -2,7 +2,9 @@
 StackedRNNCells: a Python loop over time steps of differentiable ag ops (so any
 user-defined cell with `state_size` and `call(inputs, states)` works, as in
 Keras). The fused whole-sequence kernels behind SimpleRNN/LSTM/GRU are faster;
-this path is for custom cells (e.g. layer-normalized cells).
+this path is for custom cells (e.g. layer-normalized cells). An explicit
+`mask` (batch, time) is honoured as Keras's rnn loop does (masked steps keep
+the states and repeat the previous output); stateful=True is not supported.
 
 Weights as Keras 3: kernel (in, k*units), recurrent_kernel (units, k*units),
 bias (k*units,) (GRU reset_after=True: (2, 3*units)); LSTM gates i, f, c, o;
@@ -351,9 +353,15 @@ class RNN(Layer):
         new = list(new) if isinstance(new, (list, tuple)) else [new]
         return ag.as_eager(out), [ag.as_eager(s) for s in new]
 
+    def _mask(self, mask, n, t, device):
+        """mask (N, T) bool/0-1 -> per-step (N, 1) float EagerTensors (constants)."""
+        m = mask.numpy() if isinstance(mask, (ag.EagerTensor, _C.Tensor)) else np.asarray(mask)
+        if m.shape != (n, t):
+            raise ValueError("%s: mask must have shape (batch, time) = %s, got %s" % (_lname(self), (n, t), m.shape))
+        m = (m != 0).astype(np.float32)
+        return [ag.EagerTensor(_C.tensor(np.ascontiguousarray(m[:, i:i + 1]), device=device)) for i in range(t)]
+
     def call(self, inputs, initial_state=None, mask=None, training=None):
-        if mask is not None:
-            raise NotImplementedError("%s: masking is not supported" % _lname(self))
         if isinstance(inputs, (list, tuple)):
             inputs, initial_state = inputs[0], list(inputs[1:]) or initial_state
         x = ag.as_eager(inputs)
@@ -373,11 +381,25 @@ class RNN(Layer):
                                                                                           (n, k)))
         if t == 0:
             raise ValueError("%s: the input has 0 time steps" % _lname(self))
+        masks = self._mask(mask, n, t, x.device) if mask is not None else None
         outs = []
-        out = None
+        out = prev = None
         for i in (range(t - 1, -1, -1) if self.go_backwards else range(t)):
             xt = ag.reshape(ag.slice_axis(x, 1, i, i + 1), [n, x.shape[2]])
-            out, states = self._step(xt, states, bool(training))
+            new_out, new_states = self._step(xt, states, bool(training))
+            if masks is None:
+                out, states = new_out, new_states
+            else:
+                # Keras: a masked step keeps the previous states and repeats the previous output
+                # (zeros before the first step; zeros at masked steps with zero_output_for_mask)
+                mt = masks[i]
+                if prev is None:
+                    prev = ag.multiply(new_out, 0.0)
+                out = ag.add(prev, ag.multiply(mt, ag.subtract(new_out, prev)))
+                states = [ag.add(s, ag.multiply(mt, ag.subtract(ns, s))) for s, ns in zip(states, new_states)]
+                prev = out
+                if self.zero_output_for_mask:
+                    out = ag.multiply(out, mt)
             if self.return_sequences:
                 outs.append(ag.reshape(out, [n, 1, out.shape[-1]]))
         y = ag.concat(outs, 1) if self.return_sequences else out
