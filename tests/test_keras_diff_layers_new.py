@@ -99,6 +99,12 @@ CASES = [
     ("SeparableConv1D", (2, 3), dict(strides=2, use_bias=False), (2, 8, 2)),
     ("SeparableConv1D", (2, 3), dict(dilation_rate=2), (1, 8, 2)),
     ("PReLU", (), {}, (2, 3, 4)),
+    ("Resizing", (4, 5), {}, (2, 7, 9, 3)),
+    ("Resizing", (9, 4), {}, (2, 3, 6, 2)),
+    ("Resizing", (9, 13), dict(interpolation="nearest"), (2, 4, 5, 1)),
+    ("Resizing", (4, 4), dict(crop_to_aspect_ratio=True), (2, 7, 10, 2)),
+    ("CenterCrop", (3, 4), {}, (2, 7, 9, 2)),
+    ("CenterCrop", (8, 4), {}, (2, 5, 9, 2)),
     ("PReLU", (), dict(shared_axes=[1, 2]), (2, 3, 4, 2)),
     ("Cropping2D", ((1, 2),), {}, (2, 4, 6, 2)),
     ("ZeroPadding1D", (2,), {}, (2, 3, 2)),
@@ -183,7 +189,8 @@ def test_matches_keras(case):
 
 NOISE = [("SpatialDropout1D", (0.3,), {}, (2, 4, 3)), ("SpatialDropout2D", (0.3,), {}, (2, 3, 4, 3)),
          ("GaussianNoise", (0.2,), dict(seed=1), (2, 4, 3)), ("GaussianDropout", (0.2,), {}, (2, 4)),
-         ("ActivityRegularization", (), dict(l1=0.01, l2=0.02), (2, 4))]
+         ("ActivityRegularization", (), dict(l1=0.01, l2=0.02), (2, 4)),
+         ("RandomFlip", ("horizontal",), dict(seed=3), (2, 3, 4, 2))]
 
 
 @pytest.mark.parametrize("case", NOISE, ids=lambda c: c[0])
@@ -192,7 +199,12 @@ def test_noise_layers_inference_and_config(case):
     x = np.random.default_rng(0).normal(0, 1, shape).astype(np.float32)
     kl = getattr(keras.layers, name)(*args, **kw)
     pl = getattr(pk.layers, name)(*args, **kw)
-    np.testing.assert_array_equal(np.asarray(pl(x)), _np(kl(x)))
+    np.testing.assert_array_equal(np.asarray(pl(x, training=False)), _np(kl(x, training=False)))
+    if name == "RandomFlip":  # a direct call defaults to training=True: not the identity in both
+        assert not np.array_equal(np.asarray(pl(np.repeat(x, 8, 0))), np.repeat(x, 8, 0))
+        assert not np.array_equal(_np(kl(np.repeat(x, 8, 0))), np.repeat(x, 8, 0))
+    else:
+        np.testing.assert_array_equal(np.asarray(pl(x)), _np(kl(x)))
     kc, pc = kl.get_config(), pl.get_config()
     assert set(kc) == set(pc)
     for k in kc:

@@ -446,6 +446,79 @@ def test_normalization_given_stats_invert_and_save(tmp_path, rng):
         L.Normalization(axis=3, name="bad_l").adapt(x)
 
 
+def ref_resize(x, th, tw, mode):
+    """Half-pixel-centre resize of (N, H, W, C) with scalar loops (bilinear / nearest)."""
+    n, h, w, c = x.shape
+
+    def src(o, n_in, n_out):
+        return (o + 0.5) * n_in / n_out - 0.5
+    y = np.zeros((n, th, tw, c))
+    for i in range(th):
+        for j in range(tw):
+            if mode == "nearest":
+                a = min(int(math.floor(src(i, h, th) + 0.5)), h - 1)
+                b = min(int(math.floor(src(j, w, tw) + 0.5)), w - 1)
+                y[:, i, j] = x[:, a, b]
+                continue
+            si, sj = max(src(i, h, th), 0), max(src(j, w, tw), 0)
+            a0, b0 = min(int(si), h - 1), min(int(sj), w - 1)
+            a1, b1 = min(a0 + 1, h - 1), min(b0 + 1, w - 1)
+            la, lb = si - a0, sj - b0
+            y[:, i, j] = ((1 - la) * (1 - lb) * x[:, a0, b0] + (1 - la) * lb * x[:, a0, b1]
+                          + la * (1 - lb) * x[:, a1, b0] + la * lb * x[:, a1, b1])
+    return y
+
+
+@pytest.mark.parametrize("th,tw,mode,crop,shape", [
+    (4, 5, "bilinear", False, (2, 7, 9, 3)), (9, 4, "bilinear", False, (1, 3, 6, 2)),
+    (4, 5, "nearest", False, (2, 7, 9, 1)), (9, 13, "nearest", False, (2, 4, 5, 1)),
+    (4, 4, "bilinear", True, (2, 7, 10, 2)), (3, 5, "bilinear", True, (7, 10, 2))])
+def test_resizing(rng, th, tw, mode, crop, shape):
+    x = rng.normal(0, 1, shape).astype(np.float32)
+    layer = L.Resizing(th, tw, interpolation=mode, crop_to_aspect_ratio=crop)
+
+    def ref(v, w):
+        b = v if v.ndim == 4 else v[None]
+        if crop:
+            h, wd = b.shape[1:3]
+            ch = max(min(h, int(wd * th / tw)), 1)
+            cw = max(min(wd, int(h * tw / th)), 1)
+            b = b[:, (h - ch) // 2:(h - ch) // 2 + ch, (wd - cw) // 2:(wd - cw) // 2 + cw]
+        y = ref_resize(b, th, tw, mode)
+        return y if v.ndim == 4 else y[0]
+    if len(shape) == 4:
+        _check_layer(layer, x, ref, rng)
+    else:
+        assert_close(layer(x), ref(x.astype(np.float64), []), rtol=1e-5, atol=1e-6, what="unbatched resize")
+
+
+def test_center_crop(rng):
+    x = rng.normal(0, 1, (2, 7, 9, 2)).astype(np.float32)
+    _check_layer(L.CenterCrop(3, 4), x, lambda v, w: v[:, 2:5, 2:6], rng)
+    # smaller than the target on one axis: aspect crop + bilinear resize, as Keras's smart_resize
+    x = rng.normal(0, 1, (2, 5, 9, 2)).astype(np.float32)
+    y = L.CenterCrop(8, 4)(x)
+    assert_close(y, ref_resize(x[:, :, 3:5].astype(np.float64), 8, 4, "bilinear"), rtol=1e-5, atol=1e-6,
+                 what="smart resize")
+
+
+@pytest.mark.parametrize("mode", ["horizontal", "vertical", "horizontal_and_vertical"])
+def test_random_flip(rng, mode):
+    x = rng.normal(0, 1, (16, 3, 4, 2)).astype(np.float32)
+    layer = L.RandomFlip(mode, seed=4)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    model = keras.Sequential([keras.Input((3, 4, 2)), layer])
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)  # inference inside a model
+    y = np.asarray(layer(x))  # a direct call defaults to training=True, as Keras
+    f = {"horizontal": x[:, :, ::-1], "vertical": x[:, ::-1], "horizontal_and_vertical": x[:, ::-1, ::-1]}[mode]
+    flipped = [np.array_equal(y[i], f[i]) for i in range(16)]
+    kept = [np.array_equal(y[i], x[i]) for i in range(16)]
+    assert all(a or b for a, b in zip(flipped, kept)) and 2 <= sum(flipped) <= 14
+    assert np.asarray(layer(x[0], training=True)).shape == x[0].shape  # one image
+    with pytest.raises(ValueError, match="bad_l"):
+        L.RandomFlip("diagonal", name="bad_l")
+
+
 # --------------------------------------------------------------------------
 # noise / dropout / activity regularization
 # --------------------------------------------------------------------------
@@ -554,6 +627,8 @@ ALL = [
     (lambda: L.SeparableConv1D(3, 2, strides=2), (5, 2)),
     (lambda: L.PReLU(shared_axes=[1]), (5, 2)),
     (lambda: L.Normalization(mean=[1.0, 2.0], variance=[1.0, 4.0]), (5, 2)),
+    (lambda: L.Resizing(3, 2, crop_to_aspect_ratio=True), (5, 6, 2)), (lambda: L.CenterCrop(2, 3), (5, 6, 2)),
+    (lambda: L.RandomFlip("vertical"), (5, 6, 2)),
 ]
 
 
@@ -563,13 +638,13 @@ def test_config_roundtrip_and_symbolic_shape(rng, make, shape):
     inp = keras.Input(shape)
     out = layer(inp)
     x = rng.normal(0, 1, (2,) + shape).astype(np.float32)
-    y = np.asarray(layer(x))
+    y = np.asarray(layer(x, training=False))
     assert tuple(out.shape[1:]) == y.shape[1:]
     c = layer.get_config()
     clone = type(layer).from_config(c)
-    clone(x)
+    clone(x, training=False)
     clone.set_weights(layer.get_weights())
-    np.testing.assert_array_equal(np.asarray(clone(x)), y)
+    np.testing.assert_array_equal(np.asarray(clone(x, training=False)), y)
     assert clone.get_config() == layer.get_config() or clone.get_config().keys() == c.keys()
 
 
@@ -623,6 +698,10 @@ def test_save_load_roundtrip(tmp_path, rng):
     (lambda: L.Conv2DTranspose(2, 3, strides=2, output_padding=2, name="bad_l"), ValueError),
     (lambda: L.Conv2DTranspose(2, 3, padding="causal", name="bad_l"), ValueError),
     (lambda: L.SeparableConv2D(2, 3, depth_multiplier=0, name="bad_l"), ValueError),
+    (lambda: L.Resizing(0, 3, name="bad_l"), ValueError),
+    (lambda: L.Resizing(3, 3, interpolation="bicubic", name="bad_l"), NotImplementedError),
+    (lambda: L.Resizing(3, 3, pad_to_aspect_ratio=True, name="bad_l"), NotImplementedError),
+    (lambda: L.CenterCrop(3, -1, name="bad_l"), ValueError),
 ])
 def test_bad_arguments(make, exc):
     with pytest.raises(exc, match="bad_l"):

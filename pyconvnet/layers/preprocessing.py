@@ -1,17 +1,26 @@
-"""keras.layers.Normalization: feature-wise standardization with statistics from
-`adapt(data)` (or given as mean/variance), as Keras 3:
-y = (x - mean) / max(sqrt(variance), 1e-7) (invert=True: x * max(...) + mean).
-adapt() is a one-off pass over the data and runs in NumPy (float64 accumulation
-for arrays, Keras's streaming merge for iterables of batches); the call runs on
-the kernels and is differentiable w.r.t. the input."""
+"""Preprocessing layers as Keras 3:
+
+- Normalization: feature-wise standardization with statistics from `adapt(data)`
+  (or given as mean/variance): y = (x - mean) / max(sqrt(variance), 1e-7)
+  (invert=True: x * max(...) + mean). adapt() is a one-off pass over the data and
+  runs in NumPy (float64 accumulation for arrays, Keras's streaming merge for
+  iterables of batches); the call runs on the kernels, differentiable in x.
+- Resizing, CenterCrop: NHWC image resizing as (H, W) interpolation matrices on
+  the GEMM (bilinear with half-pixel centres, nearest as torch 'nearest-exact' /
+  TF2), centre crops as slices; batched (N, H, W, C) or one image (H, W, C).
+- RandomFlip: in training, each image is flipped with probability 1/2 (one draw
+  per image serves both axes in 'horizontal_and_vertical', as Keras).
+"""
 import numpy as np
 
 from .. import _C
 from .. import autograd as ag
+from .. import utils
 from .base import Layer
-from .conv1d import _lname
+from .conv1d import _lname, data_format_arg
+from .extra import _bilinear_matrix, _resize_axis
 
-__all__ = ["Normalization"]
+__all__ = ["Normalization", "Resizing", "CenterCrop", "RandomFlip"]
 
 _EPS = 1e-7  # keras.backend.epsilon()
 
@@ -172,4 +181,187 @@ class Normalization(Layer):
         c = super().get_config()
         c.update(axis=self.axis, invert=self.invert, mean=np.array(self.input_mean).tolist(),
                  variance=np.array(self.input_variance).tolist())
+        return c
+
+
+def _nearest_matrix(n_in, n_out):
+    """(n_out, n_in) 0/1 rows: source floor((o + 0.5) * n_in / n_out), clamped."""
+    a = np.zeros((n_out, n_in), np.float64)
+    scale = n_in / n_out
+    for o in range(n_out):
+        a[o, min(int(np.floor((o + 0.5) * scale)), n_in - 1)] = 1.0
+    return a
+
+
+def _aspect_crop(h, w, th, tw):
+    """Keras's largest centred crop of (h, w) with the aspect ratio of (th, tw)."""
+    ch = max(min(h, int(float(w * th) / tw)), 1)
+    cw = max(min(w, int(float(h * tw) / th)), 1)
+    return int(float(h - ch) / 2), ch, int(float(w - cw) / 2), cw
+
+
+def _crop(x, top, h, left, w):
+    if (top, h) != (0, x.shape[1]):
+        x = ag.slice_axis(x, 1, top, top + h)
+    if (left, w) != (0, x.shape[2]):
+        x = ag.slice_axis(x, 2, left, left + w)
+    return x
+
+
+def _resize(x, th, tw, interpolation):
+    mk = _bilinear_matrix if interpolation == "bilinear" else _nearest_matrix
+    _, h, w, _ = x.shape
+    if h != th:
+        x = _resize_axis(x, 1, mk(h, th))
+    if w != tw:
+        x = _resize_axis(x, 2, mk(w, tw))
+    return x
+
+
+class _ImageLayer(Layer):
+    _pcn_int_input = False
+
+    def _batched(self, inputs, fn):
+        x = ag.as_eager(inputs)
+        if x.ndim == 3:
+            y = fn(ag.reshape(x, [1] + list(x.shape)))
+            return ag.reshape(y, list(y.shape[1:]))
+        if x.ndim != 4:
+            raise ValueError("%s: expected images (batch, height, width, channels) or (height, width, channels), "
+                             "got shape %s" % (_lname(self), x.shape))
+        return fn(x)
+
+    def _hw_args(self, height, width):
+        for what, v in (("height", height), ("width", width)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+                raise ValueError("%s: `%s` must be a positive integer, got %r" % (_lname(self), what, v))
+        return int(height), int(width)
+
+
+class Resizing(_ImageLayer):
+    """Resizes images to (height, width): interpolation 'bilinear' (default) or
+    'nearest'; crop_to_aspect_ratio takes Keras's centred crop first."""
+
+    def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
+                 pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, antialias=False, data_format=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format_arg(data_format, self)
+        self.height, self.width = self._hw_args(height, width)
+        if interpolation not in ("bilinear", "nearest"):
+            if interpolation in ("bicubic", "lanczos3", "lanczos5", "area"):
+                raise NotImplementedError("%s: interpolation=%r is not supported (use 'bilinear' or 'nearest')"
+                                          % (_lname(self), interpolation))
+            raise ValueError("%s: invalid interpolation %r" % (_lname(self), interpolation))
+        if pad_to_aspect_ratio:
+            raise NotImplementedError("%s: pad_to_aspect_ratio=True is not supported" % _lname(self))
+        if antialias:
+            raise NotImplementedError("%s: antialias=True is not supported" % _lname(self))
+        if crop_to_aspect_ratio and pad_to_aspect_ratio:
+            raise ValueError("%s: only one of crop_to_aspect_ratio and pad_to_aspect_ratio can be True"
+                             % _lname(self))
+        self.interpolation = interpolation
+        self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
+        self.pad_to_aspect_ratio = False
+        self.fill_mode, self.fill_value, self.antialias = fill_mode, float(fill_value), False
+
+    def call(self, inputs):
+        def fn(x):
+            if self.crop_to_aspect_ratio:
+                x = _crop(x, *_aspect_crop(x.shape[1], x.shape[2], self.height, self.width))
+            return _resize(x, self.height, self.width, self.interpolation)
+        return self._batched(inputs, fn)
+
+    def compute_output_shape(self, input_shape):
+        s = list(input_shape)
+        s[-3], s[-2] = self.height, self.width
+        return tuple(s)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(data_format=self.data_format, height=self.height, width=self.width,
+                 interpolation=self.interpolation, crop_to_aspect_ratio=self.crop_to_aspect_ratio,
+                 pad_to_aspect_ratio=False, fill_mode=self.fill_mode, fill_value=self.fill_value, antialias=False)
+        return c
+
+
+class CenterCrop(_ImageLayer):
+    """The centred (height, width) crop; an image smaller than that on either axis
+    is cropped to the target aspect ratio and resized (bilinear), as Keras."""
+
+    def __init__(self, height, width, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format_arg(data_format, self)
+        self.height, self.width = self._hw_args(height, width)
+
+    def call(self, inputs):
+        def fn(x):
+            h, w = x.shape[1], x.shape[2]
+            if h >= self.height and w >= self.width:
+                return _crop(x, (h - self.height) // 2, self.height, (w - self.width) // 2, self.width)
+            x = _crop(x, *_aspect_crop(h, w, self.height, self.width))
+            return _resize(x, self.height, self.width, "bilinear")
+        return self._batched(inputs, fn)
+
+    def compute_output_shape(self, input_shape):
+        s = list(input_shape)
+        s[-3], s[-2] = self.height, self.width
+        return tuple(s)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(data_format=self.data_format, height=self.height, width=self.width)
+        return c
+
+
+class RandomFlip(_ImageLayer):
+    """In training, flips each image left-right ('horizontal'), up-down
+    ('vertical') or both ('horizontal_and_vertical', default) with probability
+    1/2; identity in inference."""
+
+    def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format_arg(data_format, self)
+        if mode not in ("horizontal", "vertical", "horizontal_and_vertical"):
+            raise ValueError("%s: RandomFlip layer %s received an unknown mode argument %r; mode must be one of "
+                             "'horizontal', 'vertical', 'horizontal_and_vertical'" % (_lname(self), self.name, mode))
+        self.mode = mode
+        self.seed = seed
+        self._pcn_rng = np.random.default_rng(seed) if seed is not None else None
+
+    def __call__(self, *args, **kwargs):
+        # Keras 3: a direct eager call outside any model or fit/predict defaults to training=True
+        # for the random preprocessing layers (a model call passes its own training flag down)
+        from . import base
+        if "training" not in kwargs and len(base._TRAINING) == 1 and args and \
+                not any(isinstance(t, base.KerasTensor) for t in base._flatten(args[0])):
+            kwargs["training"] = True
+        return super().__call__(*args, **kwargs)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return ag.as_eager(inputs)
+
+        def fn(x):
+            n = x.shape[0]
+            rng = self._pcn_rng if self._pcn_rng is not None else np.random.default_rng(utils.next_seed())
+            flips = (rng.uniform(size=(n, 1, 1, 1)) <= 0.5).astype(np.float32)
+            m = ag.EagerTensor(_C.tensor(flips, device=x.device))
+            keep = ag.EagerTensor(_C.tensor(1.0 - flips, device=x.device))
+            y = x
+            for ax, on in ((2, self.mode in ("horizontal", "horizontal_and_vertical")),
+                           (1, self.mode in ("vertical", "horizontal_and_vertical"))):
+                if on and x.shape[ax] > 1:
+                    rev = np.eye(x.shape[ax])[::-1]
+                    # exact select: y*1 + f*0 or y*0 + f*1 (the reversal GEMM is exact too)
+                    y = ag.add(ag.multiply(y, keep), ag.multiply(_resize_axis(y, ax, rev), m))
+            return y
+        return self._batched(inputs, fn)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(data_format=self.data_format, seed=self.seed, mode=self.mode)
         return c

@@ -354,12 +354,14 @@ class RNN(Layer):
         return ag.as_eager(out), [ag.as_eager(s) for s in new]
 
     def _mask(self, mask, n, t, device):
-        """mask (N, T) bool/0-1 -> per-step (N, 1) float EagerTensors (constants)."""
+        """mask (N, T) bool/0-1 -> per step, (m, 1 - m) as (N, 1) float EagerTensors (constants)."""
         m = mask.numpy() if isinstance(mask, (ag.EagerTensor, _C.Tensor)) else np.asarray(mask)
         if m.shape != (n, t):
             raise ValueError("%s: mask must have shape (batch, time) = %s, got %s" % (_lname(self), (n, t), m.shape))
         m = (m != 0).astype(np.float32)
-        return [ag.EagerTensor(_C.tensor(np.ascontiguousarray(m[:, i:i + 1]), device=device)) for i in range(t)]
+        return [(ag.EagerTensor(_C.tensor(np.ascontiguousarray(m[:, i:i + 1]), device=device)),
+                 ag.EagerTensor(_C.tensor(np.ascontiguousarray(1.0 - m[:, i:i + 1]), device=device)))
+                for i in range(t)]
 
     def call(self, inputs, initial_state=None, mask=None, training=None):
         if isinstance(inputs, (list, tuple)):
@@ -392,11 +394,12 @@ class RNN(Layer):
             else:
                 # Keras: a masked step keeps the previous states and repeats the previous output
                 # (zeros before the first step; zeros at masked steps with zero_output_for_mask)
-                mt = masks[i]
+                mt, keep = masks[i]
                 if prev is None:
                     prev = ag.multiply(new_out, 0.0)
-                out = ag.add(prev, ag.multiply(mt, ag.subtract(new_out, prev)))
-                states = [ag.add(s, ag.multiply(mt, ag.subtract(ns, s))) for s, ns in zip(states, new_states)]
+                # exact select (m in {0, 1}): new*m + old*(1-m)
+                out = ag.add(ag.multiply(new_out, mt), ag.multiply(prev, keep))
+                states = [ag.add(ag.multiply(ns, mt), ag.multiply(s, keep)) for s, ns in zip(states, new_states)]
                 prev = out
                 if self.zero_output_for_mask:
                     out = ag.multiply(out, mt)
