@@ -628,7 +628,7 @@ ALL = [
     (lambda: L.PReLU(shared_axes=[1]), (5, 2)),
     (lambda: L.Normalization(mean=[1.0, 2.0], variance=[1.0, 4.0]), (5, 2)),
     (lambda: L.Resizing(3, 2, crop_to_aspect_ratio=True), (5, 6, 2)), (lambda: L.CenterCrop(2, 3), (5, 6, 2)),
-    (lambda: L.RandomFlip("vertical"), (5, 6, 2)),
+    (lambda: L.RandomFlip("vertical"), (5, 6, 2)), (lambda: L.Masking(0.5), (4, 3)),
 ]
 
 
@@ -827,6 +827,31 @@ def test_global_average_pooling1d_mask(rng):
         ref = (x * mask[..., None]).sum(1, keepdims=keep) / mask.sum(1).reshape((2, 1, 1) if keep else (2, 1))
         assert_close(y, ref, rtol=1e-6, atol=1e-6, what="masked mean")
     np.testing.assert_array_equal(L.GlobalMaxPooling1D()(x, mask=mask), x.max(1))
+
+
+def test_masking_feeds_rnn_and_pooling(rng):
+    x = rng.normal(0, 1, (3, 5, 2)).astype(np.float32)
+    x[0, 3:] = 0.0
+    x[1, 0] = 0.0
+    x[2, 2, 0] = 0.0  # one zero feature only: not masked
+    mask = (x != 0).any(-1)
+    layer = L.Masking()
+    xe = ag.EagerTensor(x)
+    y = layer(xe)
+    np.testing.assert_array_equal(y._keras_mask, mask)
+    np.testing.assert_array_equal(y.numpy(), x * mask[..., None])
+    rnn = L.RNN(L.LSTMCell(3), return_sequences=True)
+    model = keras.Sequential([keras.Input((5, 2)), layer, rnn, L.GlobalAveragePooling1D()])
+    seq = rnn(x, mask=mask)
+    expect = (np.asarray(seq) * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+    assert_close(model.predict(x, verbose=0), expect, rtol=1e-5, atol=1e-6, what="Masking -> RNN -> GAP")
+    assert_close(L.GlobalAveragePooling1D()(layer(xe)).numpy(), (x * mask[..., None]).sum(1) /
+                 mask.sum(1, keepdims=True), rtol=1e-6, atol=1e-6, what="Masking -> GAP")
+    with ag.GradientTape() as tape:  # the mask wrapper passes gradients through
+        tape.watch(xe)
+        loss = ag.reduce("sum", layer(xe))
+    np.testing.assert_array_equal(tape.gradient(loss, xe).numpy(), np.broadcast_to(mask[..., None], x.shape))
+    assert L.Masking(mask_value=-1.0).get_config()["mask_value"] == -1.0
 
 
 def test_lstm_cell_unit_forget_bias():

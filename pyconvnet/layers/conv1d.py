@@ -489,6 +489,8 @@ class _GlobalPool1D(Layer):
         self.input_spec = InputSpec(ndim=3)
 
     def call(self, inputs, mask=None):
+        if mask is None:  # Keras's implicit mask (a Masking layer's output)
+            mask = getattr(inputs, "_keras_mask", None)
         x = ag.as_eager(inputs)
         n, t, c = x.shape
         if t == 0:

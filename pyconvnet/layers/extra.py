@@ -18,7 +18,7 @@ from .conv1d import (ActivityRegMixin, _lname, data_format_arg, init_ser, no_con
 
 __all__ = ["LayerNormalization", "UpSampling1D", "UpSampling2D", "Cropping1D", "Cropping2D", "ZeroPadding1D",
            "Permute", "RepeatVector", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-           "ActivityRegularization", "PReLU"]
+           "ActivityRegularization", "PReLU", "Masking"]
 
 
 def _repeat(x, axis, r):
@@ -607,4 +607,48 @@ class PReLU(Layer):
         c = super().get_config()
         c.update(alpha_initializer=init_ser(self.alpha_initializer), alpha_regularizer=reg_ser(self.alpha_regularizer),
                  alpha_constraint=None, shared_axes=self.shared_axes)
+        return c
+
+
+class MaskedTensor(ag.EagerTensor):
+    """An EagerTensor carrying Keras's implicit mask `_keras_mask` (NumPy bool,
+    inputs.shape[:-1]): what Masking returns, read by the next layer (RNN
+    layers, GlobalAveragePooling1D) when no mask= is passed."""
+    __slots__ = ("_keras_mask",)
+
+
+def with_mask(y, mask):
+    """y as a MaskedTensor (an identity node on the tape) carrying `mask`."""
+    z = MaskedTensor(y.value)
+    z._keras_mask = mask
+    ag._record([y], [z], lambda g, n: (g,))
+    return z
+
+
+class Masking(Layer):
+    """Marks the time steps whose features all equal mask_value as masked:
+    outputs inputs * mask (masked steps zeroed) with the boolean mask (batch,
+    time) attached for the layer that consumes it (SimpleRNN/LSTM/GRU/RNN,
+    GlobalAveragePooling1D), as Keras. The mask reaches that next layer only:
+    pyconvnet does not carry it through other layers or into the loss."""
+    _pcn_int_input = False
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        x = ag.as_eager(inputs)
+        d = _C.unary("sign", _C.unary("abs", _C.binary_scalar("sub", x.value, self.mask_value)))
+        keep = _C.reduce("max", d, [x.ndim - 1], True)   # 1 where any feature differs, else 0
+        y = ag.multiply(x, ag.EagerTensor(keep))
+        return with_mask(y, np.asarray(keep.numpy())[..., 0] > 0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        c = super().get_config()
+        c["mask_value"] = self.mask_value
         return c

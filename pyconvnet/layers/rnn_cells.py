@@ -366,6 +366,8 @@ class RNN(Layer):
     def call(self, inputs, initial_state=None, mask=None, training=None):
         if isinstance(inputs, (list, tuple)):
             inputs, initial_state = inputs[0], list(inputs[1:]) or initial_state
+        if mask is None:  # Keras's implicit mask (a Masking layer's output)
+            mask = getattr(inputs, "_keras_mask", None)
         x = ag.as_eager(inputs)
         n, t, _ = x.shape
         sizes = _state_sizes(self.cell)
@@ -406,6 +408,10 @@ class RNN(Layer):
             if self.return_sequences:
                 outs.append(ag.reshape(out, [n, 1, out.shape[-1]]))
         y = ag.concat(outs, 1) if self.return_sequences else out
+        if mask is not None and self.return_sequences:  # Keras: the output sequence keeps the mask
+            from .extra import with_mask
+            m = mask.numpy() if isinstance(mask, (ag.EagerTensor, _C.Tensor)) else np.asarray(mask)
+            y = with_mask(y, m != 0)
         if self.return_state:
             return (y, *states)  # a tuple, as Keras 3
         return y
