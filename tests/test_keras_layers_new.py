@@ -278,6 +278,45 @@ def test_layer_normalization(rng, shape, axis, center, scale):
         assert layer.weights[0].shape == tuple(shape[a] for a in axes)
 
 
+@pytest.mark.parametrize("groups,axis,shape,center,scale", [
+    (2, -1, (2, 3, 4), True, True), (3, -1, (2, 2, 2, 6), True, False), (-1, -1, (2, 5, 3), False, True),
+    (2, 1, (2, 4, 3), True, True), (1, -1, (3, 4), True, True)])
+def test_group_normalization(rng, groups, axis, shape, center, scale):
+    layer = L.GroupNormalization(groups=groups, axis=axis, center=center, scale=scale)
+    x = rng.normal(0, 2, shape).astype(np.float32)
+
+    def ref(v, w):
+        w = list(w)
+        gamma = w.pop(0) if scale else None
+        beta = w.pop(0) if center else None
+        a = axis % v.ndim
+        c = v.shape[a]
+        g = c if groups == -1 else groups
+        vg = v.reshape(v.shape[:a] + (g, c // g) + v.shape[a + 1:])
+        red = tuple(i for i in range(1, v.ndim + 1) if i != a)
+        y = (vg - vg.mean(red, keepdims=True)) / np.sqrt(vg.var(red, keepdims=True) + 1e-3)
+        y = y.reshape(v.shape)
+        bs = [1] * v.ndim
+        bs[a] = c
+        if gamma is not None:
+            y = y * gamma.reshape(bs)
+        if beta is not None:
+            y = y + beta.reshape(bs)
+        return y
+    _check_layer(layer, x, ref, rng, rtol=2e-4, atol=2e-5)
+    with pytest.raises(ValueError, match="bad_l"):
+        L.GroupNormalization(groups=7, name="bad_l")(x)  # more groups than channels
+
+
+@pytest.mark.parametrize("axis,shape", [(-1, (3, 4)), ([1, 2], (2, 3, 4)), (1, (2, 3, 2))])
+def test_unit_normalization(rng, axis, shape):
+    x = rng.normal(0, 1, shape).astype(np.float32)
+    axes = tuple(axis) if isinstance(axis, list) else (axis,)
+    _check_layer(L.UnitNormalization(axis=axis), x,
+                 lambda v, w: v / np.sqrt((v ** 2).sum(axes, keepdims=True)), rng)
+    np.testing.assert_array_equal(L.UnitNormalization()(np.zeros((2, 3), np.float32)), 0)
+
+
 def test_layer_normalization_defaults():
     layer = L.LayerNormalization()
     c = layer.get_config()
@@ -629,6 +668,7 @@ ALL = [
     (lambda: L.Normalization(mean=[1.0, 2.0], variance=[1.0, 4.0]), (5, 2)),
     (lambda: L.Resizing(3, 2, crop_to_aspect_ratio=True), (5, 6, 2)), (lambda: L.CenterCrop(2, 3), (5, 6, 2)),
     (lambda: L.RandomFlip("vertical"), (5, 6, 2)), (lambda: L.Masking(0.5), (4, 3)),
+    (lambda: L.GroupNormalization(groups=2, epsilon=1e-4), (3, 4)), (lambda: L.UnitNormalization([1, 2]), (3, 4)),
 ]
 
 

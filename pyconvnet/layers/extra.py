@@ -18,7 +18,7 @@ from .conv1d import (ActivityRegMixin, _lname, data_format_arg, init_ser, no_con
 
 __all__ = ["LayerNormalization", "UpSampling1D", "UpSampling2D", "Cropping1D", "Cropping2D", "ZeroPadding1D",
            "Permute", "RepeatVector", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-           "ActivityRegularization", "PReLU", "Masking"]
+           "ActivityRegularization", "PReLU", "Masking", "GroupNormalization", "UnitNormalization"]
 
 
 def _repeat(x, axis, r):
@@ -161,6 +161,124 @@ class LayerNormalization(Layer):
                  rms_scaling=self.rms_scaling, beta_initializer=init_ser(self.beta_initializer),
                  gamma_initializer=init_ser(self.gamma_initializer), beta_regularizer=reg_ser(self.beta_regularizer),
                  gamma_regularizer=reg_ser(self.gamma_regularizer), beta_constraint=None, gamma_constraint=None)
+        return c
+
+
+class GroupNormalization(Layer):
+    """Splits the channels of `axis` into `groups` and normalizes each sample's
+    group over its channels and all non-batch axes:
+    y = (x - mean) / sqrt(var + epsilon) * gamma + beta (biased variance);
+    gamma, beta (C,). groups=-1 means one group per channel."""
+    _pcn_int_input = False
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        no_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or (groups <= 0 and groups != -1):
+            raise ValueError("%s: groups must be a positive integer or -1, got %r" % (_lname(self), groups))
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError("%s: axis must be an int, got %r" % (_lname(self), axis))
+        self.groups, self.axis = int(groups), int(axis)
+        self.epsilon = float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = reg_get(beta_regularizer)
+        self.gamma_regularizer = reg_get(gamma_regularizer)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        nd = len(input_shape)
+        if not -nd <= self.axis < nd:
+            raise ValueError("%s: axis %d is out of range for inputs of rank %d" % (_lname(self), self.axis, nd))
+        dim = input_shape[self.axis]
+        if dim is None:
+            raise ValueError("%s: axis %d of the input should have a defined dimension, got shape %s"
+                             % (_lname(self), self.axis, input_shape))
+        if self.groups == -1:
+            self.groups = dim
+        if dim < self.groups:
+            raise ValueError("%s: number of groups (%d) cannot be more than the number of channels (%d)"
+                             % (_lname(self), self.groups, dim))
+        if dim % self.groups:
+            raise ValueError("%s: number of groups (%d) must be a divisor of the number of channels (%d)"
+                             % (_lname(self), self.groups, dim))
+        self.gamma = self.add_weight(name="gamma", shape=(dim,), initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer) if self.scale else None
+        self.beta = self.add_weight(name="beta", shape=(dim,), initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer) if self.center else None
+        self.input_spec = InputSpec(ndim=nd, axes={self.axis: dim})
+        self.built = True
+
+    def call(self, inputs):
+        x = ag.as_eager(inputs)
+        shape = list(x.shape)
+        nd = len(shape)
+        a = self.axis % nd
+        g = self.groups
+        gshape = shape[:a] + [g, shape[a] // g] + shape[a + 1:]
+        xg = ag.reshape(x, gshape)
+        red = [i for i in range(1, nd + 1) if i != a]
+        mean = ag.reduce("mean", xg, red, True)
+        xc = ag.subtract(xg, mean)
+        var = ag.reduce("mean", ag.unary("square", xc), red, True)
+        y = ag.multiply(xc, ag.unary("rsqrt", ag.add(var, self.epsilon)))
+        bshape = [1] * (nd + 1)
+        bshape[a], bshape[a + 1] = g, shape[a] // g
+        if self.gamma is not None:
+            y = ag.multiply(y, ag.reshape(self.gamma, bshape))
+        if self.beta is not None:
+            y = ag.add(y, ag.reshape(self.beta, bshape))
+        return ag.reshape(y, shape)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(groups=self.groups, axis=self.axis, epsilon=self.epsilon, center=self.center, scale=self.scale,
+                 beta_initializer=init_ser(self.beta_initializer), gamma_initializer=init_ser(self.gamma_initializer),
+                 beta_regularizer=reg_ser(self.beta_regularizer), gamma_regularizer=reg_ser(self.gamma_regularizer),
+                 beta_constraint=None, gamma_constraint=None)
+        return c
+
+
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over `axis`: x * min(rsqrt(sum x^2), 1e12)."""
+    _pcn_int_input = False
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            self.axis = [int(a) for a in axis]
+        elif isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+            self.axis = int(axis)
+        else:
+            raise TypeError("%s: invalid value for `axis` argument: expected an int or a list/tuple of ints, "
+                            "received axis=%r" % (_lname(self), axis))
+        self.supports_masking = True
+
+    def _axes(self, nd):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if a >= nd or a < -nd:
+                raise ValueError("%s: axis %d is out of bounds for inputs of rank %d" % (_lname(self), a, nd))
+        return sorted(set(a % nd for a in axes))
+
+    def call(self, inputs):
+        x = ag.as_eager(inputs)
+        ss = ag.reduce("sum", ag.unary("square", x), self._axes(x.ndim), True)
+        return ag.multiply(x, ag.minimum(ag.unary("rsqrt", ss), 1e12))
+
+    def compute_output_shape(self, input_shape):
+        self._axes(len(input_shape))
+        return input_shape
+
+    def get_config(self):
+        c = super().get_config()
+        c["axis"] = self.axis
         return c
 
 
