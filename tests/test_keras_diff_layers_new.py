@@ -496,3 +496,38 @@ def test_masking_reaches_fused_rnn(cls):
     kl.build(x.shape)
     kl.set_weights(layer.get_weights())
     np.testing.assert_allclose(explicit, _np(kl(keras.layers.Masking()(x))), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [dict(padding="same", return_sequences=True), dict(strides=2, return_state=True),
+                                dict(dilation_rate=2, padding="same", go_backwards=True, use_bias=False)])
+def test_conv_lstm2d_matches_keras(kw):
+    rng = np.random.default_rng(23)
+    x = rng.normal(0, 1, (2, 3, 6, 5, 2)).astype(np.float32)
+    kl, pl = keras.layers.ConvLSTM2D(3, (3, 2), **kw), pk.layers.ConvLSTM2D(3, (3, 2), **kw)
+    kl.build(x.shape)
+    pl(x[:1])
+    assert [tuple(v.shape) for v in kl.weights] == [v.shape for v in pl.weights]
+    assert [v.name for v in kl.weights] == [v.name for v in pl.weights]
+    if kw.get("use_bias", True):
+        np.testing.assert_array_equal(pl.get_weights()[2], _np(kl.weights[2]))  # unit_forget_bias init
+    ws = [rng.normal(0, 0.4, w.shape).astype(np.float32) for w in pl.get_weights()]
+    kl.set_weights(ws)
+    pl.set_weights(ws)
+    if kw.get("return_state"):
+        ko, po = kl(x), pl(x)
+        assert len(ko) == len(po) == 3
+        for a, b in zip(po, ko):
+            np.testing.assert_allclose(np.asarray(a), _np(b), rtol=1e-4, atol=1e-5)
+        return
+    g = rng.normal(0, 1, _np(kl(x)).shape).astype(np.float32)
+    ky, kg = _keras_grads(kl, x, g)
+    py, pg = _pcn_grads(pl, x, g)
+    np.testing.assert_allclose(py, ky, rtol=1e-4, atol=1e-5)
+    for a, b in zip(pg, kg):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    kc, pc = kl.get_config(), pl.get_config()
+    assert set(kc) == set(pc), set(kc) ^ set(pc)
+    for k in kc:
+        if k not in ("name", "dtype") and not isinstance(kc[k], dict):
+            assert pc[k] == kc[k], (k, pc[k], kc[k])
+    assert tuple(pl.compute_output_shape((None,) + x.shape[1:])) == tuple(kl.compute_output_shape((None,) + x.shape[1:]))

@@ -985,6 +985,59 @@ def test_rnn_custom_cell_fit_save_load(tmp_path, rng):
     np.testing.assert_array_equal(m2.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+def ref_conv2d(x, w, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """Plain 2-D convolution, TF padding, (N, H, W, C) x (kh, kw, C, F)."""
+    n, h, wd, c = x.shape
+    kh, kw, _, f = w.shape
+    if padding == "same":
+        (pt, pb), (pl, pr) = _same_pads(h, kh, strides[0], dilation[0]), _same_pads(wd, kw, strides[1], dilation[1])
+    else:
+        pt = pb = pl = pr = 0
+    xp = np.zeros((n, h + pt + pb, wd + pl + pr, c))
+    xp[:, pt:pt + h, pl:pl + wd] = x
+    ho = (h + pt + pb - (kh - 1) * dilation[0] - 1) // strides[0] + 1
+    wo = (wd + pl + pr - (kw - 1) * dilation[1] - 1) // strides[1] + 1
+    y = np.zeros((n, ho, wo, f))
+    for i in range(ho):
+        for j in range(wo):
+            for a in range(kh):
+                for b in range(kw):
+                    y[:, i, j] += xp[:, i * strides[0] + a * dilation[0], j * strides[1] + b * dilation[1]] @ w[a, b]
+    return y
+
+
+@pytest.mark.parametrize("kw,seq", [(dict(padding="same"), True), (dict(strides=2), False),
+                                    (dict(dilation_rate=2, padding="same", go_backwards=True), True)])
+def test_conv_lstm2d(rng, kw, seq):
+    layer = L.ConvLSTM2D(2, (3, 2), return_sequences=seq, **kw)
+    x = rng.normal(0, 1, (2, 3, 5, 4, 2)).astype(np.float32)
+    pad = kw.get("padding", "valid")
+    st = (kw.get("strides", 1),) * 2
+    dl = (kw.get("dilation_rate", 1),) * 2
+
+    def ref(v, w):
+        k, rk, b = w
+        h = c = None
+        outs = []
+        for t in (range(2, -1, -1) if kw.get("go_backwards") else range(3)):
+            z = ref_conv2d(v[:, t], k, st, pad, dl) + b
+            if h is None:
+                h = np.zeros(z.shape[:3] + (2,))
+                c = np.zeros_like(h)
+            z = z + ref_conv2d(h, rk, (1, 1), "same")
+            i, f, o = _sig(z[..., :2]), _sig(z[..., 2:4]), _sig(z[..., 6:])
+            c = f * c + i * np.tanh(z[..., 4:6])
+            h = o * np.tanh(c)
+            outs.append(h)
+        return np.stack(outs, 1) if seq else h
+    _check_layer(layer, x, ref, rng, rtol=2e-4, atol=2e-5, sample=30)
+    assert [v.shape for v in layer.weights] == [(3, 2, 2, 8), (3, 2, 2, 8), (8,)]
+    clone = L.ConvLSTM2D.from_config(layer.get_config())
+    clone(x)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(np.asarray(clone(x)), np.asarray(layer(x)))
+
+
 def test_rnn_stacked_cells_and_config(rng):
     layer = L.RNN([L.SimpleRNNCell(3), L.GRUCell(2)], return_sequences=True)
     x = rng.normal(0, 1, (2, 4, 2)).astype(np.float32)

@@ -16,10 +16,11 @@ from .. import _C
 from .. import activations
 from .. import autograd as ag
 from .. import initializers
+from .. import utils
 from .base import Layer, InputSpec
 from .conv1d import _lname, act_ser, init_ser, no_constraints, reg_get, reg_ser
 
-__all__ = ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
+__all__ = ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "ConvLSTM2D"]
 
 
 def _cols(t, a, b):
@@ -313,22 +314,25 @@ class RNN(Layer):
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.stateful, self.unroll = bool(go_backwards), False, bool(unroll)
         self.zero_output_for_mask = bool(zero_output_for_mask)
-        self.input_spec = InputSpec(ndim=3)
+        self.input_spec = InputSpec(ndim=self._step_ndim + 2)
         self.supports_masking = True
+
+    _step_ndim = 1  # axes of one step's input after the batch (ConvLSTM2D: H, W, C)
 
     def build(self, input_shape):
         if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)):
             input_shape = input_shape[0]
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError("%s: expected inputs (batch, time, features) with known features, got shape %s"
-                             % (_lname(self), input_shape))
-        step = (input_shape[0], input_shape[-1])
+        if len(input_shape) != self._step_ndim + 2 or input_shape[-1] is None:
+            raise ValueError("%s: expected inputs (batch, time, %s) with known channels, got shape %s"
+                             % (_lname(self), "features" if self._step_ndim == 1 else "rows, cols, channels",
+                                input_shape))
+        step = (input_shape[0],) + tuple(input_shape[2:])
         if isinstance(self.cell, Layer) and not self.cell.built:
             self.cell._maybe_build([step])
         if isinstance(self.cell, Layer) and not self.cell.weights:
             # a custom cell may create its sub-layers' weights on its first call: run one step on zeros
             # so that the model has its weights (summary, set_weights, the optimizer) before training
-            x = ag.EagerTensor(_C.zeros(1, step[1], device=getattr(self, "_pcn_device", "cpu")))
+            x = ag.EagerTensor(_C.zeros(1, *step[1:], device=getattr(self, "_pcn_device", "cpu")))
             with ag.no_grad():
                 self._step(x, self._zero_states(1, x.device), False)
         self.built = True
@@ -343,6 +347,8 @@ class RNN(Layer):
     reset_states = reset_state
 
     def _zero_states(self, n, device):
+        if isinstance(self.cell, _ConvLSTMCell):  # spatial states: the cell knows their shape
+            return [ag.EagerTensor(_C.zeros(*s.shape, device=device)) for s in self.cell.get_initial_state(n)]
         return [ag.EagerTensor(_C.zeros(n, s, device=device)) for s in _state_sizes(self.cell)]
 
     def _step(self, x, states, training):
@@ -369,27 +375,28 @@ class RNN(Layer):
         if mask is None:  # Keras's implicit mask (a Masking layer's output)
             mask = getattr(inputs, "_keras_mask", None)
         x = ag.as_eager(inputs)
-        n, t, _ = x.shape
+        n, t = x.shape[:2]
         sizes = _state_sizes(self.cell)
+        zeros = self._zero_states(n, x.device)
         if initial_state is None:
-            states = self._zero_states(n, x.device)
+            states = zeros
         else:
             states = [ag.as_eager(s, x) for s in (initial_state if isinstance(initial_state, (list, tuple))
                                                   else [initial_state])]
             if len(states) != len(sizes):
                 raise ValueError("%s: expected %d initial state tensor(s), got %d"
                                  % (_lname(self), len(sizes), len(states)))
-            for s, k in zip(states, sizes):
-                if s.shape != (n, k):
+            for s, z in zip(states, zeros):
+                if s.shape != z.shape:
                     raise ValueError("%s: an initial state has shape %s, expected %s" % (_lname(self), s.shape,
-                                                                                          (n, k)))
+                                                                                          z.shape))
         if t == 0:
             raise ValueError("%s: the input has 0 time steps" % _lname(self))
         masks = self._mask(mask, n, t, x.device) if mask is not None else None
         outs = []
         out = prev = None
         for i in (range(t - 1, -1, -1) if self.go_backwards else range(t)):
-            xt = ag.reshape(ag.slice_axis(x, 1, i, i + 1), [n, x.shape[2]])
+            xt = ag.reshape(ag.slice_axis(x, 1, i, i + 1), [n] + list(x.shape[2:]))
             new_out, new_states = self._step(xt, states, bool(training))
             if masks is None:
                 out, states = new_out, new_states
@@ -397,6 +404,9 @@ class RNN(Layer):
                 # Keras: a masked step keeps the previous states and repeats the previous output
                 # (zeros before the first step; zeros at masked steps with zero_output_for_mask)
                 mt, keep = masks[i]
+                if new_out.ndim > 2:  # spatial outputs/states (ConvLSTM2D): (N, 1, 1, 1)
+                    mt = ag.reshape(mt, [n] + [1] * (new_out.ndim - 1))
+                    keep = ag.reshape(keep, [n] + [1] * (new_out.ndim - 1))
                 if prev is None:
                     prev = ag.multiply(new_out, 0.0)
                 # exact select (m in {0, 1}): new*m + old*(1-m)
@@ -406,7 +416,7 @@ class RNN(Layer):
                 if self.zero_output_for_mask:
                     out = ag.multiply(out, mt)
             if self.return_sequences:
-                outs.append(ag.reshape(out, [n, 1, out.shape[-1]]))
+                outs.append(ag.reshape(out, [n, 1] + list(out.shape[1:])))
         y = ag.concat(outs, 1) if self.return_sequences else out
         if mask is not None and self.return_sequences:  # Keras: the output sequence keeps the mask
             from .extra import with_mask
@@ -438,3 +448,144 @@ class RNN(Layer):
         config = dict(config)
         cell = _deserialize(config.pop("cell"), custom_objects)
         return cls(cell, **config)
+
+
+class _ConvLSTMCell(Layer):
+    """ConvLSTM2D's cell: the LSTM gates i, f, c, o from convolutions,
+    z = conv(x, kernel; strides, padding, dilation) + bias + conv(h, recurrent_kernel; 'same');
+    kernel (kh, kw, C, 4F), recurrent_kernel (kh, kw, F, 4F), bias (4F,)."""
+    _pcn_int_input = False
+
+    def __init__(self, filters, kernel_size, strides, padding, dilation_rate, activation, recurrent_activation,
+                 use_bias, kernel_initializer, recurrent_initializer, bias_initializer, unit_forget_bias,
+                 kernel_regularizer, recurrent_regularizer, bias_regularizer, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.strides = filters, kernel_size, strides
+        self.padding, self.dilation_rate = padding, dilation_rate
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias, self.unit_forget_bias = bool(use_bias), bool(unit_forget_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = reg_get(kernel_regularizer)
+        self.recurrent_regularizer = reg_get(recurrent_regularizer)
+        self.bias_regularizer = reg_get(bias_regularizer)
+        self.state_size = [filters, filters]
+
+    def build(self, input_shape):
+        _, h, w, c = input_shape
+        if h is None or w is None:
+            raise ValueError("%s: ConvLSTM layers only support static input shapes for the spatial dimensions, "
+                             "received input shape %s" % (_lname(self), input_shape))
+        from .conv1d import out_length
+        self.spatial_dims = (h, w)
+        self.out_hw = tuple(out_length(n, k, self.padding, s, d) for n, k, s, d in
+                            zip((h, w), self.kernel_size, self.strides, self.dilation_rate))
+        if min(self.out_hw) <= 0:
+            raise ValueError("%s: the kernel %s does not fit the input (%d, %d) with padding=%r"
+                             % (_lname(self), self.kernel_size, h, w, self.padding))
+        f = self.filters
+        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (c, 4 * f),
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=self.kernel_size + (f, 4 * f),
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer)
+        binit = _LstmForgetBias(f, self.bias_initializer) if self.unit_forget_bias else self.bias_initializer
+        self.bias = self.add_weight(name="bias", shape=(4 * f,), initializer=binit,
+                                    regularizer=self.bias_regularizer) if self.use_bias else None
+        self.built = True
+
+    def get_initial_state(self, batch_size=None):
+        return [np.zeros((batch_size,) + self.out_hw + (self.filters,), np.float32) for _ in range(2)]
+
+    def call(self, inputs, states, training=False):
+        h_prev, c_prev = [ag.as_eager(s) for s in states]
+        f = self.filters
+        z = ag.conv2d(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate, 1, "none")
+        z = ag.add(z, ag.conv2d(h_prev, self.recurrent_kernel, None, (1, 1), "same", (1, 1), 1, "none"))
+        ra = self.recurrent_activation
+
+        def gate(k):
+            return ag.slice_axis(z, 3, k * f, (k + 1) * f)
+        i, fg = ra(gate(0)), ra(gate(1))
+        c = ag.add(ag.multiply(fg, c_prev), ag.multiply(i, self.activation(gate(2))))
+        h = ag.multiply(ra(gate(3)), self.activation(c))
+        return h, [h, c]
+
+
+class ConvLSTM2D(RNN):
+    """Convolutional LSTM over (batch, time, rows, cols, channels): the LSTM's
+    matrix products are 2-D convolutions (input: strides/padding/dilation as
+    given; recurrent: 'same', stride 1). Weights kernel (kh, kw, C, 4F),
+    recurrent_kernel (kh, kw, F, 4F), bias (4F,) (unit_forget_bias), gates
+    i, f, c, o; outputs (N, T, H', W', F) with return_sequences else (N, H', W', F)."""
+    _step_ndim = 3
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, **kwargs):
+        from .conv1d import data_format_arg, ntuple, padding_arg
+        rnn_kw = {k: kwargs.pop(k) for k in ("unroll", "zero_output_for_mask") if k in kwargs}
+        Layer.__init__(self, **kwargs)  # name first, so that argument errors can name the layer
+        self.data_format = data_format_arg(data_format, self)
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError("%s: filters must be a positive integer, got %r" % (_lname(self), filters))
+        no_constraints(self, kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+                       bias_constraint=bias_constraint)
+        if activity_regularizer is not None:
+            raise NotImplementedError("%s: activity_regularizer is not supported" % _lname(self))
+        if dropout or recurrent_dropout:
+            raise NotImplementedError("%s: dropout/recurrent_dropout are not supported; use SpatialDropout3D-like "
+                                      "dropout outside the layer" % _lname(self))
+        cell = _ConvLSTMCell(int(filters), ntuple(kernel_size, 2, "kernel_size", self),
+                             ntuple(strides, 2, "strides", self), padding_arg(padding, self),
+                             ntuple(dilation_rate, 2, "dilation_rate", self), activation, recurrent_activation,
+                             use_bias, kernel_initializer, recurrent_initializer, bias_initializer, unit_forget_bias,
+                             kernel_regularizer, recurrent_regularizer, bias_regularizer,
+                             name=utils.unique_name("conv_lstm_cell"))
+        name = self.name
+        RNN.__init__(self, cell, return_sequences=return_sequences, return_state=return_state,
+                     go_backwards=go_backwards, stateful=stateful, name=name,
+                     trainable=kwargs.get("trainable", True), **rnn_kw)
+        self.seed = seed
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)):
+            input_shape = input_shape[0]
+        from .conv1d import out_length
+        c = self.cell
+        n, t, h, w, _ = input_shape
+        hw = tuple(out_length(a, k, c.padding, s, d) for a, k, s, d in
+                   zip((h, w), c.kernel_size, c.strides, c.dilation_rate))
+        y = (n, t) + hw + (c.filters,) if self.return_sequences else (n,) + hw + (c.filters,)
+        if self.return_state:
+            return [y, (n,) + hw + (c.filters,), (n,) + hw + (c.filters,)]
+        return y
+
+    def get_config(self):
+        c = Layer.get_config(self)
+        cell = self.cell
+        c.update(return_sequences=self.return_sequences, return_state=self.return_state,
+                 go_backwards=self.go_backwards, stateful=False, unroll=self.unroll,
+                 zero_output_for_mask=self.zero_output_for_mask, filters=cell.filters,
+                 kernel_size=cell.kernel_size, strides=cell.strides, padding=cell.padding,
+                 data_format=self.data_format, dilation_rate=cell.dilation_rate,
+                 activation=act_ser(cell.activation), recurrent_activation=act_ser(cell.recurrent_activation),
+                 use_bias=cell.use_bias, kernel_initializer=init_ser(cell.kernel_initializer),
+                 recurrent_initializer=init_ser(cell.recurrent_initializer),
+                 bias_initializer=init_ser(cell.bias_initializer), unit_forget_bias=cell.unit_forget_bias,
+                 kernel_regularizer=reg_ser(cell.kernel_regularizer),
+                 recurrent_regularizer=reg_ser(cell.recurrent_regularizer),
+                 bias_regularizer=reg_ser(cell.bias_regularizer), activity_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=self.seed)
+        return c
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)
