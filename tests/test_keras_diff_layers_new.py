@@ -530,4 +530,5 @@ def test_conv_lstm2d_matches_keras(kw):
     for k in kc:
         if k not in ("name", "dtype") and not isinstance(kc[k], dict):
             assert pc[k] == kc[k], (k, pc[k], kc[k])
-    assert tuple(pl.compute_output_shape((None,) + x.shape[1:])) == tuple(kl.compute_output_shape((None,) + x.shape[1:]))
+    shape = (None,) + x.shape[1:]
+    assert tuple(pl.compute_output_shape(shape)) == tuple(kl.compute_output_shape(shape))

@@ -1,19 +1,24 @@
 """1-D convolution and pooling layers over (batch, steps, channels), run as the
 2-D kernels on a (batch, 1, steps, channels) view: Conv1D (valid/same/causal,
-strides, dilation, groups), Max/AveragePooling1D, GlobalAverage/MaxPooling1D.
+strides, dilation, groups), DepthwiseConv1D, SeparableConv1D,
+Max/AveragePooling1D, GlobalAverage/MaxPooling1D.
 
 Shared helpers for the layers added alongside them (extra.py, transpose.py):
 argument normalization with errors that name the layer, regularizer
 (de)serialization, the activity-regularizer penalty, and a NotImplementedError
 for weight constraints (pyconvnet has no constraint machinery yet).
 """
+import numpy as np
+
+from .. import _C
 from .. import activations
 from .. import autograd as ag
 from .. import initializers
 from .. import regularizers
 from .base import Layer, InputSpec
 
-__all__ = ["Conv1D", "Convolution1D", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D",
+__all__ = ["Conv1D", "Convolution1D", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvolution1D",
+           "MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D",
            "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D"]
 
 
@@ -497,8 +502,6 @@ class _GlobalPool1D(Layer):
             raise ValueError("%s: the input has 0 steps" % _lname(self))
         if mask is not None and self._mode == "avg":
             # Keras: the mean over the unmasked steps, sum(x * m) / sum(m) (NaN for an all-masked row)
-            from .. import _C
-            import numpy as np
             m = mask.numpy() if isinstance(mask, (ag.EagerTensor, _C.Tensor)) else np.asarray(mask)
             if m.shape != (n, t):
                 raise ValueError("%s: mask must have shape (batch, steps) = %s, got %s" % (_lname(self), (n, t),

@@ -1,7 +1,8 @@
 """Layers composed from the differentiable ops of pyconvnet.autograd (no kernels
-of their own): LayerNormalization, UpSampling1D/2D, Cropping1D/2D,
-ZeroPadding1D, Permute, RepeatVector, SpatialDropout1D/2D, GaussianNoise,
-GaussianDropout, ActivityRegularization. Shapes are channels-last, as Keras.
+of their own): LayerNormalization, GroupNormalization, UnitNormalization,
+UpSampling1D/2D, Cropping1D/2D, ZeroPadding1D, Permute, RepeatVector,
+SpatialDropout1D/2D, GaussianNoise, GaussianDropout, ActivityRegularization,
+PReLU, Masking. Shapes are channels-last, as Keras.
 """
 import math
 

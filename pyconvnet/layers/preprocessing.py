@@ -26,12 +26,10 @@ _EPS = 1e-7  # keras.backend.epsilon()
 
 
 def _to_numpy(b):
-    if isinstance(b, (tuple, list)) and b and not np.isscalar(b[0]) and np.ndim(b[0]) > 0 and len(b) in (1, 2, 3) \
-            and not isinstance(b, list):
-        b = b[0]  # (x, y) / (x, y, w) batches: adapt uses x
-    if isinstance(b, ag.EagerTensor):
-        b = b.numpy()
-    elif isinstance(b, _C.Tensor):
+    """A batch (array, tensor, or an (x, y[, w]) tuple whose x is used) as NumPy."""
+    if isinstance(b, tuple):
+        b = b[0]
+    if isinstance(b, (ag.EagerTensor, _C.Tensor)):
         b = b.numpy()
     return np.asarray(b)
 
@@ -113,7 +111,6 @@ class Normalization(Layer):
             shape = arr.shape
         elif hasattr(data, "__getitem__") and hasattr(data, "__len__") and hasattr(data, "on_epoch_end"):
             batches = (data[i] for i in range(len(data)))  # a PyDataset
-            first = None
         elif hasattr(data, "__iter__"):
             batches = iter(data)
         else:
@@ -123,7 +120,7 @@ class Normalization(Layer):
             first = next(batches, None)
             if first is None:
                 raise ValueError("%s: adapt() received an empty iterable (no batches)" % _lname(self))
-            first = _to_numpy(first[0] if isinstance(first, tuple) else first)
+            first = _to_numpy(first)
             shape = first.shape
         if not self.built:
             self.build(shape)
@@ -155,7 +152,7 @@ class Normalization(Layer):
                 var = (var + (mean - nm) ** 2) * (1 - w) + (bv + (bm - nm) ** 2) * w
                 mean = nm
                 nxt = next(batches, None)
-                b = None if nxt is None else _to_numpy(nxt[0] if isinstance(nxt, tuple) else nxt)
+                b = None if nxt is None else _to_numpy(nxt)
         self.adapt_mean.assign(np.asarray(mean, np.float32).reshape(self.adapt_mean.shape))
         self.adapt_variance.assign(np.asarray(var, np.float32).reshape(self.adapt_variance.shape))
 
