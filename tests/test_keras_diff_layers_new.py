@@ -195,7 +195,8 @@ def test_matches_keras(case):
 NOISE = [("SpatialDropout1D", (0.3,), {}, (2, 4, 3)), ("SpatialDropout2D", (0.3,), {}, (2, 3, 4, 3)),
          ("GaussianNoise", (0.2,), dict(seed=1), (2, 4, 3)), ("GaussianDropout", (0.2,), {}, (2, 4)),
          ("ActivityRegularization", (), dict(l1=0.01, l2=0.02), (2, 4)),
-         ("RandomFlip", ("horizontal",), dict(seed=3), (2, 3, 4, 2))]
+         ("RandomFlip", ("horizontal",), dict(seed=3), (2, 3, 4, 2)),
+         ("AlphaDropout", (0.2,), dict(noise_shape=(None, 1, 3)), (2, 4, 3))]
 
 
 @pytest.mark.parametrize("case", NOISE, ids=lambda c: c[0])
@@ -532,3 +533,11 @@ def test_conv_lstm2d_matches_keras(kw):
             assert pc[k] == kc[k], (k, pc[k], kc[k])
     shape = (None,) + x.shape[1:]
     assert tuple(pl.compute_output_shape(shape)) == tuple(kl.compute_output_shape(shape))
+
+
+def test_alpha_dropout_values_match_keras():
+    """On zeros, a training call outputs b (kept) or a*alpha' + b (dropped): the same two values."""
+    z = np.zeros((64, 32), np.float32)
+    k = np.unique(np.round(_np(keras.layers.AlphaDropout(0.3, seed=1)(z, training=True)), 6))
+    p = np.unique(np.round(np.asarray(pk.layers.AlphaDropout(0.3, seed=1)(z, training=True)), 6))
+    np.testing.assert_allclose(p, k, rtol=1e-5)

@@ -599,6 +599,26 @@ def test_gaussian_noise_and_dropout():
     np.testing.assert_allclose(tape.gradient(loss, xe).numpy(), np.asarray(out) / 2.0, rtol=1e-6)
 
 
+def test_alpha_dropout():
+    x = np.random.default_rng(5).normal(0, 1, (400, 50)).astype(np.float32)
+    layer = L.AlphaDropout(0.2, seed=2)
+    np.testing.assert_array_equal(layer(x), x)
+    y = np.asarray(layer(x, training=True)).astype(np.float64)
+    ap = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+    a = ((1 - 0.2) * (1 + 0.2 * ap ** 2)) ** -0.5
+    b = -a * ap * 0.2
+    kept = np.isclose(y, a * x + b, rtol=1e-5, atol=1e-6)
+    dropped = np.isclose(y, a * ap + b, rtol=1e-5, atol=1e-6)
+    assert np.all(kept | dropped) and abs(dropped.mean() - 0.2) < 0.01
+    assert abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02  # self-normalizing: mean 0, variance 1 kept
+    ys = np.asarray(L.AlphaDropout(0.5, noise_shape=(None, 1), seed=1)(x[:8], training=True))
+    a5 = ((1 - 0.5) * (1 + 0.5 * ap ** 2)) ** -0.5
+    d = np.isclose(ys, a5 * ap * 0.5, rtol=1e-5)  # a*alpha' + b for a dropped unit, rate 0.5
+    assert all(r.all() or not r.any() for r in d)  # one draw per row
+    with pytest.raises(ValueError, match="bad_l"):
+        L.AlphaDropout(1.5, name="bad_l")
+
+
 def test_activity_regularization_penalty_and_fit(rng):
     layer = L.ActivityRegularization(l1=0.1, l2=0.2)
     x = rng.normal(0, 1, (4, 3)).astype(np.float32)
@@ -658,6 +678,7 @@ ALL = [
     (lambda: L.ZeroPadding1D((2, 1)), (4, 3)), (lambda: L.Permute((2, 1)), (4, 3)),
     (lambda: L.SpatialDropout1D(0.3), (4, 3)), (lambda: L.SpatialDropout2D(0.3), (4, 4, 3)),
     (lambda: L.GaussianNoise(0.1), (4, 3)), (lambda: L.GaussianDropout(0.1), (4, 3)),
+    (lambda: L.AlphaDropout(0.1, noise_shape=(None, 1, 3)), (4, 3)),
     (lambda: L.ActivityRegularization(0.01, 0.02), (4, 3)),
     (lambda: L.Conv2DTranspose(3, 3, strides=2, padding="same"), (4, 3, 2)),
     (lambda: L.SeparableConv2D(3, 3, padding="same", depth_multiplier=2), (4, 5, 2)),

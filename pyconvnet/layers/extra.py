@@ -19,7 +19,7 @@ from .conv1d import (ActivityRegMixin, _lname, data_format_arg, init_ser, no_con
 
 __all__ = ["LayerNormalization", "UpSampling1D", "UpSampling2D", "Cropping1D", "Cropping2D", "ZeroPadding1D",
            "Permute", "RepeatVector", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-           "ActivityRegularization", "PReLU", "Masking", "GroupNormalization", "UnitNormalization"]
+           "ActivityRegularization", "PReLU", "Masking", "GroupNormalization", "UnitNormalization", "AlphaDropout"]
 
 
 def _repeat(x, axis, r):
@@ -650,6 +650,44 @@ class GaussianDropout(_Seeded):
     def get_config(self):
         c = super().get_config()
         c.update(rate=self.rate, seed=self.seed)
+        return c
+
+
+class AlphaDropout(_Seeded):
+    """Dropout for SELU networks (keeps mean and variance): in training, dropped
+    units are set to alpha' = -scale*alpha of SELU, then y = a*x + b with
+    a = ((1-rate)(1+rate*alpha'^2))^-1/2, b = -a*alpha'*rate; identity in
+    inference. noise_shape: None entries take the input's size (broadcast draws)."""
+    _ALPHA_P = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = _rate_arg(rate, "rate", self)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self._pcn_init_seed(seed)
+        self.supports_masking = True
+
+    def call(self, inputs, training=False):
+        x = ag.as_eager(inputs)
+        if not training or self.rate <= 0:
+            return x
+        shape = x.shape if self.noise_shape is None else tuple(
+            x.shape[i] if v is None else int(v) for i, v in enumerate(self.noise_shape))
+        if len(shape) != x.ndim:
+            raise ValueError("%s: noise_shape %s does not match inputs of rank %d" % (_lname(self), self.noise_shape,
+                                                                                   x.ndim))
+        rng = self._pcn_rng if self._pcn_rng is not None else np.random.default_rng(utils.next_seed())
+        kept = (rng.uniform(size=shape) >= self.rate).astype(np.float32)
+        ap = self._ALPHA_P
+        a = ((1 - self.rate) * (1 + self.rate * ap ** 2)) ** -0.5
+        b = -a * ap * self.rate
+        k = ag.EagerTensor(_C.tensor(kept * np.float32(a), device=x.device))            # a * kept
+        c = ag.EagerTensor(_C.tensor((ap * (1 - kept) * a + b).astype(np.float32), device=x.device))
+        return ag.add(ag.multiply(x, k), c)  # a * (x*kept + alpha'*(1-kept)) + b
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(rate=self.rate, seed=self.seed, noise_shape=self.noise_shape)
         return c
 
 
