@@ -541,3 +541,35 @@ def test_alpha_dropout_values_match_keras():
     k = np.unique(np.round(_np(keras.layers.AlphaDropout(0.3, seed=1)(z, training=True)), 6))
     p = np.unique(np.round(np.asarray(pk.layers.AlphaDropout(0.3, seed=1)(z, training=True)), 6))
     np.testing.assert_allclose(p, k, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cls,kw", [("Attention", {}), ("Attention", dict(use_scale=True)),
+                                    ("Attention", dict(score_mode="concat", use_scale=True)),
+                                    ("AdditiveAttention", {}), ("AdditiveAttention", dict(use_scale=False))])
+def test_attention_matches_keras(cls, kw):
+    rng = np.random.default_rng(29)
+    q = rng.normal(0, 1, (2, 3, 4)).astype(np.float32)
+    v = rng.normal(0, 1, (2, 5, 4)).astype(np.float32)
+    k = rng.normal(0, 1, (2, 5, 4)).astype(np.float32)
+    qm = np.array([[1, 1, 0], [1, 0, 1]], bool)
+    vm = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 1]], bool)
+    for ins, ckw in (([q, v], {}), ([q, v, k], dict(mask=[qm, vm])),
+                     ([q, v], dict(use_causal_mask=True, return_attention_scores=True))):
+        kl, pl = getattr(keras.layers, cls)(**kw), getattr(pk.layers, cls)(**kw)
+        kl(ins, **ckw)
+        pl(ins, **ckw)
+        assert [v_.name for v_ in kl.weights] == [v_.name for v_ in pl.weights]
+        # pyconvnet stores Keras's scalar weights as (1,) (Layer.add_weight turns () into (1,))
+        ws = [rng.normal(0.5, 0.3, tuple(w.shape)).astype(np.float32) for w in kl.weights]
+        kl.set_weights(ws)
+        pl.set_weights([w.reshape(p.shape) for w, p in zip(ws, pl.weights)])
+        ko, po = kl(ins, **ckw), pl(ins, **ckw)
+        ko = ko if isinstance(ko, tuple) else (ko,)
+        po = po if isinstance(po, tuple) else (po,)
+        for a, b in zip(po, ko):
+            np.testing.assert_allclose(np.asarray(a), _np(b), rtol=1e-5, atol=1e-6)
+        kc, pc = kl.get_config(), pl.get_config()
+        assert set(kc) == set(pc)
+        for key in kc:
+            if key not in ("name", "dtype"):
+                assert pc[key] == kc[key], (key, pc[key], kc[key])

@@ -666,6 +666,92 @@ def test_conv1d_activity_regularizer(rng):
 
 
 # --------------------------------------------------------------------------
+# Attention / AdditiveAttention
+# --------------------------------------------------------------------------
+def ref_attention(q, v, k, mode, scale=None, csw=None, q_mask=None, v_mask=None, causal=False):
+    if mode == "dot":
+        s = np.einsum("nqd,nkd->nqk", q, k) * (1.0 if scale is None else scale)
+    elif mode == "concat":
+        s = csw * np.tanh((1.0 if scale is None else scale) * (q[:, :, None] + k[:, None])).sum(-1)
+    else:  # additive
+        s = ((1.0 if scale is None else scale) * np.tanh(q[:, :, None] + k[:, None])).sum(-1)
+    keep = np.ones(s.shape, bool)
+    if v_mask is not None:
+        keep &= v_mask[:, None, :]
+    if causal:
+        keep &= np.tril(np.ones(s.shape[1:], bool))[None]
+    s = np.where(keep, s, s - 1e9)
+    w = np.exp(s - s.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    out = w @ v
+    if q_mask is not None:
+        out = out * q_mask[..., None]
+    return out
+
+
+@pytest.mark.parametrize("cls,kw,mode", [(L.Attention, {}, "dot"), (L.Attention, dict(use_scale=True), "dot"),
+                                         (L.Attention, dict(score_mode="concat", use_scale=True), "concat"),
+                                         (L.AdditiveAttention, {}, "add"),
+                                         (L.AdditiveAttention, dict(use_scale=False), "add")])
+@pytest.mark.parametrize("variant", ["plain", "key+masks", "causal"])
+def test_attention(rng, cls, kw, mode, variant):
+    q = rng.normal(0, 1, (2, 3, 4)).astype(np.float32)
+    v = rng.normal(0, 1, (2, 5, 4)).astype(np.float32)
+    k = rng.normal(0, 1, (2, 5, 4)).astype(np.float32)
+    qm = np.array([[1, 1, 0], [1, 0, 1]], bool)
+    vm = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 1]], bool)
+    layer = cls(**kw)
+    ins = [q, v, k] if variant == "key+masks" else [q, v]
+    ckw = dict(mask=[qm, vm]) if variant == "key+masks" else (dict(use_causal_mask=True) if variant == "causal" else {})
+    layer(ins, **ckw)
+    ws = [rng.normal(0.5, 0.3, w.shape).astype(np.float32) for w in layer.get_weights()]
+    layer.set_weights(ws)
+    names = [w.name for w in layer.weights]
+    w64 = dict(zip(names, [w.astype(np.float64) for w in ws]))
+
+    def ref(arrs, wd):
+        kk = arrs[2] if len(arrs) > 2 else arrs[1]
+        return ref_attention(arrs[0], arrs[1], kk, mode, wd.get("scale"), wd.get("concat_score_weight"),
+                             qm if variant == "key+masks" else None, vm if variant == "key+masks" else None,
+                             variant == "causal")
+    x64 = [a.astype(np.float64) for a in ins]
+    assert_close(layer(ins, **ckw), ref(x64, w64), rtol=1e-4, atol=1e-5, what="attention forward")
+    es = [ag.EagerTensor(a) for a in ins]
+    g = rng.normal(0, 1, (2, 3, 4))
+    with ag.GradientTape() as tape:
+        for e in es:
+            tape.watch(e)
+        loss = ag.reduce("sum", ag.multiply(layer(es, **ckw), g.astype(np.float32)))
+    grads = tape.gradient(loss, es + layer.trainable_weights)
+    for i in range(len(ins)):
+        def f(a, i=i):
+            arrs = list(x64)
+            arrs[i] = a
+            return ref(arrs, w64)
+        assert_grad_close(grads[i].numpy(), numeric_grad(f, x64[i], g), what="d input %d" % i)
+    for j, name in enumerate(names):
+        def fw(a, name=name):
+            return ref(x64, dict(w64, **{name: a}))
+        assert_grad_close(grads[len(ins) + j].numpy(), numeric_grad(fw, w64[name], g), what="d " + name)
+
+
+def test_attention_scores_symbolic_and_errors(rng):
+    q, v = keras.Input((3, 4)), keras.Input((5, 4))
+    out, sc = L.Attention()([q, v], return_attention_scores=True)
+    assert tuple(out.shape) == (None, 3, 4) and tuple(sc.shape) == (None, 3, 5)
+    a = rng.normal(0, 1, (2, 3, 4)).astype(np.float32)
+    o, w = L.Attention()([a, a], return_attention_scores=True)
+    np.testing.assert_allclose(np.asarray(w).sum(-1), 1, rtol=1e-6)
+    with pytest.raises(ValueError, match="bad_l"):
+        L.Attention(score_mode="general", name="bad_l")
+    with pytest.raises(ValueError, match="bad_l"):
+        L.Attention(name="bad_l")(a)
+    with pytest.raises(ValueError, match="bad_l"):
+        L.Attention(name="bad_l")([a, a], mask=[None, np.ones((2, 4), bool)])
+    assert "score_mode" not in L.AdditiveAttention().get_config()
+
+
+# --------------------------------------------------------------------------
 # configs, symbolic shapes, saving
 # --------------------------------------------------------------------------
 ALL = [
