@@ -573,3 +573,33 @@ def test_attention_matches_keras(cls, kw):
         for key in kc:
             if key not in ("name", "dtype"):
                 assert pc[key] == kc[key], (key, pc[key], kc[key])
+
+
+@pytest.mark.parametrize("kw", [dict(num_heads=2, key_dim=3), dict(num_heads=3, key_dim=2, value_dim=4, output_shape=6),
+                                dict(num_heads=1, key_dim=4, use_bias=False)])
+def test_multi_head_attention_matches_keras(kw):
+    rng = np.random.default_rng(31)
+    q = rng.normal(0, 1, (2, 4, 5)).astype(np.float32)
+    v = rng.normal(0, 1, (2, 6, 7)).astype(np.float32)
+    k = rng.normal(0, 1, (2, 6, 3)).astype(np.float32)
+    vm = np.array([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0]], bool)
+    for args, ckw in (((q, v), {}), ((q, v, k), dict(value_mask=vm)),
+                      ((q, v), dict(use_causal_mask=True, return_attention_scores=True))):
+        kl, pl = keras.layers.MultiHeadAttention(**kw), pk.layers.MultiHeadAttention(**kw)
+        kl(*args, **ckw)
+        pl(*args, **ckw)
+        assert [tuple(w.shape) for w in kl.weights] == [w.shape for w in pl.weights]
+        assert [w.name for w in kl.weights] == [w.name for w in pl.weights]
+        ws = [rng.normal(0, 0.5, tuple(w.shape)).astype(np.float32) for w in kl.weights]
+        kl.set_weights(ws)
+        pl.set_weights(ws)
+        ko, po = kl(*args, **ckw), pl(*args, **ckw)
+        ko = ko if isinstance(ko, tuple) else (ko,)
+        po = po if isinstance(po, tuple) else (po,)
+        for a, b in zip(po, ko):
+            np.testing.assert_allclose(np.asarray(a), _np(b), rtol=1e-4, atol=1e-5)
+    kc, pc = kl.get_config(), pl.get_config()
+    assert set(kc) == set(pc), set(kc) ^ set(pc)
+    for key in kc:
+        if key not in ("name", "dtype") and not isinstance(kc[key], dict):
+            assert pc[key] == kc[key], (key, pc[key], kc[key])

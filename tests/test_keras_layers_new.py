@@ -735,6 +735,100 @@ def test_attention(rng, cls, kw, mode, variant):
         assert_grad_close(grads[len(ins) + j].numpy(), numeric_grad(fw, w64[name], g), what="d " + name)
 
 
+def ref_mha(q, v, k, w, heads, kd, vd, mask=None):
+    """w: query kernel/bias, key kernel/bias, value kernel/bias, output kernel/bias (Keras order)."""
+    qk, qb, kk, kb, vk, vb, ok, ob = w
+    Q = np.einsum("btd,dhk->bthk", q, qk) + qb
+    K = np.einsum("bsd,dhk->bshk", k, kk) + kb
+    V = np.einsum("bsd,dhk->bshk", v, vk) + vb
+    s = np.einsum("bthk,bshk->bhts", Q / np.sqrt(kd), K)
+    if mask is not None:
+        s = np.where(mask[:, None], s, -1e9)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    o = np.einsum("bhts,bshk->bthk", p, V)
+    return np.einsum("bthk,hko->bto", o, ok) + ob
+
+
+@pytest.mark.parametrize("heads,kd,vd,out,variant", [(2, 3, None, None, "plain"), (3, 2, 4, 6, "masks"),
+                                                    (1, 4, None, None, "causal")])
+def test_multi_head_attention(rng, heads, kd, vd, out, variant):
+    q = rng.normal(0, 1, (2, 4, 5)).astype(np.float32)
+    v = rng.normal(0, 1, (2, 3, 7)).astype(np.float32)
+    k = rng.normal(0, 1, (2, 3, 6)).astype(np.float32)
+    vm = np.array([[1, 1, 0], [0, 1, 1]], bool)
+    am = np.array([[[1, 1, 1], [1, 0, 1], [0, 1, 1], [1, 1, 0]]] * 2, bool)
+    layer = L.MultiHeadAttention(heads, kd, value_dim=vd, output_shape=out)
+    ckw = {}
+    mask = None
+    if variant == "masks":
+        ckw = dict(key=k, value_mask=vm, attention_mask=am)
+        mask = am & vm[:, None, :]
+    elif variant == "causal":
+        ckw = dict(use_causal_mask=True)
+        mask = np.broadcast_to(np.tril(np.ones((4, 3), bool))[None], (2, 4, 3))
+    layer(q, v, **ckw)
+    ws = [rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()]
+    layer.set_weights(ws)
+    names = [w.path.split("/")[-2] + "/" + w.name for w in layer.weights]
+    assert names == ["query/kernel", "query/bias", "key/kernel", "key/bias", "value/kernel", "value/bias",
+                     "attention_output/kernel", "attention_output/bias"]
+    vdim = vd or kd
+    assert layer.weights[6].shape == (heads, vdim, out or 5)
+    w64 = [w.astype(np.float64) for w in ws]
+
+    def ref(arrs, wl):
+        return ref_mha(arrs[0], arrs[1], arrs[2] if len(arrs) > 2 else arrs[1], wl, heads, kd, vdim, mask)
+    ins = [q, v] + ([k] if variant == "masks" else [])
+    x64 = [a.astype(np.float64) for a in ins]
+    assert_close(layer(q, v, **ckw), ref(x64, w64), rtol=1e-4, atol=1e-5, what="mha forward")
+    es = [ag.EagerTensor(a) for a in ins]
+    g = rng.normal(0, 1, (2, 4, out or 5))
+    with ag.GradientTape() as tape:
+        for e in es:
+            tape.watch(e)
+        kw2 = dict(ckw, key=es[2]) if variant == "masks" else ckw
+        loss = ag.reduce("sum", ag.multiply(layer(es[0], es[1], **kw2), g.astype(np.float32)))
+    grads = tape.gradient(loss, es + layer.trainable_weights)
+    for i in range(len(ins)):
+        def f(a, i=i):
+            arrs = list(x64)
+            arrs[i] = a
+            return ref(arrs, w64)
+        assert_grad_close(grads[i].numpy(), numeric_grad(f, x64[i], g, indices=sample_indices(x64[i].size, 12)),
+                          what="mha d input %d" % i)
+    for j in range(len(w64)):
+        def fw(a, j=j):
+            wl = list(w64)
+            wl[j] = a
+            return ref(x64, wl)
+        assert_grad_close(grads[len(ins) + j].numpy(),
+                          numeric_grad(fw, w64[j], g, indices=sample_indices(w64[j].size, 12)),
+                          what="mha d " + names[j])
+
+
+def test_multi_head_attention_functional_save(tmp_path, rng):
+    inp, enc = keras.Input((6, 8)), keras.Input((5, 8))
+    z, sc = L.MultiHeadAttention(num_heads=2, key_dim=4)(inp, enc, return_attention_scores=True)
+    assert tuple(z.shape) == (None, 6, 8) and tuple(sc.shape) == (None, 2, 6, 5)
+    z2 = L.MultiHeadAttention(2, 4, dropout=0.1)(z, z, use_causal_mask=True)
+    y = L.LayerNormalization()(keras.layers.Add()([inp, z2]))
+    m = keras.Model([inp, enc], L.Dense(1)(L.GlobalAveragePooling1D()(y)))
+    assert m.count_params() == 2 * 4 * (8 * 8 + 8) + 16 + 9
+    x1 = rng.normal(0, 1, (4, 6, 8)).astype(np.float32)
+    x2 = rng.normal(0, 1, (4, 5, 8)).astype(np.float32)
+    m.compile(optimizer="adam", loss="mse")
+    m.fit([x1, x2], rng.normal(0, 1, (4, 1)).astype(np.float32), epochs=1, verbose=0)
+    p = str(tmp_path / "mha.keras")
+    m.save(p)
+    np.testing.assert_array_equal(keras.models.load_model(p).predict([x1, x2], verbose=0),
+                                  m.predict([x1, x2], verbose=0))
+    with pytest.raises(ValueError, match="bad_l"):
+        L.MultiHeadAttention(0, 4, name="bad_l")
+    with pytest.raises(NotImplementedError, match="bad_l"):
+        L.MultiHeadAttention(2, 4, attention_axes=(1, 2), name="bad_l")
+
+
 def test_attention_scores_symbolic_and_errors(rng):
     q, v = keras.Input((3, 4)), keras.Input((5, 4))
     out, sc = L.Attention()([q, v], return_attention_scores=True)

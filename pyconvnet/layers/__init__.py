@@ -13,4 +13,4 @@ from .transpose import (Conv2DTranspose, Convolution2DTranspose, Conv1DTranspose
                         SeparableConv2D, SeparableConvolution2D)
 from .rnn_cells import RNN, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells, ConvLSTM2D  # noqa: F401
 from .preprocessing import Normalization, Resizing, CenterCrop, RandomFlip  # noqa: F401
-from .attention import Attention, AdditiveAttention  # noqa: F401
+from .attention import Attention, AdditiveAttention, MultiHeadAttention  # noqa: F401
