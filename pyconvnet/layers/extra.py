@@ -4,6 +4,7 @@ UpSampling1D/2D, Cropping1D/2D, ZeroPadding1D, Permute, RepeatVector,
 SpatialDropout1D/2D, GaussianNoise, GaussianDropout, ActivityRegularization,
 PReLU, Masking. Shapes are channels-last, as Keras.
 """
+import functools
 import math
 
 import numpy as np
@@ -35,9 +36,10 @@ def _repeat(x, axis, r):
     return ag.reshape(y, s[:axis] + [s[axis] * r] + s[axis + 1:])
 
 
+@functools.lru_cache(maxsize=64)
 def _bilinear_matrix(n_in, n_out):
     """(n_out, n_in) half-pixel-centre linear interpolation weights (TF2
-    resize / torch interpolate align_corners=False, antialias off)."""
+    resize / torch interpolate align_corners=False, antialias off). Cached, read-only."""
     a = np.zeros((n_out, n_in), np.float64)
     scale = n_in / n_out
     for o in range(n_out):
@@ -47,6 +49,7 @@ def _bilinear_matrix(n_in, n_out):
         lam = src - i0
         a[o, i0] += 1.0 - lam
         a[o, i1] += lam
+    a.flags.writeable = False
     return a
 
 

@@ -11,6 +11,8 @@
 - RandomFlip: in training, each image is flipped with probability 1/2 (one draw
   per image serves both axes in 'horizontal_and_vertical', as Keras).
 """
+import functools
+
 import numpy as np
 
 from .. import _C
@@ -181,12 +183,14 @@ class Normalization(Layer):
         return c
 
 
+@functools.lru_cache(maxsize=64)
 def _nearest_matrix(n_in, n_out):
-    """(n_out, n_in) 0/1 rows: source floor((o + 0.5) * n_in / n_out), clamped."""
+    """(n_out, n_in) 0/1 rows: source floor((o + 0.5) * n_in / n_out), clamped. Cached, read-only."""
     a = np.zeros((n_out, n_in), np.float64)
     scale = n_in / n_out
     for o in range(n_out):
         a[o, min(int(np.floor((o + 0.5) * scale)), n_in - 1)] = 1.0
+    a.flags.writeable = False
     return a
 
 
