@@ -196,6 +196,7 @@ NOISE = [("SpatialDropout1D", (0.3,), {}, (2, 4, 3)), ("SpatialDropout2D", (0.3,
          ("GaussianNoise", (0.2,), dict(seed=1), (2, 4, 3)), ("GaussianDropout", (0.2,), {}, (2, 4)),
          ("ActivityRegularization", (), dict(l1=0.01, l2=0.02), (2, 4)),
          ("RandomFlip", ("horizontal",), dict(seed=3), (2, 3, 4, 2)),
+         ("RandomContrast", ((0.2, 0.5),), dict(value_range=(-10, 10)), (2, 3, 4, 2)),
          ("AlphaDropout", (0.2,), dict(noise_shape=(None, 1, 3)), (2, 4, 3))]
 
 
@@ -206,7 +207,7 @@ def test_noise_layers_inference_and_config(case):
     kl = getattr(keras.layers, name)(*args, **kw)
     pl = getattr(pk.layers, name)(*args, **kw)
     np.testing.assert_array_equal(np.asarray(pl(x, training=False)), _np(kl(x, training=False)))
-    if name == "RandomFlip":  # a direct call defaults to training=True: not the identity in both
+    if name.startswith("Random"):  # a direct call defaults to training=True: not the identity in both
         assert not np.array_equal(np.asarray(pl(np.repeat(x, 8, 0))), np.repeat(x, 8, 0))
         assert not np.array_equal(_np(kl(np.repeat(x, 8, 0))), np.repeat(x, 8, 0))
     else:

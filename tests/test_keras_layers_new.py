@@ -558,6 +558,24 @@ def test_random_flip(rng, mode):
         L.RandomFlip("diagonal", name="bad_l")
 
 
+def test_random_contrast(rng):
+    x = rng.uniform(0, 255, (6, 4, 5, 3)).astype(np.float32)
+    layer = L.RandomContrast((0.3, 0.5), seed=3)
+    assert layer.get_config()["factor"] == (0.3, 0.5)
+    assert L.RandomContrast(0.2).factor == (0, 0.2)  # Keras 3.15 reads a number f as (0, f)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    y = np.asarray(layer(x)).astype(np.float64)  # direct call: training
+    x64 = x.astype(np.float64)
+    mean = x64.mean((1, 2), keepdims=True)
+    for i in range(6):
+        inside = (y[i] > 0) & (y[i] < 255) & (np.abs(x64[i] - mean[i]) > 1.0)  # unclipped, well-conditioned
+        f = ((y[i] - mean[i])[inside] / (x64[i] - mean[i])[inside])
+        assert np.allclose(f, f[0], rtol=1e-3) and 0.7 - 1e-4 <= f[0] <= 1.5 + 1e-4
+    assert y.min() >= 0 and y.max() <= 255
+    with pytest.raises(ValueError, match="bad_l"):
+        L.RandomContrast(1.5, name="bad_l")
+
+
 # --------------------------------------------------------------------------
 # noise / dropout / activity regularization
 # --------------------------------------------------------------------------
@@ -869,6 +887,7 @@ ALL = [
     (lambda: L.Normalization(mean=[1.0, 2.0], variance=[1.0, 4.0]), (5, 2)),
     (lambda: L.Resizing(3, 2, crop_to_aspect_ratio=True), (5, 6, 2)), (lambda: L.CenterCrop(2, 3), (5, 6, 2)),
     (lambda: L.RandomFlip("vertical"), (5, 6, 2)), (lambda: L.Masking(0.5), (4, 3)),
+    (lambda: L.RandomContrast((0.1, 0.3), value_range=(0, 1)), (5, 6, 2)),
     (lambda: L.GroupNormalization(groups=2, epsilon=1e-4), (3, 4)), (lambda: L.UnitNormalization([1, 2]), (3, 4)),
 ]
 

@@ -10,6 +10,10 @@
   TF2), centre crops as slices; batched (N, H, W, C) or one image (H, W, C).
 - RandomFlip: in training, each image is flipped with probability 1/2 (one draw
   per image serves both axes in 'horizontal_and_vertical', as Keras).
+- RandomContrast: in training, (x - mean_HW) * f + mean_HW per image, f drawn
+  uniformly in [1 - lower, 1 + upper], clipped to value_range.
+The random layers, called directly (outside a model), default to training=True
+as in Keras.
 """
 import functools
 
@@ -22,7 +26,7 @@ from .base import Layer
 from .conv1d import _lname, data_format_arg
 from .extra import _bilinear_matrix, _resize_axis
 
-__all__ = ["Normalization", "Resizing", "CenterCrop", "RandomFlip"]
+__all__ = ["Normalization", "Resizing", "CenterCrop", "RandomFlip", "RandomContrast"]
 
 _EPS = 1e-7  # keras.backend.epsilon()
 
@@ -315,7 +319,71 @@ class CenterCrop(_ImageLayer):
         return c
 
 
-class RandomFlip(_ImageLayer):
+class _RandomImageLayer(_ImageLayer):
+    def __call__(self, *args, **kwargs):
+        # Keras 3: a direct eager call outside any model or fit/predict defaults to training=True
+        # for the random preprocessing layers (a model call passes its own training flag down)
+        from . import base
+        if "training" not in kwargs and len(base._TRAINING) == 1 and args and \
+                not any(isinstance(t, base.KerasTensor) for t in base._flatten(args[0])):
+            kwargs["training"] = True
+        return super().__call__(*args, **kwargs)
+
+    def _rng(self):
+        return self._pcn_rng if self._pcn_rng is not None else np.random.default_rng(utils.next_seed())
+
+
+class RandomContrast(_RandomImageLayer):
+    """Contrast jitter in training: each image's channels are spread around their
+    mean over (H, W) by a factor drawn uniformly in [1 - lower, 1 + upper], then
+    clipped to value_range. factor: a number f (Keras 3.15 reads it as (0, f)) or
+    (lower, upper), within [0, 1]."""
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format_arg(data_format, self)
+        err = ("%s: the `factor` argument should be a number (or a list of two numbers) in the range [0, 1], "
+               "received factor=%r" % (_lname(self), factor))
+        if isinstance(factor, (tuple, list)):
+            if len(factor) != 2 or factor[0] > 1 or factor[1] < 0:
+                raise ValueError(err)
+            lower, upper = sorted(factor)
+        elif isinstance(factor, (int, float)) and not isinstance(factor, bool):
+            if not 0 <= factor <= 1:
+                raise ValueError(err)
+            lower, upper = max(-abs(factor), 0), abs(factor)
+        else:
+            raise ValueError(err)
+        self.factor = (lower, upper)
+        if len(value_range) != 2:
+            raise ValueError("%s: value_range must be (min, max), got %r" % (_lname(self), value_range))
+        self.value_range = tuple(value_range)
+        self.seed = seed
+        self._pcn_rng = np.random.default_rng(seed) if seed is not None else None
+
+    def call(self, inputs, training=True):
+        if not training:
+            return ag.as_eager(inputs)
+
+        def fn(x):
+            n = x.shape[0]
+            f = self._rng().uniform(1.0 - self.factor[0], 1.0 + self.factor[1], size=(n, 1, 1, 1))
+            ft = ag.EagerTensor(_C.tensor(f.astype(np.float32), device=x.device))
+            mean = ag.reduce("mean", ag.reduce("mean", x, [1], True), [2], True)
+            y = ag.add(ag.multiply(ag.subtract(x, mean), ft), mean)
+            return ag.clip(y, float(self.value_range[0]), float(self.value_range[1]))
+        return self._batched(inputs, fn)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(data_format=self.data_format, factor=self.factor, value_range=self.value_range, seed=self.seed)
+        return c
+
+
+class RandomFlip(_RandomImageLayer):
     """In training, flips each image left-right ('horizontal'), up-down
     ('vertical') or both ('horizontal_and_vertical', default) with probability
     1/2; identity in inference."""
@@ -330,22 +398,13 @@ class RandomFlip(_ImageLayer):
         self.seed = seed
         self._pcn_rng = np.random.default_rng(seed) if seed is not None else None
 
-    def __call__(self, *args, **kwargs):
-        # Keras 3: a direct eager call outside any model or fit/predict defaults to training=True
-        # for the random preprocessing layers (a model call passes its own training flag down)
-        from . import base
-        if "training" not in kwargs and len(base._TRAINING) == 1 and args and \
-                not any(isinstance(t, base.KerasTensor) for t in base._flatten(args[0])):
-            kwargs["training"] = True
-        return super().__call__(*args, **kwargs)
-
     def call(self, inputs, training=True):
         if not training:
             return ag.as_eager(inputs)
 
         def fn(x):
             n = x.shape[0]
-            rng = self._pcn_rng if self._pcn_rng is not None else np.random.default_rng(utils.next_seed())
+            rng = self._rng()
             flips = (rng.uniform(size=(n, 1, 1, 1)) <= 0.5).astype(np.float32)
             m = ag.EagerTensor(_C.tensor(flips, device=x.device))
             keep = ag.EagerTensor(_C.tensor(1.0 - flips, device=x.device))
