@@ -93,8 +93,8 @@ def reg_get(r):
     if isinstance(r, dict):
         cfg = r.get("config", {}) or {}
         name = {"L1": "l1", "L2": "l2", "L1L2": "l1_l2"}.get(r.get("class_name"), None)
-        if name is None:
-            raise ValueError("Unknown regularizer class %r" % (r.get("class_name"),))
+        if name is None:  # another class: whatever pyconvnet.regularizers can rebuild
+            return regularizers.get(r)
         if name == "l1":
             return regularizers.L1(l1=cfg.get("l1", 0.01))
         if name == "l2":
