@@ -44,7 +44,7 @@ class EagerTensor:
 
     def __init__(self, value):
         if not isinstance(value, _C.Tensor):
-            value = _C.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+            value = _C.from_numpy(np.require(value, np.float32, "C"))
         self.value = value
         self._node = None
         self._watched = False
@@ -126,7 +126,7 @@ class Variable(EagerTensor):
             a = np.asarray(x)
             if a.shape != self.shape:
                 raise ValueError("Variable '%s': assign got shape %s, expected %s" % (self.path, a.shape, self.shape))
-            x = _C.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+            x = _C.from_numpy(np.require(a, np.float32, "C"))
         elif tuple(x.shape) != self.shape:
             raise ValueError("Variable '%s': assign got shape %s, expected %s" % (self.path, tuple(x.shape), self.shape))
         self.value.copy_(x)
@@ -341,7 +341,7 @@ def _val(x, like=None):
     dev = _device_of(like) if like is not None else "cpu"
     if a.dtype.kind == "f" or a.dtype == np.bool_:
         a = a.astype(np.float32)
-    return _C.tensor(np.ascontiguousarray(a), device=dev)
+    return _C.tensor(np.require(a, None, "C"), device=dev)
 
 
 def as_eager(x, like=None):

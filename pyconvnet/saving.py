@@ -62,7 +62,7 @@ def _weights_bytes(model):
     ws = model.weights
     header = {"format": _FORMAT, "version": 1, "model": model.name,
               "weights": [{"path": v.path, "shape": list(v.shape)} for v in ws]}
-    arrays = {"w%05d" % i: np.ascontiguousarray(v.numpy(), dtype=np.float32) for i, v in enumerate(ws)}
+    arrays = {"w%05d" % i: np.require(v.numpy(), np.float32, "C") for i, v in enumerate(ws)}
     arrays["__header__"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -102,7 +102,7 @@ def _read_weights(src, name):
                                                                                            e["shape"]))
                 if a.dtype.kind not in "f":
                     raise ValueError("entry %d (%s) has dtype %s, expected float32" % (i, e["path"], a.dtype))
-                arrays.append(np.ascontiguousarray(a, dtype=np.float32))
+                arrays.append(np.require(a, np.float32, "C"))
     except ValueError as e:
         raise ValueError("%s is not a valid pyconvnet weights file: %s" % (name, e)) from None
     except (OSError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, TypeError, AttributeError) as e:

@@ -560,10 +560,10 @@ def test_attention_matches_keras(cls, kw):
         kl(ins, **ckw)
         pl(ins, **ckw)
         assert [v_.name for v_ in kl.weights] == [v_.name for v_ in pl.weights]
-        # pyconvnet stores Keras's scalar weights as (1,) (Layer.add_weight turns () into (1,))
         ws = [rng.normal(0.5, 0.3, tuple(w.shape)).astype(np.float32) for w in kl.weights]
+        assert [w.shape for w in ws] == [tuple(p.shape) for p in pl.weights]  # scalar weights stay ()
         kl.set_weights(ws)
-        pl.set_weights([w.reshape(p.shape) for w, p in zip(ws, pl.weights)])
+        pl.set_weights(ws)
         ko, po = kl(ins, **ckw), pl(ins, **ckw)
         ko = ko if isinstance(ko, tuple) else (ko,)
         po = po if isinstance(po, tuple) else (po,)

@@ -1282,3 +1282,25 @@ def test_rnn_stacked_cells_and_config(rng):
 def test_rnn_bad_arguments(make, exc):
     with pytest.raises(exc, match="bad_l"):
         make()
+
+
+def test_scalar_weights_stay_scalar(tmp_path):
+    # a weight of shape () keeps shape () through add_weight, set_weights, Variable.assign and
+    # a save/load round trip (np.ascontiguousarray used to make it (1,))
+    class Scale(keras.layers.Layer):
+        def build(self, input_shape):
+            self.s = self.add_weight(shape=(), initializer="ones", name="s")
+
+        def call(self, x):
+            return x * self.s
+
+    m = keras.Sequential([keras.Input((3,)), Scale()])
+    assert [w.shape for w in m.get_weights()] == [()]
+    m.set_weights([np.float32(2.5)])
+    np.testing.assert_allclose(m.predict(np.ones((1, 3), np.float32), verbose=0), [[2.5, 2.5, 2.5]])
+    m.layers[0].s.assign(np.float32(3.0))
+    path = tmp_path / "m.weights.h5"
+    m.save_weights(path)
+    m.layers[0].s.assign(np.float32(0.0))
+    m.load_weights(path)
+    assert m.get_weights()[0].shape == () and float(m.get_weights()[0]) == 3.0

@@ -194,7 +194,7 @@ class Layer:
             raise ValueError("%s.add_weight(%s): initializer returned shape %s, expected %s"
                              % (self.name, name, val.shape, shape))
         dev = getattr(self, "_pcn_device", "cpu")
-        t = _C.tensor(np.ascontiguousarray(val), device=dev)
+        t = _C.tensor(np.require(val, np.float32, "C"), device=dev)
         v = ag.Variable(t, name=name or "variable", trainable=trainable and self._trainable,
                         path="%s/%s" % (self.name, name or "variable"))
         (self._trainable_vars if trainable else self._non_trainable_vars).append(v)
@@ -296,7 +296,7 @@ class Layer:
             if a.shape != v.shape:
                 raise ValueError("Layer '%s' weight shape %s is not compatible with provided weight shape %s "
                                  "(weight %s)." % (self.name, v.shape, a.shape, v.path))
-            arrs.append(np.ascontiguousarray(a, dtype=np.float32))
+            arrs.append(np.require(a, np.float32, "C"))
         for v, a in zip(params, arrs):
             v.assign(a)
 
@@ -374,7 +374,7 @@ class Layer:
                 a = a.astype(np.float32)
             else:
                 raise TypeError("Layer '%s' expected a numeric array, got dtype %s" % (self.name, a.dtype))
-            return ag.EagerTensor(_C.tensor(np.ascontiguousarray(a), device=dev))
+            return ag.EagerTensor(_C.tensor(np.require(a, None, "C"), device=dev))
         x = _map(conv, inputs)
         training = kwargs.pop("training", None)
         if training is None:

@@ -91,8 +91,7 @@ class Normalization(Layer):
                                               trainable=False)
             self.adapt_variance = self.add_weight(name="variance", shape=self._mv_shape, initializer="ones",
                                                   trainable=False)
-            # Keras's count is a scalar (), never updated by adapt. Here it is (1,): Layer.add_weight and
-            # set_weights pass weights through np.ascontiguousarray, which makes 0-d arrays 1-d (base.py)
+            # a scalar (), as Keras's, which adapt never updates
             self.count = self.add_weight(name="count", shape=(), initializer="zeros", trainable=False)
         else:
             mean = np.asarray(self.input_mean, np.float32)
