@@ -94,7 +94,7 @@ def _grad_case(kind, kw, shape=(2, 5, 3), mask=None, init=False, seed=1):
         for s in ste or []:
             tape.watch(s)
         py = pl(xe, initial_state=ste, **(dict(mask=mask) if mask is not None else {}))
-        py = py if isinstance(py, list) else [py]
+        py = list(py) if isinstance(py, (list, tuple)) else [py]
         loss = None
         for a, w in zip(py, ws):
             t = ag.reduce("sum", ag.multiply(a, w))
@@ -132,9 +132,9 @@ def test_batch1_t1_gradients():
                                      ("LSTM", dict(return_sequences=True, return_state=True))])
 def test_bidirectional_matches_keras(kind, kw, merge_mode):
     x = np.random.default_rng(2).standard_normal((2, 5, 3)).astype(np.float32)
-    kb = K.layers.Bidirectional(getattr(K.layers, kind)(4, **kw), merge_mode=merge_mode)
+    kb = K.layers.Bidirectional(getattr(K.layers, kind)(4, name="rnn", **kw), merge_mode=merge_mode)
     ky = knp(kb(x))
-    pb = P.layers.Bidirectional(getattr(P.layers, kind)(4, **kw), merge_mode=merge_mode)
+    pb = P.layers.Bidirectional(getattr(P.layers, kind)(4, name="rnn", **kw), merge_mode=merge_mode)
     pb.build(x.shape)
     pb.set_weights(kb.get_weights())
     assert_all_close(ky, pnp(pb(x)))
@@ -332,3 +332,17 @@ def test_errors_match_keras():
         P.layers.LSTM(3, kernel_constraint="non_neg")
     with pytest.raises(NotImplementedError, match="GRU.*activity_regularizer"):
         P.layers.GRU(3, activity_regularizer="l2")
+
+
+def test_return_types_and_cell_api_match_keras():
+    x = np.ones((2, 3, 4), np.float32)
+    for kl, pl in ((K.layers.LSTM(2, return_state=True), P.layers.LSTM(2, return_state=True)),
+                   (K.layers.Bidirectional(K.layers.GRU(2), merge_mode=None),
+                    P.layers.Bidirectional(P.layers.GRU(2), merge_mode=None))):
+        a, b = kl(x), pl(x)
+        assert type(a) is type(b) and len(a) == len(b)
+    kl, pl = K.layers.LSTM(3), P.layers.LSTM(3)
+    kl(x)
+    pl(x)
+    assert pl.cell.units == kl.cell.units and list(pl.cell.state_size) == list(kl.cell.state_size)
+    assert [tuple(s.shape) for s in pl.get_initial_state(5)] == [tuple(s.shape) for s in kl.get_initial_state(5)]

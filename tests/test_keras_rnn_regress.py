@@ -107,7 +107,7 @@ def _zeros_states(cls, n, u):
 
 def _call(layer, x, **kw):
     y = layer(x, **kw)
-    return [np.asarray(v) for v in y] if isinstance(y, list) else np.asarray(y)
+    return [np.asarray(v) for v in y] if isinstance(y, (list, tuple)) else np.asarray(y)
 
 
 # ----------------------------------------------------------------------------- activations / GRU v1
@@ -447,3 +447,19 @@ def test_bidirectional_backward_layer_checks_and_config():
     assert bi2.compute_output_shape((None, 4, 5)) == (None, 5)
     x = np.ones((1, 4, 5), np.float32)
     assert _call(bi2, x).shape == (1, 5)
+
+
+def test_return_types_and_keras_cell_api():
+    """Keras 3 returns tuples for return_state and Bidirectional(merge_mode=None) (we
+    returned lists); layer.cell / state_size / get_initial_state exist on Keras' RNNs."""
+    x = np.ones((2, 3, 4), np.float32)
+    out = L.LSTM(2, return_state=True)(x)
+    assert isinstance(out, tuple) and len(out) == 3
+    assert isinstance(L.Bidirectional(L.GRU(2), merge_mode=None)(x), tuple)
+    out = L.Bidirectional(L.GRU(2, return_state=True), merge_mode=None)(x)
+    assert isinstance(out, tuple) and len(out) == 4
+    lstm = L.LSTM(3)
+    lstm(x)
+    assert lstm.cell.units == 3 and lstm.cell.kernel.shape == (4, 12) and lstm.state_size == [3, 3]
+    assert [tuple(s.shape) for s in lstm.get_initial_state(5)] == [(5, 3), (5, 3)]
+    assert L.GRU(2).state_size == [2] and L.SimpleRNN(2).output_size == 2

@@ -163,6 +163,25 @@ class _RNN(Layer):
     def reset_states(self):
         self.reset_state()
 
+    @property
+    def state_size(self):
+        return [self.units] * self._nstates()
+
+    @property
+    def output_size(self):
+        return self.units
+
+    @property
+    def cell(self):
+        """Keras' `layer.cell` (units, kernel, activation, dropout, ... live on the cell there):
+        the layer itself, which carries the same attributes."""
+        return self
+
+    def get_initial_state(self, batch_size):
+        """Zero states [h] or [h, c], each (batch_size, units), as Keras."""
+        return [ag.EagerTensor(_C.zeros(int(batch_size), self.units, device=getattr(self, "_pcn_device", "cpu")))
+                for _ in range(self._nstates())]
+
     # ------------------------------------------------------------------- call
     def _fused_cell(self):
         """The `_C.rnn_forward` cell for these activations, or None (step loop)."""
@@ -250,7 +269,7 @@ class _RNN(Layer):
             self.states = [ag.EagerTensor(s.value) for s in states]  # carried to the next call, detached
         y = seq if self.return_sequences else last
         if self.return_state:
-            return [y] + list(states)
+            return (y,) + tuple(states)  # a tuple, as Keras 3
         return y
 
     def _loop(self, x, states, mask, dmasks, rmasks):
@@ -520,9 +539,9 @@ class Bidirectional(Layer):
         elif self.merge_mode == "ave":
             y = ag.multiply(ag.add(yf, yb), 0.5)
         else:
-            y = [yf, yb]
-        if self.return_state:
-            return (y if isinstance(y, list) else [y]) + sf + sb
+            y = (yf, yb)
+        if self.return_state:  # tuples, as Keras 3
+            return (y if isinstance(y, tuple) else (y,)) + tuple(sf + sb)
         return y
 
     def compute_output_shape(self, input_shape):
