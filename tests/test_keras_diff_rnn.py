@@ -346,3 +346,16 @@ def test_return_types_and_cell_api_match_keras():
     pl(x)
     assert pl.cell.units == kl.cell.units and list(pl.cell.state_size) == list(kl.cell.state_size)
     assert [tuple(s.shape) for s in pl.get_initial_state(5)] == [tuple(s.shape) for s in kl.get_initial_state(5)]
+
+
+def test_time_distributed_batchnorm_training_matches_keras():
+    x = (np.random.default_rng(3).standard_normal((4, 3, 5)) * np.arange(1, 4)[None, :, None]).astype(np.float32)
+    kt = K.layers.TimeDistributed(K.layers.BatchNormalization())
+    kt.build(x.shape)
+    pt = P.layers.TimeDistributed(P.layers.BatchNormalization())
+    pt.build(x.shape)
+    pt.set_weights(kt.get_weights())
+    np.testing.assert_allclose(pnp(pt(x, training=True))[0], knp(kt(x, training=True))[0], atol=2e-6)
+    for a, b in zip(kt.get_weights(), pt.get_weights()):
+        np.testing.assert_allclose(b, a, atol=1e-6)
+    np.testing.assert_allclose(pnp(pt(x))[0], knp(kt(x))[0], atol=2e-6)

@@ -463,3 +463,27 @@ def test_return_types_and_keras_cell_api():
     assert lstm.cell.units == 3 and lstm.cell.kernel.shape == (4, 12) and lstm.state_size == [3, 3]
     assert [tuple(s.shape) for s in lstm.get_initial_state(5)] == [(5, 3), (5, 3)]
     assert L.GRU(2).state_size == [2] and L.SimpleRNN(2).output_size == 2
+
+
+def test_time_distributed_batchnorm_uses_per_step_statistics_in_training():
+    """Keras' TimeDistributed calls the layer once per time step: BatchNormalization in
+    training normalizes each step over the batch and updates its moving averages T times
+    (we normalized over batch*time once)."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((4, 3, 5)) * np.arange(1, 4)[None, :, None] + np.arange(3)[None, :, None])
+    x = x.astype(np.float32)
+    td = L.TimeDistributed(L.BatchNormalization(momentum=0.9, epsilon=1e-3))
+    y = _call(td, x, training=True)
+    xd = x.astype(np.float64)
+    mean, var = xd.mean(0), xd.var(0)  # (T, C)
+    assert_close(y, (xd - mean) / np.sqrt(var + 1e-3), 1e-4, 1e-5)
+    mm, mv = np.zeros(5), np.ones(5)
+    for t in range(3):
+        mm, mv = mm * 0.9 + mean[t] * 0.1, mv * 0.9 + var[t] * 0.1
+    w = td.get_weights()
+    assert_close(w[2], mm, 1e-5, 1e-6, what="moving_mean")
+    assert_close(w[3], mv, 1e-5, 1e-6, what="moving_variance")
+    # inference stays one batched call on the moving statistics
+    assert_close(_call(td, x), (xd - mm) / np.sqrt(mv + 1e-3), 1e-4, 1e-5)
+    with pytest.raises(NotImplementedError, match="TimeDistributed.*mask"):
+        td(x, mask=np.ones((4, 3), bool))

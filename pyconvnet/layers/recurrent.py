@@ -233,6 +233,8 @@ class _RNN(Layer):
         elif self.stateful:
             if self.states is None:
                 self.states = [ag.EagerTensor(_C.zeros(n, u, device=x.device)) for _ in range(ns)]
+            elif self.states[0].device != x.device:  # the layer moved (layer.to): its states follow
+                self.states = [ag.EagerTensor(s.value.to(x.device)) for s in self.states]
             if self.states[0].shape[0] != n:
                 raise ValueError("%s '%s': if an RNN is stateful, the batch size of the input sequences must be the "
                                  "same as the batch size of the initial state. Expected batch size: %d, received "
@@ -576,14 +578,24 @@ class Bidirectional(Layer):
         return cls(layer, **config)
 
 
+def _batch_statistics(layer):
+    """Does `layer` (or a layer inside it) normalize with batch statistics in training?"""
+    if type(layer).__name__ == "BatchNormalization":
+        return True
+    return any(_batch_statistics(l) for l in layer._sublayers())
+
+
 class TimeDistributed(Layer):
-    """Applies `layer` to every time step: (N, T, ...) -> (N*T, ...) -> layer -> (N, T, ...)."""
+    """Applies `layer` to every time step: (N, T, ...) -> (N*T, ...) -> layer -> (N, T, ...).
+    In training, a layer with batch statistics (BatchNormalization) is called once per time
+    step instead, as Keras does: statistics (and moving-average updates) per step."""
 
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(layer, Layer):
             raise ValueError("TimeDistributed '%s': expects a Layer, got %r" % (self.name, layer))
         self.layer = layer
+        self.supports_masking = True
 
     def build(self, input_shape):
         if len(input_shape) < 3:
@@ -592,9 +604,14 @@ class TimeDistributed(Layer):
         self.layer._maybe_build([(None,) + tuple(input_shape[2:])])
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None:
+            raise NotImplementedError("TimeDistributed '%s': mask is not supported" % self.name)
         x = ag.as_eager(inputs)
         n, t = x.shape[0], x.shape[1]
+        if training and _batch_statistics(self.layer):
+            ys = [self.layer(ag.getitem(x, (slice(None), i)), training=training) for i in range(t)]
+            return ag.concat([ag.reshape(y, [n, 1] + list(y.shape[1:])) for y in ys], 1)
         y = self.layer(ag.reshape(x, [n * t] + list(x.shape[2:])), training=training)
         return ag.reshape(y, [n, t] + list(y.shape[1:]))
 
