@@ -487,3 +487,42 @@ def test_time_distributed_batchnorm_uses_per_step_statistics_in_training():
     assert_close(_call(td, x), (xd - mm) / np.sqrt(mv + 1e-3), 1e-4, 1e-5)
     with pytest.raises(NotImplementedError, match="TimeDistributed.*mask"):
         td(x, mask=np.ones((4, 3), bool))
+
+
+class _CumSum(keras.layers.Layer):
+    """A minimal Keras-style recurrent layer that is not one of ours (like a future RNN(cell))."""
+
+    def __init__(self, units, go_backwards=False, return_sequences=False, return_state=False, **kw):
+        super().__init__(**kw)
+        self.units, self.go_backwards = units, go_backwards
+        self.return_sequences, self.return_state = return_sequences, return_state
+        self.state_size = [units]
+
+    def call(self, inputs, initial_state=None, training=None):
+        x = np.asarray(inputs.numpy())[:, ::-1] if self.go_backwards else np.asarray(inputs.numpy())
+        seq = np.cumsum(x, 1)
+        y = seq if self.return_sequences else seq[:, -1]
+        return (y, seq[:, -1]) if self.return_state else y
+
+    def compute_output_shape(self, s):
+        y = (s[0], s[1], s[2]) if self.return_sequences else (s[0], s[2])
+        return [y, (s[0], s[2])] if self.return_state else y
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(units=self.units, go_backwards=self.go_backwards, return_sequences=self.return_sequences,
+                 return_state=self.return_state)
+        return c
+
+
+def test_bidirectional_wraps_any_keras_style_recurrent_layer():
+    x = np.arange(12, dtype=np.float32).reshape(1, 4, 3)
+    bi = L.Bidirectional(_CumSum(3, return_sequences=True, return_state=True))
+    y = _call(bi, x)
+    c = np.cumsum(x, 1)
+    r = np.cumsum(x[:, ::-1], 1)
+    assert_close(y[0], np.concatenate([c, r[:, ::-1]], -1), 0, 0)
+    assert_close(y[1], c[:, -1], 0, 0) and assert_close(y[2], r[:, -1], 0, 0)
+    assert bi.compute_output_shape((None, 4, 3)) == [(None, 4, 6), (None, 3), (None, 3)]
+    with pytest.raises(ValueError, match="expects a recurrent layer"):
+        L.Bidirectional(L.Dense(2))

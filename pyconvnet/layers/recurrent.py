@@ -447,6 +447,17 @@ class GRU(_RNN):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
 
+def _is_rnn(layer):
+    """A layer Bidirectional can wrap: ours or any Keras-style RNN layer (e.g. RNN(cell))."""
+    return isinstance(layer, Layer) and all(hasattr(layer, a) for a in ("go_backwards", "return_sequences",
+                                                                         "return_state"))
+
+
+def _nstates(layer):
+    ss = getattr(layer, "state_size", 1)
+    return len(ss) if isinstance(ss, (list, tuple)) else 1
+
+
 class Bidirectional(Layer):
     """Runs a copy of `layer` forward and a copy with go_backwards=True (or `backward_layer`);
     merges with merge_mode 'concat' (default), 'sum', 'mul', 'ave' or None (a list).
@@ -455,11 +466,12 @@ class Bidirectional(Layer):
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(layer, _RNN):
-            raise ValueError("Bidirectional '%s': expects a SimpleRNN, LSTM or GRU layer, got %r" % (self.name, layer))
-        if backward_layer is not None and not isinstance(backward_layer, _RNN):
-            raise ValueError("Bidirectional '%s': backward_layer must be a SimpleRNN, LSTM or GRU layer, got %r"
-                             % (self.name, backward_layer))
+        if not _is_rnn(layer):
+            raise ValueError("Bidirectional '%s': expects a recurrent layer (SimpleRNN, LSTM, GRU, RNN), got %r"
+                             % (self.name, layer))
+        if backward_layer is not None and not _is_rnn(backward_layer):
+            raise ValueError("Bidirectional '%s': backward_layer must be a recurrent layer (SimpleRNN, LSTM, GRU, "
+                             "RNN), got %r" % (self.name, backward_layer))
         if merge_mode not in ("concat", "sum", "mul", "ave", None):
             raise ValueError("Bidirectional '%s': invalid merge mode. Received: %r. Merge mode should be one of "
                              '{"sum", "mul", "ave", "concat", None}' % (self.name, merge_mode))
@@ -479,15 +491,16 @@ class Bidirectional(Layer):
                              "backward_layer.go_backwards=%s" % (self.name, self.forward_layer.go_backwards,
                                                                  self.backward_layer.go_backwards))
         for a in ("stateful", "return_sequences", "return_state"):
-            fv, bv = getattr(self.forward_layer, a), getattr(self.backward_layer, a)
+            fv, bv = getattr(self.forward_layer, a, False), getattr(self.backward_layer, a, False)
             if fv != bv:
                 raise ValueError('Bidirectional \'%s\': forward layer and backward layer are expected to have the '
                                  'same value for attribute "%s", got "%s" for forward layer and "%s" for backward '
                                  'layer' % (self.name, a, fv, bv))
         for l in (self.forward_layer, self.backward_layer):  # as Keras: masked steps output zeros
-            l.zero_output_for_mask = l.return_sequences
+            if getattr(l, "zero_output_for_mask", None) is not None:
+                l.zero_output_for_mask = l.return_sequences
         self._pcn_initial_weights = list(weights) if weights else None
-        self.stateful = layer.stateful
+        self.stateful = getattr(layer, "stateful", False)
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         self.supports_masking = True
@@ -518,14 +531,15 @@ class Bidirectional(Layer):
         fs = bs = None
         if initial_state is not None:
             st = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            need = self.forward_layer._nstates() + self.backward_layer._nstates()
+            need = _nstates(self.forward_layer) + _nstates(self.backward_layer)
             if len(st) != need:
                 raise ValueError("Bidirectional '%s': expected %d initial state tensors (forward then backward), "
                                  "got %d" % (self.name, need, len(st)))
             half = len(st) // 2
             fs, bs = st[:half], st[half:]
-        yf = self.forward_layer(inputs, initial_state=fs, mask=mask, training=training)
-        yb = self.backward_layer(inputs, initial_state=bs, mask=mask, training=training)
+        kw = {"training": training} if mask is None else {"training": training, "mask": mask}
+        yf = self.forward_layer(inputs, initial_state=fs, **kw)
+        yb = self.backward_layer(inputs, initial_state=bs, **kw)
         sf = sb = []
         if self.return_state:
             yf, sf = yf[0], list(yf[1:])
@@ -550,14 +564,13 @@ class Bidirectional(Layer):
         if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)):
             input_shape = input_shape[0]
         fs = self.forward_layer.compute_output_shape(input_shape)
-        y = fs[0] if self.return_state else fs
+        bs = self.backward_layer.compute_output_shape(input_shape)
+        y = tuple(fs[0] if self.return_state else fs)
         if self.merge_mode == "concat":
-            y = tuple(y[:-1]) + (y[-1] + self.backward_layer.units,)
+            y = y[:-1] + (y[-1] + (bs[0] if self.return_state else bs)[-1],)
         ys = [y, y] if self.merge_mode is None else [y]
         if self.return_state:
-            st = fs[1:]
-            bst = self.backward_layer.compute_output_shape(input_shape)[1:]
-            return ys + st + bst
+            return ys + list(fs[1:]) + list(bs[1:])
         return ys if self.merge_mode is None else y
 
     def get_config(self):
