@@ -199,7 +199,8 @@ def test_mask_through_functional_model_input():
 
 
 @pytest.mark.parametrize("cls,kw", [("SimpleRNN", dict(activation="sigmoid")), ("LSTM", dict(activation="relu")),
-                                    ("GRU", dict(reset_after=False)), ("GRU", dict(recurrent_activation="hard_sigmoid"))])
+                                    ("GRU", dict(reset_after=False)),
+                                    ("GRU", dict(recurrent_activation="hard_sigmoid"))])
 def test_step_loop_gradients_against_finite_differences(cls, kw):
     """Backward of the step-loop path (masked, with an initial state) vs central differences
     of the float64 reference, exhaustive on a tiny shape."""

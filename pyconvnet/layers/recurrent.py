@@ -314,7 +314,7 @@ class _RNN(Layer):
             if kind == "simple":
                 new_h = act(ag.add(xt, ag.matmul(hm(0), R)))
             elif kind == "lstm":
-                rec = ag.concat([ag.matmul(hm(g), Rg[g]) for g in range(4)], -1) if per_gate else ag.matmul(h if rmasks is None else hm(0), R)
+                rec = ag.concat([ag.matmul(hm(g), Rg[g]) for g in range(4)], -1) if per_gate else ag.matmul(hm(0), R)
                 z = ag.add(xt, rec)
                 i, f = ract(_cols(z, 0, u)), ract(_cols(z, 1, u))
                 gg, o = act(_cols(z, 2, u)), ract(_cols(z, 3, u))
@@ -407,8 +407,8 @@ def _check_impl(layer, implementation, use_cudnn):
         raise ValueError("%s '%s': implementation must be 1 or 2, got %r"
                          % (type(layer).__name__, layer.name, implementation))
     if use_cudnn not in ("auto", True, False):
-        raise ValueError("%s '%s': invalid value received for argument `use_cudnn`. Expected one of "
-                         "{'auto', True, False}. Received: use_cudnn=%r" % (type(layer).__name__, layer.name, use_cudnn))
+        raise ValueError("%s '%s': invalid value received for argument `use_cudnn`. Expected one of {'auto', "
+                         "True, False}. Received: use_cudnn=%r" % (type(layer).__name__, layer.name, use_cudnn))
     # implementation=2 batches the gate matmuls; 1 (forced by recurrent_dropout, as Keras) draws one
     # dropout mask per gate. Same values otherwise.
     layer.implementation = 1 if layer.recurrent_dropout else int(implementation)
