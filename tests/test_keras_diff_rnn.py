@@ -359,3 +359,48 @@ def test_time_distributed_batchnorm_training_matches_keras():
     for a, b in zip(kt.get_weights(), pt.get_weights()):
         np.testing.assert_allclose(b, a, atol=1e-6)
     np.testing.assert_allclose(pnp(pt(x))[0], knp(kt(x))[0], atol=2e-6)
+
+
+_TF_SCRIPT = r'''
+import os
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np, keras as K
+import pyconvnet as P
+rng = np.random.default_rng(2)
+x, y = rng.standard_normal((4, 5, 3)).astype(np.float32), rng.standard_normal((4, 2)).astype(np.float32)
+def build(L, kind, bi, kw):
+    i = L.Input(batch_shape=(2, 5, 3))
+    r = getattr(L.layers, kind)(4, stateful=True, **kw)
+    return L.Model(i, L.layers.Dense(2)((L.layers.Bidirectional(r) if bi else r)(i)))
+worst = 0.0
+for kind, bi, kw in [("LSTM", False, {}), ("GRU", True, {}), ("LSTM", False, {"activation": "relu"}),
+                     ("GRU", False, {"reset_after": False})]:
+    km, pm = build(K, kind, bi, kw), build(P, kind, bi, kw)
+    pm.set_weights(km.get_weights())
+    km.compile(K.optimizers.SGD(0.1), "mse")
+    pm.compile(P.optimizers.SGD(0.1), "mse")
+    hk = km.fit(x, y, batch_size=2, epochs=3, shuffle=False, verbose=0).history["loss"]
+    hp = pm.fit(x, y, batch_size=2, epochs=3, shuffle=False, verbose=0).history["loss"]
+    worst = max(worst, float(np.max(np.abs(np.array(hk) - hp))))
+    worst = max([worst] + [float(np.abs(a - b).max()) for a, b in zip(km.get_weights(), pm.get_weights())])
+    d = km.predict(x, batch_size=2, verbose=0) - pm.predict(x, batch_size=2, verbose=0)
+    worst = max(worst, float(np.abs(d).max()))
+print("WORST", worst)
+'''
+
+
+def test_stateful_fit_lstm_gru_bidirectional_match_keras_tensorflow():
+    """Keras 3.15's torch backend cannot fit stateful LSTM/GRU (in-place autograd error), so
+    this compares against Keras on TensorFlow in its own interpreter (PCN_TF_PYTHON, default
+    /work/venv-tf/bin/python; skipped where absent)."""
+    import subprocess
+    py = os.environ.get("PCN_TF_PYTHON", "/work/venv-tf/bin/python")
+    if not os.path.exists(py):
+        pytest.skip("no TensorFlow interpreter at %s" % py)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, OMP_NUM_THREADS="1")
+    r = subprocess.run([py, "-c", _TF_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    worst = float(r.stdout.split("WORST")[-1])
+    assert worst < 1e-5, worst
