@@ -527,3 +527,19 @@ def test_bidirectional_wraps_any_keras_style_recurrent_layer():
     assert bi.compute_output_shape((None, 4, 3)) == [(None, 4, 6), (None, 3), (None, 3)]
     with pytest.raises(ValueError, match="expects a recurrent layer"):
         L.Bidirectional(L.Dense(2))
+
+
+def test_implicit_keras_mask_attribute_is_honoured():
+    """Keras layers read the mask an upstream Embedding(mask_zero)/Masking attached to the
+    tensor (`_keras_mask`); pyconvnet's mask producers can use the same contract."""
+    class Masked(ag.EagerTensor):  # EagerTensor has __slots__; a subclass can carry the attribute
+        pass
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 3)).astype(np.float32)
+    m = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], bool)
+    xt = Masked(keras.tensor(x))
+    xt._keras_mask = m
+    for layer in (L.GRU(3, return_sequences=True), L.Bidirectional(L.LSTM(2, return_sequences=True))):
+        layer(x)
+        assert_close(np.asarray(layer(xt)), np.asarray(layer(x, mask=m)), 0, 0)
+        assert np.abs(np.asarray(layer(xt)) - np.asarray(layer(x))).max() > 1e-4

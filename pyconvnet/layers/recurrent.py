@@ -218,6 +218,8 @@ class _RNN(Layer):
         cls = type(self).__name__
         if isinstance(inputs, (list, tuple)):
             inputs, initial_state = inputs[0], list(inputs[1:]) or initial_state
+        if mask is None:  # Keras' implicit mask: the one an Embedding/Masking layer attached to its output
+            mask = getattr(inputs, "_keras_mask", None)
         x = ag.as_eager(inputs)
         n, T, d = x.shape
         u, ns = self.units, self._nstates()
@@ -537,6 +539,8 @@ class Bidirectional(Layer):
                                  "got %d" % (self.name, need, len(st)))
             half = len(st) // 2
             fs, bs = st[:half], st[half:]
+        if mask is None:
+            mask = getattr(inputs, "_keras_mask", None)
         kw = {"training": training} if mask is None else {"training": training, "mask": mask}
         yf = self.forward_layer(inputs, initial_state=fs, **kw)
         yb = self.backward_layer(inputs, initial_state=bs, **kw)
