@@ -207,11 +207,20 @@ def test_stateful_fit_simple_rnn_matches():
         np.testing.assert_allclose(b, a, atol=1e-6)
 
 
-def test_stateful_needs_static_batch_like_keras():
-    with pytest.raises(ValueError):
-        K.layers.LSTM(4, stateful=True)(K.Input((5, 3)))
-    with pytest.raises(ValueError, match="batch size must be static"):
-        P.layers.LSTM(4, stateful=True)(P.Input((5, 3)))
+def test_stateful_sequential_without_input_like_keras():
+    """Keras builds a stateful RNN at the first batch of a Sequential without Input (and
+    refuses a symbolic Input((T, F)), which pyconvnet accepts: states sized at first call)."""
+    x = np.random.default_rng(0).standard_normal((4, 5, 3)).astype(np.float32)
+    km = K.Sequential([K.layers.LSTM(4, stateful=True), K.layers.Dense(1)])
+    pm = P.Sequential([P.layers.LSTM(4, stateful=True), P.layers.Dense(1)])
+    ky = K.ops.convert_to_numpy(km.predict(x, batch_size=2, verbose=0))
+    pm.predict(x, batch_size=2, verbose=0)  # builds it
+    pm.set_weights(km.get_weights())
+    pm.layers[0].reset_states()
+    np.testing.assert_allclose(pm.predict(x, batch_size=2, verbose=0), ky, atol=ATOL)
+    for m in (km, pm):
+        with pytest.raises(ValueError):
+            m.predict(x, batch_size=4, verbose=0)
 
 
 def _model(L, time=None):

@@ -331,10 +331,13 @@ def test_stateful_carries_states_across_calls(cls):
         st(x[:1])
 
 
-def test_stateful_needs_static_batch_and_model_fit_runs():
-    with pytest.raises(ValueError, match="stateful=True.*batch size must be static"):
-        L.LSTM(3, stateful=True)(keras.Input((5, 2)))
+def test_stateful_sequential_without_input_and_model_fit_runs():
     rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 5, 3)).astype(np.float32)
+    m = keras.Sequential([L.LSTM(4, stateful=True), L.Dense(1)])  # Keras builds it at the first batch
+    assert m.predict(x, batch_size=2, verbose=0).shape == (4, 1)
+    with pytest.raises(ValueError, match="stateful.*batch size"):
+        m.predict(x, batch_size=4, verbose=0)
     i = keras.Input(batch_shape=(2, 5, 2))
     model = keras.Model(i, L.Dense(1)(L.GRU(3, stateful=True)(i)))
     model.compile("sgd", "mse")

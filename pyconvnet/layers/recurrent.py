@@ -136,10 +136,9 @@ class _RNN(Layer):
         if self.unroll and len(input_shape) > 1 and input_shape[1] is None:
             raise ValueError("%s '%s': cannot unroll a RNN if the time dimension is undefined (inputs %s)"
                              % (cls, self.name, tuple(input_shape)))
-        if self.stateful and input_shape[0] is None:
-            raise ValueError("%s '%s': when using `stateful=True` in a RNN, the batch size must be static. Found "
-                             "dynamic batch size: sequence.shape=%s (give Input(batch_size=...) or "
-                             "batch_input_shape)" % (cls, self.name, tuple(input_shape)))
+        # stateful with an unknown batch size: Keras refuses a symbolic Input((T, F)) here but builds a
+        # Sequential without Input at its first call; both work here, the states are sized by the
+        # first batch and later batches must match it (checked in call)
         g = self._gates * self.units
         self.kernel = self.add_weight(name="kernel", shape=(d, g), initializer=self.kernel_initializer,
                                       regularizer=self.kernel_regularizer)
