@@ -404,15 +404,12 @@ class SimpleRNN(_RNN):
 
 
 def _check_impl(layer, implementation, use_cudnn):
-    if implementation not in (1, 2):
-        raise ValueError("%s '%s': implementation must be 1 or 2, got %r"
-                         % (type(layer).__name__, layer.name, implementation))
     if use_cudnn not in ("auto", True, False):
         raise ValueError("%s '%s': invalid value received for argument `use_cudnn`. Expected one of {'auto', "
                          "True, False}. Received: use_cudnn=%r" % (type(layer).__name__, layer.name, use_cudnn))
     # implementation=2 batches the gate matmuls; 1 (forced by recurrent_dropout, as Keras) draws one
-    # dropout mask per gate. Same values otherwise.
-    layer.implementation = 1 if layer.recurrent_dropout else int(implementation)
+    # dropout mask per gate. Same values otherwise; Keras treats any value but 1 as 2.
+    layer.implementation = 1 if layer.recurrent_dropout else implementation
     layer.use_cudnn = use_cudnn  # no cuDNN here: the layer always runs pyconvnet's own kernels
 
 
