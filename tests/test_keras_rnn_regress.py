@@ -546,3 +546,16 @@ def test_implicit_keras_mask_attribute_is_honoured():
         layer(x)
         assert_close(np.asarray(layer(xt)), np.asarray(layer(x, mask=m)), 0, 0)
         assert np.abs(np.asarray(layer(xt)) - np.asarray(layer(x))).max() > 1e-4
+
+
+def test_bidirectional_stateful_states_and_reset():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    bi = L.Bidirectional(L.GRU(3, stateful=True))
+    assert bi.stateful and bi.states is None
+    y1 = _call(bi, x)
+    assert len(bi.states) == 2 and bi.states[0].shape == (2, 3)
+    assert np.abs(_call(bi, x) - y1).max() > 1e-5  # carried
+    bi.reset_states()
+    assert_close(_call(bi, x), y1, 0, 0)
+    with pytest.raises(AttributeError, match="must be stateful"):
+        L.Bidirectional(L.GRU(3)).reset_states()

@@ -517,8 +517,16 @@ class Bidirectional(Layer):
         self.built = True
 
     def reset_state(self):
+        if not self.stateful:
+            raise AttributeError("Bidirectional '%s': layer must be stateful." % self.name)
         self.forward_layer.reset_state()
         self.backward_layer.reset_state()
+
+    @property
+    def states(self):
+        """Forward then backward carried states (stateful), else None; as Keras."""
+        f, b = getattr(self.forward_layer, "states", None), getattr(self.backward_layer, "states", None)
+        return tuple(f) + tuple(b) if f and b else None
 
     def reset_states(self):
         self.reset_state()
