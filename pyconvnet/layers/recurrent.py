@@ -1,15 +1,22 @@
 """Recurrent layers: SimpleRNN, LSTM (gates i, f, c, o), GRU (z, r, h; reset_after
 True: bias (2, 3*units), False: bias (3*units,)); Bidirectional and TimeDistributed
-wrappers. Sequences are (batch, time, features).
+wrappers. Sequences are (batch, time, features). Keras 3 semantics throughout
+(checked against Keras 3.15 by tests/test_keras_diff_rnn.py).
 
-Two paths compute the same Keras 3 recurrence:
-- the whole-sequence `_C.rnn_forward/backward` kernels (the default activations,
-  no mask, no per-step dropout masks);
-- a step loop over the tape's ops (`ag.*`, each a kernel call) for everything else:
-  other activations, `recurrent_dropout`, LSTM/GRU `implementation=1` dropout (one
-  mask per gate) and `mask=`. Keras semantics: dropout masks are drawn once per
-  sequence (the same mask at every step, training only); a masked step keeps the
-  previous states and outputs the previous output (zeros with zero_output_for_mask).
+Two paths compute the same recurrence:
+- the whole-sequence `_C.rnn_forward/backward` kernels: the default activations
+  (SimpleRNN tanh/relu, LSTM/GRU tanh+sigmoid), no mask, at most one input-dropout
+  mask per sequence;
+- a step loop over the tape's ops (`ag.*`, each a kernel call; ~10x slower) for
+  everything else: other activations, `recurrent_dropout`, LSTM/GRU `implementation=1`
+  dropout (one mask per gate), and masks.
+Dropout masks are drawn once per sequence and reused at every step, in training only.
+A masked step keeps the previous states and outputs the previous output (zeros with
+zero_output_for_mask; Bidirectional sets it for return_sequences, as Keras). The mask
+is `mask=` or the `_keras_mask` attribute of the inputs. stateful=True carries the
+final states (detached, not weights) to the next call; reset_state(s) zeroes them.
+Constraints and activity_regularizer raise NotImplementedError (nothing in pyconvnet
+would apply them); weight regularizers reach `layer.losses`.
 """
 import numpy as np
 
