@@ -65,8 +65,16 @@ def _reg_config(r):
 
 
 def _const(a, like):
-    """A constant (no gradient) EagerTensor on like's device from a NumPy array."""
+    """A constant (no gradient) EagerTensor on like's device from a NumPy array (one copy)."""
     return ag.EagerTensor(_C.tensor(np.ascontiguousarray(a, dtype=np.float32), device=like.device))
+
+
+def _filled(shape, value, like):
+    """A constant EagerTensor of `shape` filled with `value`, made on like's device."""
+    t = _C.zeros(*shape, device=like.device)
+    if value:
+        _C.fill_(t, float(value))
+    return ag.EagerTensor(t)
 
 
 def _step_slice(x, t, n, width):
@@ -211,12 +219,10 @@ class _RNN(Layer):
         out = []
         for _ in range(count):
             if rate >= 1:
-                m = np.zeros((n, width), np.float32)
-                t = _const(m, like)
+                t = _filled((n, width), 0.0, like)
             else:
                 seed = int(self._pcn_rng.integers(0, 2 ** 31 - 1)) if self._pcn_rng is not None else utils.next_seed()
-                ones = _C.tensor(np.ones((n, width), np.float32), device=like.device)
-                t = ag.EagerTensor(_C.dropout_forward(ones, float(rate), seed)[0])
+                t = ag.EagerTensor(_C.dropout_forward(_filled((n, width), 1.0, like).value, float(rate), seed)[0])
             out.append(ag.reshape(t, [n, 1, width]) if shape3 else t)
         return out
 
@@ -271,7 +277,7 @@ class _RNN(Layer):
             seq, last, states = out, h, ([h, c] if ns == 2 else [h])
         else:
             if st[0] is None:
-                st = [_const(np.zeros((n, u), np.float32), x) for _ in range(ns)]
+                st = [_filled((n, u), 0.0, x) for _ in range(ns)]
             dm = self._dropout_masks(n, d, self.dropout, k, x, True) if use_dp else None
             rm = self._dropout_masks(n, u, self.recurrent_dropout, k, x, False) if use_rdp else None
             seq, last, states = self._loop(x, st, mask, dm, rm)
@@ -309,7 +315,10 @@ class _RNN(Layer):
         Rg = [_cols(R, g, u) for g in range(G)] if (per_gate or kind == "gru") else None
         h = states[0]
         c = states[1] if kind == "lstm" else None
-        zeros = _const(np.zeros((n, u), np.float32), x)
+        zeros = _filled((n, u), 0.0, x)
+        if mask is not None:  # one upload; the steps slice it on the device
+            m_all = _const(mask, x)
+            nm_all = ag.subtract(1.0, m_all)
         prev_out, outs = zeros, []
         for t in (range(T - 1, -1, -1) if self.go_backwards else range(T)):
             xt = _step_slice(xw, t, n, G * u)
@@ -349,8 +358,7 @@ class _RNN(Layer):
                 new_h = ag.add(ag.multiply(z, h), ag.multiply(ag.subtract(1.0, z), hh))
             out = new_h
             if mask is not None:
-                mt = _const(mask[:, t:t + 1].astype(np.float32), x)
-                nm = _const(1.0 - mask[:, t:t + 1].astype(np.float32), x)
+                mt, nm = ag.slice_axis(m_all, 1, t, t + 1), ag.slice_axis(nm_all, 1, t, t + 1)
 
                 def blend(a, b_):
                     return ag.add(ag.multiply(a, mt), ag.multiply(b_, nm))
