@@ -1304,3 +1304,9 @@ def test_scalar_weights_stay_scalar(tmp_path):
     m.layers[0].s.assign(np.float32(0.0))
     m.load_weights(path)
     assert m.get_weights()[0].shape == () and float(m.get_weights()[0]) == 3.0
+
+
+def test_unknown_layer_keyword_is_value_error_like_keras():
+    for exc in (ValueError, TypeError):
+        with pytest.raises(exc, match="Unrecognized keyword arguments passed to Dense"):
+            keras.layers.Dense(3, foo=1)

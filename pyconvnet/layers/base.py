@@ -63,6 +63,10 @@ def _map(fn, x):
     return fn(x)
 
 
+class _UnrecognizedArguments(ValueError, TypeError):
+    """A layer got keyword arguments it does not know (ValueError as in Keras, and a TypeError)."""
+
+
 class KerasTensor:
     """A symbolic tensor: a shape (batch None), a dtype and the layer call that made it."""
 
@@ -144,8 +148,9 @@ class Layer:
         # tolerate keys Keras writes into configs
         for k in ("input_length", "dynamic"):
             kwargs.pop(k, None)
-        if kwargs:
-            raise TypeError("Unrecognized keyword arguments passed to %s: %s" % (type(self).__name__, kwargs))
+        if kwargs:  # Keras raises ValueError; Python's own habit is TypeError: this is both
+            raise _UnrecognizedArguments("Unrecognized keyword arguments passed to %s: %s"
+                                         % (type(self).__name__, kwargs))
         if dtype not in (None, "float32", "int32", "int64") and not (isinstance(dtype, dict)):
             raise ValueError("%s: dtype %r is not supported (float32 only for weights)" % (type(self).__name__, dtype))
         self.name = name or utils.unique_name(utils.to_snake_case(type(self).__name__))
