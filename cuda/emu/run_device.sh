@@ -104,6 +104,11 @@ else
   # EMU_KERAS=full adds the slower snippet/slow files, EMU_KERAS=0 skips.
   if [ "${EMU_KERAS:-1}" != 0 ]; then
     k=(tests/test_keras_training.py tests/test_keras_pydataset.py tests/test_keras_layers.py)
+    # the CI-runnable files of the Keras audit: new layers, RNN options, training API, applications
+    for f in tests/test_keras_layers_new.py tests/test_keras_layers_regress.py tests/test_keras_rnn_regress.py \
+             tests/test_keras_training_regress.py tests/test_applications_keras.py; do
+      if [ -f "$f" ]; then k+=("$f"); fi
+    done
     if [ "${EMU_KERAS:-1}" = full ]; then k+=(tests/test_keras_snippets.py tests/test_keras_slow.py); fi
     run_py -m pytest -q -p no:cacheprovider -p emu_force_device "${k[@]}" "$@" || rc=$?
   fi
