@@ -3,6 +3,7 @@
 Each op takes EagerTensors (recorded by the tape), `_C.Tensor`s or NumPy; with
 only NumPy/scalars in, it returns NumPy. All arithmetic runs in `_C`.
 """
+import builtins as _bi
 import functools
 
 import numpy as np
@@ -17,6 +18,14 @@ __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "negative", "
            "cast", "elu", "selu", "gelu", "softplus", "leaky_relu", "relu6", "silu", "swish", "argmax", "flatten"]
 
 
+def _ct(a):
+    """`_C.tensor` of a NumPy array (copied when read-only or not contiguous)."""
+    a = np.asarray(a)
+    if not a.flags.writeable or not a.flags.c_contiguous:
+        a = np.array(a, order="C", copy=True)
+    return _C.tensor(a)
+
+
 def _is_tensor(x):
     return isinstance(x, (ag.EagerTensor, _C.Tensor))
 
@@ -27,10 +36,10 @@ def _ret(fn):
         flat = list(args) + list(kwargs.values())
         flat = [i for a in flat for i in (a if isinstance(a, (list, tuple)) else [a])]
         from .layers.base import KerasTensor
-        if any(isinstance(a, KerasTensor) for a in flat):
+        if _bi.any(isinstance(a, KerasTensor) for a in flat):
             from .layers.core import Lambda
             return Lambda(lambda t: w(t, *args[1:], **kwargs))(args[0])
-        numpy_out = not any(_is_tensor(a) for a in flat)
+        numpy_out = not _bi.any(_is_tensor(a) for a in flat)
         args = [ag.EagerTensor(a) if isinstance(a, _C.Tensor) else a for a in args]
         y = fn(*args, **kwargs)
         if numpy_out and isinstance(y, ag.EagerTensor):
@@ -80,9 +89,13 @@ def mean(x, axis=None, keepdims=False): return ag.reduce("mean", _e(x), axis, ke
 @_ret
 def sum(x, axis=None, keepdims=False): return ag.reduce("sum", _e(x), axis, keepdims)
 @_ret
-def max(x, axis=None, keepdims=False): return ag.reduce("max", _e(x), axis, keepdims)
+def max(x, axis=None, keepdims=False, initial=None):
+    y = ag.reduce("max", _e(x), axis, keepdims)
+    return y if initial is None else ag.maximum(y, float(initial))
 @_ret
-def min(x, axis=None, keepdims=False): return ag.reduce("min", _e(x), axis, keepdims)
+def min(x, axis=None, keepdims=False, initial=None):
+    y = ag.reduce("min", _e(x), axis, keepdims)
+    return y if initial is None else ag.minimum(y, float(initial))
 @_ret
 def relu(x): return ag.activation(_e(x), "relu")
 @_ret
@@ -97,10 +110,13 @@ def elu(x, alpha=1.0): return ag.activation(_e(x), "elu", alpha)
 def selu(x): return ag.activation(_e(x), "selu")
 @_ret
 def gelu(x, approximate=True):
-    # keras.ops.gelu defaults to approximate=True; the kernel is exact (erf)
-    if approximate:
-        raise NotImplementedError("keras.ops.gelu: approximate=True is not supported; pass approximate=False")
-    return ag.activation(_e(x), "gelu")
+    """keras.ops.gelu: approximate=True (the default) is the tanh form
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); False is the exact erf form (kernel)."""
+    x = _e(x)
+    if not approximate:
+        return ag.activation(x, "gelu")
+    inner = ag.multiply(ag.add(x, ag.multiply(ag.multiply(ag.multiply(x, x), x), 0.044715)), float(np.sqrt(2 / np.pi)))
+    return ag.multiply(ag.multiply(x, 0.5), ag.add(ag.activation(inner, "tanh"), 1.0))
 @_ret
 def softplus(x): return ag.activation(_e(x), "softplus")
 @_ret
@@ -170,14 +186,27 @@ def squeeze(x, axis=None):
 def clip(x, x_min, x_max): return ag.clip(_e(x), x_min, x_max)
 
 
-def convert_to_tensor(x, dtype=None):
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
+    """An EagerTensor of x: floats -> float32, Python ints -> int32, bool -> uint8 (0/1);
+    `dtype` converts (float32/int32/int64/uint8/bool)."""
+    if dtype is not None and _is_tensor(x):
+        return cast(x, dtype)
     if isinstance(x, ag.EagerTensor):
         return x
     if isinstance(x, _C.Tensor):
         return ag.EagerTensor(x)
     a = np.asarray(x)
-    dt = dtype or ("float32" if a.dtype.kind in "fb" else ("int64" if a.dtype.itemsize > 4 else "int32"))
-    return ag.EagerTensor(_C.tensor(np.ascontiguousarray(a, dtype=dt)))
+    if dtype is not None:
+        from .backend import standardize_dtype
+        dtype = standardize_dtype(dtype)
+        a = a.astype(np.bool_ if dtype == "bool" else dtype)
+    elif a.dtype.kind == "i" and a.dtype.itemsize > 4 and not isinstance(x, np.ndarray):
+        a = a.astype(np.int32)  # Python ints -> int32 (Keras)
+    a = _keras_dtype(a)
+    if a.dtype.name not in ("float32", "int32", "int64", "uint8"):
+        raise TypeError("keras.ops.convert_to_tensor: pyconvnet tensors hold float32, int32, int64, uint8 or bool; "
+                        "got %s" % a.dtype)
+    return ag.EagerTensor(_ct((a)))
 
 
 def convert_to_numpy(x):
@@ -186,14 +215,23 @@ def convert_to_numpy(x):
     return np.asarray(x)
 
 
-def zeros(shape, dtype="float32", device="cpu"):
-    return ag.EagerTensor(_C.zeros(*[int(s) for s in shape], dtype=str(np.dtype(dtype)), device=device))
+def _shape_arg(shape):
+    return [int(shape)] if isinstance(shape, (int, np.integer)) else [int(s) for s in shape]
 
 
-def ones(shape, dtype="float32", device="cpu"):
-    t = _C.empty(*[int(s) for s in shape], device=device)
+def zeros(shape, dtype=None, device="cpu"):
+    dtype = _floatx_dtype(dtype)
+    if dtype not in ("float32", "int32", "int64", "uint8"):
+        return _made(np.zeros(_shape_arg(shape)), dtype)
+    return ag.EagerTensor(_C.zeros(*_shape_arg(shape), dtype=dtype, device=device))
+
+
+def ones(shape, dtype=None, device="cpu"):
+    dtype = _floatx_dtype(dtype)
+    t = _C.empty(*_shape_arg(shape), device=device)
     _C.fill_(t, 1.0)  # float32 only: other dtypes by a cast
-    dtype = str(np.dtype(dtype))
+    if dtype not in ("float32", "int32", "int64", "uint8"):
+        return _made(np.ones(_shape_arg(shape)), dtype)
     return ag.EagerTensor(t if dtype == "float32" else _C.cast(t, dtype))
 
 
@@ -201,7 +239,8 @@ def _like(x, dtype):
     """shape, dtype and device of a *_like result: x's (a tensor keeps its device)."""
     if _is_tensor(x):
         return tuple(x.shape), dtype or x.dtype, x.device
-    return np.shape(x), dtype or "float32", "cpu"
+    a = np.asarray(x)
+    return a.shape, dtype or (a.dtype.name if a.dtype.kind in "iub" else "float32"), "cpu"
 
 
 def zeros_like(x, dtype=None):
@@ -213,16 +252,1368 @@ def ones_like(x, dtype=None):
 
 
 def shape(x):
-    return tuple(x.shape)
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
 def cast(x, dtype):
+    from .backend import standardize_dtype
+    dtype = standardize_dtype(dtype)
     if _is_tensor(x):
-        return ag.cast(_e(x), str(np.dtype(dtype)))
+        if dtype == "bool":  # pyconvnet's boolean tensors are uint8 0/1
+            return ag.EagerTensor(_ct((_np(x) != 0).astype(np.uint8)))
+        if dtype not in ("float32", "int32", "int64", "uint8"):
+            raise TypeError("keras.ops.cast: pyconvnet tensors hold float32, int32, int64, uint8 or bool; got %r"
+                            % dtype)
+        return ag.cast(_e(x), dtype)
+    from .layers.base import KerasTensor
+    if isinstance(x, KerasTensor):
+        return _lambda_call(cast, (x, dtype), {})
     return np.asarray(x).astype(dtype)
 
 
-def argmax(x, axis=-1):
-    if _is_tensor(x):
-        return ag.EagerTensor(_C.argmax(_e(x).value, axis))
-    return np.argmax(x, axis)
+
+
+
+# ==========================================================================
+# Breadth: more of keras.ops (Keras 3.15 names, arguments and defaults).
+#
+# Three implementation kinds, chosen per op:
+#  - composition of the differentiable ops above (activations, losses,
+#    logsumexp, std/var, norm, moments, batch_normalization ...): gradients
+#    come from the tape for free, arithmetic runs in `_C`;
+#  - `_ew`: an elementwise op whose forward is a `_C` unary when one exists
+#    (NumPy otherwise) and whose backward multiplies by a NumPy derivative;
+#  - `_gather`: any op whose output elements are copies of input elements
+#    (flip, roll, tile, repeat, broadcast_to, pad, take, take_along_axis,
+#    stack, split, slice, sort/top_k values ...). The op is applied once to
+#    the array of flat input positions; the forward gathers with it and the
+#    backward scatter-adds with it (np.bincount), so one tested mechanism gives
+#    every such op its exact gradient.
+#  - `_nograd`: integer/boolean results (comparisons, argmax, argsort ...) and
+#    creation ops, computed in NumPy; on tape tensors they return tensors
+#    without a gradient.
+# NumPy fallbacks work on host (cpu) tensors only.
+# ==========================================================================
+
+def _flat_args(args, kwargs):
+    flat = list(args) + list(kwargs.values())
+    return [i for a in flat for i in (a if isinstance(a, (list, tuple)) else [a])]
+
+
+def _symbolic(flat):
+    from .layers.base import KerasTensor
+    return _bi.any(isinstance(a, KerasTensor) for a in flat)
+
+
+def _lambda_call(w, args, kwargs):
+    from .layers.base import KerasTensor
+    from .layers.core import Lambda
+    if not isinstance(args[0], KerasTensor):
+        raise NotImplementedError("keras.ops on symbolic inputs: only the first argument may be a KerasTensor")
+    return Lambda(lambda t: w(t, *args[1:], **kwargs))(args[0])
+
+
+def _np(a):
+    """NumPy view of a tensor argument (host tensors), else the argument itself."""
+    if isinstance(a, ag.EagerTensor):
+        a = a.value
+    if isinstance(a, _C.Tensor):
+        if a.device != "cpu":
+            a = a.to("cpu")
+        a = a.numpy()
+        return a.astype(bool) if False else a
+    return a
+
+
+def _keras_dtype(a):
+    """NumPy result -> the dtype a tensor holds: bool->uint8, float->float32,
+    other ints -> int32/int64 (kept when supported)."""
+    a = np.asarray(a)
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8)
+    if a.dtype.kind == "f":
+        return a.astype(np.float32)
+    if a.dtype.kind in "iu" and a.dtype not in (np.int32, np.int64, np.uint8):
+        return a.astype(np.int64 if a.dtype.itemsize > 4 else np.int32)
+    return a
+
+
+def _np_result(a):
+    """NumPy result for NumPy callers: float64 -> float32 (floatx), bool kept."""
+    a = np.asarray(a)
+    if a.dtype == np.float64 or a.dtype == np.float16:
+        return a.astype(np.float32)
+    return a
+
+
+def _wrap(y, tensors_in):
+    if isinstance(y, (list, tuple)):
+        return type(y)(_wrap(i, tensors_in) for i in y)
+    if isinstance(y, ag.EagerTensor):
+        return y if tensors_in else y.numpy()
+    if not tensors_in:
+        return _np_result(y)
+    return ag.EagerTensor(_ct((_keras_dtype(y))))
+
+
+def _nograd(fn):
+    """A NumPy-computed op without gradient: tensors in -> tensors out (no tape
+    node), NumPy in -> NumPy out, KerasTensor in -> a Lambda layer."""
+    @functools.wraps(fn)
+    def w(*args, **kwargs):
+        flat = _flat_args(args, kwargs)
+        if _symbolic(flat):
+            return _lambda_call(w, args, kwargs)
+        tin = _bi.any(_is_tensor(a) for a in flat)
+        a2 = [[_np(i) for i in a] if isinstance(a, (list, tuple)) else _np(a) for a in args]
+        k2 = {k: _np(v) for k, v in kwargs.items()}
+        return _wrap(fn(*a2, **k2), tin)
+    return w
+
+
+def _diff(fn):
+    """Like `_ret` (tensors/NumPy/KerasTensor routing) for ops built from tape ops;
+    results that are tuples are unwrapped element by element."""
+    @functools.wraps(fn)
+    def w(*args, **kwargs):
+        flat = _flat_args(args, kwargs)
+        if _symbolic(flat):
+            return _lambda_call(w, args, kwargs)
+        tin = _bi.any(_is_tensor(a) for a in flat)
+        args = [ag.EagerTensor(a) if isinstance(a, _C.Tensor) else a for a in args]
+        return _wrap(fn(*args, **kwargs), tin)
+    return w
+
+
+def _ek(x):
+    """EagerTensor keeping integer dtypes (bool -> uint8, float64 -> float32)."""
+    if isinstance(x, ag.EagerTensor):
+        return x
+    if isinstance(x, _C.Tensor):
+        return ag.EagerTensor(x)
+    return ag.EagerTensor(_ct((_keras_dtype(x))))
+
+
+def _host(t):
+    v = t.value
+    return (v if v.device == "cpu" else v.to("cpu")).numpy()
+
+
+def _tensor_like(a, like):
+    t = _ct((a))
+    dev = like.value.device if isinstance(like, ag.EagerTensor) else "cpu"
+    return t if dev == "cpu" else t.to(dev)
+
+
+def _ew(x, fwd, deriv, c_op=None):
+    """Elementwise y = fwd(x); backward g * deriv(x, y) (NumPy float64, then float32)."""
+    x = _e(x)
+    if c_op is not None:
+        yv = _C.unary(c_op, x.value)
+    else:
+        with np.errstate(all="ignore"):
+            yv = _tensor_like(np.asarray(fwd(_host(x).astype(np.float64)), dtype=np.float32), x)
+    y = ag.EagerTensor(yv)
+    if deriv is not None and ag.recording():
+        def bw(g, needs):
+            with np.errstate(all="ignore"):
+                d = deriv(_host(x).astype(np.float64), _host(y).astype(np.float64))
+            return (_C.binary("mul", g, _tensor_like(np.asarray(d, dtype=np.float32), x)),)
+        ag._record([x], [y], bw)
+    return y
+
+
+def _gather(xs, index_fn, fill=0.0):
+    """y = index_fn(*positions) gathered from xs (see the header). index_fn gets one
+    int64 array of flat positions per input (shaped like it) and returns an int64
+    array whose -1 entries become `fill`. Differentiable for float inputs."""
+    xs = [_ek(x) for x in xs]
+    shapes = [x.shape for x in xs]
+    sizes = [int(np.prod(s)) for s in shapes]
+    offs = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    pos = [np.arange(offs[i], offs[i + 1], dtype=np.int64).reshape(s) for i, s in enumerate(shapes)]
+    oi = np.asarray(index_fn(*pos))
+    oi = oi.astype(np.int64) if oi.dtype != np.int64 else oi
+    vals = np.concatenate([_host(x).reshape(-1) for x in xs]) if xs else np.zeros(0, np.float32)
+    valid = oi >= 0
+    y = np.where(valid, vals[np.where(valid, oi, 0)] if vals.size else 0, fill).astype(vals.dtype)
+    out = ag.EagerTensor(_tensor_like(np.ascontiguousarray(y), xs[0]))
+    if ag.recording() and vals.dtype == np.float32:
+        total = int(offs[-1])
+
+        def bw(g, needs):
+            gn = np.asarray(g.numpy() if g.device == "cpu" else g.to("cpu").numpy(), dtype=np.float64)
+            acc = np.bincount(oi[valid], weights=gn[valid], minlength=total)
+            return [_tensor_like(acc[offs[i]:offs[i + 1]].reshape(shapes[i]).astype(np.float32), xs[i])
+                    if n else None for i, n in enumerate(needs)]
+        ag._record(xs, [out], bw)
+    return out
+
+
+def _axes(axis, nd):
+    if axis is None:
+        return None
+    ax = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    return tuple(int(a) % nd for a in ax) if nd else tuple()
+
+
+# ------------------------------------------------------------ elementwise math
+def _zero_grad(x, y):
+    return np.zeros_like(x)
+
+
+@_ret
+def absolute(x): return ag.unary("abs", _e(x))
+@_ret
+def sign(x): return _ew(x, np.sign, _zero_grad, "sign")
+@_ret
+def log1p(x): return _ew(x, np.log1p, lambda x, y: 1.0 / (1.0 + x), "log1p")
+@_ret
+def expm1(x): return _ew(x, np.expm1, lambda x, y: y + 1.0, "expm1")
+@_ret
+def log2(x): return _ew(x, np.log2, lambda x, y: 1.0 / (x * np.log(2.0)))
+@_ret
+def log10(x): return _ew(x, np.log10, lambda x, y: 1.0 / (x * np.log(10.0)))
+@_ret
+def rsqrt(x): return ag.unary("rsqrt", _e(x))
+@_ret
+def reciprocal(x): return ag.unary("reciprocal", _e(x))
+@_ret
+def sin(x): return ag.unary("sin", _e(x))
+@_ret
+def cos(x): return ag.unary("cos", _e(x))
+@_ret
+def tan(x): return _ew(x, np.tan, lambda x, y: 1.0 + y * y)
+@_ret
+def arctan(x): return _ew(x, np.arctan, lambda x, y: 1.0 / (1.0 + x * x))
+@_ret
+def arcsin(x): return _ew(x, np.arcsin, lambda x, y: 1.0 / np.sqrt(1.0 - x * x))
+@_ret
+def arccos(x): return _ew(x, np.arccos, lambda x, y: -1.0 / np.sqrt(1.0 - x * x))
+@_ret
+def sinh(x): return _ew(x, np.sinh, lambda x, y: np.cosh(x))
+@_ret
+def cosh(x): return _ew(x, np.cosh, lambda x, y: np.sinh(x))
+@_ret
+def arcsinh(x): return _ew(x, np.arcsinh, lambda x, y: 1.0 / np.sqrt(x * x + 1.0))
+@_ret
+def arccosh(x): return _ew(x, np.arccosh, lambda x, y: 1.0 / np.sqrt(x * x - 1.0))
+@_ret
+def arctanh(x): return _ew(x, np.arctanh, lambda x, y: 1.0 / (1.0 - x * x))
+@_ret
+def erf(x):
+    from math import erf as _erf
+    f = np.vectorize(_erf, otypes=[np.float64])
+    return _ew(x, f, lambda x, y: 2.0 / np.sqrt(np.pi) * np.exp(-x * x))
+
+
+def _int_safe(fn):
+    """floor/ceil/round/trunc keep an integer input as it is (Keras)."""
+    @functools.wraps(fn)
+    def w(x, *a, **k):
+        if not _is_tensor(x) and np.asarray(x).dtype.kind in "iub" and not _symbolic([x]):
+            return np.asarray(x)
+        if isinstance(x, (ag.EagerTensor, _C.Tensor)) and x.dtype != "float32":
+            return x if isinstance(x, ag.EagerTensor) else ag.EagerTensor(x)
+        return fn(x, *a, **k)
+    return w
+
+
+@_int_safe
+@_ret
+def floor(x): return _ew(x, np.floor, _zero_grad, "floor")
+@_int_safe
+@_ret
+def ceil(x): return _ew(x, np.ceil, _zero_grad)
+@_int_safe
+@_ret
+def trunc(x): return _ew(x, np.trunc, _zero_grad)
+@_int_safe
+@_ret
+def round(x, decimals=0):
+    # half to even, like np.round / torch.round (the _C kernel rounds half away from zero)
+    s = 10.0 ** int(decimals)
+    return _ew(x, lambda v: np.round(v * s) / s, _zero_grad)
+
+
+@_ret
+def mod(x1, x2):
+    """x1 - x2 * floor(x1 / x2) (NumPy/Python sign convention); d/dx1 = 1, d/dx2 = -floor(x1/x2)."""
+    like = x1 if isinstance(x1, ag.EagerTensor) else x2
+    with np.errstate(all="ignore"):
+        q = np.floor(np.asarray(_np(x1), np.float64) / np.asarray(_np(x2), np.float64)).astype(np.float32)
+    return ag.subtract(x1, ag.multiply(x2, ag.EagerTensor(_tensor_like(np.ascontiguousarray(q), like))))
+
+
+@_nograd
+def floor_divide(x1, x2): return np.floor_divide(x1, x2)
+
+
+# ------------------------------------------------------------ reductions
+@_ret
+def amax(x, axis=None, keepdims=False): return ag.reduce("max", _e(x), axis, keepdims)
+@_ret
+def amin(x, axis=None, keepdims=False): return ag.reduce("min", _e(x), axis, keepdims)
+
+
+@_ret
+def prod(x, axis=None, keepdims=False, dtype=None):
+    x = _e(x)
+    nd = x.ndim
+    axes = _axes(axis, nd)
+    axes = tuple(range(nd)) if axes is None else axes
+    y = ag.EagerTensor(_C.reduce("prod", x.value, list(axes), bool(keepdims)))
+    if ag.recording():
+        def bw(g, needs):
+            xn = _host(x).astype(np.float64)
+            rest = [a for a in range(nd) if a not in axes]
+            xt = np.transpose(xn, rest + list(axes))
+            m = xt.reshape(int(np.prod([xn.shape[a] for a in rest])), -1)
+            # product of all the others, exact with zeros: exclusive prefix * suffix
+            left = np.cumprod(np.concatenate([np.ones((m.shape[0], 1)), m[:, :-1]], 1), 1)
+            right = np.cumprod(np.concatenate([np.ones((m.shape[0], 1)), m[:, ::-1][:, :-1]], 1), 1)[:, ::-1]
+            others = (left * right).reshape(xt.shape)
+            inv = np.argsort(rest + list(axes))
+            others = np.transpose(others, inv)
+            gk = np.asarray(g.numpy(), np.float64).reshape([1 if a in axes else s for a, s in enumerate(xn.shape)])
+            return (_tensor_like((gk * others).astype(np.float32), x),)
+        ag._record([x], [y], bw)
+    return y
+
+
+@_diff
+def var(x, axis=None, keepdims=False):
+    x = _e(x)
+    axes = _axes(axis, x.ndim)
+    m = ag.reduce("mean", x, axes, True)
+    d = ag.subtract(x, m)
+    return ag.reduce("mean", ag.multiply(d, d), axes, keepdims)
+
+
+@_diff
+def std(x, axis=None, keepdims=False):
+    return ag.unary("sqrt", _e(var(x, axis, keepdims)))
+
+
+@_diff
+def logsumexp(x, axis=None, keepdims=False):
+    x = _e(x)
+    axes = _axes(axis, x.ndim)
+    m = ag.EagerTensor(_C.reduce("max", x.value, list(axes) if axes is not None else list(range(x.ndim)), True))
+    m = ag.EagerTensor(_tensor_like(np.where(np.isfinite(m.numpy()), m.numpy(), 0).astype(np.float32), x))
+    s = ag.reduce("sum", ag.unary("exp", ag.subtract(x, m)), axes, True)
+    y = ag.add(ag.unary("log", s), m)
+    if not keepdims:
+        keep = axes if axes is not None else tuple(range(x.ndim))
+        y = ag.reshape(y, [n for a, n in enumerate(x.shape) if a not in keep])
+    return y
+
+
+@_diff
+def average(x, axis=None, weights=None):
+    x = _e(x)
+    if weights is None:
+        return ag.reduce("mean", x, axis, False)
+    w = _e(weights)
+    if w.ndim == 1 and x.ndim > 1 and axis is not None:
+        ax = int(axis) % x.ndim
+        w = ag.reshape(w, [x.shape[a] if a == ax else 1 for a in range(x.ndim)])
+    num = ag.reduce("sum", ag.multiply(x, w), axis, False)
+    den = ag.reduce("sum", ag.add(ag.multiply(ones_like(x), w), 0.0), axis, False)
+    return ag.divide(num, den)
+
+
+@_diff
+def cumsum(x, axis=None, dtype=None):
+    x = _ek(x)
+    if axis is None:
+        x = _gather([x], lambda p: p.reshape(-1))
+        axis = 0
+    ax = int(axis) % x.ndim
+    xs = x.shape
+    y = ag.EagerTensor(_tensor_like(np.cumsum(_host(x), axis=ax, dtype=_host(x).dtype), x))
+    if ag.recording() and x.dtype == "float32":
+        def bw(g, needs):
+            gn = np.asarray(g.numpy(), np.float64)
+            r = np.flip(np.cumsum(np.flip(gn, ax), axis=ax), ax)
+            return (_tensor_like(np.ascontiguousarray(r, dtype=np.float32), x),)
+        ag._record([x], [y], bw)
+    return y
+
+
+@_diff
+def cumprod(x, axis=None, dtype=None):
+    x = _ek(x)
+    if axis is None:
+        x = _gather([x], lambda p: p.reshape(-1))
+        axis = 0
+    ax = int(axis) % x.ndim
+    y = ag.EagerTensor(_tensor_like(np.cumprod(_host(x), axis=ax, dtype=_host(x).dtype), x))
+    if ag.recording() and x.dtype == "float32":
+        def bw(g, needs):
+            xn = np.moveaxis(_host(x).astype(np.float64), ax, -1)
+            gn = np.moveaxis(np.asarray(g.numpy(), np.float64), ax, -1)
+            n = xn.shape[-1]
+            out = np.zeros_like(xn)
+            for i in range(n):  # exact with zeros: d y_j / d x_i = prod_{k<=j, k!=i} x_k
+                xi = xn.copy()
+                xi[..., i] = 1.0
+                p = np.cumprod(xi, axis=-1)
+                out[..., i] = np.sum(gn[..., i:] * p[..., i:], axis=-1)
+            return (_tensor_like(np.ascontiguousarray(np.moveaxis(out, -1, ax), dtype=np.float32), x),)
+        ag._record([x], [y], bw)
+    return y
+
+
+@_nograd
+def argmax(x, axis=None, keepdims=False):
+    """int32 index of the first maximum (Keras: axis=None flattens)."""
+    return np.argmax(x, axis=axis, keepdims=keepdims).astype(np.int32)
+
+
+@_nograd
+def argmin(x, axis=None, keepdims=False):
+    return np.argmin(x, axis=axis, keepdims=keepdims).astype(np.int32)
+
+
+@_nograd
+def argsort(x, axis=-1):
+    return np.argsort(x, axis=axis, kind="stable").astype(np.int32)
+
+
+@_nograd
+def all(x, axis=None, keepdims=False): return np.all(x, axis=axis, keepdims=keepdims)
+@_nograd
+def any(x, axis=None, keepdims=False): return np.any(x, axis=axis, keepdims=keepdims)
+@_nograd
+def count_nonzero(x, axis=None): return np.count_nonzero(x, axis=axis).astype(np.int32)
+
+
+@_nograd
+def median(x, axis=None, keepdims=False): return np.median(np.asarray(x, np.float32), axis=axis, keepdims=keepdims)
+
+
+@_nograd
+def quantile(x, q, axis=None, method="linear", keepdims=False):
+    return np.quantile(np.asarray(x, np.float32), q, axis=axis, method=method, keepdims=keepdims)
+
+
+# ------------------------------------------------------------ comparison / logic
+@_nograd
+def equal(x1, x2): return np.equal(x1, x2)
+@_nograd
+def not_equal(x1, x2): return np.not_equal(x1, x2)
+@_nograd
+def greater(x1, x2): return np.greater(x1, x2)
+@_nograd
+def greater_equal(x1, x2): return np.greater_equal(x1, x2)
+@_nograd
+def less(x1, x2): return np.less(x1, x2)
+@_nograd
+def less_equal(x1, x2): return np.less_equal(x1, x2)
+@_nograd
+def logical_and(x1, x2): return np.logical_and(x1, x2)
+@_nograd
+def logical_or(x1, x2): return np.logical_or(x1, x2)
+@_nograd
+def logical_xor(x1, x2): return np.logical_xor(x1, x2)
+@_nograd
+def logical_not(x): return np.logical_not(x)
+@_nograd
+def isnan(x): return np.isnan(x)
+@_nograd
+def isinf(x): return np.isinf(x)
+@_nograd
+def isfinite(x): return np.isfinite(x)
+@_nograd
+def signbit(x): return np.signbit(x)
+
+
+@_nograd
+def isclose(x1, x2, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return np.isclose(x1, x2, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def allclose(x1, x2, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(np.allclose(_np(x1), _np(x2), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def where(condition, x1=None, x2=None):
+    """Elementwise condition ? x1 : x2 (NumPy broadcasting); gradients flow to x1
+    where the condition holds and to x2 elsewhere. With one argument: the tuple of
+    index arrays of the true elements (like np.nonzero)."""
+    if (x1 is None) != (x2 is None):
+        raise ValueError("keras.ops.where: x1 and x2 must be given together, or neither")
+    if x1 is None:
+        return nonzero(condition)
+    return _where(condition, x1, x2)
+
+
+@_diff
+def _where(condition, x1, x2):
+    c = np.asarray(_np(condition)).astype(bool)
+    all_int = builtins_all(np.asarray(_np(a)).dtype.kind in "iub" for a in (x1, x2))
+    if all_int:
+        return np.where(c, _np(x1), _np(x2))
+    a, b = _e(x1), _e(x2)
+    shape = np.broadcast_shapes(c.shape, a.shape, b.shape)
+    cb = np.broadcast_to(c, shape)
+
+    def idx(pa, pb):
+        return np.where(cb, np.broadcast_to(pa, shape), np.broadcast_to(pb, shape))
+    return _gather([a, b], idx)
+
+
+def builtins_all(it):
+    return _bi.all(it)
+
+
+@_nograd
+def nonzero(x):
+    return tuple(i.astype(np.int32) for i in np.nonzero(x))
+
+
+# ------------------------------------------------------------ creation
+def _floatx_dtype(dtype, default="float32"):
+    if dtype is None:
+        return default
+    from .backend import standardize_dtype
+    return standardize_dtype(dtype)
+
+
+def _made(a, dtype):
+    """A creation op's result: an EagerTensor of `dtype` (bool -> uint8)."""
+    a = np.asarray(a)
+    dt = _floatx_dtype(dtype, None)
+    if dt is not None:
+        a = a.astype(np.bool_ if dt == "bool" else dt)
+    return ag.EagerTensor(_ct((_keras_dtype(a))))
+
+
+def arange(start, stop=None, step=None, dtype=None):
+    if stop is None:
+        start, stop = 0, start
+    if step is None:
+        step = 1
+    if dtype is None:
+        dtype = "int32" if builtins_all(isinstance(v, (int, np.integer)) for v in (start, stop, step)) else "float32"
+    return _made(np.arange(start, stop, step), dtype)
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    r = np.linspace(_np(start), _np(stop), int(num), endpoint=endpoint, retstep=retstep, axis=axis)
+    if retstep:
+        return _made(r[0], dtype or "float32"), r[1]
+    return _made(r, dtype or "float32")
+
+
+def eye(N, M=None, k=0, dtype=None):
+    return _made(np.eye(int(N), None if M is None else int(M), int(k)), dtype or "float32")
+
+
+def identity(n, dtype=None):
+    return eye(n, dtype=dtype)
+
+
+def full(shape, fill_value, dtype=None):
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    fv = _np(fill_value)
+    if dtype is None:
+        dtype = "float32" if np.asarray(fv).dtype.kind == "f" else np.asarray(fv).dtype.name
+        dtype = "int32" if dtype == "int64" and isinstance(fill_value, int) else dtype
+    return _made(np.full(shape, fv), dtype)
+
+
+def full_like(x, fill_value, dtype=None):
+    shp, dt, _ = _like(x, dtype)
+    if dtype is None and not _is_tensor(x):
+        dt = _np_result(np.asarray(x)).dtype.name
+    return full(shp, fill_value, dt)
+
+
+def empty(shape, dtype=None):
+    return zeros(shape, dtype)
+
+
+@_nograd
+def tri(N, M=None, k=0, dtype=None):
+    return np.tri(N, M, k, dtype=np.float32 if dtype is None else dtype)
+
+
+@_nograd
+def meshgrid(*x, indexing="xy"):
+    return tuple(np.meshgrid(*x, indexing=indexing))
+
+
+# ------------------------------------------------------------ gather family
+@_diff
+def stack(x, axis=0):
+    return _gather(list(x), lambda *ps: np.stack(ps, axis=axis))
+
+
+@_diff
+def unstack(x, num=None, axis=0):
+    x = _ek(x)
+    ax = int(axis) % x.ndim
+    return [_gather([x], lambda p, i=i: np.take(p, i, axis=ax)) for i in range(x.shape[ax])]
+
+
+@_diff
+def split(x, indices_or_sections, axis=0):
+    x = _ek(x)
+    ax = int(axis) % x.ndim
+    pieces = np.array_split(np.arange(x.shape[ax]), indices_or_sections) \
+        if isinstance(indices_or_sections, (int, np.integer)) else \
+        np.split(np.arange(x.shape[ax]), list(indices_or_sections))
+    if isinstance(indices_or_sections, (int, np.integer)) and x.shape[ax] % int(indices_or_sections):
+        raise ValueError("keras.ops.split: axis %d of size %d is not divisible into %d equal sections"
+                         % (ax, x.shape[ax], indices_or_sections))
+    return [_gather([x], lambda p, ix=ix: np.take(p, ix, axis=ax)) for ix in pieces]
+
+
+@_diff
+def tile(x, repeats):
+    return _gather([x], lambda p: np.tile(p, repeats))
+
+
+@_diff
+def repeat(x, repeats, axis=None):
+    return _gather([x], lambda p: np.repeat(p, _np(repeats), axis=axis))
+
+
+@_diff
+def broadcast_to(x, shape):
+    return _gather([x], lambda p: np.broadcast_to(p, tuple(int(s) for s in shape)).copy())
+
+
+@_diff
+def flip(x, axis=None):
+    return _gather([x], lambda p: np.flip(p, axis=axis))
+
+
+@_diff
+def roll(x, shift, axis=None):
+    return _gather([x], lambda p: np.roll(p, shift, axis=axis))
+
+
+@_diff
+def moveaxis(x, source, destination):
+    return _gather([x], lambda p: np.moveaxis(p, source, destination))
+
+
+@_diff
+def swapaxes(x, axis1, axis2):
+    return _gather([x], lambda p: np.swapaxes(p, axis1, axis2))
+
+
+@_diff
+def ravel(x):
+    return _gather([x], lambda p: p.reshape(-1))
+
+
+@_diff
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    return _gather([x], lambda p: np.diagonal(p, offset, axis1, axis2).copy())
+
+
+@_diff
+def diag(x, k=0):
+    def f(p):
+        if p.ndim == 1:
+            n = p.shape[0] + _bi.abs(k)
+            out = np.full((n, n), -1, np.int64)
+            i = np.arange(p.shape[0])
+            out[i + _bi.max(-k, 0), i + _bi.max(k, 0)] = p
+            return out
+        return np.diag(p, k).copy()
+    return _gather([x], f)
+
+
+@_diff
+def triu(x, k=0):
+    def f(p):
+        m = np.triu(np.ones(p.shape[-2:], bool), k)
+        return np.where(m, p, -1)
+    return _gather([x], f)
+
+
+@_diff
+def tril(x, k=0):
+    def f(p):
+        m = np.tril(np.ones(p.shape[-2:], bool), k)
+        return np.where(m, p, -1)
+    return _gather([x], f)
+
+
+@_diff
+def append(x1, x2, axis=None):
+    return _gather([x1, x2], lambda a, b: np.append(a, b, axis=axis))
+
+
+@_diff
+def pad(x, pad_width, mode="constant", constant_values=None):
+    if mode not in ("constant", "reflect", "symmetric", "edge", "wrap"):
+        raise ValueError("keras.ops.pad: mode must be one of constant, reflect, symmetric, edge, wrap; got %r"
+                         % (mode,))
+    if constant_values is not None and mode != "constant":
+        raise ValueError("keras.ops.pad: constant_values is only used with mode='constant', got mode=%r" % (mode,))
+    pw = np.asarray(pad_width, dtype=np.int64)
+    if mode == "constant":
+        fill = 0.0 if constant_values is None else float(constant_values)
+        return _gather([x], lambda p: np.pad(p, pw, mode="constant", constant_values=-1), fill)
+    return _gather([x], lambda p: np.pad(p, pw, mode=mode))
+
+
+def _norm_indices(ind, n):
+    ind = np.asarray(ind)
+    if ind.dtype.kind not in "iu":
+        ind = ind.astype(np.int64)
+    return np.where(ind < 0, ind + n, ind)
+
+
+@_diff
+def take(x, indices, axis=None):
+    ind = np.asarray(_np(indices))
+
+    def f(p):
+        n = p.size if axis is None else p.shape[int(axis)]
+        return np.take(p, _norm_indices(ind, n), axis=axis)
+    return _gather([x], f)
+
+
+@_diff
+def take_along_axis(x, indices, axis=None):
+    ind = np.asarray(_np(indices))
+
+    def f(p):
+        if axis is None:
+            return np.take_along_axis(p.reshape(-1), _norm_indices(ind, p.size).reshape(-1), 0)
+        ax = int(axis) % p.ndim
+        i = _norm_indices(ind, p.shape[ax])
+        shp = list(np.broadcast_shapes(p.shape[:ax] + (1,) + p.shape[ax + 1:], i.shape[:ax] + (1,) + i.shape[ax + 1:]))
+        pb = np.broadcast_to(p, shp[:ax] + [p.shape[ax]] + shp[ax + 1:])
+        ib = np.broadcast_to(i, shp[:ax] + [i.shape[ax]] + shp[ax + 1:])
+        return np.take_along_axis(pb, ib, ax)
+    return _gather([x], f)
+
+
+@_diff
+def slice(inputs, start_indices, shape):
+    st = [int(s) for s in np.asarray(_np(start_indices)).reshape(-1)]
+    sh = [int(s) for s in np.asarray(_np(shape)).reshape(-1)]
+    return _gather([inputs], lambda p: p[tuple(_bi.slice(s, s + n) for s, n in zip(st, sh))].copy())
+
+
+@_diff
+def slice_update(inputs, start_indices, updates):
+    st = [int(s) for s in np.asarray(_np(start_indices)).reshape(-1)]
+
+    def f(p, u):
+        out = p.copy()
+        out[tuple(_bi.slice(s, s + n) for s, n in zip(st, u.shape))] = u
+        return out
+    return _gather([inputs, updates], f)
+
+
+@_diff
+def sort(x, axis=-1):
+    order = np.argsort(_np(x) if _is_tensor(x) else np.asarray(x), axis=axis, kind="stable")
+    return _gather([x], lambda p: np.take_along_axis(p, order, axis=axis))
+
+
+def top_k(x, k, sorted=True):
+    """(values, indices) of the k largest entries along the last axis; values are
+    differentiable (a gather), ties keep the lower index first (like torch.topk)."""
+    return _top_k(x, int(k))
+
+
+@_diff
+def _top_k(x, k):
+    xn = np.asarray(_np(x))
+    if k > xn.shape[-1]:
+        raise ValueError("keras.ops.top_k: k=%d is larger than the last dimension %d" % (k, xn.shape[-1]))
+    order = np.argsort(-xn.astype(np.float64), axis=-1, kind="stable")[..., :k]
+    vals = _gather([x], lambda p: np.take_along_axis(p, order, axis=-1))
+    return vals, order.astype(np.int32)
+
+
+@_nograd
+def in_top_k(targets, predictions, k):
+    p = np.asarray(predictions, np.float64)
+    t = np.asarray(targets).astype(np.int64)
+    tv = p[np.arange(p.shape[0]), t]
+    return np.sum(p > tv[:, None], axis=-1) < k
+
+
+# ------------------------------------------------------------ one-hot family
+@_nograd
+def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
+    if sparse:
+        raise NotImplementedError("keras.ops.one_hot: sparse=True is not supported by pyconvnet")
+    x = np.asarray(x).astype(np.int64)
+    n = int(num_classes)
+    out = (x[..., None] == np.arange(n)).astype(_floatx_dtype(dtype))  # out of range -> all zeros
+    if axis != -1:
+        out = np.moveaxis(out, -1, axis)
+    return out
+
+
+@_nograd
+def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    if sparse:
+        raise NotImplementedError("keras.ops.multi_hot: sparse=True is not supported by pyconvnet")
+    num_classes = kwargs.pop("num_tokens", num_classes)
+    x = np.asarray(inputs).astype(np.int64)
+    oh = (x[..., None] == np.arange(int(num_classes)))
+    out = oh.any(axis=-2 if x.ndim > 1 else 0).astype(_floatx_dtype(dtype))
+    if axis != -1 and out.ndim > 1:
+        out = np.moveaxis(out, -1, axis)
+    return out
+
+
+@_nograd
+def bincount(x, weights=None, minlength=0, sparse=False):
+    x = np.asarray(x).astype(np.int64)
+    if x.ndim == 2:
+        n = _bi.max(int(minlength), int(x.max()) + 1 if x.size else 0)
+        return np.stack([np.bincount(r, None if weights is None else np.asarray(weights)[i], minlength=n)
+                         for i, r in enumerate(x)])
+    return np.bincount(x, weights, minlength=int(minlength))
+
+
+@_nograd
+def digitize(x, bins): return np.digitize(x, bins).astype(np.int32)
+
+
+@_nograd
+def searchsorted(sorted_sequence, values, side="left"):
+    return np.searchsorted(sorted_sequence, values, side=side).astype(np.int32)
+
+
+@_nograd
+def unique(x, sorted=True, return_index=False, return_inverse=False, return_counts=False, axis=None, size=None,
+           fill_value=None):
+    return np.unique(x, return_index=return_index, return_inverse=return_inverse, return_counts=return_counts,
+                     axis=axis)
+
+
+@_nograd
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+# ------------------------------------------------------------ activations
+@_ret
+def hard_sigmoid(x):
+    # keras.ops.hard_sigmoid: relu6(x + 3) / 6
+    return ag.multiply(ag.activation(ag.add(_e(x), 3.0), "relu6"), 1.0 / 6.0)
+
+
+@_ret
+def hard_silu(x):
+    x = _e(x)
+    return ag.multiply(x, hard_sigmoid(x))
+
+
+hard_swish = hard_silu
+
+
+@_ret
+def log_sigmoid(x):
+    return ag.negative(ag.activation(ag.negative(_e(x)), "softplus"))
+
+
+@_ret
+def softsign(x): return ag.activation(_e(x), "softsign")
+
+
+@_ret
+def mish(x):
+    x = _e(x)
+    return ag.multiply(x, ag.activation(ag.activation(x, "softplus"), "tanh"))
+
+
+@_ret
+def celu(x, alpha=1.0):
+    # maximum(x, 0) + alpha * expm1(minimum(x, 0) / alpha)
+    x = _e(x)
+    a = float(alpha)
+    neg = _ew(ag.multiply(ag.minimum(x, 0.0), 1.0 / a), np.expm1, lambda v, y: y + 1.0, "expm1")
+    return ag.add(ag.maximum(x, 0.0), ag.multiply(neg, a))
+
+
+@_ret
+def glu(x, axis=-1):
+    x = _e(x)
+    ax = int(axis) % x.ndim
+    n = x.shape[ax]
+    if n % 2:
+        raise ValueError("keras.ops.glu: axis %d must have an even size, got %d" % (axis, n))
+    a = ag.slice_axis(x, ax, 0, n // 2)
+    b = ag.slice_axis(x, ax, n // 2, n)
+    return ag.multiply(a, ag.activation(b, "sigmoid"))
+
+
+@_ret
+def sparse_plus(x):
+    # 0 for x <= -1, (x+1)^2/4 for |x| < 1, x for x >= 1
+    return _ew(x, lambda v: np.where(v <= -1, 0.0, np.where(v >= 1, v, 0.25 * (v + 1) ** 2)),
+               lambda v, y: np.where(v <= -1, 0.0, np.where(v >= 1, 1.0, 0.5 * (v + 1))))
+
+
+@_ret
+def squareplus(x, b=4):
+    x = _e(x)
+    return ag.multiply(ag.add(x, ag.unary("sqrt", ag.add(ag.multiply(x, x), float(b)))), 0.5)
+
+
+@_ret
+def exponential(x): return ag.unary("exp", _e(x))
+
+
+# ------------------------------------------------------------ losses (per element / per sample)
+def _eps():
+    from .backend import epsilon
+    return epsilon()
+
+
+@_diff
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    t, o = _e(target), _e(output)
+    if t.shape != o.shape:
+        raise ValueError("Arguments `target` and `output` must have the same shape. Received: target.shape=%s, "
+                         "output.shape=%s" % (t.shape, o.shape))
+    if o.ndim < 1:
+        raise ValueError("Arguments `target` and `output` must be at least rank 1.")
+    if from_logits:
+        ax = int(axis) % o.ndim
+        if ax != o.ndim - 1:
+            perm = [a for a in range(o.ndim) if a != ax] + [ax]
+            o, t = ag.transpose(o, perm), ag.transpose(t, perm)
+        logp = ag.log_softmax(o, -1)
+        ax = -1
+    else:
+        o = ag.divide(o, ag.reduce("sum", o, axis, True))
+        e = _eps()
+        logp = ag.unary("log", ag.clip(o, e, 1.0 - e))
+        ax = axis
+    return ag.negative(ag.reduce("sum", ag.multiply(t, logp), ax, False))
+
+
+@_diff
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    o = _e(output)
+    tn = np.asarray(_np(target)).astype(np.int64)
+    ax = int(axis) % o.ndim
+    if tn.ndim == o.ndim and tn.shape[ax] == 1:
+        tn = np.squeeze(tn, ax)
+    want = list(o.shape[:ax]) + list(o.shape[ax + 1:])
+    if list(tn.shape) != want:
+        raise ValueError("Arguments `target` and `output` must have the same shape up until the last dimension: "
+                         "target.shape=%s, output.shape=%s" % (tn.shape, o.shape))
+    oh = np.moveaxis((tn[..., None] == np.arange(o.shape[ax])).astype(np.float32), -1, ax)
+    return categorical_crossentropy(ag.EagerTensor(_tensor_like(np.ascontiguousarray(oh), o)), o, from_logits, ax)
+
+
+@_diff
+def binary_crossentropy(target, output, from_logits=False):
+    t, o = _e(target), _e(output)
+    if t.shape != o.shape:
+        raise ValueError("Arguments `target` and `output` must have the same shape. Received: target.shape=%s, "
+                         "output.shape=%s" % (t.shape, o.shape))
+    if from_logits:
+        # max(o, 0) - o * t + log1p(exp(-|o|))  (stable)
+        sp = ag.activation(ag.negative(ag.unary("abs", o)), "softplus")
+        return ag.add(ag.subtract(ag.maximum(o, 0.0), ag.multiply(o, t)), sp)
+    e = _eps()
+    o = ag.clip(o, e, 1.0 - e)
+    # torch's binary_cross_entropy clamps log at -100
+    lo = ag.maximum(ag.unary("log", o), -100.0)
+    l1 = ag.maximum(ag.unary("log", ag.subtract(1.0, o)), -100.0)
+    return ag.negative(ag.add(ag.multiply(t, lo), ag.multiply(ag.subtract(1.0, t), l1)))
+
+
+# ------------------------------------------------------------ nn: conv / pool / norms
+def _tuple_n(v, n, what):
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * n
+    v = tuple(int(i) for i in v)
+    if len(v) != n:
+        raise ValueError("keras.ops: %s must be an int or %d ints, got %s" % (what, n, v))
+    return v
+
+
+def _cl(data_format, op):
+    if data_format not in (None, "channels_last"):
+        raise ValueError("keras.ops.%s: only data_format='channels_last' is supported, got %r" % (op, data_format))
+
+
+def _pad_mode(padding, op):
+    p = str(padding).lower()
+    if p not in ("valid", "same"):
+        raise ValueError("keras.ops.%s: padding must be 'valid' or 'same', got %r" % (op, padding))
+    return p
+
+
+def _spatial(x, k_ndim_extra, op):
+    """(x4, undo) viewing a 1-D (N,W,C) input as (N,1,W,C); 2-D passes through."""
+    nd = x.ndim - 2
+    if nd == 1:
+        n, w, c = x.shape
+        return ag.reshape(x, [n, 1, w, c]), 1
+    if nd == 2:
+        return x, 2
+    raise NotImplementedError("keras.ops.%s: only 1-D and 2-D inputs are supported (got rank %d)" % (op, x.ndim))
+
+
+@_ret
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """N-D convolution, channels_last: inputs (N, [H,] W, C), kernel ([kh,] kw, C/groups, F); groups inferred."""
+    _cl(data_format, "conv")
+    x, w = _e(inputs), _e(kernel)
+    x4, nd = _spatial(x, 0, "conv")
+    s, d = _tuple_n(strides, nd, "strides"), _tuple_n(dilation_rate, nd, "dilation_rate")
+    if nd == 1:
+        w = ag.reshape(w, [1] + list(w.shape))
+        s, d = (1,) + s, (1,) + d
+    cin = x4.shape[-1]
+    if cin % w.shape[2]:
+        raise ValueError("keras.ops.conv: input channels %d not divisible by the kernel's %d" % (cin, w.shape[2]))
+    y = ag.conv2d(x4, w, None, s, _pad_mode(padding, "conv"), d, cin // w.shape[2])
+    if nd == 1:
+        y = ag.reshape(y, [y.shape[0], y.shape[2], y.shape[3]])
+    return y
+
+
+@_ret
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """kernel ([kh,] kw, C, M) -> output channels C*M."""
+    _cl(data_format, "depthwise_conv")
+    x, w = _e(inputs), _e(kernel)
+    x4, nd = _spatial(x, 0, "depthwise_conv")
+    s, d = _tuple_n(strides, nd, "strides"), _tuple_n(dilation_rate, nd, "dilation_rate")
+    if nd == 1:
+        w = ag.reshape(w, [1] + list(w.shape))
+        s, d = (1,) + s, (1,) + d
+    kh, kw, c, m = w.shape
+    y = ag.conv2d(x4, ag.reshape(w, [kh, kw, 1, c * m]), None, s, _pad_mode(padding, "depthwise_conv"), d, c)
+    if nd == 1:
+        y = ag.reshape(y, [y.shape[0], y.shape[2], y.shape[3]])
+    return y
+
+
+@_ret
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    y = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
+    return conv(y, pointwise_kernel, 1, "valid", data_format, 1)
+
+
+def _pool(mode, inputs, pool_size, strides, padding, data_format, op):
+    _cl(data_format, op)
+    x = _e(inputs)
+    x4, nd = _spatial(x, 0, op)
+    k = _tuple_n(pool_size, nd, "pool_size")
+    s = k if strides is None else _tuple_n(strides, nd, "strides")
+    if nd == 1:
+        k, s = (1,) + k, (1,) + s
+    y = ag.pool2d(x4, mode, k + (1,), s + (1,), _pad_mode(padding, op))
+    if nd == 1:
+        y = ag.reshape(y, [y.shape[0], y.shape[2], y.shape[3]])
+    return y
+
+
+@_ret
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    return _pool("max", inputs, pool_size, strides, padding, data_format, "max_pool")
+
+
+@_ret
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    return _pool("avg", inputs, pool_size, strides, padding, data_format, "average_pool")
+
+
+@_diff
+def moments(x, axes, keepdims=False, synchronized=False):
+    """(mean, variance) over `axes` (biased variance, like Keras)."""
+    x = _e(x)
+    axes = _axes(axes, x.ndim)
+    m = ag.reduce("mean", x, axes, True)
+    d = ag.subtract(x, m)
+    v = ag.reduce("mean", ag.multiply(d, d), axes, keepdims)
+    if not keepdims:
+        m = ag.reshape(m, [n for a, n in enumerate(x.shape) if a not in axes])
+    return m, v
+
+
+@_ret
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    """(x - mean) * rsqrt(variance + epsilon) * scale + offset, with the 1-D statistics on `axis`."""
+    x = _e(x)
+    ax = int(axis) % x.ndim
+    shp = [x.shape[a] if a == ax else 1 for a in range(x.ndim)]
+
+    def b(t):
+        t = _e(t)
+        return ag.reshape(t, shp) if t.ndim == 1 else t
+    inv = ag.unary("rsqrt", ag.add(b(variance), float(epsilon)))
+    if scale is not None:
+        inv = ag.multiply(inv, b(scale))
+    y = ag.multiply(ag.subtract(x, b(mean)), inv)
+    if offset is not None:
+        y = ag.add(y, b(offset))
+    return y
+
+
+@_ret
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    x = _e(x)
+    eps = 1e-3 if epsilon is None else float(epsilon)
+    m, v = moments(x, [axis], keepdims=True)
+    y = ag.multiply(ag.subtract(x, m), ag.unary("rsqrt", ag.add(v, eps)))
+    if gamma is not None:
+        y = ag.multiply(y, _e(gamma))
+    if beta is not None:
+        y = ag.add(y, _e(beta))
+    return y
+
+
+@_ret
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    x = _e(x)
+    eps = _eps() if epsilon is None else float(epsilon)
+    ms = ag.reduce("mean", ag.multiply(x, x), axis, True)
+    y = ag.multiply(x, ag.unary("rsqrt", ag.add(ms, eps)))
+    if scale is not None:
+        y = ag.multiply(y, _e(scale))
+    return y
+
+
+@_ret
+def norm(x, ord=None, axis=None, keepdims=False):
+    """Vector norms (ord None/2, 1, inf, -inf, p) over one axis, Frobenius ('fro' or
+    None) over two axes or a whole matrix; matrix 2-norms are not supported."""
+    x = _e(x)
+    nd = x.ndim
+    axes = _axes(axis, nd)
+    if axes is None:
+        axes = tuple(range(nd))
+        if nd == 2 and ord not in (None, "fro"):
+            pass
+        elif ord is not None and nd != 1:
+            raise ValueError("keras.ops.norm: ord=%r needs axis for a rank-%d input" % (ord, nd))
+    ax = list(axes)
+    if len(ax) == 2 and ord not in (None, "fro"):
+        if ord in (1, -1, np.inf, -np.inf):
+            inner, outer = (ax[0], ax[1]) if ord in (1, -1) else (ax[1], ax[0])
+            s = ag.reduce("sum", ag.unary("abs", x), [inner], True)
+            y = ag.reduce("max" if ord in (1, np.inf) else "min", s, [outer], True)
+        else:
+            raise NotImplementedError("keras.ops.norm: matrix ord=%r is not supported" % (ord,))
+    elif ord is None or ord == 2 or ord == "fro":
+        if ord == "fro" and len(ax) != 2:
+            raise ValueError("keras.ops.norm: ord='fro' needs a 2-D input or two axes")
+        y = ag.unary("sqrt", ag.reduce("sum", ag.multiply(x, x), ax, True))
+    elif ord == 1:
+        y = ag.reduce("sum", ag.unary("abs", x), ax, True)
+    elif ord == np.inf:
+        y = ag.reduce("max", ag.unary("abs", x), ax, True)
+    elif ord == -np.inf:
+        y = ag.reduce("min", ag.unary("abs", x), ax, True)
+    elif ord == 0:
+        y = ag.EagerTensor(_tensor_like(np.sum(_host(x) != 0, axis=tuple(ax), keepdims=True).astype(np.float32), x))
+    else:
+        p = float(ord)
+        y = ag.power(ag.reduce("sum", ag.power(ag.unary("abs", x), p), ax, True), 1.0 / p)
+    if not keepdims:
+        y = ag.reshape(y, [n for a, n in enumerate(x.shape) if a not in ax])
+    return y
+
+
+@_ret
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """x / max(norm(x), epsilon) (order 2: x * min(rsqrt(sum x^2), 1/epsilon))."""
+    if not isinstance(order, int) or not order >= 1:
+        raise ValueError("Argument `order` must be an int >= 1. Received: order=%r" % (order,))
+    x = _e(x)
+    if x.ndim == 0:
+        x = ag.reshape(x, [1])
+    eps = _eps() if epsilon is None else float(epsilon)
+    if order == 2:
+        inv = ag.unary("rsqrt", ag.reduce("sum", ag.multiply(x, x), axis, True))
+        return ag.multiply(x, ag.minimum(inv, 1.0 / eps))
+    return ag.divide(x, ag.maximum(norm(x, order, axis, True), eps))
+
+
+@_ret
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    """query (B, T, N, H), key/value (B, S, N, H) -> (B, T, N, H) (Keras layout)."""
+    if flash_attention or attn_logits_soft_cap is not None:
+        raise NotImplementedError("keras.ops.dot_product_attention: flash_attention / attn_logits_soft_cap are not "
+                                  "supported by pyconvnet")
+    q, k, v = _e(query), _e(key), _e(value)
+    b, t, n, h = q.shape
+    s = k.shape[1]
+    sc = 1.0 / np.sqrt(h) if scale is None else float(scale)
+    qh = ag.reshape(ag.transpose(q, [0, 2, 1, 3]), [b * n, t, h])
+    kh = ag.reshape(ag.transpose(k, [0, 2, 3, 1]), [b * n, h, s])
+    vh = ag.reshape(ag.transpose(v, [0, 2, 1, 3]), [b * n, s, h])
+    logits = ag.reshape(ag.multiply(ag.matmul(qh, kh), sc), [b, n, t, s])
+    if bias is not None:
+        logits = ag.add(logits, _e(bias))
+    m = None
+    if mask is not None:
+        m = np.broadcast_to(np.asarray(_np(mask)).astype(bool), (b, n, t, s))
+    if is_causal:
+        c = np.broadcast_to(np.tril(np.ones((t, s), bool)), (b, n, t, s))
+        m = c if m is None else (m & c)
+    if m is not None:
+        big = np.float32(np.finfo(np.float32).min / 2)
+        add_m = ag.EagerTensor(_tensor_like(np.ascontiguousarray(np.where(m, 0.0, big).astype(np.float32)), q))
+        logits = ag.add(logits, add_m)
+    p = ag.reshape(ag.softmax(logits, -1), [b * n, t, s])
+    o = ag.reshape(ag.matmul(p, vh), [b, n, t, h])
+    return ag.transpose(o, [0, 2, 1, 3])
+
+
+# ------------------------------------------------------------ linear algebra
+@_ret
+def outer(x1, x2):
+    a, b = _e(x1), _e(x2)
+    na, nb = int(np.prod(a.shape)), int(np.prod(b.shape))
+    return ag.matmul(ag.reshape(a, [na, 1]), ag.reshape(b, [1, nb]))
+
+
+@_ret
+def vdot(x1, x2):
+    a, b = _e(x1), _e(x2)
+    return ag.reduce("sum", ag.multiply(ag.reshape(a, [int(np.prod(a.shape))]), ag.reshape(b, [int(np.prod(b.shape))])),
+                     None, False)
+
+
+@_ret
+def tensordot(x1, x2, axes=2):
+    a, b = _e(x1), _e(x2)
+    if isinstance(axes, (int, np.integer)):
+        ax_a = list(range(a.ndim - int(axes), a.ndim))
+        ax_b = list(range(int(axes)))
+    else:
+        ax_a, ax_b = [[int(i) % t.ndim for i in (v if isinstance(v, (list, tuple)) else [v])]
+                      for v, t in zip(axes, (a, b))]
+    fa = [i for i in range(a.ndim) if i not in ax_a]
+    fb = [i for i in range(b.ndim) if i not in ax_b]
+    k = int(np.prod([a.shape[i] for i in ax_a]))
+    am = ag.reshape(ag.transpose(a, fa + ax_a), [-1, k])
+    bm = ag.reshape(ag.transpose(b, ax_b + fb), [k, -1])
+    y = ag.matmul(am, bm)
+    return ag.reshape(y, [a.shape[i] for i in fa] + [b.shape[i] for i in fb])
+
+
+def einsum(subscripts, *operands, **kwargs):
+    """One- or two-operand einsum without ellipsis (differentiable): operands are
+    transposed/reshaped to one batched matmul; other forms raise NotImplementedError."""
+    return _einsum(subscripts, *operands)
+
+
+@_diff
+def _einsum(subscripts, *operands):
+    s = subscripts.replace(" ", "")
+    if "..." in s:
+        raise NotImplementedError("keras.ops.einsum: ellipsis ('...') is not supported by pyconvnet")
+    if "->" in s:
+        ins, out = s.split("->")
+    else:
+        ins = s
+        letters = ins.replace(",", "")
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    ins = ins.split(",")
+    if len(ins) != len(operands) or len(ins) > 2:
+        raise NotImplementedError("keras.ops.einsum: only one or two operands are supported, got %r" % subscripts)
+    ops_ = [_e(o) for o in operands]
+    for sub, o in zip(ins, ops_):
+        if len(sub) != o.ndim or len(set(sub)) != len(sub):
+            raise NotImplementedError("keras.ops.einsum: %r: repeated indices / rank mismatch not supported"
+                                      % subscripts)
+    dims = {}
+    for sub, o in zip(ins, ops_):
+        for c, n in zip(sub, o.shape):
+            dims[c] = n
+    if len(ins) == 1:
+        a, sa = ops_[0], ins[0]
+        summed = [sa.index(c) for c in sa if c not in out]
+        if summed:
+            a = ag.reduce("sum", a, summed, False)
+            sa = "".join(c for c in sa if c in out)
+        return ag.transpose(a, [sa.index(c) for c in out]) if sa != out else a
+    (a, b), (sa, sb) = ops_, ins
+    # pre-sum letters that live in one operand only and not in the output
+    for which in (0, 1):
+        t, st, so = (a, sa, sb) if which == 0 else (b, sb, sa)
+        lone = [st.index(c) for c in st if c not in so and c not in out]
+        if lone:
+            t = ag.reduce("sum", t, lone, False)
+            st = "".join(c for c in st if c in so or c in out)
+        if which == 0:
+            a, sa = t, st
+        else:
+            b, sb = t, st
+    batch = [c for c in sa if c in sb and c in out]
+    contr = [c for c in sa if c in sb and c not in out]
+    fa = [c for c in sa if c not in sb]
+    fb = [c for c in sb if c not in sa]
+    nb = int(np.prod([dims[c] for c in batch])) if batch else 1
+    am = ag.reshape(ag.transpose(a, [sa.index(c) for c in batch + fa + contr]),
+                    [nb, int(np.prod([dims[c] for c in fa])) if fa else 1,
+                     int(np.prod([dims[c] for c in contr])) if contr else 1])
+    bm = ag.reshape(ag.transpose(b, [sb.index(c) for c in batch + contr + fb]),
+                    [nb, int(np.prod([dims[c] for c in contr])) if contr else 1,
+                     int(np.prod([dims[c] for c in fb])) if fb else 1])
+    y = ag.matmul(am, bm)
+    res = batch + fa + fb
+    y = ag.reshape(y, [dims[c] for c in res])
+    if "".join(res) != out:
+        y = ag.transpose(y, [res.index(c) for c in out]) if y.ndim else y
+    return y
+
+
+# ------------------------------------------------------------ core
+def stop_gradient(variable):
+    """The same values, cut from the tape (a new EagerTensor sharing the buffer)."""
+    if isinstance(variable, ag.EagerTensor):
+        return ag.EagerTensor(variable.value)
+    if isinstance(variable, _C.Tensor):
+        return ag.EagerTensor(variable)
+    from .layers.base import KerasTensor
+    if isinstance(variable, KerasTensor):
+        return _lambda_call(stop_gradient, (variable,), {})
+    return np.asarray(variable)
+
+
+def dtype(x):
+    """The standardized dtype name of x ('float32', 'int32', ...; pyconvnet's uint8 masks say 'uint8')."""
+    from .backend import standardize_dtype
+    return standardize_dtype(x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype)
+
+
+def size(x):
+    return int(np.prod(shape(x)))
+
+
+def ndim(x):
+    return len(shape(x))
+
+
+def is_tensor(x):
+    """True for pyconvnet tensors (EagerTensor / Variable / _C.Tensor), not NumPy arrays (like Keras)."""
+    return _is_tensor(x)
+
+
+def real(x):
+    return x
+
+
+__all__ = sorted(set(__all__) | {
+    n for n, v in list(globals().items())
+    if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__
+    and n not in ("builtins_all",)})

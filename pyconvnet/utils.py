@@ -16,6 +16,8 @@ def set_random_seed(seed):
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
     _STATE["rng"] = np.random.default_rng(seed)
+    _STATE["seed_generator"] = None  # keras.random's global SeedGenerator is rebuilt from `random`
+    _STATE["seed"] = seed
 
 
 def get_rng():
