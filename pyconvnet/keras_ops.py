@@ -19,7 +19,7 @@ __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "negative", "
 
 
 def _ct(a):
-    """`_C.tensor` of a NumPy array (copied when read-only or not contiguous)."""
+    """`_C.tensor` of a NumPy array (copied when read-only or not contiguous; 0-d stays 0-d)."""
     a = np.asarray(a)
     if not a.flags.writeable or not a.flags.c_contiguous:
         a = np.array(a, order="C", copy=True)
@@ -53,7 +53,7 @@ def _e(x):
         return x
     if isinstance(x, _C.Tensor):
         return ag.EagerTensor(x)
-    return ag.EagerTensor(_C.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+    return ag.EagerTensor(_C.from_numpy(np.array(x, dtype=np.float32, order="C")))  # 0-d stays 0-d
 
 
 @_ret
@@ -199,6 +199,9 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     if dtype is not None:
         from .backend import standardize_dtype
         dtype = standardize_dtype(dtype)
+        if dtype not in ("float32", "int32", "int64", "uint8", "bool"):
+            raise TypeError("keras.ops.convert_to_tensor: pyconvnet tensors hold float32, int32, int64, uint8 or "
+                            "bool; got dtype=%s" % dtype)
         a = a.astype(np.bool_ if dtype == "bool" else dtype)
     elif a.dtype.kind == "i" and a.dtype.itemsize > 4 and not isinstance(x, np.ndarray):
         a = a.astype(np.int32)  # Python ints -> int32 (Keras)
@@ -437,7 +440,7 @@ def _gather(xs, index_fn, fill=0.0):
     vals = np.concatenate([_host(x).reshape(-1) for x in xs]) if xs else np.zeros(0, np.float32)
     valid = oi >= 0
     y = np.where(valid, vals[np.where(valid, oi, 0)] if vals.size else 0, fill).astype(vals.dtype)
-    out = ag.EagerTensor(_tensor_like(np.ascontiguousarray(y), xs[0]))
+    out = ag.EagerTensor(_tensor_like(np.asarray(y), xs[0]))
     if ag.recording() and vals.dtype == np.float32:
         total = int(offs[-1])
 
@@ -542,7 +545,7 @@ def mod(x1, x2):
     like = x1 if isinstance(x1, ag.EagerTensor) else x2
     with np.errstate(all="ignore"):
         q = np.floor(np.asarray(_np(x1), np.float64) / np.asarray(_np(x2), np.float64)).astype(np.float32)
-    return ag.subtract(x1, ag.multiply(x2, ag.EagerTensor(_tensor_like(np.ascontiguousarray(q), like))))
+    return ag.subtract(x1, ag.multiply(x2, ag.EagerTensor(_tensor_like(np.asarray(q), like))))
 
 
 @_nograd
@@ -583,6 +586,10 @@ def prod(x, axis=None, keepdims=False, dtype=None):
 
 @_diff
 def var(x, axis=None, keepdims=False):
+    return _var(x, axis, keepdims)
+
+
+def _var(x, axis, keepdims):
     x = _e(x)
     axes = _axes(axis, x.ndim)
     m = ag.reduce("mean", x, axes, True)
@@ -592,7 +599,7 @@ def var(x, axis=None, keepdims=False):
 
 @_diff
 def std(x, axis=None, keepdims=False):
-    return ag.unary("sqrt", _e(var(x, axis, keepdims)))
+    return ag.unary("sqrt", _var(x, axis, keepdims))
 
 
 @_diff
@@ -636,7 +643,7 @@ def cumsum(x, axis=None, dtype=None):
         def bw(g, needs):
             gn = np.asarray(g.numpy(), np.float64)
             r = np.flip(np.cumsum(np.flip(gn, ax), axis=ax), ax)
-            return (_tensor_like(np.ascontiguousarray(r, dtype=np.float32), x),)
+            return (_tensor_like(np.asarray(r, dtype=np.float32), x),)
         ag._record([x], [y], bw)
     return y
 
@@ -660,7 +667,7 @@ def cumprod(x, axis=None, dtype=None):
                 xi[..., i] = 1.0
                 p = np.cumprod(xi, axis=-1)
                 out[..., i] = np.sum(gn[..., i:] * p[..., i:], axis=-1)
-            return (_tensor_like(np.ascontiguousarray(np.moveaxis(out, -1, ax), dtype=np.float32), x),)
+            return (_tensor_like(np.asarray(np.moveaxis(out, -1, ax), dtype=np.float32), x),)
         ag._record([x], [y], bw)
     return y
 
@@ -1212,7 +1219,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
         raise ValueError("Arguments `target` and `output` must have the same shape up until the last dimension: "
                          "target.shape=%s, output.shape=%s" % (tn.shape, o.shape))
     oh = np.moveaxis((tn[..., None] == np.arange(o.shape[ax])).astype(np.float32), -1, ax)
-    return categorical_crossentropy(ag.EagerTensor(_tensor_like(np.ascontiguousarray(oh), o)), o, from_logits, ax)
+    return categorical_crossentropy(ag.EagerTensor(_tensor_like(np.asarray(oh), o)), o, from_logits, ax)
 
 
 @_diff
@@ -1397,10 +1404,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
     nd = x.ndim
     axes = _axes(axis, nd)
     if axes is None:
-        axes = tuple(range(nd))
-        if nd == 2 and ord not in (None, "fro"):
-            pass
-        elif ord is not None and nd != 1:
+        axes = tuple(range(nd))  # ord None: the 2-norm of all elements; else a vector or matrix norm
+        if ord is not None and nd not in (1, 2):
             raise ValueError("keras.ops.norm: ord=%r needs axis for a rank-%d input" % (ord, nd))
     ax = list(axes)
     if len(ax) == 2 and ord not in (None, "fro"):
@@ -1470,7 +1475,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         m = c if m is None else (m & c)
     if m is not None:
         big = np.float32(np.finfo(np.float32).min / 2)
-        add_m = ag.EagerTensor(_tensor_like(np.ascontiguousarray(np.where(m, 0.0, big).astype(np.float32)), q))
+        add_m = ag.EagerTensor(_tensor_like(np.asarray(np.where(m, 0.0, big).astype(np.float32)), q))
         logits = ag.add(logits, add_m)
     p = ag.reshape(ag.softmax(logits, -1), [b * n, t, s])
     o = ag.reshape(ag.matmul(p, vh), [b, n, t, h])

@@ -166,7 +166,7 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     ns = x.shape if noise_shape is None else tuple(x.shape[i] if s is None else int(s)
                                                    for i, s in enumerate(noise_shape))
     keep = (_rng(seed).uniform(size=ns) >= rate).astype(np.float32) / np.float32(1.0 - rate)
-    m = np.ascontiguousarray(np.broadcast_to(keep, x.shape), dtype=np.float32)
+    m = np.array(np.broadcast_to(keep, x.shape), dtype=np.float32, order="C")
     y = ag.multiply(x, ag.EagerTensor(_tensor_like(m, x)))
     return y if _is_tensor(inputs) else y.numpy()
 

@@ -1,0 +1,689 @@
+"""keras.ops breadth (pyconvnet/keras_ops.py), keras.random and keras.backend, in CI
+(no keras needed): every op against a float64 NumPy reference, every differentiable
+op's tape gradient against central differences of that reference, the
+NumPy-in/NumPy-out, tensor-in/tensor-out and KerasTensor -> Lambda routing, seeds."""
+import math
+
+import numpy as np
+import pytest
+
+import pyconvnet as keras
+import reference_conv as RC
+import reference_pool as RP
+from gradcheck import assert_grad_close, numeric_grad
+from pyconvnet.autograd import EagerTensor, GradientTape
+from tolerance import assert_close
+
+ops = keras.ops
+RNG = np.random.default_rng(1234)
+
+
+def f32(a):
+    """float64 values exactly representable in float32 (what the kernels see)."""
+    return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+
+def et(a):
+    return EagerTensor(keras.tensor(np.ascontiguousarray(a, dtype=np.float32)))
+
+
+def check(op, ref, xs, rtol=1e-4, atol=1e-5, grad=True, grtol=2e-3, gatol=2e-4, eps=1e-6):
+    """op(*EagerTensors) vs ref(*float64): forward, then the tape's gradient of
+    sum(y * g) w.r.t. every input vs central differences of ref."""
+    xs = [f32(x) for x in xs]
+    ts = [et(x) for x in xs]
+    with GradientTape() as tape:
+        for t in ts:
+            tape.watch(t)
+        y = op(*ts)
+    yr = np.asarray(ref(*xs), dtype=np.float64)
+    assert isinstance(y, EagerTensor), type(y)
+    assert_close(np.asarray(y), yr, rtol=rtol, atol=atol)
+    # NumPy in -> NumPy out, same values
+    yn = op(*[x.astype(np.float32) for x in xs])
+    assert isinstance(yn, np.ndarray), type(yn)
+    assert_close(yn, yr, rtol=rtol, atol=atol)
+    if not grad:
+        return
+    g = RNG.normal(size=yr.shape)
+    grads = tape.gradient(y, ts, output_gradients=g.astype(np.float32))
+    for i, x in enumerate(xs):
+        def f(xi, i=i):
+            return np.asarray(ref(*(xs[:i] + [xi] + xs[i + 1:])), dtype=np.float64)
+        num = numeric_grad(f, x, g, eps=eps)
+        assert grads[i] is not None, "input %d got no gradient" % i
+        assert_grad_close(np.asarray(grads[i]), num, rtol=grtol, atol=gatol, what="grad of input %d" % i)
+
+
+# ----------------------------------------------------------------- elementwise
+def _u(lo, hi, shape=(3, 4)):
+    return RNG.uniform(lo, hi, size=shape)
+
+
+def _awayfromint(shape=(3, 4)):
+    return np.floor(RNG.uniform(-5, 5, size=shape)) + RNG.uniform(0.1, 0.4, size=shape)
+
+
+def _np_erf(x):
+    return np.vectorize(math.erf)(x)
+
+
+UNARY = [
+    ("absolute", np.abs, lambda: _u(0.1, 2) * RNG.choice([-1, 1], size=(3, 4))),
+    ("negative", np.negative, lambda: _u(-2, 2)),
+    ("exp", np.exp, lambda: _u(-2, 2)),
+    ("log", np.log, lambda: _u(0.2, 3)),
+    ("log1p", np.log1p, lambda: _u(-0.5, 3)),
+    ("expm1", np.expm1, lambda: _u(-2, 2)),
+    ("log2", np.log2, lambda: _u(0.2, 3)),
+    ("log10", np.log10, lambda: _u(0.2, 3)),
+    ("sqrt", np.sqrt, lambda: _u(0.2, 3)),
+    ("rsqrt", lambda x: 1 / np.sqrt(x), lambda: _u(0.2, 3)),
+    ("reciprocal", lambda x: 1 / x, lambda: _u(0.5, 3)),
+    ("square", np.square, lambda: _u(-2, 2)),
+    ("sin", np.sin, lambda: _u(-3, 3)),
+    ("cos", np.cos, lambda: _u(-3, 3)),
+    ("tan", np.tan, lambda: _u(-1.2, 1.2)),
+    ("tanh", np.tanh, lambda: _u(-2, 2)),
+    ("arctan", np.arctan, lambda: _u(-3, 3)),
+    ("arcsin", np.arcsin, lambda: _u(-0.9, 0.9)),
+    ("arccos", np.arccos, lambda: _u(-0.9, 0.9)),
+    ("sinh", np.sinh, lambda: _u(-2, 2)),
+    ("cosh", np.cosh, lambda: _u(-2, 2)),
+    ("arcsinh", np.arcsinh, lambda: _u(-3, 3)),
+    ("arccosh", np.arccosh, lambda: _u(1.2, 3)),
+    ("arctanh", np.arctanh, lambda: _u(-0.9, 0.9)),
+    ("erf", _np_erf, lambda: _u(-2, 2)),
+    ("sigmoid", lambda x: 1 / (1 + np.exp(-x)), lambda: _u(-4, 4)),
+    ("softsign", lambda x: x / (1 + np.abs(x)), lambda: _u(0.1, 3) * RNG.choice([-1, 1], size=(3, 4))),
+    ("hard_sigmoid", lambda x: np.clip(x + 3, 0, 6) / 6, lambda: _awayfromint() * 1.3),
+    ("hard_silu", lambda x: x * np.clip(x + 3, 0, 6) / 6, lambda: _awayfromint() * 1.3),
+    ("log_sigmoid", lambda x: -np.logaddexp(0, -x), lambda: _u(-4, 4)),
+    ("mish", lambda x: x * np.tanh(np.logaddexp(0, x)), lambda: _u(-3, 3)),
+    ("squareplus", lambda x: (x + np.sqrt(x * x + 4)) / 2, lambda: _u(-3, 3)),
+    ("sparse_plus", lambda x: np.where(x <= -1, 0, np.where(x >= 1, x, (x + 1) ** 2 / 4)),
+     lambda: _awayfromint() / 2.3),
+    ("gelu", lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))), lambda: _u(-3, 3)),
+    ("celu", lambda x: np.maximum(x, 0) + np.expm1(np.minimum(x, 0)), lambda: _u(0.1, 2) * RNG.choice([-1, 1], size=(3, 4))),
+]
+
+
+@pytest.mark.parametrize("name,ref,gen", UNARY, ids=[u[0] for u in UNARY])
+def test_unary_forward_and_gradient(name, ref, gen):
+    check(getattr(ops, name), ref, [gen()])
+
+
+@pytest.mark.parametrize("name,ref", [("floor", np.floor), ("ceil", np.ceil), ("trunc", np.trunc),
+                                      ("sign", np.sign), ("round", np.round)])
+def test_piecewise_constant_ops_have_zero_gradient(name, ref):
+    x = _awayfromint() + np.array([0, 0.5, 1.5, -2.5])  # round: half to even, like NumPy / torch
+    x[0, :] = [0.5, 1.5, 2.5, -0.5]
+    xt = et(x)
+    with GradientTape() as tape:
+        tape.watch(xt)
+        y = getattr(ops, name)(xt)
+        s = ops.sum(y)
+    assert_close(np.asarray(y), ref(f32(x)), rtol=0, atol=0)
+    g = tape.gradient(s, xt)
+    assert_close(np.asarray(g), np.zeros(x.shape), rtol=0, atol=0)
+
+
+def test_integer_rounding_keeps_ints_and_round_decimals():
+    assert ops.floor(np.array([1, 2], np.int32)).dtype == np.int32
+    assert_close(ops.round(np.array([1.234, -5.678], np.float32), decimals=2), [1.23, -5.68], rtol=0, atol=1e-6)
+
+
+def test_binary_math():
+    a, b = _u(-3, 3), _u(0.5, 2) * RNG.choice([-1, 1], size=(3, 4))
+    check(ops.mod, np.mod, [a, b], grad=False)
+    # mod gradient w.r.t. both inputs away from the discontinuities
+    a2 = np.array([[2.3, -2.3, 5.3]]); b2 = np.array([[1.1, 1.1, -1.7]])
+    check(ops.mod, np.mod, [a2, b2])
+    assert ops.floor_divide(np.array([7, -7]), 2).tolist() == [3, -4]
+
+
+# ----------------------------------------------------------------- reductions
+REDUCE = [
+    ("var", lambda x, a, k: np.var(x, axis=a, keepdims=k)),
+    ("std", lambda x, a, k: np.std(x, axis=a, keepdims=k)),
+    ("logsumexp", lambda x, a, k: np.log(np.sum(np.exp(x), axis=a, keepdims=k))),
+    ("amax", lambda x, a, k: np.max(x, axis=a, keepdims=k)),
+    ("amin", lambda x, a, k: np.min(x, axis=a, keepdims=k)),
+    ("prod", lambda x, a, k: np.prod(x, axis=a, keepdims=k)),
+    ("mean", lambda x, a, k: np.mean(x, axis=a, keepdims=k)),
+    ("sum", lambda x, a, k: np.sum(x, axis=a, keepdims=k)),
+]
+
+
+@pytest.mark.parametrize("axis", [None, 1, (0, 2), -1])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("name,ref", REDUCE, ids=[r[0] for r in REDUCE])
+def test_reductions(name, ref, axis, keepdims):
+    x = RNG.uniform(0.5, 1.5, size=(2, 3, 4)) * RNG.choice([-1, 1], size=(2, 3, 4))
+    check(lambda t: getattr(ops, name)(t, axis=axis, keepdims=keepdims), lambda v: ref(v, axis, keepdims), [x],
+          grtol=3e-3)
+
+
+def test_prod_gradient_exact_with_zeros():
+    x = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 4.0], [1.5, -2.0, 0.5]])
+    check(lambda t: ops.prod(t, axis=1), lambda v: np.prod(v, axis=1), [x])
+
+
+def test_cumsum_cumprod_with_zeros():
+    x = RNG.uniform(-2, 2, size=(3, 4))
+    x[1, 2] = 0.0
+    x[2, 0] = 0.0
+    for axis in (None, 0, 1, -1):
+        check(lambda t: ops.cumsum(t, axis=axis), lambda v: np.cumsum(v, axis=axis), [x])
+        check(lambda t: ops.cumprod(t, axis=axis), lambda v: np.cumprod(v, axis=axis), [x])
+
+
+def test_max_min_initial_and_average():
+    x = _u(-2, 2)
+    assert_close(ops.max(x, axis=1, initial=1.0), np.max(f32(x), axis=1, initial=1.0))
+    assert_close(ops.min(x, axis=0, initial=-0.5), np.min(f32(x), axis=0, initial=-0.5))
+    w = _u(0.5, 2, (4,))
+    check(lambda t, wt: ops.average(t, axis=1, weights=wt), lambda v, wv: np.average(v, axis=1, weights=wv), [x, w])
+    check(lambda t: ops.average(t), lambda v: np.average(v), [x])
+
+
+def test_norm_and_normalize():
+    x = _u(0.2, 2) * RNG.choice([-1, 1], size=(3, 4))
+    cases = [(None, None), (None, 1), (1, 0), (2, 1), (np.inf, 1), (-np.inf, 1), (3, 1), ("fro", None),
+             (1, (0, 1)), (np.inf, (0, 1))]
+    for ord_, axis in cases:
+        check(lambda t: ops.norm(t, ord=ord_, axis=axis), lambda v: np.linalg.norm(v, ord=ord_, axis=axis), [x],
+              grtol=3e-3)
+    check(lambda t: ops.norm(t, axis=1, keepdims=True), lambda v: np.linalg.norm(v, axis=1, keepdims=True), [x])
+    # normalize: x / max(||x||, eps) (order 2 via rsqrt), along axis
+    for order, axis in [(2, -1), (2, 0), (1, -1), (3, 0)]:
+        check(lambda t: ops.normalize(t, axis=axis, order=order),
+              lambda v: v / np.maximum(np.linalg.norm(v, ord=order, axis=axis, keepdims=True), 1e-7), [x])
+    z = np.zeros((2, 3), np.float32)
+    assert_close(ops.normalize(z), np.zeros((2, 3)), rtol=0, atol=0)  # no NaN for a zero row
+    with pytest.raises(ValueError, match="order"):
+        ops.normalize(x, order=0)
+
+
+def test_moments_and_batch_normalization():
+    x = _u(-2, 2, (4, 3, 5))
+    m, v = ops.moments(x, axes=[0, 1])
+    assert_close(m, np.mean(f32(x), axis=(0, 1)))
+    assert_close(v, np.var(f32(x), axis=(0, 1)), rtol=1e-4, atol=1e-5)
+    mk, vk = ops.moments(et(x), axes=[0, 1], keepdims=True)
+    assert isinstance(mk, EagerTensor) and mk.shape == (1, 1, 5)
+    mean, var = _u(-1, 1, (5,)), _u(0.5, 2, (5,))
+    off, sc = _u(-1, 1, (5,)), _u(0.5, 2, (5,))
+
+    def ref(xv, mv, vv, ov, sv):
+        return (xv - mv) / np.sqrt(vv + 1e-3) * sv + ov
+    check(lambda a, b, c, d, e: ops.batch_normalization(a, b, c, axis=-1, offset=d, scale=e), ref,
+          [x, mean, var, off, sc])
+
+
+def test_logsumexp_large_values_stay_finite():
+    x = np.array([[1000.0, 1000.0], [-1000.0, -1001.0]], np.float32)
+    assert_close(ops.logsumexp(x, axis=1), [1000 + np.log(2), -1000 + np.log1p(np.exp(-1))], rtol=1e-6)
+
+
+# ----------------------------------------------------------------- gather family (exact gradients)
+GATHER = [
+    ("flip", lambda t: ops.flip(t, axis=1), lambda v: np.flip(v, 1), (3, 4)),
+    ("flip_all", lambda t: ops.flip(t), lambda v: np.flip(v), (3, 4)),
+    ("roll", lambda t: ops.roll(t, 2, axis=1), lambda v: np.roll(v, 2, axis=1), (3, 4)),
+    ("roll_flat", lambda t: ops.roll(t, -3), lambda v: np.roll(v, -3), (3, 4)),
+    ("tile", lambda t: ops.tile(t, [2, 1, 3]), lambda v: np.tile(v, [2, 1, 3]), (2, 3)),
+    ("repeat", lambda t: ops.repeat(t, 2, axis=0), lambda v: np.repeat(v, 2, axis=0), (3, 4)),
+    ("repeat_list", lambda t: ops.repeat(t, [1, 0, 3, 2], axis=1), lambda v: np.repeat(v, [1, 0, 3, 2], axis=1), (3, 4)),
+    ("repeat_flat", lambda t: ops.repeat(t, 2), lambda v: np.repeat(v, 2), (3, 4)),
+    ("broadcast_to", lambda t: ops.broadcast_to(t, (2, 3, 4)), lambda v: np.broadcast_to(v, (2, 3, 4)), (3, 1)),
+    ("pad_const", lambda t: ops.pad(t, [[1, 2], [0, 3]], constant_values=1.5),
+     lambda v: np.pad(v, [[1, 2], [0, 3]], constant_values=1.5), (3, 4)),
+    ("pad_reflect", lambda t: ops.pad(t, [[1, 2], [2, 1]], mode="reflect"),
+     lambda v: np.pad(v, [[1, 2], [2, 1]], mode="reflect"), (3, 4)),
+    ("pad_symmetric", lambda t: ops.pad(t, [[1, 1], [2, 0]], mode="symmetric"),
+     lambda v: np.pad(v, [[1, 1], [2, 0]], mode="symmetric"), (3, 4)),
+    ("pad_edge", lambda t: ops.pad(t, [[0, 2], [1, 1]], mode="edge"),
+     lambda v: np.pad(v, [[0, 2], [1, 1]], mode="edge"), (3, 4)),
+    ("take", lambda t: ops.take(t, np.array([[2, 0], [2, -1]]), axis=1),
+     lambda v: np.take(v, [[2, 0], [2, 3]], axis=1), (3, 4)),
+    ("take_flat", lambda t: ops.take(t, [5, 5, 0]), lambda v: np.take(v, [5, 5, 0]), (3, 4)),
+    ("take_along_axis", lambda t: ops.take_along_axis(t, np.array([[0, 3, 3], [1, 1, 0], [2, 0, 1]]), axis=1),
+     lambda v: np.take_along_axis(v, np.array([[0, 3, 3], [1, 1, 0], [2, 0, 1]]), axis=1), (3, 4)),
+    ("moveaxis", lambda t: ops.moveaxis(t, 0, -1), lambda v: np.moveaxis(v, 0, -1), (2, 3, 4)),
+    ("swapaxes", lambda t: ops.swapaxes(t, 0, 2), lambda v: np.swapaxes(v, 0, 2), (2, 3, 4)),
+    ("diagonal", lambda t: ops.diagonal(t, offset=1), lambda v: np.diagonal(v, 1), (3, 4)),
+    ("diag_vec", lambda t: ops.diag(t, k=-1), lambda v: np.diag(v, -1), (3,)),
+    ("diag_mat", lambda t: ops.diag(t, k=1), lambda v: np.diag(v, 1), (3, 4)),
+    ("triu", lambda t: ops.triu(t, k=1), lambda v: np.triu(v, 1), (2, 3, 4)),
+    ("tril", lambda t: ops.tril(t), lambda v: np.tril(v), (3, 4)),
+    ("ravel", ops.ravel, np.ravel, (3, 4)),
+    ("slice", lambda t: ops.slice(t, [1, 0], [2, 3]), lambda v: v[1:3, 0:3], (3, 4)),
+    ("sort", lambda t: ops.sort(t, axis=0), lambda v: np.sort(v, axis=0), (3, 4)),
+    ("top_k", lambda t: ops.top_k(t, 2)[0], lambda v: -np.sort(-v, axis=-1)[..., :2], (3, 4)),
+    ("transpose", lambda t: ops.transpose(t, (1, 0, 2)), lambda v: np.transpose(v, (1, 0, 2)), (2, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("name,op,ref,shape", GATHER, ids=[g[0] for g in GATHER])
+def test_gather_family(name, op, ref, shape):
+    check(op, ref, [RNG.normal(size=shape)])
+
+
+def test_multi_input_gather_ops():
+    a, b = RNG.normal(size=(3, 4)), RNG.normal(size=(3, 4))
+    check(lambda x, y: ops.stack([x, y], axis=1), lambda x, y: np.stack([x, y], axis=1), [a, b])
+    check(lambda x, y: ops.append(x, y, axis=0), lambda x, y: np.append(x, y, axis=0), [a, b])
+    check(lambda x, y: ops.append(x, y), lambda x, y: np.append(x, y), [a, b])
+    u = RNG.normal(size=(2, 2))
+    check(lambda x, y: ops.slice_update(x, [1, 2], y),
+          lambda x, y: np.concatenate([x[:1], np.concatenate([x[1:3, :2], y], 1)], 0), [a, u])
+    cond = a > 0
+    check(lambda x, y: ops.where(cond, x, y), lambda x, y: np.where(cond, x, y), [a, b])
+    check(lambda x: ops.where(cond, x, 0.5), lambda x: np.where(cond, x, 0.5), [a])
+    # broadcasting condition and operands
+    c1 = np.array([True, False, True, False])
+    check(lambda x, y: ops.where(c1, x, y), lambda x, y: np.where(c1, x, y), [a, b[:1]])
+
+
+def test_split_unstack_gradients():
+    x = f32(RNG.normal(size=(4, 6)))
+    t = et(x)
+    with GradientTape() as tape:
+        tape.watch(t)
+        parts = ops.split(t, 3, axis=1)
+        parts2 = ops.split(t, [1, 3], axis=0)
+        rows = ops.unstack(t, axis=0)
+        y = ops.sum(parts[0] * 2.0) + ops.sum(parts[2]) + ops.sum(parts2[1] * 3.0) + ops.sum(rows[3] * rows[3])
+    assert [p.shape for p in parts] == [(4, 2)] * 3
+    assert [p.shape for p in parts2] == [(1, 6), (2, 6), (1, 6)]
+    for p, r in zip(parts, np.split(x, 3, axis=1)):
+        assert_close(p, r, rtol=0, atol=0)
+    g = np.zeros_like(x)
+    g[:, 0:2] += 2
+    g[:, 4:6] += 1
+    g[1:3] += 3
+    g[3] += 2 * x[3]
+    assert_close(np.asarray(tape.gradient(y, t)), g, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="split"):
+        ops.split(x, 4, axis=1)
+
+
+def test_top_k_argsort_sort_indices():
+    x = np.array([[3.0, 1.0, 3.0, 2.0], [0.0, -1.0, 5.0, 5.0]], np.float32)
+    v, i = ops.top_k(x, 3)
+    assert i.dtype == np.int32 and i.tolist() == [[0, 2, 3], [2, 3, 0]]
+    assert v.tolist() == [[3, 3, 2], [5, 5, 0]]
+    assert ops.argsort(x).tolist() == np.argsort(x, kind="stable").tolist()
+    assert ops.argsort(x).dtype == np.int32
+    with pytest.raises(ValueError, match="top_k"):
+        ops.top_k(x, 5)
+    assert ops.in_top_k(np.array([1, 2]), x, 2).tolist() == [False, True]
+
+
+# ----------------------------------------------------------------- losses
+def _softmax(z, axis=-1):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def test_categorical_crossentropy_ops():
+    logits = RNG.normal(size=(4, 5))
+    t = _softmax(RNG.normal(size=(4, 5)))
+    check(lambda o: ops.categorical_crossentropy(t, o, from_logits=True),
+          lambda o: -np.sum(t * np.log(_softmax(o)), axis=-1), [logits])
+    probs = _softmax(logits) * 3  # unnormalized: Keras divides by the sum first
+    check(lambda o: ops.categorical_crossentropy(t, o),
+          lambda o: -np.sum(t * np.log(np.clip(o / o.sum(-1, keepdims=True), 1e-7, 1 - 1e-7)), axis=-1), [probs])
+    # axis=1 of a rank-3 tensor
+    l3, t3 = RNG.normal(size=(2, 3, 4)), _softmax(RNG.normal(size=(2, 3, 4)), axis=1)
+    check(lambda o: ops.categorical_crossentropy(t3, o, from_logits=True, axis=1),
+          lambda o: -np.sum(t3 * np.log(_softmax(o, 1)), axis=1), [l3])
+    with pytest.raises(ValueError, match="same shape"):
+        ops.categorical_crossentropy(t[:, :4], logits)
+
+
+def test_sparse_categorical_crossentropy_ops():
+    logits = RNG.normal(size=(4, 5))
+    y = np.array([0, 4, 2, 2])
+    check(lambda o: ops.sparse_categorical_crossentropy(y, o, from_logits=True),
+          lambda o: -np.log(_softmax(o))[np.arange(4), y], [logits])
+    check(lambda o: ops.sparse_categorical_crossentropy(y[:, None], o, from_logits=True),
+          lambda o: -np.log(_softmax(o))[np.arange(4), y], [logits])
+    p = _softmax(logits)
+    check(lambda o: ops.sparse_categorical_crossentropy(y, o),
+          lambda o: -np.log(np.clip(o / o.sum(-1, keepdims=True), 1e-7, 1 - 1e-7))[np.arange(4), y], [p])
+    with pytest.raises(ValueError, match="same shape"):
+        ops.sparse_categorical_crossentropy(y[:3], logits)
+
+
+def test_binary_crossentropy_ops_is_elementwise():
+    z = RNG.normal(size=(3, 4)) * 3
+    t = RNG.uniform(0, 1, size=(3, 4))
+    check(lambda o: ops.binary_crossentropy(t, o, from_logits=True),
+          lambda o: np.maximum(o, 0) - o * t + np.log1p(np.exp(-np.abs(o))), [z])
+    p = RNG.uniform(0.05, 0.95, size=(3, 4))
+    check(lambda o: ops.binary_crossentropy(t, o),
+          lambda o: -(t * np.log(o) + (1 - t) * np.log(1 - o)), [p])
+    # saturated probabilities are clipped to [eps, 1 - eps] (finite loss)
+    out = ops.binary_crossentropy(np.array([1.0, 0.0]), np.array([0.0, 1.0], np.float32))
+    assert np.all(np.isfinite(out)) and out[0] > 10
+
+
+# ----------------------------------------------------------------- nn: conv / pool
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("strides", [1, 2])
+def test_conv_ops_1d_2d(padding, strides):
+    x, w = RNG.normal(size=(2, 5, 6, 3)), RNG.normal(size=(3, 2, 3, 4))
+    check(lambda a, b: ops.conv(a, b, strides=strides, padding=padding),
+          lambda a, b: RC.conv2d_forward(a, b, None, (strides, strides), padding), [x, w], atol=1e-4)
+    x1, w1 = RNG.normal(size=(2, 7, 3)), RNG.normal(size=(3, 3, 2))
+    check(lambda a, b: ops.conv(a, b, strides=strides, padding=padding, dilation_rate=1),
+          lambda a, b: RC.conv2d_forward(a[:, None], b[None], None, (1, strides), padding)[:, 0], [x1, w1], atol=1e-4)
+    dw = RNG.normal(size=(2, 2, 3, 2))
+    check(lambda a, b: ops.depthwise_conv(a, b, strides=strides, padding=padding),
+          lambda a, b: RC.conv2d_forward(a, b.reshape(2, 2, 1, 6), None, (strides, strides), padding, groups=3),
+          [x, dw], atol=1e-4)
+    pw = RNG.normal(size=(1, 1, 6, 4))
+    check(lambda a, b, c: ops.separable_conv(a, b, c, strides=strides, padding=padding),
+          lambda a, b, c: RC.conv2d_forward(RC.conv2d_forward(a, b.reshape(2, 2, 1, 6), None, (strides, strides),
+                                                              padding, groups=3), c), [x, dw, pw], atol=1e-4)
+
+
+def test_conv_ops_reject_channels_first():
+    with pytest.raises(ValueError, match="channels_last"):
+        ops.conv(np.zeros((1, 4, 4, 1), np.float32), np.zeros((1, 1, 1, 1), np.float32), data_format="channels_first")
+    with pytest.raises(NotImplementedError, match="conv"):
+        ops.conv(np.zeros((1, 4, 4, 4, 1), np.float32), np.zeros((1, 1, 1, 1, 1), np.float32))
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_pool_ops(padding):
+    x = RNG.normal(size=(2, 5, 7, 3))
+    for mode, op in (("max", ops.max_pool), ("avg", ops.average_pool)):
+        check(lambda a: op(a, 2, padding=padding),
+              lambda a: RP.pool2d_forward(a, mode, (2, 2, 1), (2, 2, 1), padding), [x])
+        check(lambda a: op(a, (3, 2), strides=(1, 2), padding=padding),
+              lambda a: RP.pool2d_forward(a, mode, (3, 2, 1), (1, 2, 1), padding), [x])
+        x1 = RNG.normal(size=(2, 7, 3))
+        check(lambda a: op(a, 3, strides=2, padding=padding),
+              lambda a: RP.pool2d_forward(a[:, None], mode, (1, 3, 1), (1, 2, 1), padding)[:, 0], [x1])
+
+
+def test_layer_rms_normalization_glu_attention():
+    x = RNG.normal(size=(3, 6))
+    g, b = RNG.uniform(0.5, 2, size=6), RNG.normal(size=6)
+    check(lambda a, gg, bb: ops.layer_normalization(a, gg, bb, epsilon=1e-3),
+          lambda a, gg, bb: (a - a.mean(-1, keepdims=True)) / np.sqrt(a.var(-1, keepdims=True) + 1e-3) * gg + bb,
+          [x, g, b])
+    check(lambda a, gg: ops.rms_normalization(a, gg, epsilon=1e-6),
+          lambda a, gg: a / np.sqrt(np.mean(a * a, -1, keepdims=True) + 1e-6) * gg, [x, g])
+    check(lambda a: ops.glu(a), lambda a: a[:, :3] / (1 + np.exp(-a[:, 3:])), [x])
+    q, k, v = (RNG.normal(size=(2, 3, 2, 4)) for _ in range(3))
+
+    def ref(q, k, v, causal=False):
+        lg = np.einsum("btnh,bsnh->bnts", q, k) / 2.0
+        if causal:
+            lg = np.where(np.tril(np.ones((3, 3), bool)), lg, -1e30)
+        return np.einsum("bnts,bsnh->btnh", _softmax(lg), v)
+    check(lambda a, bb, c: ops.dot_product_attention(a, bb, c), ref, [q, k, v])
+    check(lambda a, bb, c: ops.dot_product_attention(a, bb, c, is_causal=True),
+          lambda a, bb, c: ref(a, bb, c, True), [q, k, v])
+
+
+# ----------------------------------------------------------------- linear algebra
+@pytest.mark.parametrize("sub,shapes", [
+    ("ij,jk->ik", [(3, 4), (4, 2)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 2)]), ("ij,kj->ik", [(3, 4), (2, 4)]),
+    ("ij->ji", [(3, 4)]), ("ij->j", [(3, 4)]), ("ij->", [(3, 4)]), ("i,j->ij", [(3,), (4,)]),
+    ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]), ("ij,ij->i", [(3, 4), (3, 4)]), ("ijk,k->ij", [(2, 3, 4), (4,)]),
+    ("ij,jk", [(3, 4), (4, 2)]), ("abc,cd->dba", [(2, 3, 4), (4, 5)]),
+])
+def test_einsum(sub, shapes):
+    xs = [RNG.normal(size=s) for s in shapes]
+    check(lambda *t: ops.einsum(sub, *t), lambda *v: np.einsum(sub, *v), xs)
+
+
+def test_einsum_unsupported_forms_raise():
+    with pytest.raises(NotImplementedError, match="einsum"):
+        ops.einsum("...ij,...jk->...ik", np.ones((2, 2)), np.ones((2, 2)))
+    with pytest.raises(NotImplementedError, match="einsum"):
+        ops.einsum("ii->i", np.ones((2, 2)))
+
+
+def test_tensordot_outer_vdot():
+    a, b = RNG.normal(size=(2, 3, 4)), RNG.normal(size=(3, 4, 5))
+    check(lambda x, y: ops.tensordot(x, y, axes=2), lambda x, y: np.tensordot(x, y, axes=2), [a, b])
+    check(lambda x, y: ops.tensordot(x, y, axes=([1], [0])), lambda x, y: np.tensordot(x, y, axes=([1], [0])), [a, b])
+    u, v = RNG.normal(size=(3,)), RNG.normal(size=(4,))
+    check(ops.outer, np.outer, [u, v])
+    check(ops.vdot, np.vdot, [u, u * 2])
+
+
+# ----------------------------------------------------------------- non-differentiable ops
+def test_comparisons_and_logic_dtypes():
+    a = np.array([1.0, np.nan, np.inf, -2.0], np.float32)
+    b = np.array([1.0, 0.0, 3.0, -1.0], np.float32)
+    for name, ref in [("equal", np.equal), ("not_equal", np.not_equal), ("greater", np.greater),
+                      ("greater_equal", np.greater_equal), ("less", np.less), ("less_equal", np.less_equal)]:
+        r = getattr(ops, name)(a, b)
+        assert r.dtype == np.bool_ and r.tolist() == ref(a, b).tolist(), name
+        rt = getattr(ops, name)(et(a), et(b))
+        assert isinstance(rt, EagerTensor) and np.asarray(rt).astype(bool).tolist() == ref(a, b).tolist()
+    assert ops.isnan(a).tolist() == [False, True, False, False]
+    assert ops.isinf(a).tolist() == [False, False, True, False]
+    assert ops.isfinite(a).tolist() == [True, False, False, True]
+    p, q = np.array([True, False, True]), np.array([True, True, False])
+    assert ops.logical_and(p, q).tolist() == [True, False, False]
+    assert ops.logical_or(p, q).tolist() == [True, True, True]
+    assert ops.logical_xor(p, q).tolist() == [False, True, True]
+    assert ops.logical_not(p).tolist() == [False, True, False]
+    assert ops.all(p) == False and ops.any(p) == True  # noqa: E712
+    assert ops.all(np.ones((2, 3)), axis=1, keepdims=True).shape == (2, 1)
+    assert ops.count_nonzero(np.array([[0, 1], [2, 3]]), axis=0).tolist() == [1, 2]
+    # on tape tensors: results carry no gradient and do not break the tape
+    x = et(a[[0, 3]])
+    with GradientTape() as tape:
+        tape.watch(x)
+        m = ops.greater(x, 0.0)
+        y = ops.sum(x * ops.cast(m, "float32"))
+    assert_close(np.asarray(tape.gradient(y, x)), [1.0, 0.0], rtol=0, atol=0)
+
+
+def test_argmax_argmin_keras_defaults():
+    x = np.array([[1.0, 5.0, 5.0], [7.0, 0.0, 7.0]], np.float32)
+    assert ops.argmax(x) == 3 and ops.argmax(x).dtype == np.int32  # axis=None flattens (Keras)
+    assert ops.argmax(x, axis=-1).tolist() == [1, 0]
+    assert ops.argmax(x, axis=0, keepdims=True).shape == (1, 3)
+    assert ops.argmin(x, axis=1).tolist() == [0, 1]
+    assert np.asarray(ops.argmax(et(x), axis=1)).tolist() == [1, 0]
+
+
+def test_creation_ops_dtypes_and_values():
+    assert ops.arange(5).dtype == "int32" and np.asarray(ops.arange(5)).tolist() == [0, 1, 2, 3, 4]
+    assert ops.arange(1, 2, 0.25).dtype == "float32"
+    assert_close(ops.arange(1, 2, 0.25), [1, 1.25, 1.5, 1.75])
+    assert ops.arange(0, 6, 2, dtype="float32").dtype == "float32"
+    assert_close(ops.linspace(0, 1, 5), np.linspace(0, 1, 5))
+    assert_close(ops.linspace(0, 1, 4, endpoint=False), [0, 0.25, 0.5, 0.75])
+    assert_close(ops.eye(3, 4, k=1), np.eye(3, 4, 1))
+    assert_close(ops.identity(2), np.eye(2))
+    f = ops.full((2, 3), 7)
+    assert f.dtype == "int32" and np.asarray(f).tolist() == [[7] * 3] * 2
+    assert ops.full((2,), 0.5).dtype == "float32"
+    assert ops.full_like(np.zeros((2, 2), np.float32), 3).dtype == "float32"
+    assert ops.zeros((2,)).dtype == "float32" and ops.zeros(3, dtype="int32").dtype == "int32"
+    assert ops.ones((2, 2), dtype=None).dtype == "float32"
+    assert ops.zeros_like(np.zeros((2,), np.int32)).dtype == "int32"
+    assert ops.empty((2, 3)).shape == (2, 3)
+    assert_close(ops.tri(3), np.tri(3))
+    gx, gy = ops.meshgrid(np.arange(3), np.arange(2))
+    assert gx.shape == (2, 3)
+
+
+def test_one_hot_multi_hot():
+    oh = ops.one_hot(np.array([0, 2, 5, -1]), 3)
+    assert oh.dtype == np.float32 and oh.tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0]]
+    assert ops.one_hot(np.array([[1, 0]]), 2, axis=0).shape == (2, 1, 2)
+    assert ops.one_hot(np.array([1]), 3, dtype="int32").dtype == np.int32
+    assert ops.multi_hot(np.array([[0, 2], [1, 1]]), 4).tolist() == [[1, 0, 1, 0], [0, 1, 0, 0]]
+    t = ops.one_hot(et(np.array([1.0, 0.0])), 2)
+    assert isinstance(t, EagerTensor) and np.asarray(t).tolist() == [[0, 1], [1, 0]]
+
+
+def test_core_helpers():
+    x = np.ones((2, 3), np.float32)
+    t = ops.convert_to_tensor(x)
+    assert ops.is_tensor(t) and not ops.is_tensor(x)
+    assert ops.shape(x) == (2, 3) and ops.size(t) == 6 and ops.ndim(t) == 2
+    assert ops.dtype(t) == "float32" and ops.dtype(np.zeros(2, np.int64)) == "int64"
+    assert ops.convert_to_tensor([1, 2]).dtype == "int32"
+    assert ops.convert_to_tensor([1.5]).dtype == "float32"
+    assert ops.convert_to_tensor([True, False]).dtype == "uint8"
+    assert ops.convert_to_tensor(x, dtype="int32").dtype == "int32"
+    assert ops.cast(t, "int64").dtype == "int64"
+    assert ops.cast(np.array([0.0, 2.0]), "bool").tolist() == [False, True]
+    with pytest.raises(TypeError, match="float64"):
+        ops.convert_to_tensor(x, dtype="float64")
+    # stop_gradient cuts the tape
+    a = et([1.0, 2.0])
+    with GradientTape() as tape:
+        tape.watch(a)
+        y = ops.sum(a * ops.stop_gradient(a))
+    assert_close(np.asarray(tape.gradient(y, a)), [1.0, 2.0], rtol=0, atol=0)
+    assert ops.allclose(x, x + 1e-9) is True
+    assert ops.isclose(x, x).all()
+    assert ops.nan_to_num(np.array([np.nan, 1.0])).tolist() == [0.0, 1.0]
+    assert ops.searchsorted(np.array([1, 3, 5]), np.array([0, 3, 6])).tolist() == [0, 1, 3]
+    assert ops.digitize(np.array([0.5, 1.5]), np.array([1.0])).tolist() == [0, 1]
+    assert ops.bincount(np.array([0, 2, 2])).tolist() == [1, 0, 2]
+    assert ops.nonzero(np.array([0, 3, 0, 1]))[0].tolist() == [1, 3]
+    assert ops.where(np.array([0, 3, 0, 1]))[0].tolist() == [1, 3]
+    assert ops.median(np.array([3.0, 1.0, 2.0])) == 2.0
+    assert_close(ops.quantile(np.arange(5.0), 0.25), 1.0)
+
+
+def test_ops_on_keras_tensors_build_lambda_layers():
+    inp = keras.Input((4,))
+    out = ops.flip(ops.cumsum(ops.square(inp), axis=1), axis=1)
+    model = keras.Model(inp, out)
+    x = RNG.normal(size=(2, 4)).astype(np.float32)
+    assert_close(model.predict(x, verbose=0), np.flip(np.cumsum(f32(x) ** 2, axis=1), axis=1), rtol=1e-5, atol=1e-5)
+
+
+def test_custom_layer_with_many_ops_trains():
+    class Gated(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 4), initializer="glorot_uniform")
+
+        def call(self, x):
+            h = ops.matmul(x, self.w)
+            h = ops.where(ops.greater(h, 0.0), h, ops.expm1(h))
+            return ops.normalize(ops.concatenate([h, ops.flip(h, axis=1)], axis=1)) * ops.logsumexp(h, axis=1,
+                                                                                                  keepdims=True)
+
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((3,)), Gated(), keras.layers.Dense(1)])
+    m.compile("adam", "mse")
+    x = RNG.normal(size=(32, 3)).astype(np.float32)
+    y = x.sum(1, keepdims=True)
+    h = m.fit(x, y, epochs=4, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(h.history["loss"])) and h.history["loss"][-1] < h.history["loss"][0]
+
+
+# ----------------------------------------------------------------- keras.random
+def test_random_seed_semantics():
+    r = keras.random
+    a, b = r.normal((50,), seed=3), r.normal((50,), seed=3)
+    assert isinstance(a, EagerTensor) and a.dtype == "float32" and a.shape == (50,)
+    assert np.array_equal(np.asarray(a), np.asarray(b))  # int seed: stateless
+    assert not np.array_equal(np.asarray(a), np.asarray(r.normal((50,), seed=4)))
+    g1, g2 = r.SeedGenerator(7), r.SeedGenerator(7)
+    u1, u2 = r.uniform((20,), seed=g1), r.uniform((20,), seed=g1)
+    assert not np.array_equal(np.asarray(u1), np.asarray(u2))  # a generator advances
+    assert np.array_equal(np.asarray(u1), np.asarray(r.uniform((20,), seed=g2)))  # ...and replays
+    keras.utils.set_random_seed(11)
+    s1 = [np.asarray(r.normal((5,))) for _ in range(2)]
+    keras.utils.set_random_seed(11)
+    s2 = [np.asarray(r.normal((5,))) for _ in range(2)]
+    assert np.array_equal(s1[0], s2[0]) and np.array_equal(s1[1], s2[1]) and not np.array_equal(s1[0], s1[1])
+    with pytest.raises(ValueError, match="seed"):
+        r.normal((2,), seed="x")
+    with pytest.raises(ValueError, match="integer"):
+        keras.utils.set_random_seed(1.5)
+    assert g1.get_config() == {"seed": 7, "name": g1.name}
+
+
+def test_random_distributions():
+    r = keras.random
+    n = np.asarray(r.normal((20000,), mean=2.0, stddev=3.0, seed=1))
+    assert abs(n.mean() - 2.0) < 0.1 and abs(n.std() - 3.0) < 0.1
+    u = np.asarray(r.uniform((20000,), minval=-1.0, maxval=3.0, seed=1))
+    assert u.min() >= -1.0 and u.max() < 3.0 and abs(u.mean() - 1.0) < 0.05
+    t = np.asarray(r.truncated_normal((20000,), mean=1.0, stddev=0.5, seed=2))
+    assert t.min() >= 0.0 and t.max() <= 2.0 and abs(t.std() - 0.5 * 0.8796) < 0.02  # std of N truncated at 2 sigma
+    i = r.randint((1000,), 2, 5, seed=1)
+    assert i.dtype == "int32" and set(np.asarray(i).tolist()) == {2, 3, 4}
+    assert r.randint((3,), 0, 2, dtype="int64", seed=1).dtype == "int64"
+    with pytest.raises(ValueError, match="float"):
+        r.uniform((2,), dtype="int32")
+    with pytest.raises(NotImplementedError, match="float64"):
+        r.normal((2,), dtype="float64")
+    s = r.shuffle(np.arange(10), seed=5)
+    assert sorted(s.tolist()) == list(range(10)) and s.tolist() != list(range(10))
+    assert np.array_equal(s, r.shuffle(np.arange(10), seed=5))
+    s2 = r.shuffle(np.arange(12).reshape(3, 4), axis=1, seed=1)
+    assert sorted(s2[0].tolist()) == [0, 1, 2, 3] and (s2 - s2[:, :1] == s2[0] - s2[0, 0]).all()
+    c = np.asarray(r.categorical(np.log([[0.2, 0.8], [0.999, 0.001]]), 4000, seed=3))
+    assert c.shape == (2, 4000) and c.dtype == np.int32
+    assert abs(c[0].mean() - 0.8) < 0.03 and c[1].mean() < 0.01
+    x = np.ones((200, 50), np.float32)
+    d = r.dropout(x, 0.3, seed=1)
+    assert set(np.unique(d).tolist()) <= {0.0, np.float32(1 / 0.7)} and abs((d == 0).mean() - 0.3) < 0.02
+    dn = r.dropout(x, 0.5, noise_shape=(None, 1), seed=2)
+    assert np.all((dn == 0).all(1) | (dn != 0).all(1))
+    xt = et(np.full((3, 4), 2.0))
+    with GradientTape() as tape:
+        tape.watch(xt)
+        y = ops.sum(r.dropout(xt, 0.5, seed=4))
+    gd = np.asarray(tape.gradient(y, xt))
+    assert set(np.unique(gd).tolist()) <= {0.0, 2.0}
+    assert np.asarray(r.gamma((5000,), 2.0, seed=1)).mean() == pytest.approx(2.0, abs=0.1)
+    assert np.asarray(r.beta((5000,), 2.0, 2.0, seed=1)).mean() == pytest.approx(0.5, abs=0.02)
+
+
+# ----------------------------------------------------------------- keras.backend
+def test_backend_config_and_dtypes():
+    B = keras.backend
+    assert B.epsilon() == 1e-7
+    B.set_epsilon(1e-4)
+    try:
+        assert ops.normalize(np.zeros(3, np.float32)).tolist() == [0, 0, 0]
+        out = ops.binary_crossentropy(np.array([1.0]), np.array([0.0], np.float32))
+        assert out[0] == pytest.approx(-np.log(1e-4), rel=1e-3)  # the clip follows set_epsilon
+    finally:
+        B.set_epsilon(1e-7)
+    B.set_floatx("float32")
+    with pytest.raises(NotImplementedError, match="float32"):
+        B.set_floatx("float64")
+    with pytest.raises(ValueError, match="floatx"):
+        B.set_floatx("float17")
+    B.set_image_data_format("channels_last")
+    with pytest.raises(NotImplementedError, match="channels_last"):
+        B.set_image_data_format("channels_first")
+    with pytest.raises(ValueError, match="data_format"):
+        B.set_image_data_format("nhwc")
+    assert B.is_keras_tensor(keras.Input((2,))) and not B.is_keras_tensor(np.zeros(2))
+    assert B.standardize_dtype(None) == "float32" and B.standardize_dtype(float) == "float32"
+    assert B.standardize_dtype(int) == "int32" and B.standardize_dtype(np.float64) == "float64"
+    assert B.standardize_dtype("bool") == "bool"
+    with pytest.raises(ValueError, match="dtype"):
+        B.standardize_dtype("float")
+    cases = {("int32", "float32"): "float32", (int, "int8"): "int8", ("float64", "float32"): "float32",
+             ("float16", "bfloat16"): "float32", ("uint8", "int8"): "int16", (float, "int32"): "float32",
+             ("int64", "float16"): "float16", ("uint64", "int64"): "float32", ("bool",): "bool",
+             (int, float): "float32", ("int64",): "int32", ("bool", "int8"): "int8"}
+    for args, want in cases.items():
+        assert B.result_type(*args) == want, args
+    B.clear_session()
+    assert [B.get_uid("a"), B.get_uid("a"), B.get_uid("b")] == [1, 2, 1]
+    assert B.is_float_dtype("float16") and B.is_int_dtype("uint8")
