@@ -76,7 +76,8 @@ def _weights_bytes(model):
 
 
 def _check_built(model, what):
-    if not model.built or (not model.weights and model.layers):
+    # a built model without weights (Rescaling, Activation, a custom weightless layer) saves fine, as in Keras
+    if not model.built or (not model.weights and any(not getattr(l, "built", True) for l in model.layers)):
         raise ValueError("Model '%s' has not been built yet, so it has no weights to %s. Call the model on a batch "
                          "or give the first layer an input_shape first." % (model.name, what))
 
