@@ -1374,14 +1374,27 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
 
 @_ret
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    """(x - mean) * rsqrt(var + epsilon) * gamma + beta over `axis` (int or list);
+    epsilon defaults to backend.epsilon() as in Keras; rms_scaling=True (Keras's
+    deprecated flag) drops the centering: x * rsqrt(var + epsilon) * gamma."""
+    rms_scaling = kwargs.pop("rms_scaling", False)
+    if kwargs:
+        raise TypeError("keras.ops.layer_normalization: unexpected arguments %s" % sorted(kwargs))
     x = _e(x)
-    eps = 1e-3 if epsilon is None else float(epsilon)
-    m, v = moments(x, [axis], keepdims=True)
-    y = ag.multiply(ag.subtract(x, m), ag.unary("rsqrt", ag.add(v, eps)))
+    eps = _eps() if epsilon is None else float(epsilon)
+    axes = sorted(int(a) % x.ndim for a in ([axis] if isinstance(axis, (int, np.integer)) else axis))
+    shp = [x.shape[a] if a in axes else 1 for a in range(x.ndim)]
+
+    def b(t):
+        t = _e(t)
+        return ag.reshape(t, shp) if t.ndim != x.ndim else t
+    m, v = moments(x, axes, keepdims=True)
+    inv = ag.unary("rsqrt", ag.add(v, eps))
+    y = ag.multiply(x, inv) if rms_scaling else ag.multiply(ag.subtract(x, m), inv)
     if gamma is not None:
-        y = ag.multiply(y, _e(gamma))
-    if beta is not None:
-        y = ag.add(y, _e(beta))
+        y = ag.multiply(y, b(gamma))
+    if beta is not None and not rms_scaling:
+        y = ag.add(y, b(beta))
     return y
 
 

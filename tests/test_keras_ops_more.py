@@ -416,6 +416,12 @@ def test_layer_rms_normalization_glu_attention():
     check(lambda a, gg, bb: ops.layer_normalization(a, gg, bb, epsilon=1e-3),
           lambda a, gg, bb: (a - a.mean(-1, keepdims=True)) / np.sqrt(a.var(-1, keepdims=True) + 1e-3) * gg + bb,
           [x, g, b])
+    # epsilon defaults to backend.epsilon() (1e-7), as in Keras (it was 1e-3 here)
+    check(lambda a: ops.layer_normalization(a), lambda a: (a - a.mean(-1, keepdims=True)) / np.sqrt(
+        a.var(-1, keepdims=True) + 1e-7), [x])
+    x3 = RNG.normal(size=(2, 3, 4))
+    check(lambda a: ops.layer_normalization(a, axis=[1, 2], rms_scaling=True),
+          lambda a: a / np.sqrt(a.var(axis=(1, 2), keepdims=True) + 1e-7), [x3])
     check(lambda a, gg: ops.rms_normalization(a, gg, epsilon=1e-6),
           lambda a, gg: a / np.sqrt(np.mean(a * a, -1, keepdims=True) + 1e-6) * gg, [x, g])
     check(lambda a: ops.glu(a), lambda a: a[:, :3] / (1 + np.exp(-a[:, 3:])), [x])
