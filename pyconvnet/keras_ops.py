@@ -81,8 +81,6 @@ def power(x1, x2): return ag.power(x1, x2)
 def matmul(x1, x2): return ag.matmul(x1, x2)
 
 
-dot = matmul
-
 
 @_ret
 def mean(x, axis=None, keepdims=False): return ag.reduce("mean", _e(x), axis, keepdims)
@@ -825,10 +823,7 @@ def identity(n, dtype=None):
 def full(shape, fill_value, dtype=None):
     shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
     fv = _np(fill_value)
-    if dtype is None:
-        dtype = "float32" if np.asarray(fv).dtype.kind == "f" else np.asarray(fv).dtype.name
-        dtype = "int32" if dtype == "int64" and isinstance(fill_value, int) else dtype
-    return _made(np.full(shape, fv), dtype)
+    return _made(np.full(shape, fv), dtype or "float32")  # Keras: dtype None -> floatx, even for an int fill
 
 
 def full_like(x, fill_value, dtype=None):
@@ -1635,3 +1630,229 @@ __all__ = sorted(set(__all__) | {
     n for n, v in list(globals().items())
     if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__
     and n not in ("builtins_all",)})
+
+
+# ------------------------------------------------------------ matmul / dot (N-D, NumPy semantics)
+@_ret
+def matmul(x1, x2):
+    """NumPy matmul semantics: 1-D operands are promoted and the added axis dropped,
+    leading (batch) axes broadcast; differentiable (one batched GEMM)."""
+    a, b = _e(x1), _e(x2)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("keras.ops.matmul: operands must be at least 1-D, got shapes %s and %s" % (a.shape, b.shape))
+    va, vb = a.ndim == 1, b.ndim == 1
+    if va:
+        a = ag.reshape(a, [1, a.shape[0]])
+    if vb:
+        b = ag.reshape(b, [b.shape[0], 1])
+    m, k = a.shape[-2:]
+    k2, n = b.shape[-2:]
+    if k != k2:
+        raise ValueError("keras.ops.matmul: inner dimensions differ: %s @ %s" % (a.shape, b.shape))
+    if a.ndim == 2 and b.ndim == 2:
+        y = ag.matmul(a, b)
+    elif b.ndim == 2:  # (..., M, K) @ (K, N): one GEMM over all rows
+        lead = list(a.shape[:-1])
+        y = ag.reshape(ag.matmul(ag.reshape(a, [int(np.prod(lead)), k]), b), lead + [n])
+    else:
+        batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+        if a.shape[:-2] != batch:
+            a = broadcast_to(a, batch + (m, k))
+        if b.shape[:-2] != batch:
+            b = broadcast_to(b, batch + (k, n))
+        nb = int(np.prod(batch))
+        y = ag.matmul(ag.reshape(a, [nb, m, k]), ag.reshape(b, [nb, k, n]))
+        y = ag.reshape(y, list(batch) + [m, n])
+    if va:
+        y = ag.reshape(y, list(y.shape[:-2]) + [y.shape[-1]])
+    if vb:
+        y = ag.reshape(y, list(y.shape[:-1]))
+    return y
+
+
+@_ret
+def dot(x1, x2):
+    """np.dot: scalars multiply; otherwise a sum over the last axis of x1 and the
+    second-to-last of x2 (the last if x2 is 1-D)."""
+    a, b = _e(x1), _e(x2)
+    if a.ndim == 0 or b.ndim == 0:
+        return ag.multiply(a, b)
+    return tensordot(a, b, axes=([a.ndim - 1], [0 if b.ndim == 1 else b.ndim - 2]))
+
+
+# ------------------------------------------------------------ integer inputs (Keras dtype rules)
+def _kind(a):
+    """'f'/'i'/'b' for arrays and tensors, 'wf'/'wi' for Python numbers (weak), None otherwise."""
+    if isinstance(a, bool):
+        return None
+    if isinstance(a, int):
+        return "wi"
+    if isinstance(a, float):
+        return "wf"
+    if isinstance(a, (ag.EagerTensor, _C.Tensor)):
+        return "f" if a.dtype == "float32" else ("b" if False else "i")
+    if isinstance(a, (np.ndarray, np.generic)):
+        k = a.dtype.kind
+        return "f" if k in "fc" else ("b" if k == "b" else "i")
+    return None
+
+
+def _tofloat(a):
+    if isinstance(a, (list, tuple)):
+        return type(a)(_tofloat(i) for i in a)
+    if isinstance(a, (ag.EagerTensor, _C.Tensor)) and a.dtype != "float32":
+        return ag.cast(_ek(a), "float32")
+    if isinstance(a, (np.ndarray, np.generic)) and a.dtype.kind in "iub":
+        return np.asarray(a, dtype=np.float32)
+    return a
+
+
+def _int_aware(fn, np_fn):
+    """Integer/bool inputs (and weak Python ints) keep an integer result computed
+    exactly (NumPy; int64 narrowed to int32 unless an input was int64, as Keras);
+    a mix with floats promotes the integers to float32 and takes `fn` (the tape)."""
+    @functools.wraps(fn)
+    def w(*args, **kwargs):
+        flat = _flat_args(args, kwargs)
+        if _symbolic(flat):
+            return fn(*args, **kwargs)
+        ks = [_kind(a) for a in flat]
+        if _bi.any(k in ("i", "b") for k in ks) and not _bi.any(k in ("f", "wf") for k in ks):
+            tin = _bi.any(_is_tensor(a) for a in flat)
+            a2 = [[_np(i) for i in a] if isinstance(a, (list, tuple)) else _np(a) for a in args]
+            y = np.asarray(np_fn(*a2, **{k: _np(v) for k, v in kwargs.items()}))
+            had64 = _bi.any(np.asarray(_np(a)).dtype == np.int64 for a in flat if _kind(a) == "i")
+            if y.dtype == np.int64 and not had64:
+                y = y.astype(np.int32)
+            return _wrap(y, tin)
+        if _bi.any(k in ("i", "b") for k in ks):
+            args = [_tofloat(a) for a in args]
+            kwargs = {k: _tofloat(v) for k, v in kwargs.items()}
+        return fn(*args, **kwargs)
+    return w
+
+
+def _np_max(x, axis=None, keepdims=False, initial=None):
+    return np.max(x, axis=_axes(axis, np.ndim(x)), keepdims=keepdims, **({} if initial is None else {"initial": initial}))
+
+
+def _np_min(x, axis=None, keepdims=False, initial=None):
+    return np.min(x, axis=_axes(axis, np.ndim(x)), keepdims=keepdims, **({} if initial is None else {"initial": initial}))
+
+
+_INT_RULES = {
+    "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.true_divide,
+    "maximum": np.maximum, "minimum": np.minimum, "power": np.power, "matmul": np.matmul, "dot": np.dot,
+    "negative": np.negative, "abs": np.abs, "absolute": np.abs, "square": np.square, "sign": np.sign,
+    "mod": np.mod, "relu": lambda x: np.maximum(x, 0), "relu6": lambda x: np.clip(x, 0, 6),
+    "sum": lambda x, axis=None, keepdims=False: np.sum(x, axis=_axes(axis, np.ndim(x)), keepdims=keepdims),
+    "prod": lambda x, axis=None, keepdims=False, dtype=None: np.prod(x, axis=_axes(axis, np.ndim(x)),
+                                                                      keepdims=keepdims),
+    "max": _np_max, "min": _np_min, "amax": _np_max, "amin": _np_min,
+    "clip": lambda x, x_min, x_max: np.clip(x, x_min, x_max),
+    "reshape": lambda x, newshape: np.reshape(x, newshape),
+    "transpose": lambda x, axes=None: np.transpose(x, axes),
+    "concatenate": lambda xs, axis=0: np.concatenate(xs, axis=axis),
+    "expand_dims": lambda x, axis: np.expand_dims(x, axis),
+    "squeeze": lambda x, axis=None: np.squeeze(x, axis),
+    "flatten": np.ravel,
+}
+for _n, _f in _INT_RULES.items():
+    globals()[_n] = _int_aware(globals()[_n], _f)
+true_divide = divide
+del _n, _f
+
+
+@_ret
+def _expand_dims_tuple(x, axis):
+    x = _e(x)
+    nd = x.ndim + len(axis)
+    axs = sorted(int(a) % nd for a in axis)
+    s = list(x.shape)
+    for a in axs:
+        s.insert(a, 1)
+    return ag.reshape(x, s)
+
+
+@_ret
+def _squeeze_tuple(x, axis):
+    x = _e(x)
+    axs = {int(a) % x.ndim for a in axis}
+    for a in axs:
+        if x.shape[a] != 1:
+            raise ValueError("squeeze: axis %d has size %d, not 1" % (a, x.shape[a]))
+    return ag.reshape(x, [n for i, n in enumerate(x.shape) if i not in axs])
+
+
+_expand_dims_int = expand_dims
+_squeeze_int = squeeze
+
+
+def expand_dims(x, axis):
+    """Insert size-1 axes at `axis` (an int or a tuple of ints, positions in the result)."""
+    if isinstance(axis, (list, tuple)):
+        if _kind(x) in ("i", "b"):
+            return _wrap(np.expand_dims(_np(x), tuple(axis)), _is_tensor(x))
+        return _expand_dims_tuple(x, tuple(axis))
+    return _expand_dims_int(x, axis)
+
+
+def squeeze(x, axis=None):
+    """Drop size-1 axes (all, one int, or a tuple of ints)."""
+    if isinstance(axis, (list, tuple)):
+        if _kind(x) in ("i", "b"):
+            return _wrap(np.squeeze(_np(x), tuple(axis)), _is_tensor(x))
+        return _squeeze_tuple(x, tuple(axis))
+    return _squeeze_int(x, axis)
+
+
+# ------------------------------------------------------------ max / min: ties share the gradient
+def _extreme(op, x, axis, keepdims):
+    """reduce max/min whose gradient is split evenly among tied extremes (TF's
+    reduce_max and torch.amax, hence Keras); ag.reduce gives each tie the whole."""
+    x = _e(x)
+    nd = x.ndim
+    axes = _axes(axis, nd)
+    axes = tuple(range(nd)) if axes is None else axes
+    y = ag.EagerTensor(_C.reduce(op, x.value, list(axes), bool(keepdims)))
+    if ag.recording():
+        def bw(g, needs):
+            xn = _host(x)
+            kshape = [1 if a in axes else s for a, s in enumerate(xn.shape)]
+            m = (xn == _host(y).reshape(kshape)).astype(np.float64)
+            cnt = m.sum(axis=axes, keepdims=True)
+            gk = np.asarray(g.numpy() if g.device == "cpu" else g.to("cpu").numpy(), np.float64).reshape(kshape)
+            return (_tensor_like((m * gk / np.maximum(cnt, 1)).astype(np.float32), x),)
+        ag._record([x], [y], bw)
+    return y
+
+
+@_ret
+def _max_f(x, axis=None, keepdims=False, initial=None):
+    y = _extreme("max", x, axis, keepdims)
+    return y if initial is None else ag.maximum(y, float(initial))
+
+
+@_ret
+def _min_f(x, axis=None, keepdims=False, initial=None):
+    y = _extreme("min", x, axis, keepdims)
+    return y if initial is None else ag.minimum(y, float(initial))
+
+
+@_ret
+def _amax_f(x, axis=None, keepdims=False):
+    return _extreme("max", x, axis, keepdims)
+
+
+@_ret
+def _amin_f(x, axis=None, keepdims=False):
+    return _extreme("min", x, axis, keepdims)
+
+
+max = _int_aware(_max_f, _np_max)
+min = _int_aware(_min_f, _np_min)
+amax = _int_aware(_amax_f, _np_max)
+amin = _int_aware(_amin_f, _np_min)
+for _f, _n in ((max, "max"), (min, "min"), (amax, "amax"), (amin, "amin")):
+    _f.__name__ = _f.__qualname__ = _n
+del _f, _n

@@ -108,6 +108,16 @@ CASES = [
     ("average_pool", (_x((2, 7, 3)), 2), {"padding": "same"}),
     ("dot_product_attention", (_x((2, 3, 2, 4)), _x((2, 5, 2, 4)), _x((2, 5, 2, 4))), {}),
     ("dot_product_attention", (_x((2, 3, 2, 4)), _x((2, 3, 2, 4)), _x((2, 3, 2, 4))), {"is_causal": True}),
+    # integer inputs keep integer results (these raised TypeError before)
+    ("add", (XI, XI), {}), ("subtract", (XI, 2), {}), ("multiply", (XI, XI > 1), {}), ("divide", (XI, 2), {}),
+    ("maximum", (XI, 2), {}), ("power", (XI, 2), {}), ("negative", (XI,), {}), ("abs", (XI - 3,), {}),
+    ("square", (XI,), {}), ("sum", (XI,), {"axis": 0}), ("max", (XI,), {}), ("min", (XI,), {"axis": 1}),
+    ("prod", (XI,), {}), ("clip", (XI, 1, 3), {}), ("relu", (XI - 2,), {}), ("mean", (XI,), {}),
+    ("reshape", (XI, (3, 2)), {}), ("transpose", (XI,), {}), ("concatenate", ([XI, XI],), {}),
+    ("expand_dims", (XI, (0, 2)), {}), ("squeeze", (XI[None, :, None],), {"axis": (0, 2)}),
+    ("add", (XI, 0.5), {}), ("add", (XI, X[:2, :3]), {}), ("mod", (XI, 3), {}), ("full", ((2,), 3), {}),
+    # N-D / 1-D matmul (EagerTensor operands: see test_matmul_on_tensors_matches_keras)
+    ("dot", (X, XP[0]), {}), ("dot", (X[0], XP.T), {}),
 ]
 
 
@@ -186,6 +196,24 @@ def test_gradients_match_torch_through_keras(name, args, kwargs):
     gs = tape.gradient(yo, [eargs[i] for i in fl], output_gradients=g)
     for i, gi in zip(fl, gs):
         assert_close(np.asarray(gi), targs[i].grad.numpy(), rtol=1e-4, atol=1e-5, what="%s d/darg%d" % (name, i))
+
+
+def test_matmul_on_tensors_matches_keras():
+    for sa, sb in [((3,), (3, 2)), ((2, 3), (3,)), ((2, 2, 3, 4), (4, 5)), ((2, 1, 3, 4), (3, 4, 5))]:
+        a, b = _x(sa), _x(sb)
+        _same(pk.ops.matmul(EagerTensor(pk.tensor(a)), EagerTensor(pk.tensor(b))), k3.ops.matmul(a, b), str((sa, sb)))
+
+
+def test_max_tie_gradient_matches_keras():
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], np.float32)
+    for name in ("max", "min", "amax", "amin"):
+        t = torch.tensor(x, requires_grad=True)
+        getattr(k3.ops, name)(t, axis=1).sum().backward()
+        e = EagerTensor(pk.tensor(x))
+        with GradientTape() as tape:
+            tape.watch(e)
+            s = pk.ops.sum(getattr(pk.ops, name)(e, axis=1))
+        assert_close(np.asarray(tape.gradient(s, e)), t.grad.numpy(), what=name)
 
 
 def test_random_shapes_dtypes_and_ranges_match_keras():

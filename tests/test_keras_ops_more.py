@@ -514,7 +514,8 @@ def test_creation_ops_dtypes_and_values():
     assert_close(ops.eye(3, 4, k=1), np.eye(3, 4, 1))
     assert_close(ops.identity(2), np.eye(2))
     f = ops.full((2, 3), 7)
-    assert f.dtype == "int32" and np.asarray(f).tolist() == [[7] * 3] * 2
+    assert f.dtype == "float32" and np.asarray(f).tolist() == [[7] * 3] * 2  # Keras: dtype None -> floatx
+    assert ops.full((2,), 7, dtype="int32").dtype == "int32"
     assert ops.full((2,), 0.5).dtype == "float32"
     assert ops.full_like(np.zeros((2, 2), np.float32), 3).dtype == "float32"
     assert ops.zeros((2,)).dtype == "float32" and ops.zeros(3, dtype="int32").dtype == "int32"
@@ -693,3 +694,76 @@ def test_backend_config_and_dtypes():
     B.clear_session()
     assert [B.get_uid("a"), B.get_uid("a"), B.get_uid("b")] == [1, 2, 1]
     assert B.is_float_dtype("float16") and B.is_int_dtype("uint8")
+
+
+# ----------------------------------------------------------------- integer inputs, N-D matmul, ties
+def test_integer_inputs_follow_keras_dtype_rules():
+    a = np.array([[1, 2], [3, 4]], np.int32)
+    b = np.array([[5, 6], [7, 8]], np.int32)
+    cases = [("add", (a, b), a + b), ("subtract", (a, 2), a - 2), ("multiply", (a, b), a * b),
+             ("maximum", (a, b), np.maximum(a, b)), ("power", (a, 2), a ** 2), ("negative", (a,), -a),
+             ("abs", (-a,), a), ("square", (a,), a * a), ("clip", (a, 2, 3), np.clip(a, 2, 3)),
+             ("sum", (a,), a.sum()), ("max", (a,), 4), ("prod", (a,), 24), ("relu", (a - 2,), np.maximum(a - 2, 0)),
+             ("reshape", (a, (4,)), a.reshape(4)), ("transpose", (a,), a.T), ("concatenate", ([a, b],), np.r_[a, b]),
+             ("mod", (a, 3), a % 3)]
+    for name, args, want in cases:  # these raised TypeError ("binary: a must be float32") before
+        r = getattr(ops, name)(*args)
+        assert r.dtype == np.int32 and np.array_equal(r, want), name
+    assert ops.divide(a, b).dtype == np.float32  # true division gives floatx
+    assert ops.mean(a).dtype == np.float32
+    assert ops.add(a, 0.5).dtype == np.float32 and ops.add(a, 0.5)[0, 0] == 1.5  # weak float promotes
+    assert ops.add(a, np.ones((2, 2), np.float32))[1, 1] == 5.0
+    assert ops.add(a > 2, a > 1).dtype == np.bool_
+    ti = ops.convert_to_tensor(a)
+    r = ops.add(ti, ti)
+    assert isinstance(r, EagerTensor) and r.dtype == "int32" and np.asarray(r).tolist() == [[2, 4], [6, 8]]
+    # an int tensor mixed with a float tensor on the tape: the float input still gets its gradient
+    xf = et(np.ones((2, 2)))
+    with GradientTape() as tape:
+        tape.watch(xf)
+        y = ops.sum(ops.multiply(xf, ti))
+    assert_close(np.asarray(tape.gradient(y, xf)), a, rtol=0, atol=0)
+
+
+def test_matmul_nd_and_vector_operands_with_gradients():
+    cases = [((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)), ((2, 2, 3, 4), (4, 5)), ((2, 1, 3, 4), (3, 4, 5)),
+             ((4, 3), (2, 3, 5)), ((2, 3, 4), (2, 4, 2))]
+    from pyconvnet import keras_ops  # keras.ops.matmul proper; pyconvnet.ops.matmul doubles as tf.matmul, which
+    for sa, sb in cases:             # keeps tf's 2-D/3-D rules for pure NumPy operands (tests/test_gemm.py)
+        check(lambda x, y: keras_ops.matmul(x, y), np.matmul, [RNG.normal(size=sa), RNG.normal(size=sb)])
+        a, b = RNG.normal(size=sa), RNG.normal(size=sb)
+        assert_close(np.asarray(ops.matmul(et(a), et(b))), np.matmul(f32(a), f32(b)), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="matmul"):
+        ops.matmul(et(np.ones((2, 3))), et(np.ones((2, 3))))
+
+
+def test_dot_follows_np_dot():
+    for sa, sb in [((2, 3, 4), (5, 4, 6)), ((3, 4), (4,)), ((3,), (3, 2)), ((2, 3), (3, 4)), ((3,), (3,))]:
+        check(lambda x, y: ops.dot(x, y), np.dot, [RNG.normal(size=sa), RNG.normal(size=sb)])
+    assert_close(ops.dot(np.float32(2.0), np.ones((2, 2), np.float32)), np.full((2, 2), 2.0))
+
+
+def test_expand_dims_squeeze_accept_tuples():
+    x = RNG.normal(size=(2, 3))
+    check(lambda t: ops.expand_dims(t, (0, 3)), lambda v: np.expand_dims(v, (0, 3)), [x])
+    check(lambda t: ops.expand_dims(t, (-1, 1)), lambda v: np.expand_dims(v, (-1, 1)), [x])
+    y = RNG.normal(size=(1, 2, 1, 3, 1))
+    check(lambda t: ops.squeeze(t, (0, -1)), lambda v: np.squeeze(v, (0, -1)), [y])
+    assert ops.squeeze(np.ones((1, 2, 1), np.int32), (0, 2)).dtype == np.int32
+    with pytest.raises(ValueError, match="squeeze"):
+        ops.squeeze(y, (1,))
+
+
+@pytest.mark.parametrize("name", ["max", "min", "amax", "amin"])
+def test_max_min_split_the_gradient_among_ties(name):
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0], [0.0, -1.0, 5.0]])
+    ext = np.max if "max" in name else np.min
+    for axis in (1, None):
+        t = et(x)
+        with GradientTape() as tape:
+            tape.watch(t)
+            y = getattr(ops, name)(t, axis=axis)
+            s = ops.sum(y)
+        m = (x == ext(x, axis=axis, keepdims=True)).astype(float)
+        want = m / m.sum(axis=axis, keepdims=True)  # TF reduce_max / torch.amax: ties share evenly
+        assert_close(np.asarray(tape.gradient(s, t)), want, rtol=1e-6, atol=1e-7)
