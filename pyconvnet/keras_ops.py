@@ -395,6 +395,18 @@ def _ek(x):
     return ag.EagerTensor(_ct((_keras_dtype(x))))
 
 
+def _rec(inputs, outputs, bw):
+    """ag._record for one output, with the incoming gradient reshaped to that output's
+    shape (a 0-d target's output_gradients arrive as shape (1,) from autograd._val)."""
+    shape = list(outputs[0].shape)
+
+    def bw2(g, needs):
+        if list(g.shape) != shape and int(np.prod(g.shape)) == int(np.prod(shape)):
+            g = (g if g.is_contiguous() else g.contiguous()).reshape(shape)
+        return bw(g, needs)
+    ag._record(inputs, outputs, bw2)
+
+
 def _host(t):
     v = t.value
     return (v if v.device == "cpu" else v.to("cpu")).numpy()
@@ -420,7 +432,7 @@ def _ew(x, fwd, deriv, c_op=None):
             with np.errstate(all="ignore"):
                 d = deriv(_host(x).astype(np.float64), _host(y).astype(np.float64))
             return (_C.binary("mul", g, _tensor_like(np.asarray(d, dtype=np.float32), x)),)
-        ag._record([x], [y], bw)
+        _rec([x], [y], bw)
     return y
 
 
@@ -447,7 +459,7 @@ def _gather(xs, index_fn, fill=0.0):
             acc = np.bincount(oi[valid], weights=gn[valid], minlength=total)
             return [_tensor_like(acc[offs[i]:offs[i + 1]].reshape(shapes[i]).astype(np.float32), xs[i])
                     if n else None for i, n in enumerate(needs)]
-        ag._record(xs, [out], bw)
+        _rec(xs, [out], bw)
     return out
 
 
@@ -578,7 +590,7 @@ def prod(x, axis=None, keepdims=False, dtype=None):
             others = np.transpose(others, inv)
             gk = np.asarray(g.numpy(), np.float64).reshape([1 if a in axes else s for a, s in enumerate(xn.shape)])
             return (_tensor_like((gk * others).astype(np.float32), x),)
-        ag._record([x], [y], bw)
+        _rec([x], [y], bw)
     return y
 
 
@@ -642,7 +654,7 @@ def cumsum(x, axis=None, dtype=None):
             gn = np.asarray(g.numpy(), np.float64)
             r = np.flip(np.cumsum(np.flip(gn, ax), axis=ax), ax)
             return (_tensor_like(np.asarray(r, dtype=np.float32), x),)
-        ag._record([x], [y], bw)
+        _rec([x], [y], bw)
     return y
 
 
@@ -666,7 +678,7 @@ def cumprod(x, axis=None, dtype=None):
                 p = np.cumprod(xi, axis=-1)
                 out[..., i] = np.sum(gn[..., i:] * p[..., i:], axis=-1)
             return (_tensor_like(np.asarray(np.moveaxis(out, -1, ax), dtype=np.float32), x),)
-        ag._record([x], [y], bw)
+        _rec([x], [y], bw)
     return y
 
 
@@ -1626,12 +1638,6 @@ def real(x):
     return x
 
 
-__all__ = sorted(set(__all__) | {
-    n for n, v in list(globals().items())
-    if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__
-    and n not in ("builtins_all",)})
-
-
 # ------------------------------------------------------------ matmul / dot (N-D, NumPy semantics)
 @_ret
 def matmul(x1, x2):
@@ -1823,7 +1829,7 @@ def _extreme(op, x, axis, keepdims):
             cnt = m.sum(axis=axes, keepdims=True)
             gk = np.asarray(g.numpy() if g.device == "cpu" else g.to("cpu").numpy(), np.float64).reshape(kshape)
             return (_tensor_like((m * gk / np.maximum(cnt, 1)).astype(np.float32), x),)
-        ag._record([x], [y], bw)
+        _rec([x], [y], bw)
     return y
 
 
@@ -1856,3 +1862,263 @@ amin = _int_aware(_amin_f, _np_min)
 for _f, _n in ((max, "max"), (min, "min"), (amax, "amax"), (amin, "amin")):
     _f.__name__ = _f.__qualname__ = _n
 del _f, _n
+
+
+# ------------------------------------------------------------ control flow (eager, so the tape sees every op)
+def _truth(p):
+    return bool(np.asarray(_np(p)).reshape(-1)[0]) if np.size(_np(p)) == 1 else bool(np.all(_np(p)))
+
+
+def _as_t(a):
+    """Loop state as Keras converts it, except integers: float arrays -> EagerTensor,
+    Python numbers and integer arrays stay as they are (EagerTensor operators
+    are float32-only, so `i + 1` on an int32 tensor would fail)."""
+    if isinstance(a, (ag.EagerTensor, _C.Tensor, int, float, bool)) or a is None:
+        return a
+    if isinstance(a, (np.ndarray, np.generic)) and a.dtype.kind in "iub":
+        return a
+    if isinstance(a, (list, tuple)):
+        return type(a)(_as_t(i) for i in a)
+    if isinstance(a, dict):
+        return {k: _as_t(v) for k, v in a.items()}
+    return convert_to_tensor(a)
+
+
+def cond(pred, true_fn, false_fn):
+    """true_fn() if pred else false_fn() (eager)."""
+    return true_fn() if _truth(pred) else false_fn()
+
+
+def switch(index, branches, *operands):
+    """branches[clip(index, 0, len-1)](*operands)."""
+    i = int(np.asarray(_np(index)).reshape(-1)[0])
+    return branches[_bi.min(_bi.max(i, 0), len(branches) - 1)](*operands)
+
+
+def fori_loop(lower, upper, body_fun, init_val):
+    """val = body_fun(i, val) for i in range(lower, upper)."""
+    val = init_val
+    for i in range(int(lower), int(upper)):
+        val = body_fun(i, val)
+    return val
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    """Keras semantics: cond(*vars)/body(*vars) on a tuple/list of loop variables
+    (or one variable); at most maximum_iterations steps."""
+    is_tuple = isinstance(loop_vars, (tuple, list))
+    lv = tuple(loop_vars) if is_tuple else (loop_vars,)
+    lv = tuple(_as_t(v) for v in lv)
+    it = 0
+    while _truth(cond(*lv)) and (maximum_iterations is None or it < maximum_iterations):
+        lv = body(*lv)
+        lv = tuple(lv) if isinstance(lv, (list, tuple)) else (lv,)
+        it += 1
+    return lv if is_tuple else lv[0]
+
+
+def _flatten(t):
+    if isinstance(t, (list, tuple)):
+        return [i for e in t for i in _flatten(e)]
+    if isinstance(t, dict):
+        return [i for k in sorted(t) for i in _flatten(t[k])]
+    return [t]
+
+
+def _pack(struct, flat):
+    it = iter(flat)
+
+    def rec(s):
+        if isinstance(s, (list, tuple)):
+            return type(s)(rec(e) for e in s)
+        if isinstance(s, dict):
+            return {k: rec(s[k]) for k in sorted(s)}
+        return next(it)
+    return rec(struct)
+
+
+def _index0(x, i):
+    x = x if isinstance(x, ag.EagerTensor) else _ek(x)
+    return ag.getitem(x, i) if x.dtype == "float32" else _wrap(_np(x)[i], True)
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """jax.lax.scan: carry, y = f(carry, x) over the leading axis of xs (any nesting);
+    returns (carry, ys stacked so ys[i] belongs to xs[i]). Differentiable through the tape."""
+    if not callable(f):
+        raise TypeError("`f` should be a callable. Received: f=%r" % (f,))
+    if xs is None and length is None:
+        raise ValueError("Got no `xs` to scan over and `length` not provided.")
+    xs_flat = [] if xs is None else [_ek(x) for x in _flatten(xs)]
+    n = int(length) if length is not None else xs_flat[0].shape[0]
+    carry = _as_t(init)
+    ys = []
+    order = range(n - 1, -1, -1) if reverse else range(n)
+    for i in order:
+        sl = [_index0(x, i) for x in xs_flat]
+        packed = _pack(xs, sl) if xs is not None and isinstance(xs, (list, tuple, dict)) else (sl[0] if sl else None)
+        carry, y = f(carry, packed)
+        ys.append(y)
+    if reverse:
+        ys = ys[::-1]
+    if not ys or ys[0] is None:
+        return carry, None
+    ys_flat = [_flatten(y) for y in ys]
+    stacked = [stack([yf[j] for yf in ys_flat], axis=0) for j in range(len(ys_flat[0]))]
+    stacked = [s if isinstance(s, ag.EagerTensor) else _ek(s) for s in stacked]
+    return carry, (_pack(ys[0], stacked) if isinstance(ys[0], (list, tuple, dict)) else stacked[0])
+
+
+def map(f, xs):
+    """stack([f(x) for x in xs]) over the leading axis (any nesting of xs and of f's result)."""
+    _, ys = scan(lambda c, x: ((), f(x)), (), xs)
+    return ys
+
+
+def vectorized_map(function, elements):
+    """Same as map (eager loop)."""
+    return map(function, elements)
+
+
+def associative_scan(f, elems, reverse=False, axis=0):
+    """Inclusive scan of an associative f along `axis` (sequential, eager)."""
+    flat = [_ek(e) for e in _flatten(elems)]
+    ax = int(axis) % flat[0].ndim
+    n = flat[0].shape[ax]
+    idx = range(n - 1, -1, -1) if reverse else range(n)
+    out, acc = [None] * n, None
+    for i in idx:
+        cur = _pack(elems, [ag.slice_axis(e, ax, i, i + 1) for e in flat]) \
+            if isinstance(elems, (list, tuple, dict)) else ag.slice_axis(flat[0], ax, i, i + 1)
+        acc = cur if acc is None else f(acc, cur)
+        out[i] = acc
+    res = [concatenate([_flatten(o)[j] for o in out], axis=ax) for j in range(len(flat))]
+    return _pack(elems, res) if isinstance(elems, (list, tuple, dict)) else res[0]
+
+
+# ------------------------------------------------------------ more numpy-style composites
+@_diff
+def hstack(xs):
+    xs = [_ek(x) for x in xs]
+    return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1)
+
+
+@_diff
+def vstack(xs):
+    xs = [_ek(x) for x in xs]
+    return concatenate([ag.reshape(x, [1, x.shape[0]]) if x.ndim == 1 else x for x in xs], axis=0)
+
+
+@_ret
+def trace(x, offset=0, axis1=0, axis2=1):
+    return ag.reduce("sum", _e(diagonal(_e(x), offset, axis1, axis2)), [-1], False)
+
+
+@_ret
+def logaddexp(x1, x2):
+    a, b = _e(x1), _e(x2)
+    m = ag.maximum(a, b)
+    d = ag.unary("abs", ag.subtract(a, b))
+    return ag.add(m, log1p(ag.unary("exp", ag.negative(d))))
+
+
+@_ret
+def hypot(x1, x2):
+    a, b = _e(x1), _e(x2)
+    return ag.unary("sqrt", ag.add(ag.multiply(a, a), ag.multiply(b, b)))
+
+
+@_ret
+def exp2(x): return ag.unary("exp", ag.multiply(_e(x), float(np.log(2.0))))
+@_ret
+def deg2rad(x): return ag.multiply(_e(x), float(np.pi / 180.0))
+@_ret
+def rad2deg(x): return ag.multiply(_e(x), float(180.0 / np.pi))
+
+
+def copy(x):
+    return _wrap(np.array(_np(x), copy=True), _is_tensor(x))
+
+
+@_diff
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):
+    """out[s] = sum of data rows whose segment id is s (ids outside [0, num_segments) dropped)."""
+    ids = np.asarray(_np(segment_ids)).astype(np.int64).reshape(-1)
+    n = int(num_segments) if num_segments is not None else (int(ids.max()) + 1 if ids.size else 0)
+    d = _e(data)
+    rest = list(d.shape[1:])
+    flat = _host(d).reshape(d.shape[0], -1).astype(np.float64)
+    ok = (ids >= 0) & (ids < n)
+    out = np.zeros((n, flat.shape[1]))
+    np.add.at(out, ids[ok], flat[ok])
+    y = ag.EagerTensor(_tensor_like(out.reshape([n] + rest).astype(np.float32), d))
+    if ag.recording():
+        def bw(g, needs):
+            gn = np.asarray(g.numpy(), np.float64).reshape(n, -1)
+            gd = np.zeros_like(flat)
+            gd[ok] = gn[ids[ok]]
+            return (_tensor_like(gd.reshape(d.shape).astype(np.float32), d),)
+        _rec([d], [y], bw)
+    return y
+
+
+@_nograd
+def segment_max(data, segment_ids, num_segments=None, sorted=False):
+    ids = np.asarray(segment_ids).astype(np.int64).reshape(-1)
+    n = int(num_segments) if num_segments is not None else (int(ids.max()) + 1 if ids.size else 0)
+    data = np.asarray(data)
+    out = np.full((n,) + data.shape[1:], -np.inf if data.dtype.kind == "f" else np.iinfo(data.dtype).min,
+                  dtype=data.dtype)
+    ok = (ids >= 0) & (ids < n)
+    np.maximum.at(out, ids[ok], data[ok])
+    return out
+
+
+# ------------------------------------------------------------ linear algebra with gradients
+def _linalg_op(xs, fwd, grads):
+    """Forward fwd(*float64 arrays) in NumPy; backward grads(g, y, *xs) -> one array per input."""
+    xs = [_e(x) for x in xs]
+    xn = [_host(x).astype(np.float64) for x in xs]
+    yn = np.asarray(fwd(*xn))
+    y = ag.EagerTensor(_tensor_like(yn.astype(np.float32), xs[0]))
+    if ag.recording():
+        def bw(g, needs):
+            gs = grads(np.asarray(g.numpy(), np.float64), yn, *xn)
+            return [_tensor_like(np.asarray(gi, np.float32), xs[0]) if n else None for gi, n in zip(gs, needs)]
+        _rec(xs, [y], bw)
+    return y
+
+
+def _mT(a):
+    return np.swapaxes(a, -1, -2)
+
+
+@_ret
+def inv(x):
+    """Matrix inverse over the last two axes; d = -inv^T g inv^T."""
+    return _linalg_op([x], np.linalg.inv, lambda g, y, a: [-_mT(y) @ g @ _mT(y)])
+
+
+@_ret
+def det(x):
+    """Determinant over the last two axes; d = g * det * inv^T."""
+    return _linalg_op([x], np.linalg.det,
+                      lambda g, y, a: [(g * y)[..., None, None] * _mT(np.linalg.inv(a))])
+
+
+@_ret
+def solve(a, b):
+    """x with a @ x = b; da = -solve(a^T, g) x^T, db = solve(a^T, g)."""
+    def grads(g, y, av, bv):
+        if bv.ndim == av.ndim - 1:  # b a vector (per batch): x = a^-1 b
+            gb = np.linalg.solve(_mT(av), g[..., None])[..., 0]
+            return [-(gb[..., :, None] * y[..., None, :]), gb]
+        gb = np.linalg.solve(_mT(av), g)
+        return [-(gb @ _mT(y)), gb]
+    return _linalg_op([a, b], np.linalg.solve, grads)
+
+
+__all__ = sorted(set(__all__) | {
+    n for n, v in list(globals().items())
+    if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__
+    and n not in ("builtins_all",)})

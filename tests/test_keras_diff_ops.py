@@ -118,6 +118,13 @@ CASES = [
     ("add", (XI, 0.5), {}), ("add", (XI, X[:2, :3]), {}), ("mod", (XI, 3), {}), ("full", ((2,), 3), {}),
     # N-D / 1-D matmul (EagerTensor operands: see test_matmul_on_tensors_matches_keras)
     ("dot", (X, XP[0]), {}), ("dot", (X[0], XP.T), {}),
+    ("logaddexp", (X, XP), {}), ("hypot", (X, XP), {}), ("exp2", (X,), {}), ("deg2rad", (X,), {}),
+    ("rad2deg", (X,), {}), ("trace", (X,), {}), ("hstack", ([X, XP],), {}), ("vstack", ([X, XP],), {}),
+    ("segment_sum", (X, np.array([0, 2, 0])), {"num_segments": 3}),
+    ("segment_max", (X, np.array([1, 1, 0])), {"num_segments": 2}),
+    ("inv", (X[:3, :3] + 3 * np.eye(3, dtype=np.float32),), {}),
+    ("det", (X[:3, :3] + 3 * np.eye(3, dtype=np.float32),), {}),
+    ("solve", (X[:3, :3] + 3 * np.eye(3, dtype=np.float32), XP[:3, :2]), {}),
 ]
 
 
@@ -214,6 +221,37 @@ def test_max_tie_gradient_matches_keras():
             tape.watch(e)
             s = pk.ops.sum(getattr(pk.ops, name)(e, axis=1))
         assert_close(np.asarray(tape.gradient(s, e)), t.grad.numpy(), what=name)
+
+
+def test_control_flow_matches_keras():
+    xs = np.arange(5, dtype=np.float32)
+    for rev in (False, True):
+        c1, y1 = k3.ops.scan(lambda c, x: (c + x, c * x), np.float32(1), xs, reverse=rev)
+        c2, y2 = pk.ops.scan(lambda c, x: (c + x, c * x), np.float32(1), xs, reverse=rev)
+        _same(c2, c1, "scan carry")
+        _same(y2, y1, "scan ys")
+    _same(pk.ops.map(lambda x: x * x, xs), k3.ops.map(lambda x: x * x, xs), "map")
+    _same(pk.ops.associative_scan(lambda a, b: a + b, xs), k3.ops.associative_scan(lambda a, b: a + b, xs), "ascan")
+    _same(pk.ops.fori_loop(0, 3, lambda i, v: v * 2.0, np.float32(1.5)),
+          k3.ops.fori_loop(0, 3, lambda i, v: v * 2.0, np.float32(1.5)), "fori")
+    assert k3.ops.switch(7, [lambda: 1, lambda: 2]) == pk.ops.switch(7, [lambda: 1, lambda: 2])
+
+
+def test_linalg_gradients_match_keras():
+    a = (_x((3, 3)) + 3 * np.eye(3)).astype(np.float32)
+    b = _x((3, 2))
+    for name, args in (("inv", (a,)), ("det", (a,)), ("solve", (a, b))):
+        targs = [torch.tensor(v, requires_grad=True) for v in args]
+        y = getattr(k3.ops, name)(*targs)
+        g = R.normal(size=tuple(y.shape)).astype(np.float32)
+        (y * torch.tensor(g)).sum().backward()
+        eargs = [EagerTensor(pk.tensor(v)) for v in args]
+        with GradientTape() as tape:
+            for e in eargs:
+                tape.watch(e)
+            yo = getattr(pk.ops, name)(*eargs)
+        for e, t in zip(tape.gradient(yo, eargs, output_gradients=g), targs):
+            assert_close(np.asarray(e), t.grad.numpy(), rtol=1e-4, atol=1e-5, what=name)
 
 
 def test_random_shapes_dtypes_and_ranges_match_keras():

@@ -52,6 +52,7 @@ def check(op, ref, xs, rtol=1e-4, atol=1e-5, grad=True, grtol=2e-3, gatol=2e-4, 
             return np.asarray(ref(*(xs[:i] + [xi] + xs[i + 1:])), dtype=np.float64)
         num = numeric_grad(f, x, g, eps=eps)
         assert grads[i] is not None, "input %d got no gradient" % i
+        assert tuple(grads[i].shape) == x.shape, "input %d: gradient shape %s != %s" % (i, grads[i].shape, x.shape)
         assert_grad_close(np.asarray(grads[i]), num, rtol=grtol, atol=gatol, what="grad of input %d" % i)
 
 
@@ -767,3 +768,70 @@ def test_max_min_split_the_gradient_among_ties(name):
         m = (x == ext(x, axis=axis, keepdims=True)).astype(float)
         want = m / m.sum(axis=axis, keepdims=True)  # TF reduce_max / torch.amax: ties share evenly
         assert_close(np.asarray(tape.gradient(s, t)), want, rtol=1e-6, atol=1e-7)
+
+
+# ----------------------------------------------------------------- control flow, composites, linalg
+def test_control_flow_is_eager_and_differentiable():
+    xs = f32(RNG.normal(size=(4, 3)))
+    w = et(RNG.normal(size=(3,)))
+    with GradientTape() as tape:
+        tape.watch(w)
+        carry, ys = ops.scan(lambda c, x: (c + ops.sum(x * w), x * w), 0.0, et(xs))
+        loss = carry + ops.sum(ys)
+    assert ys.shape == (4, 3)
+    assert_close(np.asarray(tape.gradient(loss, w)), 2 * xs.sum(0), rtol=1e-5, atol=1e-5)
+    c, ys = ops.scan(lambda c, x: (c + x, c), np.float32(0), np.arange(4, dtype=np.float32), reverse=True)
+    assert float(np.asarray(c)) == 6 and np.asarray(ys).tolist() == [6, 5, 3, 0]  # ys[i] belongs to xs[i]
+    c2, ys2 = ops.scan(lambda c, x: (c, (x[0] * 2, x[1])), 0.0, (np.ones((2, 3), np.float32), np.zeros((2,), np.float32)))
+    assert ys2[0].shape == (2, 3) and ys2[1].shape == (2,)
+    _, none = ops.scan(lambda c, x: (c + 1.0, None), 0.0, length=3)
+    assert none is None
+    assert np.asarray(ops.map(lambda x: x * 2, np.arange(3, dtype=np.float32))).tolist() == [0, 2, 4]
+    i, s = ops.while_loop(lambda i, s: i < 5, lambda i, s: (i + 1, s + 2.0), (0, np.float32(1)))
+    assert i == 5 and float(np.asarray(s)) == 11
+    assert ops.while_loop(lambda v: True, lambda v: v + 1, 0, maximum_iterations=7) == 7
+    assert ops.fori_loop(0, 4, lambda i, v: v + i, 0) == 6
+    assert ops.cond(np.array(False), lambda: "t", lambda: "f") == "f"
+    assert ops.switch(-3, [lambda x: x + 1, lambda x: x - 1], 10) == 11  # index clipped
+    assert ops.switch(9, [lambda x: x + 1, lambda x: x - 1], 10) == 9
+    acc = ops.associative_scan(lambda a, b: a * b, np.arange(1, 5, dtype=np.float32))
+    assert np.asarray(acc).tolist() == [1, 2, 6, 24]
+    accr = ops.associative_scan(lambda a, b: a + b, np.arange(4, dtype=np.float32).reshape(2, 2), reverse=True, axis=1)
+    assert np.asarray(accr).tolist() == [[1, 1], [5, 3]]
+
+
+def test_numpy_style_composites():
+    a, b = RNG.normal(size=(3, 4)), RNG.normal(size=(3, 4))
+    check(ops.logaddexp, np.logaddexp, [a, b])
+    check(ops.hypot, np.hypot, [a, b])
+    check(ops.exp2, np.exp2, [a])
+    check(ops.deg2rad, np.deg2rad, [a])
+    check(ops.rad2deg, np.rad2deg, [a])
+    check(lambda x: ops.trace(x), np.trace, [a])
+    check(lambda x, y: ops.hstack([x, y]), lambda x, y: np.hstack([x, y]), [a, b])
+    check(lambda x, y: ops.vstack([x, y]), lambda x, y: np.vstack([x, y]), [a[0], b[0]])
+    ids = np.array([0, 2, 0, -1, 3])
+    d = RNG.normal(size=(5, 2))
+
+    def seg(v):
+        out = np.zeros((3, 2))
+        for r, s in zip(v, ids):
+            if 0 <= s < 3:
+                out[s] += r
+        return out
+    check(lambda x: ops.segment_sum(x, ids, num_segments=3), seg, [d])
+    assert ops.segment_max(np.array([1.0, 5.0, 2.0]), np.array([0, 0, 1])).tolist() == [5.0, 2.0]
+    c = ops.copy(np.ones(2))
+    assert c.tolist() == [1, 1]
+
+
+def test_linalg_with_gradients():
+    a = RNG.normal(size=(3, 3)) + 3 * np.eye(3)
+    ab = RNG.normal(size=(2, 3, 3)) + 3 * np.eye(3)
+    check(ops.inv, np.linalg.inv, [a], atol=1e-5, grtol=5e-3)
+    check(ops.inv, np.linalg.inv, [ab], atol=1e-5, grtol=5e-3)
+    check(ops.det, np.linalg.det, [a], rtol=1e-4, atol=1e-4, grtol=5e-3)
+    check(ops.det, np.linalg.det, [ab], rtol=1e-4, atol=1e-4, grtol=5e-3)
+    b = RNG.normal(size=(3, 2))
+    check(ops.solve, np.linalg.solve, [a, b], atol=1e-5, grtol=5e-3)
+    check(ops.solve, np.linalg.solve, [a, b[:, 0]], atol=1e-5, grtol=5e-3)
