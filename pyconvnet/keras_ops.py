@@ -37,8 +37,7 @@ def _ret(fn):
         flat = [i for a in flat for i in (a if isinstance(a, (list, tuple)) else [a])]
         from .layers.base import KerasTensor
         if _bi.any(isinstance(a, KerasTensor) for a in flat):
-            from .layers.core import Lambda
-            return Lambda(lambda t: w(t, *args[1:], **kwargs))(args[0])
+            return _lambda_call(w, args, kwargs)
         numpy_out = not _bi.any(_is_tensor(a) for a in flat)
         args = [ag.EagerTensor(a) if isinstance(a, _C.Tensor) else a for a in args]
         y = fn(*args, **kwargs)
@@ -306,12 +305,41 @@ def _symbolic(flat):
     return _bi.any(isinstance(a, KerasTensor) for a in flat)
 
 
+class _Slot:
+    """Placeholder for the i-th KerasTensor argument of a symbolic keras.ops call."""
+    __slots__ = ("i",)
+
+    def __init__(self, i):
+        self.i = i
+
+
 def _lambda_call(w, args, kwargs):
+    """keras.ops on KerasTensors: a Lambda layer over every KerasTensor argument
+    (anywhere in args/kwargs, also inside lists), so ops.add(a, b) on two Inputs
+    connects both (it recursed forever when only args[0] was wired)."""
     from .layers.base import KerasTensor
     from .layers.core import Lambda
-    if not isinstance(args[0], KerasTensor):
-        raise NotImplementedError("keras.ops on symbolic inputs: only the first argument may be a KerasTensor")
-    return Lambda(lambda t: w(t, *args[1:], **kwargs))(args[0])
+    kts = []
+
+    def mark(a):
+        if isinstance(a, KerasTensor):
+            kts.append(a)
+            return _Slot(len(kts) - 1)
+        if isinstance(a, (list, tuple)):
+            return type(a)(mark(i) for i in a)
+        return a
+
+    def fill(a, ts):
+        if isinstance(a, _Slot):
+            return ts[a.i]
+        if isinstance(a, (list, tuple)):
+            return type(a)(fill(i, ts) for i in a)
+        return a
+    margs = [mark(a) for a in args]
+    mkw = {k: mark(v) for k, v in kwargs.items()}
+    if len(kts) == 1:
+        return Lambda(lambda t: w(*fill(margs, [t]), **fill(mkw, [t])))(kts[0])
+    return Lambda(lambda ts: w(*fill(margs, ts), **fill(mkw, ts)))(list(kts))
 
 
 def _np(a):

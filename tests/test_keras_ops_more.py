@@ -835,3 +835,19 @@ def test_linalg_with_gradients():
     b = RNG.normal(size=(3, 2))
     check(ops.solve, np.linalg.solve, [a, b], atol=1e-5, grtol=5e-3)
     check(ops.solve, np.linalg.solve, [a, b[:, 0]], atol=1e-5, grtol=5e-3)
+
+
+def test_ops_on_several_keras_tensors():
+    """ops.add(a, b) on two Inputs recursed forever (only args[0] was wired into the Lambda)."""
+    a, b = keras.Input((3,)), keras.Input((3,))
+    outs = [ops.add(a, b), ops.multiply(b, a), ops.where(ops.greater(a, 0.5), a, b), ops.stack([a, b], axis=1),
+            ops.matmul(ops.expand_dims(a, 2), ops.expand_dims(b, 1)), ops.einsum("bi,bi->b", a, b),
+            ops.maximum(1.0, a)]
+    m = keras.Model([a, b], outs)
+    xa = np.array([[0.0, 1.0, 2.0]], np.float32)
+    xb = np.array([[-1.0, 3.0, 0.5]], np.float32)
+    r = m.predict([xa, xb], verbose=0)
+    want = [xa + xb, xa * xb, np.where(xa > 0.5, xa, xb), np.stack([xa, xb], 1), xa[:, :, None] * xb[:, None, :],
+            (xa * xb).sum(1), np.maximum(1.0, xa)]
+    for got, ref in zip(r, want):
+        assert_close(got, ref, rtol=1e-6, atol=1e-6)
