@@ -48,10 +48,11 @@ def _ret(fn):
 
 
 def _e(x):
-    if isinstance(x, ag.EagerTensor):
-        return x
+    """A float32 EagerTensor of x (integer/uint8 tensors are cast: float ops on them give floatx, as Keras)."""
     if isinstance(x, _C.Tensor):
-        return ag.EagerTensor(x)
+        x = ag.EagerTensor(x)
+    if isinstance(x, ag.EagerTensor):
+        return x if x.dtype == "float32" else ag.cast(x, "float32")
     return ag.EagerTensor(_C.from_numpy(np.array(x, dtype=np.float32, order="C")))  # 0-d stays 0-d
 
 
@@ -1756,7 +1757,7 @@ def _int_aware(fn, np_fn):
             a2 = [[_np(i) for i in a] if isinstance(a, (list, tuple)) else _np(a) for a in args]
             y = np.asarray(np_fn(*a2, **{k: _np(v) for k, v in kwargs.items()}))
             had64 = _bi.any(np.asarray(_np(a)).dtype == np.int64 for a in flat if _kind(a) == "i")
-            if y.dtype == np.int64 and not had64:
+            if y.dtype in (np.int64, np.uint64) and not had64:
                 y = y.astype(np.int32)
             return _wrap(y, tin)
         if _bi.any(k in ("i", "b") for k in ks):

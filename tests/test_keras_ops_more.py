@@ -851,3 +851,17 @@ def test_ops_on_several_keras_tensors():
             (xa * xb).sum(1), np.maximum(1.0, xa)]
     for got, ref in zip(r, want):
         assert_close(got, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_float_ops_accept_boolean_and_integer_tensors():
+    """ops.mean(ops.equal(...)) -- a custom accuracy -- raised 'reduce: x must be float32, got uint8'."""
+    y = ops.convert_to_tensor(np.array([1.0, 0.0, 1.0], np.float32))
+    p = ops.convert_to_tensor(np.array([0.9, 0.2, 0.4], np.float32))
+    eq = ops.equal(y, ops.round(p))
+    acc = ops.mean(eq)
+    assert acc.dtype == "float32" and float(np.asarray(acc)) == pytest.approx(2 / 3)
+    assert ops.sum(eq).dtype == "int32" and int(np.asarray(ops.sum(eq))) == 2
+    ti = ops.convert_to_tensor([1, 2])
+    assert_close(np.asarray(ops.exp(ti)), np.exp([1.0, 2.0]))
+    assert_close(np.asarray(ops.softmax(ti)), np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum())
+    assert_close(np.asarray(ops.std(eq)), np.std([1.0, 1.0, 0.0]))
