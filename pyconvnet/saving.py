@@ -30,10 +30,17 @@ from .saving_api import (CustomObjectScope, custom_object_scope, deserialize_ker
                          serialize_keras_object)
 
 __all__ = ["save_weights", "load_weights", "save_model", "load_model", "serialize_layer", "deserialize_layer",
-           "model_to_json", "model_from_json"] + saving_api.__all__
+           "model_to_json", "model_from_json", "enable_unsafe_deserialization"] + saving_api.__all__
 
 _FORMAT = "pyconvnet.weights"
 _SAFE = [True]
+_UNSAFE = [False]  # keras.config.enable_unsafe_deserialization()
+
+
+def enable_unsafe_deserialization():
+    """keras.config.enable_unsafe_deserialization: load_model may run Lambda bytecode
+    from then on, whatever safe_mode says (as Keras)."""
+    _UNSAFE[0] = True
 
 
 def atomic_write(path, write_fn):
@@ -340,7 +347,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         raise ValueError("%s is not a valid pyconvnet model file (corrupt or truncated): %s: %s"
                          % (filepath, type(e).__name__, e)) from None
     header, arrays = _read_weights(io.BytesIO(wdata), filepath)
-    _SAFE.append(bool(safe_mode))
+    _SAFE.append(bool(safe_mode) and not _UNSAFE[0])
     try:
         model = deserialize_layer(cfg, custom_objects)
     finally:

@@ -197,8 +197,8 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
                         "`@keras.saving.register_keras_serializable()`. Full object config: %s" % (cn, config))
     from .layers.base import Layer
     if inspect.isclass(cls) and issubclass(cls, Layer):
-        from .saving import deserialize_layer, _SAFE
-        _SAFE.append(bool(safe_mode))
+        from .saving import deserialize_layer, _SAFE, _UNSAFE
+        _SAFE.append(bool(safe_mode) and not _UNSAFE[0])
         try:
             return deserialize_layer(config, effective_custom_objects(custom_objects))
         finally:

@@ -346,3 +346,17 @@ def test_pack_unpack_and_utils_reexports():
         assert getattr(utils, n) is getattr(saving, n)
     keras.utils.set_random_seed(5)
     assert utils.get_random_seed() == 5
+
+
+def test_enable_unsafe_deserialization_lets_lambda_load(tmp_path):
+    m = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda t: t * 3.0)])
+    p = str(tmp_path / "lam.keras")
+    m.save(p)
+    with pytest.raises(ValueError):
+        saving.load_model(p)  # safe_mode=True refuses Lambda bytecode
+    saving.enable_unsafe_deserialization()
+    try:
+        m2 = saving.load_model(p)
+        assert_close(m2.predict(np.ones((1, 2), np.float32), verbose=0), np.full((1, 2), 3.0))
+    finally:
+        saving._UNSAFE[0] = False
