@@ -1742,6 +1742,19 @@ def _tofloat(a):
     return a
 
 
+def _tofloat_arr(a):
+    """_tofloat for an array argument that may be a (nested) Python list of numbers."""
+    if isinstance(a, (list, tuple)):
+        if _bi.any(_is_tensor(i) or isinstance(i, np.ndarray) for i in _flatten(a)):
+            return type(a)(_tofloat_arr(i) for i in a)
+        arr = np.asarray(a)
+        return arr.astype(np.float32) if arr.dtype.kind in "iub" else arr
+    return _tofloat(a)
+
+
+_BINARY = {"add", "subtract", "multiply", "divide", "maximum", "minimum", "power", "matmul", "dot", "mod"}
+
+
 def _int_aware(fn, np_fn):
     """Integer/bool inputs (and weak Python ints) keep an integer result computed
     exactly (NumPy; int64 narrowed to int32 unless an input was int64, as Keras);
@@ -1752,7 +1765,7 @@ def _int_aware(fn, np_fn):
         if _symbolic(flat):
             return fn(*args, **kwargs)
         ks = [_kind(a) for a in flat]
-        if _bi.any(k in ("i", "b") for k in ks) and not _bi.any(k in ("f", "wf") for k in ks):
+        if _bi.any(k in ("i", "b", "wi") for k in ks) and not _bi.any(k in ("f", "wf") for k in ks):
             tin = _bi.any(_is_tensor(a) for a in flat)
             a2 = [[_np(i) for i in a] if isinstance(a, (list, tuple)) else _np(a) for a in args]
             y = np.asarray(np_fn(*a2, **{k: _np(v) for k, v in kwargs.items()}))
@@ -1760,8 +1773,9 @@ def _int_aware(fn, np_fn):
             if y.dtype in (np.int64, np.uint64) and not had64:
                 y = y.astype(np.int32)
             return _wrap(y, tin)
-        if _bi.any(k in ("i", "b") for k in ks):
-            args = [_tofloat(a) for a in args]
+        if _bi.any(k in ("i", "b", "wi") for k in ks):
+            na = 2 if fn.__name__ in _BINARY else 1  # which leading arguments are arrays (not shapes/axes)
+            args = [_tofloat_arr(a) if j < na else _tofloat(a) for j, a in enumerate(args)]
             kwargs = {k: _tofloat(v) for k, v in kwargs.items()}
         return fn(*args, **kwargs)
     return w
@@ -2147,7 +2161,34 @@ def solve(a, b):
     return _linalg_op([a, b], np.linalg.solve, grads)
 
 
+# ------------------------------------------------------------ keras.ops.nn / .math / .linalg / .core / .numpy
+def _namespace(name, names):
+    import types
+    m = types.ModuleType("pyconvnet.keras_ops." + name, "keras.ops.%s (the same functions as keras.ops)" % name)
+    for n in names:
+        setattr(m, n, globals()[n])
+    m.__all__ = sorted(names)
+    return m
+
+
+_NN = ["relu", "relu6", "sigmoid", "softplus", "softsign", "silu", "swish", "log_sigmoid", "leaky_relu",
+       "hard_sigmoid", "hard_silu", "hard_swish", "elu", "selu", "gelu", "celu", "glu", "softmax", "log_softmax",
+       "sparse_plus", "squareplus", "max_pool", "average_pool", "conv", "depthwise_conv", "separable_conv", "one_hot",
+       "multi_hot", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "moments",
+       "batch_normalization", "normalize", "dot_product_attention", "rms_normalization", "layer_normalization"]
+_MATH = ["segment_sum", "segment_max", "top_k", "in_top_k", "logsumexp", "erf", "rsqrt"]
+_LINALG = ["inv", "det", "solve", "norm"]
+_CORE = ["cond", "scan", "map", "while_loop", "fori_loop", "switch", "stop_gradient", "convert_to_tensor",
+         "convert_to_numpy", "cast", "shape", "is_tensor", "slice", "slice_update", "associative_scan",
+         "vectorized_map", "dtype", "unstack"]
+nn = _namespace("nn", _NN)  # Keras 3.15 exposes keras.ops.nn / .numpy / .linalg (not .math / .core)
+linalg = _namespace("linalg", _LINALG)
+numpy = _namespace("numpy", [n for n, v in list(globals().items())
+                             if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__
+                             and n not in set(_NN) | set(_MATH) | set(_LINALG) | set(_CORE) | {"builtins_all"}])
+
+
 __all__ = sorted(set(__all__) | {
     n for n, v in list(globals().items())
     if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__
-    and n not in ("builtins_all",)})
+    and n not in ("builtins_all",)} | {"nn", "linalg", "numpy"})

@@ -865,3 +865,15 @@ def test_float_ops_accept_boolean_and_integer_tensors():
     assert_close(np.asarray(ops.exp(ti)), np.exp([1.0, 2.0]))
     assert_close(np.asarray(ops.softmax(ti)), np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum())
     assert_close(np.asarray(ops.std(eq)), np.std([1.0, 1.0, 0.0]))
+
+
+def test_python_numbers_and_lists_and_sub_namespaces():
+    r = ops.add(1, 2)
+    assert int(r) == 3 and np.asarray(r).dtype == np.int32  # Keras: Python ints -> int32
+    assert ops.add([1, 2], [3, 4]).dtype == np.int32
+    assert_close(ops.add([1.5], [2]), [3.5])  # a float list with an int list: floats (raised TypeError before)
+    assert_close(ops.multiply([1, 2], 0.5), [0.5, 1.0])
+    assert_close(ops.maximum([1, 2], [1.5, 0]), [1.5, 2.0])
+    assert ops.sum([1, 2]) == 3
+    assert_close(ops.nn.relu(np.array([-1.0, 2.0], np.float32)), [0.0, 2.0])
+    assert ops.nn.softmax is ops.softmax and ops.linalg.det is ops.det and ops.numpy.add is ops.add
