@@ -2161,6 +2161,473 @@ def solve(a, b):
     return _linalg_op([a, b], np.linalg.solve, grads)
 
 
+# ------------------------------------------------------------ custom_gradient
+def custom_gradient(f):
+    """Decorator: f(*args) returns (output, grad_fn); on the tape the output's
+    gradient is grad_fn(upstream) -- one tensor, or a tuple with one entry per
+    tensor argument (the TF/JAX calling form, which Keras's documented
+    `def grad(*args, upstream=None)` pattern also accepts)."""
+    @functools.wraps(f)
+    def w(*args, **kwargs):
+        targs = [a for a in args if isinstance(a, (ag.EagerTensor, _C.Tensor))]
+        with ag.no_grad():
+            y, grad_fn = f(*[ag.EagerTensor(a) if isinstance(a, _C.Tensor) else a for a in args], **kwargs)
+        y = _e(y) if not isinstance(y, ag.EagerTensor) else ag.EagerTensor(y.value)
+        ins = [_e(a) if isinstance(a, _C.Tensor) else a for a in targs]
+        if ins and ag.recording():
+            def bw(g, needs):
+                r = grad_fn(ag.EagerTensor(g))
+                r = list(r) if isinstance(r, (list, tuple)) else [r]
+                if len(r) != len(ins):
+                    raise ValueError("custom_gradient: grad_fn returned %d gradients for %d tensor arguments"
+                                     % (len(r), len(ins)))
+                return [None if gi is None else (gi.value if isinstance(gi, ag.EagerTensor) else _e(gi).value)
+                        for gi in r]
+            _rec(ins, [y], bw)
+        return y
+    return w
+
+
+# ------------------------------------------------------------ more elementwise / reductions
+@_ret
+def arctan2(x1, x2):
+    a, b = _e(x1), _e(x2)
+    y = ag.EagerTensor(_tensor_like(np.arctan2(_host(a), _host(b)).astype(np.float32), a))
+    if ag.recording():
+        def bw(g, needs):
+            an, bn = _host(a).astype(np.float64), _host(b).astype(np.float64)
+            den = an * an + bn * bn
+            gn = np.asarray(g.numpy(), np.float64)
+            ga = _unb(gn * bn / den, an.shape)
+            gb = _unb(-gn * an / den, bn.shape)
+            return [_tensor_like(ga.astype(np.float32), a), _tensor_like(gb.astype(np.float32), b)]
+        _rec([a, b], [y], bw)
+    return y
+
+
+def _unb(g, shape):
+    """Sum a broadcast gradient back to `shape`."""
+    while g.ndim > len(shape):
+        g = g.sum(0)
+    for i, n in enumerate(shape):
+        if n == 1 and g.shape[i] != 1:
+            g = g.sum(i, keepdims=True)
+    return g
+
+
+@_ret
+def cbrt(x): return _ew(x, np.cbrt, lambda v, y: 1.0 / (3.0 * y * y))
+@_ret
+def erfinv(x):
+    from math import erf as _erf
+    def f(v):  # Newton on erf(y) = v, from a good start
+        y = np.clip(v, -0.999999, 0.999999)
+        a = 0.147
+        ln = np.log(1 - y * y)
+        t = 2 / (np.pi * a) + ln / 2
+        y0 = np.sign(y) * np.sqrt(np.sqrt(t * t - ln / a) - t)
+        e = np.vectorize(_erf)
+        for _ in range(4):
+            y0 = y0 - (e(y0) - v) / (2 / np.sqrt(np.pi) * np.exp(-y0 * y0))
+        return np.where(np.abs(v) >= 1, np.sign(v) * np.inf, y0)
+    return _ew(x, f, lambda v, y: np.sqrt(np.pi) / 2 * np.exp(y * y))
+@_ret
+def sinc(x): return _ew(x, np.sinc, lambda v, y: np.where(v == 0, 0.0, (np.cos(np.pi * v) - y) / np.where(v == 0, 1, v)))
+@_ret
+def fabs(x): return ag.unary("abs", _e(x))
+@_ret
+def hard_tanh(x): return ag.clip(_e(x), -1.0, 1.0)
+@_ret
+def hard_shrink(x, threshold=0.5):
+    t = float(threshold)
+    return _ew(x, lambda v: np.where(np.abs(v) > t, v, 0.0), lambda v, y: (np.abs(v) > t).astype(np.float64))
+@_ret
+def soft_shrink(x, threshold=0.5):
+    t = float(threshold)
+    return _ew(x, lambda v: np.where(v > t, v - t, np.where(v < -t, v + t, 0.0)),
+               lambda v, y: (np.abs(v) > t).astype(np.float64))
+@_ret
+def tanh_shrink(x):
+    x = _e(x)
+    return ag.subtract(x, ag.activation(x, "tanh"))
+@_ret
+def threshold(x, threshold, default_value):
+    t, d = float(threshold), float(default_value)
+    return _ew(x, lambda v: np.where(v > t, v, d), lambda v, y: (v > t).astype(np.float64))
+@_ret
+def sparse_sigmoid(x):
+    return _ew(x, lambda v: np.clip(0.5 * (v + 1), 0, 1), lambda v, y: ((v > -1) & (v < 1)) * 0.5)
+
+
+@_ret
+def sparsemax(x, axis=-1):
+    """Keras 3.15's sparsemax, formula for formula (all its backends): with z sorted
+    descending, c its cumsum and support z_r > (c_r - 1)/r, k = |support|,
+    tau = (sum of c over the support - 1) / k, out = max(x - tau, 0).
+    (This tau is Keras's; it equals the paper's only when k == 1.)"""
+    x = _e(x)
+    ax = int(axis) % x.ndim
+    xn = np.moveaxis(_host(x).astype(np.float64), ax, -1)
+    order = np.argsort(-xn, axis=-1, kind="stable")
+    zs = np.take_along_axis(xn, order, -1)
+    r = np.arange(1, xn.shape[-1] + 1)
+    cs = np.cumsum(zs, axis=-1)
+    support = zs - (cs - 1) / r > 0
+    k = support.sum(-1, keepdims=True)
+    tau = (np.where(support, cs, 0.0).sum(-1, keepdims=True) - 1) / k
+    p = np.maximum(xn - tau, 0)
+    y = ag.EagerTensor(_tensor_like(np.ascontiguousarray(np.moveaxis(p, -1, ax)).astype(np.float32), x))
+    if ag.recording():
+        def bw(g, needs):
+            gn = np.moveaxis(np.asarray(g.numpy(), np.float64), ax, -1)
+            act = (xn - tau > 0).astype(np.float64)
+            # d tau / d z_(m) = (number of supported cumsums containing z_(m)) / k
+            cnt = np.where(support, np.maximum(k - np.arange(xn.shape[-1]), 0), 0).astype(np.float64)
+            # the support is a prefix of the sorted order; count only prefix members
+            dtau_sorted = cnt / k
+            dtau = np.zeros_like(xn)
+            np.put_along_axis(dtau, order, dtau_sorted, -1)
+            s_g = (gn * act).sum(-1, keepdims=True)
+            gx = gn * act - s_g * dtau
+            return (_tensor_like(np.ascontiguousarray(np.moveaxis(gx, -1, ax)).astype(np.float32), x),)
+        _rec([x], [y], bw)
+    return y
+
+
+@_ret
+def divide_no_nan(x1, x2):
+    """x1 / x2, 0 where x2 == 0 (no gradient through the zero entries)."""
+    a, b = _e(x1), _e(x2)
+    zero = np.asarray(_host(b)) == 0
+    safe = ag.add(b, ag.EagerTensor(_tensor_like(zero.astype(np.float32), b)))
+    q = ag.divide(a, safe)
+    m = ag.EagerTensor(_tensor_like((~np.broadcast_to(zero, q.shape)).astype(np.float32), q))
+    return ag.multiply(q, m)
+
+
+@_ret
+def logaddexp2(x1, x2):
+    ln2 = float(np.log(2.0))
+    return ag.multiply(logaddexp(ag.multiply(_e(x1), ln2), ag.multiply(_e(x2), ln2)), 1.0 / ln2)
+
+
+@_ret
+def heaviside(x1, x2):
+    return _gather([ag.EagerTensor(_tensor_like(np.array([0.0, 1.0], np.float32), x1 if _is_tensor(x1) else x2)),
+                    _e(x2)], lambda c, p: np.where(_np(x1) < 0, c[0], np.where(_np(x1) > 0, c[1],
+                                                                            np.broadcast_to(p, np.shape(_np(x1))))))
+
+
+@_diff
+def diff(a, n=1, axis=-1):
+    y = _e(a)
+    ax = int(axis) % y.ndim
+    for _ in range(int(n)):
+        m = y.shape[ax]
+        y = ag.subtract(ag.slice_axis(y, ax, 1, m), ag.slice_axis(y, ax, 0, m - 1))
+    return y
+
+
+def _nan_reduce(op, np_op):
+    def f(x, axis=None, keepdims=False):
+        """%s ignoring NaNs (NaN entries get no gradient)."""
+        def body(x):
+            xe = _e(x)
+            nan = np.isnan(_host(xe))
+            fill = {"sum": 0.0, "mean": 0.0, "prod": 1.0, "max": -np.inf, "min": np.inf}[op]
+            clean = _gather([xe, _e(np.float32(fill))], lambda p, c: np.where(nan, c, p)) if nan.any() else xe
+            if op == "mean":
+                cnt = np.sum(~nan, axis=_axes(axis, xe.ndim), keepdims=keepdims).astype(np.float32)
+                s = ag.reduce("sum", clean, axis, keepdims)
+                return ag.divide(s, ag.EagerTensor(_tensor_like(np.asarray(cnt), xe)))
+            if op == "prod":
+                return prod(clean, axis=axis, keepdims=keepdims)
+            if op in ("max", "min"):
+                return _extreme(op, clean, axis, keepdims)
+            return ag.reduce(op, clean, axis, keepdims)
+        return _ret(body)(x)
+    f.__name__ = "nan" + op
+    f.__doc__ = f.__doc__ % ("np.nan" + op)
+    return f
+
+
+nansum = _nan_reduce("sum", np.nansum)
+nanmean = _nan_reduce("mean", np.nanmean)
+nanprod = _nan_reduce("prod", np.nanprod)
+nanmax = _nan_reduce("max", np.nanmax)
+nanmin = _nan_reduce("min", np.nanmin)
+for _f in (nansum, nanmean, nanprod, nanmax, nanmin):
+    _f.__module__ = __name__
+del _f
+
+
+@_nograd
+def nanargmax(x, axis=None, keepdims=False): return np.nanargmax(x, axis=axis, keepdims=keepdims).astype(np.int32)
+@_nograd
+def nanargmin(x, axis=None, keepdims=False): return np.nanargmin(x, axis=axis, keepdims=keepdims).astype(np.int32)
+@_nograd
+def nanmedian(x, axis=None, keepdims=False): return np.nanmedian(np.asarray(x, np.float32), axis=axis, keepdims=keepdims)
+@_nograd
+def nanstd(x, axis=None, keepdims=False): return np.nanstd(np.asarray(x, np.float32), axis=axis, keepdims=keepdims)
+@_nograd
+def nanvar(x, axis=None, keepdims=False): return np.nanvar(np.asarray(x, np.float32), axis=axis, keepdims=keepdims)
+@_nograd
+def nancumsum(x, axis=None, dtype=None): return np.nancumsum(x, axis=axis)
+@_nograd
+def nancumprod(x, axis=None, dtype=None): return np.nancumprod(x, axis=axis)
+@_nograd
+def percentile(x, q, axis=None, method="linear", keepdims=False):
+    return np.percentile(np.asarray(x, np.float32), q, axis=axis, method=method, keepdims=keepdims)
+@_nograd
+def nanquantile(x, q, axis=None, method="linear", keepdims=False):
+    return np.nanquantile(np.asarray(x, np.float32), q, axis=axis, method=method, keepdims=keepdims)
+@_nograd
+def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
+    return np.nanpercentile(np.asarray(x, np.float32), q, axis=axis, method=method, keepdims=keepdims)
+@_nograd
+def isin(x1, x2, assume_unique=False, invert=False):
+    return np.isin(x1, x2, assume_unique=assume_unique, invert=invert)
+@_nograd
+def isneginf(x): return np.isneginf(x)
+@_nograd
+def isposinf(x): return np.isposinf(x)
+@_nograd
+def isreal(x): return np.isreal(x)
+@_nograd
+def argpartition(x, kth, axis=-1): return np.argpartition(x, kth, axis=axis).astype(np.int32)
+@_nograd
+def unravel_index(indices, shape): return tuple(i.astype(np.int32) for i in np.unravel_index(indices, shape))
+@_nograd
+def gcd(x1, x2): return np.gcd(x1, x2)
+@_nograd
+def lcm(x1, x2): return np.lcm(x1, x2)
+@_nograd
+def histogram(x, bins=10, range=None):
+    h, e = np.histogram(x, bins=bins, range=range)
+    return h.astype(np.int32), e.astype(np.float32)
+
+
+@_ret
+def ptp(x, axis=None, keepdims=False):
+    return ag.subtract(_extreme("max", x, axis, keepdims), _extreme("min", x, axis, keepdims))
+
+
+@_ret
+def fmod(x1, x2):
+    """C-style remainder (sign of x1): x1 - x2 * trunc(x1 / x2)."""
+    like = x1 if isinstance(x1, ag.EagerTensor) else x2
+    with np.errstate(all="ignore"):
+        q = np.trunc(np.asarray(_np(x1), np.float64) / np.asarray(_np(x2), np.float64)).astype(np.float32)
+    return ag.subtract(x1, ag.multiply(x2, ag.EagerTensor(_tensor_like(q, like))))
+
+
+def select(condlist, choicelist, default=0):
+    """np.select: the first true condition's choice per element (differentiable in the choices)."""
+    out = default
+    for c, v in reversed(list(zip(condlist, choicelist))):
+        out = where(c, v, out)
+    return out
+
+
+def empty_like(x, dtype=None):
+    return zeros_like(x, dtype)
+
+
+def array(x, dtype=None):
+    return convert_to_tensor(x, dtype=dtype)
+
+
+@_diff
+def fliplr(x): return flip(x, axis=1)
+@_diff
+def flipud(x): return flip(x, axis=0)
+@_diff
+def rot90(array, k=1, axes=(0, 1)):
+    return _gather([array], lambda p: np.rot90(p, k, axes).copy())
+
+
+@_diff
+def array_split(x, indices_or_sections, axis=0):
+    x = _ek(x)
+    ax = int(axis) % x.ndim
+    return [_gather([x], lambda p, ix=ix: np.take(p, ix, axis=ax))
+            for ix in np.array_split(np.arange(x.shape[ax]), indices_or_sections)]
+
+
+def hsplit(x, indices_or_sections):
+    return split(x, indices_or_sections, axis=1 if np.ndim(_np(x)) > 1 else 0)
+
+
+def vsplit(x, indices_or_sections):
+    return split(x, indices_or_sections, axis=0)
+
+
+def dsplit(x, indices_or_sections):
+    return split(x, indices_or_sections, axis=2)
+
+
+@_diff
+def dstack(xs):
+    xs = [_ek(x) for x in xs]
+    xs = [ag.reshape(x, [1, x.shape[0], 1]) if x.ndim == 1 else (ag.reshape(x, list(x.shape) + [1]) if x.ndim == 2
+                                                                 else x) for x in xs]
+    return concatenate(xs, axis=2)
+
+
+def get_item(x, key):
+    return x[key] if isinstance(x, ag.EagerTensor) else _wrap(np.asarray(_np(x))[key], _is_tensor(x))
+
+
+@_ret
+def inner(x1, x2):
+    a, b = _e(x1), _e(x2)
+    if a.ndim == 0 or b.ndim == 0:
+        return ag.multiply(a, b)
+    return tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 1]))
+
+
+@_ret
+def kron(x1, x2):
+    a, b = _e(x1), _e(x2)
+    nd = _bi.max(a.ndim, b.ndim)
+    a = ag.reshape(a, [1] * (nd - a.ndim) + list(a.shape))
+    b = ag.reshape(b, [1] * (nd - b.ndim) + list(b.shape))
+    sa = []
+    sb = []
+    for i in range(nd):
+        sa += [a.shape[i], 1]
+        sb += [1, b.shape[i]]
+    y = ag.multiply(ag.reshape(a, sa), ag.reshape(b, sb))
+    return ag.reshape(y, [a.shape[i] * b.shape[i] for i in range(nd)])
+
+
+@_ret
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(_e(x1), axisa, -1), moveaxis(_e(x2), axisb, -1)
+    if a.shape[-1] != 3 or b.shape[-1] != 3:
+        raise NotImplementedError("keras.ops.cross: only 3-vectors are supported by pyconvnet")
+    c = [ag.slice_axis(a, -1, i, i + 1) for i in range(3)]
+    d = [ag.slice_axis(b, -1, i, i + 1) for i in range(3)]
+    out = concatenate([ag.subtract(ag.multiply(c[1], d[2]), ag.multiply(c[2], d[1])),
+                       ag.subtract(ag.multiply(c[2], d[0]), ag.multiply(c[0], d[2])),
+                       ag.subtract(ag.multiply(c[0], d[1]), ag.multiply(c[1], d[0]))], axis=-1)
+    return moveaxis(out, -1, axisc)
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
+    return _made(np.logspace(start, stop, int(num), endpoint=endpoint, base=base, axis=axis), dtype or "float32")
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    return _made(np.geomspace(start, stop, int(num), endpoint=endpoint, axis=axis), dtype or "float32")
+
+
+@_diff
+def scatter(indices, values, shape):
+    """zeros(shape) with values added at indices (duplicates add), differentiable in values."""
+    ind = np.asarray(_np(indices)).astype(np.int64)
+    shape = tuple(int(s) for s in shape)
+    v = _ek(values)
+    k = ind.shape[-1]
+    tail = shape[k:]
+
+    def f(p):
+        out = np.full(shape, -1, np.int64)
+        pr = p.reshape((-1,) + tail)
+        for j, idx in enumerate(ind.reshape(-1, k)):
+            out[tuple(idx)] = pr[j]  # placeholder, duplicates handled below
+        return out
+    if len({tuple(i) for i in ind.reshape(-1, k)}) == ind.reshape(-1, k).shape[0]:
+        return _gather([v], f)
+    # duplicates: a sum, i.e. a linear map built with segment_sum over flat positions
+    flat_pos = np.ravel_multi_index(ind.reshape(-1, k).T, shape[:k])
+    s = segment_sum(ag.reshape(_e(v), [flat_pos.shape[0]] + list(tail)), flat_pos, num_segments=int(np.prod(shape[:k])))
+    return ag.reshape(s, list(shape))
+
+
+@_diff
+def scatter_update(inputs, indices, updates):
+    """inputs with the entries at indices replaced by updates (differentiable in both)."""
+    ind = np.asarray(_np(indices)).astype(np.int64)
+
+    def f(p, u):
+        out = p.copy()
+        k = ind.shape[-1]
+        ur = u.reshape((ind.reshape(-1, k).shape[0],) + p.shape[k:])
+        for j, idx in enumerate(ind.reshape(-1, k)):
+            out[tuple(idx)] = ur[j]
+        return out
+    return _gather([inputs, updates], f)
+
+
+# ------------------------------------------------------------ more linear algebra
+@_diff
+def slogdet(x):
+    """(sign, log|det|) over the last two axes; log|det| is differentiable."""
+    return _slogdet(x)
+
+
+def _slogdet(x):
+    x = _e(x)
+    sign, logabs = np.linalg.slogdet(_host(x).astype(np.float64))
+    s = ag.EagerTensor(_tensor_like(np.asarray(sign, np.float32), x))
+    la = _linalg_op([x], lambda a: np.linalg.slogdet(a)[1], lambda g, y, a: [g[..., None, None] * _mT(np.linalg.inv(a))])
+    return s, la
+
+
+def logdet(x):
+    """log(det(x)) for positive-definite x (differentiable)."""
+    return _logdet(x)
+
+
+@_ret
+def _logdet(x):
+    return _linalg_op([x], lambda a: np.log(np.linalg.det(a)), lambda g, y, a: [g[..., None, None] * _mT(np.linalg.inv(a))])
+
+
+def _forward_only(name, fn):
+    """A NumPy linear-algebra op whose gradient is not implemented: on the tape its
+    backward raises NotImplementedError naming it (never a silent None)."""
+    def w(*args, **kwargs):
+        flat = _flat_args(args, kwargs)
+        if _symbolic(flat):
+            return _lambda_call(w, args, kwargs)
+        tin = _bi.any(_is_tensor(a) for a in flat)
+        out = fn(*[np.asarray(_np(a), np.float64) if isinstance(a, (ag.EagerTensor, _C.Tensor, np.ndarray, list))
+                   else a for a in args], **kwargs)
+        outs = out if isinstance(out, tuple) else (out,)
+        res = tuple(_wrap(np.asarray(o), tin) for o in outs)
+        ins = [a for a in args if isinstance(a, ag.EagerTensor)]
+        if tin and ins and ag.recording():
+            def bw(g, needs):
+                raise NotImplementedError("keras.ops.%s: the gradient is not implemented by pyconvnet" % name)
+            for r in res:
+                if isinstance(r, ag.EagerTensor) and r.dtype == "float32":
+                    _rec(ins, [r], bw)
+        return res if isinstance(out, tuple) else res[0]
+    w.__name__ = w.__qualname__ = name
+    w.__doc__ = "keras.ops.%s (NumPy; forward only -- its gradient raises NotImplementedError)" % name
+    return w
+
+
+cholesky = _forward_only("cholesky", lambda x, upper=False: np.linalg.cholesky(x) if not upper
+                         else _mT(np.linalg.cholesky(x)))
+qr = _forward_only("qr", lambda x, mode="reduced": tuple(np.linalg.qr(x, mode=mode)))
+svd = _forward_only("svd", lambda x, full_matrices=True, compute_uv=True:
+                    tuple(np.linalg.svd(x, full_matrices=full_matrices, compute_uv=True)) if compute_uv
+                    else np.linalg.svd(x, compute_uv=False))
+eigh = _forward_only("eigh", lambda x: tuple(np.linalg.eigh(x)))
+pinv = _forward_only("pinv", lambda x, rcond=1e-15: np.linalg.pinv(x, rcond=rcond))
+matrix_rank = _forward_only("matrix_rank", lambda x, tol=None: np.linalg.matrix_rank(x, tol=tol).astype(np.int32))
+lstsq = _forward_only("lstsq", lambda a, b, rcond=None: np.linalg.lstsq(a, b, rcond=rcond)[0])
+solve_triangular = _forward_only("solve_triangular", lambda a, b, lower=False: np.linalg.solve(a, b))
+for _f in (cholesky, qr, svd, eigh, pinv, matrix_rank, lstsq, solve_triangular):
+    _f.__module__ = __name__
+del _f
+
+
 # ------------------------------------------------------------ keras.ops.nn / .math / .linalg / .core / .numpy
 def _namespace(name, names):
     import types
@@ -2177,7 +2644,8 @@ _NN = ["relu", "relu6", "sigmoid", "softplus", "softsign", "silu", "swish", "log
        "multi_hot", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "moments",
        "batch_normalization", "normalize", "dot_product_attention", "rms_normalization", "layer_normalization"]
 _MATH = ["segment_sum", "segment_max", "top_k", "in_top_k", "logsumexp", "erf", "rsqrt"]
-_LINALG = ["inv", "det", "solve", "norm"]
+_LINALG = ["inv", "det", "solve", "norm", "slogdet", "logdet", "cholesky", "qr", "svd", "eigh", "pinv",
+           "matrix_rank", "lstsq", "solve_triangular"]
 _CORE = ["cond", "scan", "map", "while_loop", "fori_loop", "switch", "stop_gradient", "convert_to_tensor",
          "convert_to_numpy", "cast", "shape", "is_tensor", "slice", "slice_update", "associative_scan",
          "vectorized_map", "dtype", "unstack"]

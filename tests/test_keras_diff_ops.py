@@ -125,6 +125,24 @@ CASES = [
     ("inv", (X[:3, :3] + 3 * np.eye(3, dtype=np.float32),), {}),
     ("det", (X[:3, :3] + 3 * np.eye(3, dtype=np.float32),), {}),
     ("solve", (X[:3, :3] + 3 * np.eye(3, dtype=np.float32), XP[:3, :2]), {}),
+    ("arctan2", (X, XP), {}), ("cbrt", (X,), {}), ("erfinv", (X * 0.4,), {}), ("sinc", (X,), {}), ("fabs", (X,), {}),
+    ("hard_tanh", (X,), {}), ("hard_shrink", (X,), {}), ("soft_shrink", (X,), {"threshold": 0.3}),
+    ("tanh_shrink", (X,), {}), ("threshold", (X, 0.2, -1.0), {}), ("sparse_sigmoid", (X,), {}),
+    ("sparsemax", (X,), {}), ("sparsemax", (X * 0.2,), {}), ("divide_no_nan", (X, np.where(X > 0, XP, 0).astype(np.float32)), {}),
+    ("logaddexp2", (X, XP), {}), ("heaviside", (X, 0.5), {}), ("fmod", (X * 3, XP), {}), ("diff", (X,), {}),
+    ("diff", (X,), {"n": 2, "axis": 0}), ("ptp", (X,), {"axis": 1}),
+    ("nansum", (np.where(X > 1, np.nan, X).astype(np.float32),), {"axis": 1}),
+    ("nanmean", (np.where(X > 1, np.nan, X).astype(np.float32),), {}),
+    ("nanmax", (np.where(X > 1, np.nan, X).astype(np.float32),), {"axis": 0}),
+    ("percentile", (X, 30), {}), ("isin", (XI, np.array([1, 5])), {}), ("fliplr", (X,), {}), ("flipud", (X,), {}),
+    ("rot90", (X,), {"k": 2}), ("dstack", ([X, XP],), {}), ("array_split", (X, 3), {"axis": 1}),
+    ("hsplit", (X, 2), {}), ("vsplit", (X[:2], 2), {}), ("inner", (X, XP), {}), ("kron", (X[:2, :2], XP[:2]), {}),
+    ("cross", (_x((4, 3)), _x((4, 3))), {}), ("logspace", (0, 2, 5), {}), ("geomspace", (1, 16, 5), {}),
+    ("scatter", (np.array([[0, 1], [2, 0], [0, 1]]), np.array([1.0, 2.0, 3.0], np.float32), (3, 2)), {}),
+    ("scatter_update", (X, np.array([[0, 1], [2, 3]]), np.array([9.0, 8.0], np.float32)), {}),
+    ("slogdet", (X[:3, :3] + 3 * np.eye(3, dtype=np.float32),), {}),
+    ("cholesky", (np.eye(3, dtype=np.float32) * 2 + 0.1,), {}), ("pinv", (X[:3, :3],), {}),
+    ("select", ([X > 0, X < -1], [X, XP]), {}), ("array", ([1, 2],), {}),
 ]
 
 
@@ -184,6 +202,11 @@ GRAD_CASES = [
     # divide by the valid count; tests/test_keras_ops_more.py checks that against reference_pool) -- compare "valid".
     ("average_pool", (_x((2, 6, 5, 3)), 3), {"strides": 2, "padding": "valid"}),
     ("dot_product_attention", (_x((2, 3, 2, 4)), _x((2, 5, 2, 4)), _x((2, 5, 2, 4))), {}),
+    ("arctan2", (X, XP), {}), ("erfinv", (X * 0.4,), {}), ("sparsemax", (X * 0.3,), {}), ("cbrt", (XP,), {}),
+    ("divide_no_nan", (X, XP), {}), ("cross", (_x((4, 3)), _x((4, 3))), {}), ("kron", (X[:2, :2], XP[:2]), {}),
+    ("logaddexp", (X, XP), {}), ("nanmean", (X,), {"axis": 1}), ("diff", (X,), {}), ("inner", (X, XP), {}),
+    ("scatter_update", (X, np.array([[0, 1], [2, 3]]), np.array([9.0, 8.0], np.float32)), {}),
+    ("rot90", (X,), {}), ("soft_shrink", (X,), {}), ("tanh_shrink", (X,), {}),
 ]
 
 

@@ -877,3 +877,159 @@ def test_python_numbers_and_lists_and_sub_namespaces():
     assert ops.sum([1, 2]) == 3
     assert_close(ops.nn.relu(np.array([-1.0, 2.0], np.float32)), [0.0, 2.0])
     assert ops.nn.softmax is ops.softmax and ops.linalg.det is ops.det and ops.numpy.add is ops.add
+
+
+# ----------------------------------------------------------------- the long tail
+def test_more_elementwise_with_gradients():
+    a, b = _u(-2, 2), _u(0.3, 2) * RNG.choice([-1, 1], size=(3, 4))
+    check(ops.arctan2, np.arctan2, [a, b])
+    check(ops.arctan2, np.arctan2, [a, b[:1]])  # broadcasting
+    check(ops.cbrt, np.cbrt, [_u(0.2, 3) * RNG.choice([-1, 1], size=(3, 4))])
+    v = _u(-0.9, 0.9)
+    e = ops.erfinv(v.astype(np.float32))
+    assert_close(_np_erf(np.asarray(e, np.float64)), f32(v), rtol=1e-5, atol=1e-6)  # erf(erfinv(v)) = v
+    t = et(v)
+    with GradientTape() as tape:
+        tape.watch(t)
+        y = ops.sum(ops.erfinv(t))
+    yv = np.asarray(ops.erfinv(f32(v).astype(np.float32)), np.float64)
+    assert_close(np.asarray(tape.gradient(y, t)), np.sqrt(np.pi) / 2 * np.exp(yv ** 2), rtol=1e-4, atol=1e-5)
+    check(ops.sinc, np.sinc, [_u(0.1, 2)])
+    check(ops.fabs, np.fabs, [b])
+    check(ops.hard_tanh, lambda v: np.clip(v, -1, 1), [_u(0.1, 0.9) * RNG.choice([-2, 1, -1, 2], size=(3, 4))])
+    check(lambda t: ops.hard_shrink(t, 0.5), lambda v: np.where(np.abs(v) > 0.5, v, 0), [_awayfromint() / 2.7])
+    check(lambda t: ops.soft_shrink(t, 0.5), lambda v: np.sign(v) * np.maximum(np.abs(v) - 0.5, 0),
+          [_awayfromint() / 2.7])
+    check(ops.tanh_shrink, lambda v: v - np.tanh(v), [a])
+    check(lambda t: ops.threshold(t, 0.3, -1.0), lambda v: np.where(v > 0.3, v, -1.0), [_awayfromint() / 2.7 + 0.05])
+    check(ops.sparse_sigmoid, lambda v: np.clip(0.5 * (v + 1), 0, 1), [_awayfromint() / 2.7])
+    qz = f32(np.where(RNG.uniform(size=(3, 4)) < 0.3, 0.0, b))
+    qz[0, 0] = 0.0
+    check(lambda p: ops.divide_no_nan(p, qz), lambda p: np.where(qz == 0, 0.0, p / np.where(qz == 0, 1, qz)), [a])
+    check(ops.divide_no_nan, lambda p, q: p / q, [a, b])  # away from zeros: both gradients
+    check(ops.logaddexp2, np.logaddexp2, [a, b])
+    check(lambda t: ops.heaviside(np.array([-1.0, 0.0, 2.0]), t), lambda q: np.heaviside([-1.0, 0.0, 2.0], q),
+          [np.array([0.3, 0.7, 0.1])])
+    check(ops.fmod, np.fmod, [np.array([[2.3, -2.3, 5.3]]), np.array([[1.1, 1.1, -1.7]])])
+    check(lambda t: ops.diff(t, n=2, axis=1), lambda v: np.diff(v, n=2, axis=1), [a])
+    check(lambda t: ops.ptp(t, axis=1), lambda v: np.ptp(v, axis=1), [a])
+    check(lambda t: ops.sparsemax(t), lambda v: _sparsemax_ref(v), [RNG.normal(size=(3, 5))])
+    check(lambda t: ops.sparsemax(t), lambda v: _sparsemax_ref(v), [RNG.normal(size=(4, 6)) * 0.3])
+    check(lambda t: ops.sparsemax(t, axis=0), lambda v: _sparsemax_ref(v.T).T, [RNG.normal(size=(5, 3)) * 0.2])
+
+
+
+def _sparsemax_ref(z):
+    """Keras 3.15's sparsemax formula (keras/src/backend/*/nn.py), row by row."""
+    out = np.zeros_like(z)
+    for i, row in enumerate(z):
+        s = np.sort(row)[::-1]
+        c = np.cumsum(s)
+        r = np.arange(1, len(row) + 1)
+        sup = s - (c - 1) / r > 0
+        tau = (c[sup].sum() - 1) / sup.sum()
+        out[i] = np.maximum(row - tau, 0)
+    return out
+
+
+def test_nan_reductions():
+    x = np.array([[1.0, np.nan, 3.0, -2.0], [np.nan, np.nan, 2.0, 0.5], [0.5, 1.5, 2.5, 1.0]])
+    for name in ("nansum", "nanmean", "nanmax", "nanmin", "nanprod"):
+        for axis in (None, 0, 1):
+            got = getattr(ops, name)(x.astype(np.float32), axis=axis)
+            assert_close(got, getattr(np, name)(f32(x), axis=axis), rtol=1e-5, atol=1e-6, what=name)
+    t = et(x)
+    with GradientTape() as tape:
+        tape.watch(t)
+        y = ops.nansum(ops.nanmean(t, axis=1))
+    g = np.asarray(tape.gradient(y, t))
+    want = np.where(np.isnan(x), 0.0, 1.0 / np.sum(~np.isnan(x), axis=1, keepdims=True))
+    assert_close(g, want, rtol=1e-6, atol=1e-7)
+    assert ops.nanargmax(x, axis=1).tolist() == [2, 2, 2]
+    assert_close(ops.nanmedian(x, axis=1), np.nanmedian(x, axis=1))
+    assert_close(ops.nanstd(x), np.nanstd(x))
+    assert_close(ops.percentile(np.arange(5.0), 50), 2.0)
+
+
+def _scatter_ref(ind, v, shape):
+    z = np.zeros(shape)
+    np.add.at(z, tuple(ind.T), v)
+    return z
+
+
+def test_shape_and_stacking_tail():
+    a, b = RNG.normal(size=(2, 3)), RNG.normal(size=(2, 3))
+    check(ops.fliplr, np.fliplr, [a])
+    check(ops.flipud, np.flipud, [a])
+    check(lambda t: ops.rot90(t, k=3), lambda v: np.rot90(v, 3), [a])
+    check(lambda x, y: ops.dstack([x, y]), lambda x, y: np.dstack([x, y]), [a, b])
+    check(lambda x: ops.array_split(x, 2, axis=1)[1], lambda v: np.array_split(v, 2, axis=1)[1], [a])
+    assert [p.shape for p in ops.hsplit(np.ones((2, 4), np.float32), 2)] == [(2, 2), (2, 2)]
+    assert [p.shape for p in ops.vsplit(np.ones((2, 4), np.float32), 2)] == [(1, 4), (1, 4)]
+    check(ops.inner, np.inner, [a, b])
+    check(ops.kron, np.kron, [a, RNG.normal(size=(2, 2))])
+    check(ops.cross, np.cross, [RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))])
+    ind = np.array([[0, 1], [1, 2], [0, 1]])
+    check(lambda v: ops.scatter(ind, v, (2, 3)), lambda v: _scatter_ref(ind, v, (2, 3)), [np.array([1.0, 2.0, 3.0])])
+    check(lambda v: ops.scatter(ind[:2], v, (2, 3)), lambda v: _scatter_ref(ind[:2], v, (2, 3)),
+          [np.array([1.0, 2.0])])
+
+    def upd_ref(x, u):
+        out = x.copy()
+        out[0, 2], out[1, 0] = u[0], u[1]
+        return out
+    check(lambda x, u: ops.scatter_update(x, np.array([[0, 2], [1, 0]]), u), upd_ref, [a, np.array([5.0, 6.0])])
+    x = np.zeros((2, 3), np.float32)
+    assert_close(ops.get_item(x, (0, 1)), 0.0)
+    assert_close(ops.logspace(0, 2, 3), [1, 10, 100])
+    assert_close(ops.geomspace(1, 8, 4), [1, 2, 4, 8])
+    assert ops.empty_like(x).shape == (2, 3)
+    assert ops.array([1, 2]).dtype == "int32"
+    assert np.asarray(ops.select([x > 1, x < 1], [x + 1, x - 1], 9.0)).tolist() == (x - 1).tolist()
+    assert ops.isin(np.array([1, 2, 3]), np.array([2])).tolist() == [False, True, False]
+    assert ops.unravel_index(np.array([5]), (2, 3))[1].tolist() == [2]
+    assert ops.histogram(np.array([0.0, 1.0, 1.0]), bins=2)[0].tolist() == [1, 2]
+
+
+def test_linalg_tail_and_forward_only_gradients_raise():
+    a = RNG.normal(size=(3, 3)) + 3 * np.eye(3)
+    spd = a @ a.T
+    check(lambda t: ops.slogdet(t)[1], lambda v: np.linalg.slogdet(v)[1], [a], rtol=1e-4, atol=1e-5, grtol=5e-3)
+    check(ops.logdet, lambda v: np.log(np.linalg.det(v)), [spd], rtol=1e-4, atol=1e-4, grtol=5e-3)
+    assert_close(ops.cholesky(spd.astype(np.float32)), np.linalg.cholesky(f32(spd)), rtol=1e-4, atol=1e-4)
+    q, r = ops.qr(a.astype(np.float32))
+    assert_close(np.asarray(q) @ np.asarray(r), f32(a), rtol=1e-4, atol=1e-4)
+    u, s, vt = ops.svd(a.astype(np.float32))
+    assert_close(s, np.linalg.svd(f32(a))[1], rtol=1e-4, atol=1e-4)
+    assert_close(ops.pinv(a.astype(np.float32)), np.linalg.pinv(f32(a)), rtol=1e-3, atol=1e-4)
+    t = et(a)
+    with GradientTape() as tape:
+        tape.watch(t)
+        y = ops.sum(ops.svd(t)[1])
+    with pytest.raises(NotImplementedError, match="svd"):
+        tape.gradient(y, t)
+
+
+def test_custom_gradient():
+    @ops.custom_gradient
+    def clip_grad(x):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return ops.clip(upstream, -0.1, 0.1)
+        return x * 1.0, grad
+
+    @ops.custom_gradient
+    def log1pexp(x):  # the Keras docstring example: a stable gradient
+        e = ops.exp(x)
+
+        def grad(upstream):
+            return ops.multiply(upstream, 1.0 - 1.0 / ops.add(1, e))
+        return ops.log(1 + e), grad
+    x = et(np.array([1.0, 2.0, 100.0]))
+    with GradientTape() as tape:
+        tape.watch(x)
+        y = ops.sum(clip_grad(x) * 5.0) + ops.sum(log1pexp(x))
+    g = np.asarray(tape.gradient(y, x))
+    assert_close(g, 0.1 + 1 / (1 + np.exp(-np.array([1.0, 2.0, 100.0]))), rtol=1e-6, atol=1e-6)
+    assert_close(np.asarray(log1pexp(np.array([0.0], np.float32))), [np.log(2.0)])
