@@ -1663,10 +1663,6 @@ def is_tensor(x):
     return _is_tensor(x)
 
 
-def real(x):
-    return x
-
-
 # ------------------------------------------------------------ matmul / dot (N-D, NumPy semantics)
 @_ret
 def matmul(x1, x2):
@@ -2622,10 +2618,194 @@ eigh = _forward_only("eigh", lambda x: tuple(np.linalg.eigh(x)))
 pinv = _forward_only("pinv", lambda x, rcond=1e-15: np.linalg.pinv(x, rcond=rcond))
 matrix_rank = _forward_only("matrix_rank", lambda x, tol=None: np.linalg.matrix_rank(x, tol=tol).astype(np.int32))
 lstsq = _forward_only("lstsq", lambda a, b, rcond=None: np.linalg.lstsq(a, b, rcond=rcond)[0])
-solve_triangular = _forward_only("solve_triangular", lambda a, b, lower=False: np.linalg.solve(a, b))
-for _f in (cholesky, qr, svd, eigh, pinv, matrix_rank, lstsq, solve_triangular):
+solve_triangular = _forward_only("solve_triangular", lambda a, b, lower=False:
+                                 np.linalg.solve(np.tril(a) if lower else np.triu(a), b))  # only that triangle
+cholesky_inverse = _forward_only("cholesky_inverse", lambda x, upper=False:
+                                 np.linalg.inv((_mT(x) @ x) if upper else (x @ _mT(x))))
+for _f in (cholesky, qr, svd, eigh, pinv, matrix_rank, lstsq, solve_triangular, cholesky_inverse):
     _f.__module__ = __name__
 del _f
+
+
+# ------------------------------------------------------------ rearrangements, windows, bitwise, misc
+@_diff
+def depth_to_space(x, block_size, data_format="channels_last"):
+    """(N, H, W, C*r*r) -> (N, H*r, W*r, C), TF's DCR order (channels_last only)."""
+    _cl(data_format, "depth_to_space")
+    r = int(block_size)
+
+    def f(p):
+        n, h, w, c = p.shape
+        if c % (r * r):
+            raise ValueError("keras.ops.depth_to_space: channels %d not divisible by block_size**2 = %d" % (c, r * r))
+        return p.reshape(n, h, w, r, r, c // (r * r)).transpose(0, 1, 3, 2, 4, 5).reshape(n, h * r, w * r, c // (r * r))
+    return _gather([x], f)
+
+
+@_diff
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """(N, H*r, W*r, C) -> (N, H, W, C*r*r), the inverse of depth_to_space."""
+    _cl(data_format, "space_to_depth")
+    r = int(block_size)
+
+    def f(p):
+        n, h, w, c = p.shape
+        if h % r or w % r:
+            raise ValueError("keras.ops.space_to_depth: height %d and width %d must be divisible by block_size %d"
+                             % (h, w, r))
+        return p.reshape(n, h // r, r, w // r, r, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h // r, w // r, r * r * c)
+    return _gather([x], f)
+
+
+@_diff
+def extract_sequences(x, sequence_length, sequence_stride):
+    """(..., L) -> (..., num, sequence_length) windows over the last axis."""
+    L_, s = int(sequence_length), int(sequence_stride)
+
+    def f(p):
+        n = 1 + (p.shape[-1] - L_) // s
+        idx = np.arange(n)[:, None] * s + np.arange(L_)[None, :]
+        return p[..., idx]
+    return _gather([x], f)
+
+
+@_diff
+def diagflat(x, k=0):
+    return diag(ravel(x), k=k)
+
+
+@_ret
+def psnr(x1, x2, max_val):
+    """20 log10(max_val) - 10 log10(mean((x1 - x2)^2)) over all elements."""
+    a, b = _e(x1), _e(x2)
+    if a.shape != b.shape:
+        raise ValueError("keras.ops.psnr: x1 and x2 must have the same shape, got %s and %s" % (a.shape, b.shape))
+    d = ag.subtract(a, b)
+    mse = ag.reduce("mean", ag.multiply(d, d), None, False)
+    return ag.subtract(20.0 * float(np.log10(float(max_val))), ag.multiply(ag.unary("log", mse), 10.0 / np.log(10.0)))
+
+
+@_ret
+def cdist(x, y):
+    """Euclidean distances: (..., N, D), (..., M, D) -> (..., N, M)."""
+    a, b = _e(x), _e(y)
+    aa = ag.reshape(a, list(a.shape[:-1]) + [1, a.shape[-1]])
+    bb = ag.reshape(b, list(b.shape[:-2]) + [1] + list(b.shape[-2:]))
+    d = ag.subtract(aa, bb)
+    return ag.unary("sqrt", ag.reduce("sum", ag.multiply(d, d), [-1], False))
+
+
+@_ret
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    y = _e(y)
+    ax = int(axis) % y.ndim
+    n = y.shape[ax]
+    s = ag.add(ag.slice_axis(y, ax, 1, n), ag.slice_axis(y, ax, 0, n - 1))
+    if x is None:
+        return ag.multiply(ag.reduce("sum", s, [ax], False), 0.5 * float(dx))
+    xe = _e(x)
+    xa = ax if xe.ndim == y.ndim else 0
+    m = xe.shape[xa]
+    dxs = ag.subtract(ag.slice_axis(xe, xa, 1, m), ag.slice_axis(xe, xa, 0, m - 1))
+    if xe.ndim == 1 and y.ndim > 1:
+        dxs = ag.reshape(dxs, [n - 1 if a == ax else 1 for a in range(y.ndim)])
+    return ag.multiply(ag.reduce("sum", ag.multiply(s, dxs), [ax], False), 0.5)
+
+
+@_nograd
+def vander(x, N=None, increasing=False): return np.vander(np.asarray(x), N, increasing)
+@_nograd
+def corrcoef(x): return np.corrcoef(np.asarray(x, np.float64))
+@_nograd
+def correlate(x1, x2, mode="valid"): return np.correlate(np.asarray(x1, np.float64), np.asarray(x2, np.float64), mode)
+@_nograd
+def segment_min(data, segment_ids, num_segments=None, sorted=False):
+    return -np.asarray(segment_max(-np.asarray(data), segment_ids, num_segments))
+@_nograd
+def segment_prod(data, segment_ids, num_segments=None, sorted=False):
+    ids = np.asarray(segment_ids).astype(np.int64).reshape(-1)
+    n = int(num_segments) if num_segments is not None else (int(ids.max()) + 1 if ids.size else 0)
+    data = np.asarray(data)
+    out = np.ones((n,) + data.shape[1:], dtype=data.dtype)
+    ok = (ids >= 0) & (ids < n)
+    np.multiply.at(out, ids[ok], data[ok])
+    return out
+@_nograd
+def bitwise_and(x, y): return np.bitwise_and(x, y)
+@_nograd
+def bitwise_or(x, y): return np.bitwise_or(x, y)
+@_nograd
+def bitwise_xor(x, y): return np.bitwise_xor(x, y)
+@_nograd
+def bitwise_invert(x): return np.invert(x)
+@_nograd
+def bitwise_not(x): return np.invert(x)
+@_nograd
+def bitwise_left_shift(x, y): return np.left_shift(x, y)
+@_nograd
+def bitwise_right_shift(x, y): return np.right_shift(x, y)
+@_nograd
+def left_shift(x, y): return np.left_shift(x, y)
+@_nograd
+def right_shift(x, y): return np.right_shift(x, y)
+@_nograd
+def nextafter(x1, x2): return np.nextafter(np.asarray(x1, np.float32), np.asarray(x2, np.float32))
+@_nograd
+def i0(x): return np.i0(np.asarray(x, np.float64))
+
+
+@_ret
+def ldexp(x1, x2):
+    return ag.multiply(_e(x1), ag.EagerTensor(_tensor_like(np.exp2(np.asarray(_np(x2), np.float64)).astype(np.float32),
+                                                           x1 if _is_tensor(x1) else x2)))
+
+
+def _window(fn):
+    def w(x):
+        return _made(fn(int(x)), "float32")
+    w.__name__ = w.__qualname__ = fn.__name__
+    return w
+
+
+bartlett = _window(np.bartlett)
+blackman = _window(np.blackman)
+hamming = _window(np.hamming)
+hanning = _window(np.hanning)
+
+
+def kaiser(x, beta):
+    return _made(np.kaiser(int(x), float(beta)), "float32")
+
+
+def saturate_cast(x, dtype):
+    """cast with values clipped to the target dtype's range first (no wrap-around)."""
+    from .backend import standardize_dtype
+    d = standardize_dtype(dtype)
+    if d in ("int32", "int64", "uint8", "int8", "int16", "uint16", "uint32"):
+        info = np.iinfo(d)
+        lo, hi = float(info.min), float(info.max)
+        if _kind(x) == "f":
+            x = clip(x, lo, hi)
+    return cast(x, d)
+
+
+def real(x):
+    return x
+
+
+def imag(x):
+    return zeros_like(x)
+
+
+def conj(x):
+    return x
+
+
+conjugate = conj
+
+
+@_nograd
+def angle(x): return np.angle(np.asarray(x, np.float32)).astype(np.float32)
 
 
 # ------------------------------------------------------------ keras.ops.nn / .math / .linalg / .core / .numpy
@@ -2638,7 +2818,7 @@ def _namespace(name, names):
     return m
 
 
-_NN = ["relu", "relu6", "sigmoid", "softplus", "softsign", "silu", "swish", "log_sigmoid", "leaky_relu",
+_NN = ["depth_to_space", "space_to_depth", "psnr", "relu", "relu6", "sigmoid", "softplus", "softsign", "silu", "swish", "log_sigmoid", "leaky_relu",
        "hard_sigmoid", "hard_silu", "hard_swish", "elu", "selu", "gelu", "celu", "glu", "softmax", "log_softmax",
        "sparse_plus", "squareplus", "max_pool", "average_pool", "conv", "depthwise_conv", "separable_conv", "one_hot",
        "multi_hot", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "moments",

@@ -143,6 +143,18 @@ CASES = [
     ("slogdet", (X[:3, :3] + 3 * np.eye(3, dtype=np.float32),), {}),
     ("cholesky", (np.eye(3, dtype=np.float32) * 2 + 0.1,), {}), ("pinv", (X[:3, :3],), {}),
     ("select", ([X > 0, X < -1], [X, XP]), {}), ("array", ([1, 2],), {}),
+    ("depth_to_space", (_x((2, 2, 3, 8)), 2), {}), ("space_to_depth", (_x((2, 4, 6, 3)), 2), {}),
+    ("extract_sequences", (_x((2, 11)), 4, 3), {}), ("diagflat", (X[:2, :2],), {}),
+    ("psnr", (XP, XP * 0.9, 2.0), {}), ("cdist", (_x((2, 3, 4)), _x((2, 5, 4))), {}), ("trapezoid", (X,), {}),
+    ("trapezoid", (X,), {"dx": 0.5, "axis": 0}), ("saturate_cast", (X * 200, "uint8"), {}),
+    ("hamming", (6,), {}), ("hanning", (6,), {}), ("blackman", (6,), {}), ("bartlett", (6,), {}),
+    ("kaiser", (6, 3.0), {}), ("bitwise_and", (XI, 3), {}), ("bitwise_or", (XI, 4), {}),
+    ("left_shift", (XI, 2), {}), ("ldexp", (X, np.array([1, 2, 0, -1], np.int32)), {}),
+    ("segment_min", (X, np.array([1, 1, 0])), {"num_segments": 2}),
+    ("segment_prod", (X, np.array([1, 1, 0])), {"num_segments": 2}),
+    ("solve_triangular", (X[:3, :3] + 3 * np.eye(3, dtype=np.float32), XP[:3, :2]), {"lower": True}),
+    ("vander", (X[0],), {}), ("corrcoef", (X,), {}), ("i0", (X,), {}), ("real", (X,), {}),
+    ("conj", (X,), {}),
 ]
 
 

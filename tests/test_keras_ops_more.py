@@ -1033,3 +1033,44 @@ def test_custom_gradient():
     g = np.asarray(tape.gradient(y, x))
     assert_close(g, 0.1 + 1 / (1 + np.exp(-np.array([1.0, 2.0, 100.0]))), rtol=1e-6, atol=1e-6)
     assert_close(np.asarray(log1pexp(np.array([0.0], np.float32))), [np.log(2.0)])
+
+
+def _d2s_ref(x, r):
+    n, h, w, c = x.shape
+    out = np.zeros((n, h * r, w * r, c // (r * r)))
+    for i in range(h * r):
+        for j in range(w * r):
+            for k in range(c // (r * r)):
+                out[:, i, j, k] = x[:, i // r, j // r, ((i % r) * r + (j % r)) * (c // (r * r)) + k]  # TF DCR
+    return out
+
+
+def test_rearrangement_and_misc_tail():
+    x = RNG.normal(size=(2, 2, 3, 8))
+    check(lambda t: ops.depth_to_space(t, 2), lambda v: _d2s_ref(v, 2), [x])
+    y = RNG.normal(size=(1, 4, 2, 3))
+    check(lambda t: ops.depth_to_space(ops.space_to_depth(t, 2), 2), lambda v: v, [y])
+    with pytest.raises(ValueError, match="space_to_depth"):
+        ops.space_to_depth(np.zeros((1, 3, 2, 1), np.float32), 2)
+    s = RNG.normal(size=(2, 10))
+    check(lambda t: ops.extract_sequences(t, 4, 3),
+          lambda v: np.stack([v[:, i:i + 4] for i in range(0, 7, 3)], axis=1), [s])
+    check(lambda t: ops.diagflat(t), lambda v: np.diagflat(v), [RNG.normal(size=(2, 2))])
+    a, b = RNG.uniform(0, 1, size=(3, 4)), RNG.uniform(0, 1, size=(3, 4))
+    check(lambda p, q: ops.psnr(p, q, 1.0), lambda p, q: 20 * np.log10(1.0) - 10 * np.log10(np.mean((p - q) ** 2)),
+          [a, b], rtol=1e-4, atol=1e-4)
+    p, q = RNG.normal(size=(2, 3, 4)), RNG.normal(size=(2, 5, 4))
+    check(ops.cdist, lambda u, v: np.sqrt(((u[:, :, None] - v[:, None]) ** 2).sum(-1)), [p, q])
+    check(lambda t: ops.trapezoid(t), lambda v: np.trapezoid(v), [a])
+    xs = np.sort(RNG.uniform(0, 3, size=4))
+    check(lambda t: ops.trapezoid(t, xs, axis=1), lambda v: np.trapezoid(v, xs, axis=1), [a])
+    assert ops.saturate_cast(np.array([300.0, -5.0, 7.6]), "uint8").tolist() == [255, 0, 7]
+    assert_close(ops.hamming(5), np.hamming(5))
+    assert_close(ops.kaiser(5, 2.0), np.kaiser(5, 2.0))
+    assert ops.bitwise_xor(np.array([6]), np.array([3])).tolist() == [5]
+    assert ops.left_shift(np.array([1]), np.array([3])).tolist() == [8]
+    check(lambda t: ops.ldexp(t, np.array([1, -1, 2, 0])), lambda v: np.ldexp(v, [1, -1, 2, 0]), [a])
+    assert ops.segment_min(np.array([3.0, 1.0, 2.0]), np.array([0, 0, 1])).tolist() == [1.0, 2.0]
+    assert ops.segment_prod(np.array([3.0, 2.0, 2.0]), np.array([0, 0, 1])).tolist() == [6.0, 2.0]
+    assert_close(ops.solve_triangular(np.array([[2.0, 99.0], [1.0, 4.0]], np.float32), np.array([2.0, 5.0], np.float32),
+                                      lower=True), [1.0, 1.0])  # the upper triangle is ignored
