@@ -2808,6 +2808,134 @@ conjugate = conj
 def angle(x): return np.angle(np.asarray(x, np.float32)).astype(np.float32)
 
 
+# ------------------------------------------------------------ conv_transpose, adaptive pooling, erfc, fmax/fmin
+def _deconv_length(n, k, padding, output_padding, stride, dilation):
+    """keras.src.utils.conv_utils' deconv output length (TF arithmetic)."""
+    k = k + (k - 1) * (dilation - 1)
+    if output_padding is None:
+        return n * stride + _bi.max(k - stride, 0) if padding == "valid" else n * stride
+    pad = k // 2 if padding == "same" else 0
+    return (n - 1) * stride + k - 2 * pad + output_padding
+
+
+@_ret
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
+                   dilation_rate=1):
+    """Transposed convolution, channels_last: inputs (N, [H,] W, C), kernel ([kh,] kw, out, C).
+    It is the input-gradient of the forward convolution (TF's conv2d_transpose),
+    with Keras's output length; differentiable in inputs and kernel."""
+    _cl(data_format, "conv_transpose")
+    op = "conv_transpose"
+    x, w = _e(inputs), _e(kernel)
+    x4, nd = _spatial(x, 0, op)
+    s, d = _tuple_n(strides, nd, "strides"), _tuple_n(dilation_rate, nd, "dilation_rate")
+    opad = None if output_padding is None else _tuple_n(output_padding, nd, "output_padding")
+    pad = _pad_mode(padding, op)
+    if nd == 1:
+        w = ag.reshape(w, [1] + list(w.shape))
+        s, d = (1,) + s, (1,) + d
+        opad = None if opad is None else (0,) + opad
+    kh, kw, cout, cin = w.shape
+    if x4.shape[-1] != cin:
+        raise ValueError("keras.ops.conv_transpose: kernel expects %d input channels, got %d" % (cin, x4.shape[-1]))
+    if opad is not None and _bi.any(o >= st for o, st in zip(opad, s)):
+        raise ValueError("keras.ops.conv_transpose: output_padding %s must be smaller than strides %s" % (opad, s))
+    n, h, wd, _ = x4.shape
+    oh = _deconv_length(h, kh, pad, None if opad is None else opad[0], s[0], d[0]) if nd == 2 else 1
+    ow = _deconv_length(wd, kw, pad, None if opad is None else opad[1], s[1], d[1])
+    out_shape = [n, oh, ow, cout]
+    xv, wv = x4.value, w.value
+    y = ag.EagerTensor(_C.conv2d_backward_input(xv, wv, out_shape, s, pad, d, 1))
+    if ag.recording():
+        def bw(g, needs):
+            gx = _C.conv2d_forward(g, wv, None, s, pad, d, 1, "none") if needs[0] else None
+            gw = _C.conv2d_backward_filter(xv, g, list(wv.shape), s, pad, d, 1) if needs[1] else None
+            return gx, gw
+        _rec([x4, w], [y], bw)
+    if nd == 1:
+        y = ag.reshape(y, [n, ow, cout])
+    return y
+
+
+def _adaptive_bins(n, out):
+    starts = [(i * n) // out for i in range(out)]
+    ends = [-((-(i + 1) * n) // out) for i in range(out)]  # ceil
+    return starts, ends
+
+
+def _adaptive(mode, inputs, output_size, data_format, op):
+    _cl(data_format, op)
+    x = _e(inputs)
+    nd = x.ndim - 2
+    if nd not in (1, 2):
+        raise NotImplementedError("keras.ops.%s: only 1-D and 2-D inputs are supported (got rank %d)" % (op, x.ndim))
+    osz = _tuple_n(output_size, nd, "output_size")
+    sizes = x.shape[1:1 + nd]
+    bins = [_adaptive_bins(n, o) for n, o in zip(sizes, osz)]
+    if mode == "avg":  # linear: one averaging matrix per spatial axis
+        y = x
+        for ax, ((st, en), n) in enumerate(zip(bins, sizes)):
+            m = np.zeros((len(st), n), np.float32)
+            for i, (a, b) in enumerate(zip(st, en)):
+                m[i, a:b] = 1.0 / (b - a)
+            mt = ag.EagerTensor(_tensor_like(m, x))
+            y = moveaxis(tensordot(mt, y, axes=([1], [ax + 1])), 0, ax + 1)
+        return y
+    # max: gather every window (padded by repeating its first element) and reduce
+    kmax = [_bi.max(b - a for a, b in zip(st, en)) for st, en in bins]
+
+    def idx(st, en, km):
+        out = np.zeros((len(st), km), np.int64)
+        for i, (a, b) in enumerate(zip(st, en)):
+            r = np.arange(a, b)
+            out[i] = np.concatenate([r, np.full(km - len(r), a)])
+        return out
+    if nd == 1:
+        i0 = idx(*bins[0], kmax[0])
+        g = _gather([x], lambda p: p[:, i0, :])  # (N, O, K, C)
+        return _extreme("max", g, 2, False)
+    ih, iw = idx(*bins[0], kmax[0]), idx(*bins[1], kmax[1])
+    g = _gather([x], lambda p: p[:, ih[:, None, :, None], iw[None, :, None, :], :])  # (N, OH, OW, KH, KW, C)
+    return _extreme("max", g, (3, 4), False)
+
+
+@_ret
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    """Average over output_size bins per spatial axis (bin i covers [floor(i*n/o), ceil((i+1)*n/o)))."""
+    return _adaptive("avg", inputs, output_size, data_format, "adaptive_average_pool")
+
+
+@_ret
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    """Max over the same bins as adaptive_average_pool."""
+    return _adaptive("max", inputs, output_size, data_format, "adaptive_max_pool")
+
+
+@_ret
+def erfc(x):
+    return ag.subtract(1.0, _e(erf(_e(x))))
+
+
+@_diff
+def fmax(x1, x2):
+    """Elementwise maximum ignoring NaN (np.fmax); the gradient goes to the chosen input."""
+    a, b = _e(x1), _e(x2)
+    an, bn = _host(a), _host(b)
+    pick_a = np.broadcast_to((an >= bn) | np.isnan(bn), np.broadcast_shapes(an.shape, bn.shape))
+    shp = pick_a.shape
+    return _gather([a, b], lambda p, q: np.where(pick_a, np.broadcast_to(p, shp), np.broadcast_to(q, shp)))
+
+
+@_diff
+def fmin(x1, x2):
+    """Elementwise minimum ignoring NaN (np.fmin)."""
+    a, b = _e(x1), _e(x2)
+    an, bn = _host(a), _host(b)
+    pick_a = np.broadcast_to((an <= bn) | np.isnan(bn), np.broadcast_shapes(an.shape, bn.shape))
+    shp = pick_a.shape
+    return _gather([a, b], lambda p, q: np.where(pick_a, np.broadcast_to(p, shp), np.broadcast_to(q, shp)))
+
+
 # ------------------------------------------------------------ keras.ops.nn / .math / .linalg / .core / .numpy
 def _namespace(name, names):
     import types
@@ -2818,7 +2946,7 @@ def _namespace(name, names):
     return m
 
 
-_NN = ["depth_to_space", "space_to_depth", "psnr", "relu", "relu6", "sigmoid", "softplus", "softsign", "silu", "swish", "log_sigmoid", "leaky_relu",
+_NN = ["conv_transpose", "adaptive_average_pool", "adaptive_max_pool", "depth_to_space", "space_to_depth", "psnr", "relu", "relu6", "sigmoid", "softplus", "softsign", "silu", "swish", "log_sigmoid", "leaky_relu",
        "hard_sigmoid", "hard_silu", "hard_swish", "elu", "selu", "gelu", "celu", "glu", "softmax", "log_softmax",
        "sparse_plus", "squareplus", "max_pool", "average_pool", "conv", "depthwise_conv", "separable_conv", "one_hot",
        "multi_hot", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "moments",

@@ -155,6 +155,13 @@ CASES = [
     ("solve_triangular", (X[:3, :3] + 3 * np.eye(3, dtype=np.float32), XP[:3, :2]), {"lower": True}),
     ("vander", (X[0],), {}), ("corrcoef", (X,), {}), ("i0", (X,), {}), ("real", (X,), {}),
     ("conj", (X,), {}),
+    ("conv_transpose", (_x((2, 5, 4, 3)), _x((3, 3, 2, 3))), {"strides": 2}),
+    ("conv_transpose", (_x((2, 5, 4, 3)), _x((3, 3, 2, 3))), {"strides": 2, "padding": "same"}),
+    ("conv_transpose", (_x((2, 5, 4, 3)), _x((3, 3, 2, 3))), {"strides": 2, "padding": "same", "output_padding": 1}),
+    ("conv_transpose", (_x((2, 7, 3)), _x((3, 2, 3))), {"strides": 2, "padding": "same"}),
+    ("adaptive_average_pool", (_x((2, 7, 5, 3)), (3, 2)), {}), ("adaptive_max_pool", (_x((2, 7, 5, 3)), (2, 4)), {}),
+    ("adaptive_average_pool", (_x((2, 7, 3)), 3), {}), ("erfc", (X,), {}),
+    ("fmax", (np.where(X > 1, np.nan, X).astype(np.float32), XP), {}), ("fmin", (X, XP), {}),
 ]
 
 
@@ -219,6 +226,8 @@ GRAD_CASES = [
     ("logaddexp", (X, XP), {}), ("nanmean", (X,), {"axis": 1}), ("diff", (X,), {}), ("inner", (X, XP), {}),
     ("scatter_update", (X, np.array([[0, 1], [2, 3]]), np.array([9.0, 8.0], np.float32)), {}),
     ("rot90", (X,), {}), ("soft_shrink", (X,), {}), ("tanh_shrink", (X,), {}),
+    ("conv_transpose", (_x((2, 5, 4, 3)), _x((3, 3, 2, 3))), {"strides": 2, "padding": "same"}),
+    ("adaptive_average_pool", (_x((2, 7, 5, 3)), (3, 2)), {}), ("adaptive_max_pool", (_x((2, 7, 5, 3)), (2, 4)), {}),
 ]
 
 

@@ -1074,3 +1074,67 @@ def test_rearrangement_and_misc_tail():
     assert ops.segment_prod(np.array([3.0, 2.0, 2.0]), np.array([0, 0, 1])).tolist() == [6.0, 2.0]
     assert_close(ops.solve_triangular(np.array([[2.0, 99.0], [1.0, 4.0]], np.float32), np.array([2.0, 5.0], np.float32),
                                       lower=True), [1.0, 1.0])  # the upper triangle is ignored
+
+
+@pytest.mark.parametrize("strides,padding,output_padding,kshape", [
+    (2, "valid", None, (3, 3)), (2, "same", None, (3, 3)), (1, "same", None, (3, 2)), (2, "same", 1, (3, 3)),
+    (2, "valid", 1, (3, 3)), (3, "valid", None, (2, 2)), ((2, 1), "same", None, (2, 3))])
+def test_conv_transpose(strides, padding, output_padding, kshape):
+    """conv_transpose is the forward conv's input gradient (TF's conv2d_transpose) with Keras's output length."""
+    x = RNG.normal(size=(2, 4, 3, 3))
+    w = RNG.normal(size=kshape + (2, 3))  # (kh, kw, out, in)
+    s = (strides, strides) if isinstance(strides, int) else strides
+    op = None if output_padding is None else (output_padding, output_padding)
+
+    def length(n, k, st, o):
+        if o is None:
+            return n * st + max(k - st, 0) if padding == "valid" else n * st
+        return (n - 1) * st + k - 2 * (k // 2 if padding == "same" else 0) + o
+    out = (2, length(4, kshape[0], s[0], None if op is None else op[0]), length(3, kshape[1], s[1],
+                                                                             None if op is None else op[1]), 2)
+    check(lambda a, b: ops.conv_transpose(a, b, strides=strides, padding=padding, output_padding=output_padding),
+          lambda a, b: RC.conv2d_backward_input(a, b, out, s, padding), [x, w], atol=1e-4)
+
+
+def test_conv_transpose_1d_and_errors():
+    x, w = RNG.normal(size=(2, 5, 3)), RNG.normal(size=(3, 2, 3))
+    check(lambda a, b: ops.conv_transpose(a, b, strides=2, padding="same"),
+          lambda a, b: RC.conv2d_backward_input(a[:, None], b[None], (2, 1, 10, 2), (1, 2), "same")[:, 0], [x, w],
+          atol=1e-4)
+    with pytest.raises(ValueError, match="output_padding"):
+        ops.conv_transpose(np.zeros((1, 3, 3, 1), np.float32), np.zeros((3, 3, 1, 1), np.float32), strides=2,
+                           output_padding=2)
+    with pytest.raises(ValueError, match="channels"):
+        ops.conv_transpose(np.zeros((1, 3, 3, 2), np.float32), np.zeros((3, 3, 1, 1), np.float32))
+
+
+def _adaptive_ref(x, out, mode):
+    def bins(n, o):
+        return [((i * n) // o, -((-(i + 1) * n) // o)) for i in range(o)]
+    f = np.mean if mode == "avg" else np.max
+    if x.ndim == 3:
+        return np.stack([f(x[:, a:b], axis=1) for a, b in bins(x.shape[1], out[0])], axis=1)
+    return np.stack([np.stack([f(x[:, a:b, c:d], axis=(1, 2)) for c, d in bins(x.shape[2], out[1])], axis=1)
+                     for a, b in bins(x.shape[1], out[0])], axis=1)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+def test_adaptive_pools(mode):
+    op = ops.adaptive_average_pool if mode == "avg" else ops.adaptive_max_pool
+    x = RNG.normal(size=(2, 7, 5, 3))
+    for o in [(3, 2), (7, 5), (2, 4), (1, 1)]:
+        check(lambda t: op(t, o), lambda v: _adaptive_ref(v, o, mode), [x])
+    x1 = RNG.normal(size=(2, 7, 3))
+    check(lambda t: op(t, 3), lambda v: _adaptive_ref(v, (3,), mode), [x1])
+
+
+def test_erfc_fmax_fmin():
+    a = _u(-2, 2)
+    check(ops.erfc, lambda v: 1 - _np_erf(v), [a])
+    p = np.array([1.0, np.nan, 3.0, np.nan], np.float32)
+    q = np.array([2.0, 1.0, np.nan, np.nan], np.float32)
+    assert np.array_equal(ops.fmax(p, q), np.fmax(p, q), equal_nan=True)
+    assert np.array_equal(ops.fmin(p, q), np.fmin(p, q), equal_nan=True)
+    b = _u(-2, 2)
+    check(ops.fmax, np.fmax, [a, b])
+    check(ops.fmin, np.fmin, [a, b])
