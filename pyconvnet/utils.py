@@ -15,7 +15,7 @@ from .saving_api import (CustomObjectScope, custom_object_scope, deserialize_ker
 
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "get_rng", "next_seed", "PyDataset", "Sequence",
            "pad_sequences", "normalize", "timeseries_dataset_from_array", "Progbar", "plot_model", "model_to_dot",
-           "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "is_keras_tensor", "standardize_dtype",
+           "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "get_source_inputs", "is_keras_tensor", "standardize_dtype",
            "get_random_seed", "CustomObjectScope", "custom_object_scope", "deserialize_keras_object",
            "get_custom_objects", "get_registered_name", "get_registered_object", "register_keras_serializable",
            "serialize_keras_object"]
@@ -183,6 +183,26 @@ def is_keras_tensor(x):
 def standardize_dtype(dtype):
     from .backend import standardize_dtype as _f
     return _f(dtype)
+
+
+def get_source_inputs(tensor):
+    """The keras.Input tensors that `tensor` (a KerasTensor) is computed from, in
+    first-visit order, without duplicates (keras.utils.get_source_inputs)."""
+    from .layers.base import KerasTensor
+    if not isinstance(tensor, KerasTensor) or getattr(tensor, "_keras_history", None) is None:
+        return tensor
+    out, seen, stack = [], set(), [tensor]
+    while stack:
+        t = stack.pop(0)
+        layer, ni, _ = t._keras_history
+        node = layer._inbound_nodes[ni] if layer._inbound_nodes else None
+        if node is None or not node.flat_inputs:  # an InputLayer's node
+            if id(t) not in seen:
+                seen.add(id(t))
+                out.append(t)
+            continue
+        stack.extend(i for i in node.flat_inputs if isinstance(i, KerasTensor))
+    return out
 
 
 def model_to_dot(model, *args, **kwargs):

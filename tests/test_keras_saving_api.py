@@ -360,3 +360,12 @@ def test_enable_unsafe_deserialization_lets_lambda_load(tmp_path):
         assert_close(m2.predict(np.ones((1, 2), np.float32), verbose=0), np.full((1, 2), 3.0))
     finally:
         saving._UNSAFE[0] = False
+
+
+def test_get_source_inputs():
+    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+    c = keras.layers.Dense(2)(a)
+    y = keras.layers.Concatenate()([c, keras.layers.Dense(2)(b), c])
+    src = utils.get_source_inputs(y)
+    assert len(src) == 2 and src[0] is a and src[1] is b
+    assert utils.get_source_inputs(a) == [a]
