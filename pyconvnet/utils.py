@@ -53,8 +53,12 @@ def next_seed():
 
 
 def clear_session():
-    """Reset automatic layer names (dense, dense_1, ...), like keras.backend.clear_session."""
+    """Reset automatic layer names (dense, dense_1, ...), like keras.backend.clear_session;
+    as in Keras it also drops keras.random's global SeedGenerator and the recorded
+    get_random_seed() (the generators seeded by set_random_seed keep their state)."""
     _STATE["names"].clear()
+    _STATE["seed_generator"] = None
+    _STATE["seed"] = None
 
 
 def to_snake_case(name):

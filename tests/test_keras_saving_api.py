@@ -346,6 +346,8 @@ def test_pack_unpack_and_utils_reexports():
         assert getattr(utils, n) is getattr(saving, n)
     keras.utils.set_random_seed(5)
     assert utils.get_random_seed() == 5
+    keras.backend.clear_session()  # as Keras: the global seed state goes with the session
+    assert utils.get_random_seed() is None
 
 
 def test_enable_unsafe_deserialization_lets_lambda_load(tmp_path):
