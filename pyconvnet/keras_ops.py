@@ -127,9 +127,17 @@ swish = silu
 
 
 @_ret
-def softmax(x, axis=-1): return ag.softmax(_e(x), axis)
+def softmax(x, axis=-1):
+    """Softmax over `axis` (an int, or a tuple of axes normalized jointly, as Keras)."""
+    if isinstance(axis, (list, tuple)):
+        return ag.unary("exp", log_softmax(_e(x), axis))
+    return ag.softmax(_e(x), axis)
 @_ret
-def log_softmax(x, axis=-1): return ag.log_softmax(_e(x), axis)
+def log_softmax(x, axis=-1):
+    if isinstance(axis, (list, tuple)):
+        x = _e(x)
+        return ag.subtract(x, _e(logsumexp(x, axis=tuple(axis), keepdims=True)))
+    return ag.log_softmax(_e(x), axis)
 @_ret
 def exp(x): return ag.unary("exp", _e(x))
 @_ret
@@ -153,6 +161,8 @@ def _resolve_shape(shape, n):
 @_ret
 def reshape(x, newshape):
     x = _e(x)
+    if isinstance(newshape, (int, np.integer)):
+        newshape = (int(newshape),)
     return ag.reshape(x, _resolve_shape(newshape, int(np.prod(x.shape))))
 @_ret
 def flatten(x):
@@ -181,7 +191,11 @@ def squeeze(x, axis=None):
         raise ValueError("squeeze: axis %d has size %d, not 1" % (axis, s[axis]))
     return ag.reshape(x, s[:axis] + s[axis + 1:])
 @_ret
-def clip(x, x_min, x_max): return ag.clip(_e(x), x_min, x_max)
+def clip(x, x_min, x_max):
+    """Elementwise clip; bounds may be scalars or (broadcasting) arrays/tensors."""
+    if np.ndim(_np(x_min)) == 0 and np.ndim(_np(x_max)) == 0:
+        return ag.clip(_e(x), float(np.asarray(_np(x_min))), float(np.asarray(_np(x_max))))
+    return ag.minimum(ag.maximum(_e(x), _e(x_min)), _e(x_max))
 
 
 def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):

@@ -162,6 +162,8 @@ CASES = [
     ("adaptive_average_pool", (_x((2, 7, 5, 3)), (3, 2)), {}), ("adaptive_max_pool", (_x((2, 7, 5, 3)), (2, 4)), {}),
     ("adaptive_average_pool", (_x((2, 7, 3)), 3), {}), ("erfc", (X,), {}),
     ("fmax", (np.where(X > 1, np.nan, X).astype(np.float32), XP), {}), ("fmin", (X, XP), {}),
+    ("reshape", (X, -1), {}), ("clip", (X, np.zeros(4, np.float32), 1.0), {}), ("softmax", (X,), {"axis": (0, 1)}),
+    ("log_softmax", (X3,), {"axis": (1, 2)}), ("power", (2.0, X), {}), ("divide", (1, XP), {}),
 ]
 
 

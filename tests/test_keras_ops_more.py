@@ -1138,3 +1138,17 @@ def test_erfc_fmax_fmin():
     b = _u(-2, 2)
     check(ops.fmax, np.fmax, [a, b])
     check(ops.fmin, np.fmin, [a, b])
+
+
+def test_reshape_int_clip_array_bounds_softmax_tuple_axes():
+    x = RNG.normal(size=(3, 4))
+    check(lambda t: ops.reshape(t, -1), lambda v: v.reshape(-1), [x])  # an int newshape raised TypeError
+    lo, hi = RNG.uniform(-1, 0, size=4), RNG.uniform(0.1, 1, size=(3, 1))
+    xa = np.where(np.abs(x - lo) < 0.05, x + 0.1, x)
+    xa = np.where(np.abs(xa - hi) < 0.05, xa + 0.1, xa)
+    check(lambda t, a, b: ops.clip(t, a, b), lambda v, a, b: np.minimum(np.maximum(v, a), b), [xa, lo, hi])
+    check(lambda t: ops.softmax(t, axis=(0, 1)), lambda v: np.exp(v) / np.exp(v).sum(), [x])
+    check(lambda t: ops.log_softmax(t, axis=(0, 1)), lambda v: v - np.log(np.exp(v).sum()), [x])
+    x3 = RNG.normal(size=(2, 3, 4))
+    check(lambda t: ops.softmax(t, axis=(1, 2)),
+          lambda v: np.exp(v) / np.exp(v).sum(axis=(1, 2), keepdims=True), [x3])
