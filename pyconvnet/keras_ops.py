@@ -1,7 +1,14 @@
-"""keras.ops basics for custom layers (`import pyconvnet as keras; keras.ops.add`).
+"""keras.ops for custom layers, losses and metrics (`import pyconvnet as keras; keras.ops.add`):
+about 320 of Keras 3.15's 341 names, with its argument names, defaults and dtype rules.
 
-Each op takes EagerTensors (recorded by the tape), `_C.Tensor`s or NumPy; with
-only NumPy/scalars in, it returns NumPy. All arithmetic runs in `_C`.
+Each op takes EagerTensors (recorded by the tape), `_C.Tensor`s, NumPy or Python
+numbers, and KerasTensors (it then builds a Lambda layer over all of them).
+NumPy/scalars in -> NumPy out (float64 computed as float32, pyconvnet's floatx);
+tensors in -> EagerTensor out. Integer/boolean inputs keep Keras's integer results;
+pyconvnet's boolean tensors are uint8 0/1. Float ops run in `_C` where a kernel
+exists; the rest compose tape ops or compute in NumPy with an explicit backward
+(see the "Breadth" section below). Ops without a gradient say so: integer
+results carry none; cholesky/qr/svd/... raise NotImplementedError on backward.
 """
 import builtins as _bi
 import functools
@@ -77,8 +84,6 @@ def maximum(x1, x2): return ag.maximum(x1, x2)
 def minimum(x1, x2): return ag.minimum(x1, x2)
 @_ret
 def power(x1, x2): return ag.power(x1, x2)
-@_ret
-def matmul(x1, x2): return ag.matmul(x1, x2)
 
 
 

@@ -149,7 +149,7 @@ def randint(shape, minval, maxval, dtype="int32", seed=None):
 
 def shuffle(x, axis=0, seed=None):
     """x permuted along `axis` (a tensor in -> a tensor out; NumPy in -> NumPy out)."""
-    from .keras_ops import _is_tensor, _np, take
+    from .keras_ops import _np, take
     a = np.asarray(_np(x))
     perm = _rng(seed).permutation(a.shape[int(axis)])
     return take(x, perm, axis=int(axis))
