@@ -130,6 +130,23 @@ def _builtin(class_name, module=""):
     return None
 
 
+_PUBLIC = ("layers", "losses", "metrics", "optimizers", "initializers", "regularizers", "activations", "models",
+           "callbacks", "constraints")
+
+
+def _is_builtin(obj):
+    return (getattr(obj, "__module__", "") or "").startswith("pyconvnet.")
+
+
+def _keras_module(cls):
+    """"keras.layers" for pyconvnet.layers.core.Dense, "keras.optimizers" for pyconvnet.optimizers.Adam ..."""
+    parts = cls.__module__.split(".")
+    for p in parts[1:]:
+        if p in _PUBLIC:
+            return "keras." + p
+    return cls.__module__
+
+
 def serialize_keras_object(obj):
     """A JSON-able dict describing obj, in Keras's format:
     {"module", "class_name", "config", "registered_name"} for objects with
@@ -147,9 +164,11 @@ def serialize_keras_object(obj):
     if isinstance(obj, dict):
         return {k: serialize_keras_object(v) for k, v in obj.items()}
     if inspect.isfunction(obj) or inspect.isbuiltin(obj):
-        reg = get_registered_name(obj)
-        return {"module": obj.__module__, "class_name": "function", "config": obj.__name__,
-                "registered_name": reg}
+        if obj in GLOBAL_CUSTOM_NAMES or not _is_builtin(obj):
+            return {"module": obj.__module__, "class_name": "function", "config": obj.__name__,
+                    "registered_name": get_registered_name(obj)}
+        # a pyconvnet built-in (relu, mean_squared_error ...): Keras writes these exactly so
+        return {"module": "builtins", "class_name": "function", "config": obj.__name__, "registered_name": "function"}
     if hasattr(obj, "get_config"):
         from .layers.base import Layer
         if isinstance(obj, Layer):
@@ -157,7 +176,11 @@ def serialize_keras_object(obj):
             cfg = serialize_layer(obj)
         else:
             cfg = {"module": type(obj).__module__, "class_name": type(obj).__name__, "config": obj.get_config()}
-        cfg["registered_name"] = get_registered_name(type(obj))
+        if type(obj) in GLOBAL_CUSTOM_NAMES or not _is_builtin(type(obj)):
+            cfg["registered_name"] = get_registered_name(type(obj))
+        else:  # a built-in class: Keras's public module and no registered name, so Keras can read it too
+            cfg["module"] = _keras_module(type(obj))
+            cfg["registered_name"] = None
         return cfg
     raise TypeError("serialize_keras_object: cannot serialize %r of type %s (it has no get_config())"
                     % (obj, type(obj).__name__))
@@ -203,6 +226,6 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
             return deserialize_layer(config, effective_custom_objects(custom_objects))
         finally:
             _SAFE.pop()
-    if not hasattr(cls, "from_config"):
-        raise TypeError("deserialize_keras_object: %s has no from_config()" % cn)
+    if not hasattr(cls, "from_config"):  # Keras's base from_config: the constructor on the config
+        return cls(**inner)
     return cls.from_config(inner)

@@ -373,3 +373,18 @@ def test_timeseries_matches_keras_when_tensorflow_present():
     assert len(ours) == len(theirs)
     for (a, b), (c, d) in zip(ours, theirs):
         assert a.tolist() == c.tolist() and b.tolist() == d.tolist()
+
+
+def test_serialized_objects_cross_between_keras_and_pyconvnet():
+    import json
+    for obj in [pk.optimizers.Adam(0.01), pk.losses.MeanSquaredError(), pk.layers.Dense(3), pk.metrics.Mean(),
+                pk.initializers.GlorotUniform(seed=1), pk.activations.relu]:
+        cfg = json.loads(json.dumps(pk.saving.serialize_keras_object(obj)))
+        o = k3.saving.deserialize_keras_object(cfg)
+        assert (o.__name__ if callable(o) and not isinstance(o, type) and hasattr(o, "__name__") and
+                not hasattr(o, "get_config") else type(o).__name__) == \
+            (obj.__name__ if hasattr(obj, "__name__") and not hasattr(obj, "get_config") else type(obj).__name__)
+    for obj in [k3.losses.MeanSquaredError(), k3.metrics.Mean(), k3.regularizers.L2(0.1), k3.activations.relu]:
+        cfg = json.loads(json.dumps(k3.saving.serialize_keras_object(obj)))
+        o = pk.saving.deserialize_keras_object(cfg)
+        assert getattr(o, "__name__", type(o).__name__) == getattr(obj, "__name__", type(obj).__name__)

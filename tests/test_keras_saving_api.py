@@ -371,3 +371,22 @@ def test_get_source_inputs():
     src = utils.get_source_inputs(y)
     assert len(src) == 2 and src[0] is a and src[1] is b
     assert utils.get_source_inputs(a) == [a]
+
+
+def test_serialize_keras_object_uses_keras_names_for_builtins():
+    """Built-ins are written as Keras writes them (module keras.<family>, registered_name None; functions
+    as module 'builtins'), so Keras can read pyconvnet's dicts and pyconvnet reads Keras's."""
+    s = saving.serialize_keras_object(keras.optimizers.Adam(0.01))
+    assert s["module"] == "keras.optimizers" and s["registered_name"] is None
+    assert saving.serialize_keras_object(keras.layers.Dense(2))["module"] == "keras.layers"
+    f = saving.serialize_keras_object(keras.activations.relu)
+    assert f == {"module": "builtins", "class_name": "function", "config": "relu", "registered_name": "function"}
+    assert saving.deserialize_keras_object(f) is keras.activations.relu
+    # what Keras 3.15 writes for its own objects
+    assert isinstance(saving.deserialize_keras_object(
+        {"module": "keras.losses", "class_name": "MeanSquaredError", "config": {"name": "mean_squared_error",
+                                                                               "reduction": "sum_over_batch_size"},
+         "registered_name": None}), keras.losses.MeanSquaredError)
+    assert isinstance(saving.deserialize_keras_object(
+        {"module": "keras.metrics", "class_name": "Mean", "config": {"name": "mean", "dtype": "float32"},
+         "registered_name": None}), keras.metrics.Mean)  # Mean has no from_config: the constructor is used
