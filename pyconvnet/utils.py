@@ -339,6 +339,14 @@ class TimeseriesDataset(PyDataset):
         for i in range(len(self)):
             yield self[i]
 
+    def take(self, count):
+        """The first `count` batches as a TimeseriesDataset (tf.data.Dataset.take, for
+        `for x, y in ds.take(1): ...`); count -1 keeps all."""
+        count = len(self) if count is None or count < 0 else int(count)
+        n = count if self.batch_size is None else count * self.batch_size
+        return TimeseriesDataset(self.data, self.targets, self.starts[:n].copy(), self.sequence_length,
+                                 self.sampling_rate, self.batch_size, False, None)
+
     def on_epoch_end(self):
         if self._shuffle:
             self._rng.shuffle(self.starts)

@@ -292,6 +292,9 @@ def test_timeseries_without_targets_shuffle_and_errors():
     assert np.array_equal(x1, np.concatenate([b[0] for b in s2]))  # same seed, same order
     assert sorted(x1[:, 0].tolist()) == list(range(26)) and x1[:, 0].tolist() != list(range(26))
     assert all(np.array_equal(b[1], b[0][:, 0] * 2) for b in s1)  # targets follow their windows
+    first = list(s1.take(1))
+    assert len(first) == 1 and np.array_equal(first[0][0], s1[0][0])
+    assert len(s1.take(-1)) == len(s1)
     s1.on_epoch_end()  # a new order each epoch, same windows
     x1b = np.concatenate([b[0] for b in s1])
     assert sorted(x1b[:, 0].tolist()) == list(range(26))
