@@ -70,5 +70,6 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
 # keras.ops (import pyconvnet as keras; keras.ops.add ...): the Keras-named ops
 # for custom layers live in keras_ops.py and are re-exported here.
 _tf_matmul = matmul
+tf_matmul = matmul  # tf.matmul by its own name (see matmul's docstring)
 from .keras_ops import *  # noqa: E402,F401,F403
 matmul = _tf_matmul  # tf.matmul semantics (transpose flags) and EagerTensor routing; a superset of keras.ops.matmul
