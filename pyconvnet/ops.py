@@ -1,4 +1,6 @@
 """Array conversion shared by the functional API, and matmul (tf.matmul)."""
+import builtins as _bi
+
 import numpy as np
 
 from . import _C
@@ -45,9 +47,18 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
 
     a: (M, K) [(K, M) if transpose_a] or (B, M, K); b: (K, N) [(N, K) if
     transpose_b] or (B, K, N). Returns NumPy if `a` was NumPy, else a Tensor.
+    With an EagerTensor/KerasTensor operand and no transpose flags this is
+    keras.ops.matmul (NumPy semantics: 1-D and broadcast N-D operands, the tape).
     """
     from . import autograd as _ag
-    if isinstance(a, _ag.EagerTensor) or isinstance(b, _ag.EagerTensor):  # keras.ops.matmul on the tape
+    from .layers.base import KerasTensor
+    # (builtins: this module re-exports keras.ops names such as any/all/max/min/sum/round/slice)
+    if not (transpose_a or transpose_b) and _bi.any(isinstance(v, (_ag.EagerTensor, KerasTensor)) for v in (a, b)):
+        # keras.ops.matmul on the tape / on symbolic inputs: NumPy semantics (1-D and broadcast N-D operands).
+        # Pure NumPy operands keep tf.matmul's rules here because pyconvnet.matmul (tf.matmul) is this function.
+        from .keras_ops import matmul as _keras_matmul
+        return _keras_matmul(a, b)
+    if isinstance(a, _ag.EagerTensor) or isinstance(b, _ag.EagerTensor):
         if transpose_a or transpose_b:
             raise NotImplementedError("matmul: transpose flags with EagerTensors; use keras.ops.transpose")
         return _ag.matmul(a, b)
@@ -59,5 +70,6 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
 # keras.ops (import pyconvnet as keras; keras.ops.add ...): the Keras-named ops
 # for custom layers live in keras_ops.py and are re-exported here.
 _tf_matmul = matmul
+tf_matmul = matmul  # tf.matmul by its own name (see matmul's docstring)
 from .keras_ops import *  # noqa: E402,F401,F403
 matmul = _tf_matmul  # tf.matmul semantics (transpose flags) and EagerTensor routing; a superset of keras.ops.matmul

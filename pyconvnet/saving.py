@@ -24,10 +24,23 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["save_weights", "load_weights", "save_model", "load_model", "serialize_layer", "deserialize_layer"]
+from . import saving_api
+from .saving_api import (CustomObjectScope, custom_object_scope, deserialize_keras_object, get_custom_objects,
+                         get_registered_name, get_registered_object, register_keras_serializable,
+                         serialize_keras_object)
+
+__all__ = ["save_weights", "load_weights", "save_model", "load_model", "serialize_layer", "deserialize_layer",
+           "model_to_json", "model_from_json", "enable_unsafe_deserialization"] + saving_api.__all__
 
 _FORMAT = "pyconvnet.weights"
 _SAFE = [True]
+_UNSAFE = [False]  # keras.config.enable_unsafe_deserialization()
+
+
+def enable_unsafe_deserialization():
+    """keras.config.enable_unsafe_deserialization: load_model may run Lambda bytecode
+    from then on, whatever safe_mode says (as Keras)."""
+    _UNSAFE[0] = True
 
 
 def atomic_write(path, write_fn):
@@ -70,7 +83,8 @@ def _weights_bytes(model):
 
 
 def _check_built(model, what):
-    if not model.built or (not model.weights and model.layers):
+    # a built model without weights (Rescaling, Activation, a custom weightless layer) saves fine, as in Keras
+    if not model.built or (not model.weights and any(not getattr(l, "built", True) for l in model.layers)):
         raise ValueError("Model '%s' has not been built yet, so it has no weights to %s. Call the model on a batch "
                          "or give the first layer an input_shape first." % (model.name, what))
 
@@ -159,20 +173,27 @@ def serialize_layer(layer):
     cls = type(layer).__name__
     if isinstance(layer, Model) and getattr(layer, "_pcn_functional", False) and type(layer) is Model:
         cls = "Functional"
-    return {"module": type(layer).__module__, "class_name": cls, "config": layer.get_config()}
+    out = {"module": type(layer).__module__, "class_name": cls, "config": layer.get_config()}
+    if type(layer) in saving_api.GLOBAL_CUSTOM_NAMES:  # @register_keras_serializable: "package>name"
+        out["registered_name"] = saving_api.GLOBAL_CUSTOM_NAMES[type(layer)]
+    return out
 
 
-def _lookup(class_name, custom_objects):
+def _lookup(class_name, custom_objects, registered_name=None):
     from . import layers as L
     from .models import Sequential, Model
     from .layers.base import Layer
-    if custom_objects and class_name in custom_objects:
-        return custom_objects[class_name]
+    c = saving_api.resolve(class_name, registered_name, custom_objects, scan=False)
+    if c is not None:  # custom_objects, custom_object_scope, register_keras_serializable (exact names)
+        return c
     builtin = {"Sequential": Sequential, "Functional": Model, "Model": Model}
     if class_name in builtin:
         return builtin[class_name]
     c = getattr(L, class_name, None)
     if isinstance(c, type) and issubclass(c, Layer):
+        return c
+    c = saving_api.resolve(class_name, None, None, scan=True)  # registered, saved before it was
+    if c is not None:
         return c
     c = Layer._pcn_registered.get(class_name)
     if c is not None:
@@ -184,10 +205,11 @@ def _lookup(class_name, custom_objects):
 def deserialize_layer(cfg, custom_objects=None):
     from .layers.core import Lambda
     from .models import Model, Sequential
-    cls = _lookup(cfg["class_name"], custom_objects)
+    cls = _lookup(cfg["class_name"], custom_objects, cfg.get("registered_name"))
     conf = dict(cfg.get("config", {}))
     if cls is Lambda or (isinstance(cls, type) and issubclass(cls, Lambda)):
-        return cls.from_config(conf, safe_mode=_SAFE[-1], custom_objects=custom_objects)
+        return cls.from_config(conf, safe_mode=_SAFE[-1],
+                               custom_objects=saving_api.effective_custom_objects(custom_objects))
     if cfg["class_name"] == "Functional":
         return functional_from_config(conf, custom_objects)
     if cls is Sequential:
@@ -276,8 +298,21 @@ def model_from_config(cfg, custom_objects=None):
 
 
 # ------------------------------------------------------------ whole model
-def save_model(model, filepath, overwrite=True):
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
+    """keras.saving.save_model: the whole model (config, compile config, weights)
+    in one zip. include_optimizer/save_format are accepted as in Keras; any other
+    keyword raises ValueError; zipped=False (a directory) is not supported."""
     from . import __version__, optimizers, losses
+    kwargs.pop("include_optimizer", True)
+    save_format = kwargs.pop("save_format", False)
+    if save_format and not str(filepath).endswith((".h5", ".hdf5", ".keras")):
+        raise ValueError("The `save_format` argument is deprecated in Keras 3. Please remove this argument and pass "
+                         "a file path with either `.keras` or `.h5` extension.Received: save_format=%s" % save_format)
+    if kwargs:
+        raise ValueError("The following argument(s) are not supported: %s" % list(kwargs.keys()))
+    if zipped is False:
+        raise NotImplementedError("save_model: zipped=False (an unzipped directory) is not supported by pyconvnet; "
+                                  "the model is always one zip file")
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError("save: %s exists and overwrite=False" % filepath)
@@ -320,7 +355,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         raise ValueError("%s is not a valid pyconvnet model file (corrupt or truncated): %s: %s"
                          % (filepath, type(e).__name__, e)) from None
     header, arrays = _read_weights(io.BytesIO(wdata), filepath)
-    _SAFE.append(bool(safe_mode))
+    _SAFE.append(bool(safe_mode) and not _UNSAFE[0])
     try:
         model = deserialize_layer(cfg, custom_objects)
     finally:
@@ -329,7 +364,18 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     _assign_checked(model, header, arrays, filepath)
     comp = cfg.get("compile_config")
     if compile and comp:
+        custom_objects = saving_api.effective_custom_objects(custom_objects)  # registered losses/optimizers too
         model.compile(optimizer=optimizers.deserialize(comp["optimizer"], custom_objects),
                       loss=losses.deserialize(comp["loss"], custom_objects) if comp.get("loss") else None,
                       metrics=comp.get("metrics") or None)
     return model
+
+
+def model_to_json(model, **kwargs):
+    """keras Model.to_json: the architecture (no weights) as a JSON string."""
+    return json.dumps(serialize_keras_object(model), **kwargs)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """keras.models.model_from_json: rebuild an (unbuilt-weights) model from model_to_json's string."""
+    return deserialize_keras_object(json.loads(json_string), custom_objects=custom_objects)
