@@ -103,6 +103,32 @@ class EagerTensor:
     def __getitem__(self, idx):
         return getitem(self, idx)
 
+    # comparisons / conversions / the rest of the arithmetic operators, with keras.ops semantics
+    # (boolean results are uint8 0/1 tensors; integer tensors keep integer results)
+    __hash__ = object.__hash__
+
+    def __gt__(self, o): return _kops().greater(self, o)
+    def __ge__(self, o): return _kops().greater_equal(self, o)
+    def __lt__(self, o): return _kops().less(self, o)
+    def __le__(self, o): return _kops().less_equal(self, o)
+    def __floordiv__(self, o): return _kops().floor_divide(self, o)
+    def __rfloordiv__(self, o): return _kops().floor_divide(o, self)
+    def __mod__(self, o): return _kops().mod(self, o)
+    def __rmod__(self, o): return _kops().mod(o, self)
+    def __rpow__(self, o): return power(o, self)
+    def __invert__(self): return _kops().logical_not(self)
+    def __and__(self, o): return _kops().logical_and(self, o)
+    def __or__(self, o): return _kops().logical_or(self, o)
+
+    def __bool__(self):
+        a = self.numpy()
+        if a.size != 1:
+            raise ValueError("The truth value of an EagerTensor with %d elements is ambiguous" % a.size)
+        return bool(a.reshape(()))
+
+    def __float__(self): return float(self.numpy().reshape(()))
+    def __int__(self): return int(self.numpy().reshape(()))
+
 
 class Variable(EagerTensor):
     """A layer's weight: a leaf of the tape with a name and a trainable flag.
@@ -138,6 +164,11 @@ class Variable(EagerTensor):
 
     def __repr__(self):
         return "<Variable path=%s shape=%s trainable=%s>" % (self.path, self.shape, self.trainable)
+
+
+def _kops():
+    from . import keras_ops
+    return keras_ops
 
 
 def _needs(t):
@@ -371,6 +402,10 @@ _BIN_OPS = {"add", "sub", "mul", "div", "maximum", "minimum", "pow"}
 
 
 def _binary(op, a, b):
+    if any(isinstance(v, EagerTensor) and v.dtype != "float32" for v in (a, b)):
+        k = _kops()
+        return {"add": k.add, "sub": k.subtract, "mul": k.multiply, "div": k.divide, "maximum": k.maximum,
+                "minimum": k.minimum, "pow": k.power}[op](a, b)
     if _isscalar(b) and not _isscalar(a):
         return _binary_scalar(op, as_eager(a), float(b), False)
     if _isscalar(a) and not _isscalar(b):
@@ -692,7 +727,8 @@ def reduce(op, x, axes=None, keepdims=False):
                 yk = y.value.reshape(kshape) if keepdims is False else y.value
                 d = _C.unary("abs", _C.binary("sub", xv, yk))
                 m = _C.binary_scalar("sub", _C.unary("sign", d), 1.0, True)  # 1 where x == extreme
-                return (_C.binary("mul", m, gk),)
+                cnt = _C.reduce("sum", m, axes, True)  # ties share the gradient evenly (TF, torch.amax)
+                return (_C.binary("mul", m, _C.binary("div", gk, cnt)),)
             raise NotImplementedError("gradient of reduce %s" % op)
         _record([x], [y], bw)
     return y

@@ -393,3 +393,23 @@ def test_serialize_keras_object_uses_keras_names_for_builtins():
     assert isinstance(saving.deserialize_keras_object(
         {"module": "keras.metrics", "class_name": "Mean", "config": {"name": "mean", "dtype": "float32"},
          "registered_name": None}), keras.metrics.Mean)  # Mean has no from_config: the constructor is used
+
+
+def test_keras_config_module():
+    import pyconvnet as keras
+    assert keras.config.floatx() == "float32" and keras.config.image_data_format() == "channels_last"
+    eps = keras.config.epsilon()
+    keras.config.set_epsilon(1e-5)
+    try:
+        assert keras.config.epsilon() == 1e-5 and keras.backend.epsilon() == 1e-5
+    finally:
+        keras.config.set_epsilon(eps)
+    with pytest.raises(NotImplementedError, match="float32"):
+        keras.config.set_floatx("float16")
+    with pytest.raises(NotImplementedError, match="float32"):
+        keras.config.set_dtype_policy("mixed_float16")
+    keras.config.set_dtype_policy("float32")
+    keras.config.disable_interactive_logging()
+    assert not keras.config.is_interactive_logging_enabled()
+    keras.config.enable_interactive_logging()
+    assert keras.config.is_interactive_logging_enabled()
