@@ -63,6 +63,9 @@ class Model(Layer):
         self._pcn_device = getattr(self, "_pcn_device", "cpu")
         self._pcn_loss = None
         self._pcn_metric_ids = []
+        self._pcn_weighted_ids = []
+        self._pcn_metric_weighted = []
+        self._pcn_loss_weight = 1.0
         self._pcn_metrics = None
 
     # ------------------------------------------------------------- functional
@@ -190,25 +193,34 @@ class Model(Layer):
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, device=None):
         """Configure training. `device` (pyconvnet extension): move the model there."""
-        if loss_weights is not None or weighted_metrics is not None:
-            raise NotImplementedError("compile: loss_weights/weighted_metrics are not supported")
         self.optimizer = optimizers_mod.get(optimizer)
-        self._pcn_loss = losses_mod.get(loss) if loss is not None else None
+        loss = _single_output(self, loss, "loss")
+        self._pcn_loss = losses_mod._resolve(loss) if loss is not None else None
         self.loss = loss
+        lw = _single_output(self, loss_weights, "loss_weights")
+        self._pcn_loss_weight = 1.0 if lw is None else float(lw)
+        metrics = _single_output(self, metrics, "metrics", listy=True)
+        weighted_metrics = _single_output(self, weighted_metrics, "weighted_metrics", listy=True)
         if metrics is None:
             metrics = []
-        if isinstance(metrics, (str, metrics_mod.Metric)) or isinstance(metrics, type):
+        if isinstance(metrics, (str, metrics_mod.Metric)) or isinstance(metrics, type) or callable(metrics):
             metrics = [metrics]
-        if isinstance(metrics, dict):
-            raise NotImplementedError("compile: per-output metrics dicts are not supported")
-        for m in metrics:  # validate names now
+        if weighted_metrics is None:
+            weighted_metrics = []
+        if isinstance(weighted_metrics, (str, metrics_mod.Metric)) or isinstance(weighted_metrics, type) or \
+                callable(weighted_metrics):
+            weighted_metrics = [weighted_metrics]
+        for m in list(metrics) + list(weighted_metrics):  # validate names now
             metrics_mod.resolve(m, self._pcn_loss)
+        self._pcn_weighted_ids = list(weighted_metrics)
         self._pcn_metric_ids = list(metrics)
         self._pcn_metrics = None
         self.compiled = True
         self._pcn_compile_args = {"optimizer": optimizer if isinstance(optimizer, str) else None,
                                   "loss": loss if isinstance(loss, str) else None,
                                   "metrics": [m for m in metrics if isinstance(m, str)]}
+        self.run_eagerly, self.jit_compile = bool(run_eagerly), jit_compile
+        self.steps_per_execution = steps_per_execution
         if device is not None:
             self.to(device)
 
@@ -217,10 +229,35 @@ class Model(Layer):
         return ["loss"] + [m.name for m in (self._pcn_metrics or [])]
 
     def _make_metrics(self, y, out_shape):
+        """The compiled metrics (created on the first batch, when the shapes that resolve
+        'accuracy' are known), metrics then weighted_metrics; a weighted metric whose name
+        is already taken is renamed weighted_<name>, as in Keras."""
         if self._pcn_metrics is None:
-            self._pcn_metrics = [metrics_mod.resolve(m, self._pcn_loss, np.shape(y), out_shape)
-                                 for m in self._pcn_metric_ids]
+            ms, weighted, names = [], [], set()
+            for ids, w in ((self._pcn_metric_ids, False), (getattr(self, "_pcn_weighted_ids", []), True)):
+                for mid in ids:
+                    m = metrics_mod.resolve(mid, self._pcn_loss, np.shape(y), out_shape)
+                    if w and m.name in names:
+                        if not isinstance(mid, metrics_mod.Metric):
+                            m.name = "weighted_" + m.name
+                    names.add(m.name)
+                    ms.append(m)
+                    weighted.append(w)
+            self._pcn_metrics, self._pcn_metric_weighted = ms, weighted
         return self._pcn_metrics
+
+    def _update_metrics(self, ynp, out, swb):
+        """Update the compiled metrics with one batch; returns {name: result}. Plain metrics
+        ignore sample weights, weighted_metrics use them (Keras 3)."""
+        mets = self._make_metrics(ynp, out.shape)
+        sw = None
+        if swb is not None and any(self._pcn_metric_weighted):
+            sw = np.array(swb.numpy(), copy=True)
+        res = {}
+        for m, w in zip(mets, self._pcn_metric_weighted):
+            m.update_state(ynp, out, sw if w else None)
+            res[m.name] = _metric_value(m.result())
+        return res
 
     def _assert_compiled(self, what):
         if not self.compiled or self._pcn_loss is None:
@@ -288,18 +325,27 @@ class Model(Layer):
 
     # ------------------------------------------------------------- the steps
     def _weights_seed(self, per, swb, scale=1.0):
-        """Backward seed for the per-sample loss: 1/M, or w_i/M with sample weights (Keras's
-        sum_over_batch_size of the weighted loss); and the weighted per-sample loss tensor.
-        `scale` multiplies the seed only (a DistributedOptimizer's gradient_seed_scale)."""
+        """Backward seed for the per-sample loss and the weighted per-sample loss tensor: the seed
+        is w_i * f (w_i = 1 without sample weights) where f = loss_weight / divisor, and the
+        divisor is what Keras's reduction divides the summed loss by (M for
+        "sum_over_batch_size"; see Loss.batch_divisor). Returns (seed, weighted, f); the
+        batch's loss is f * sum(weighted). `scale` multiplies the seed only (a
+        DistributedOptimizer's gradient_seed_scale)."""
         m = per.shape[0] if per.ndim else 1
-        if swb is None:
-            seed = _C.empty(*per.shape, device=per.device)
-            _C.fill_(seed, scale / max(m, 1))
-            return seed, per.value
-        if per.ndim != 1 or tuple(swb.shape) != (m,):
+        if swb is not None and (per.ndim != 1 or tuple(swb.shape) != (m,)):
             raise ValueError("sample_weight: expected one weight per sample (%d,), got shape %s for a per-sample "
                              "loss of shape %s" % (m, tuple(swb.shape), per.shape))
-        return _C.binary_scalar("mul", swb, scale / max(m, 1)), _C.binary("mul", per.value, swb)
+        loss = self._pcn_loss
+        sws = None
+        if swb is not None and getattr(loss, "reduction", None) == "mean_with_sample_weight":
+            sws = _scalar(_C.reduce("sum", swb, [0], False))
+        div = loss.batch_divisor(max(m, 1), sws) if hasattr(loss, "batch_divisor") else float(max(m, 1))
+        f = getattr(self, "_pcn_loss_weight", 1.0) / div
+        if swb is None:
+            seed = _C.empty(*per.shape, device=per.device)
+            _C.fill_(seed, scale * f)
+            return seed, per.value, f
+        return _C.binary_scalar("mul", swb, scale * f), _C.binary("mul", per.value, swb), f
 
     def _train_step(self, xb, yb, swb=None):
         # On a device, the class losses' label range checks are read back once, after the
@@ -309,7 +355,7 @@ class Model(Layer):
         if deferred:
             _C.set_defer_label_checks(True)
         try:
-            grads, tw, per, weighted, regs, out = self._step_gradients(xb, yb, swb)
+            grads, tw, per, weighted, f, regs, out = self._step_gradients(xb, yb, swb)
             if deferred:
                 _C.flush_label_checks()
         finally:
@@ -317,7 +363,7 @@ class Model(Layer):
                 _C.set_defer_label_checks(False)
                 _C.flush_label_checks(True)  # drop what a failed step left queued
         self.optimizer.apply_gradients(list(zip(grads, tw)))
-        loss = _scalar(_C.reduce("mean", weighted, list(range(per.ndim)), False))
+        loss = _scalar(_C.reduce("sum", weighted, list(range(per.ndim)), False)) * f
         for r in regs:
             loss += _scalar(r.value)
         return loss, out
@@ -336,7 +382,7 @@ class Model(Layer):
         # a DistributedOptimizer(gradients_prescaled=True) expects gradients already divided
         # by the number of ranks: fold that into the seed (free) so its reduce skips a pass
         gscale = float(getattr(self.optimizer, "gradient_seed_scale", 1.0))
-        seed, weighted = self._weights_seed(per, swb, gscale)
+        seed, weighted, f = self._weights_seed(per, swb, gscale)
         targets, ogs = [per], [seed]
         for r in regs:
             targets.append(r)
@@ -358,14 +404,16 @@ class Model(Layer):
         else:
             grads = tape.gradient(targets, tw, output_gradients=ogs)
         grads = [g if g is not None else _C.zeros(*v.shape, device=v.value.device) for g, v in zip(grads, tw)]
-        return grads, tw, per, weighted, regs, out
+        return grads, tw, per, weighted, f, regs, out
 
     def _test_step(self, xb, yb, swb=None):
         out = self(xb, training=False)
         per = self._pcn_loss.per_sample(out, yb)
-        _, weighted = self._weights_seed(per, swb)
-        s = _scalar(_C.reduce("sum", weighted, list(range(per.ndim)), False))
-        return s, per.shape[0] if per.ndim else 1, out
+        _, weighted, f = self._weights_seed(per, swb)
+        m = per.shape[0] if per.ndim else 1
+        # the batch's loss times its size: evaluate averages batch losses weighted by batch size (Keras)
+        s = _scalar(_C.reduce("sum", weighted, list(range(per.ndim)), False)) * f * m
+        return s, m, out
 
     # ------------------------------------------------------------------- fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -501,9 +549,7 @@ class Model(Layer):
                 tot_loss += loss * len(ynp)
                 tot_n += len(ynp)
                 logs = {"loss": tot_loss / tot_n}
-                for mt in self._make_metrics(ynp, out.shape):
-                    mt.update_state(ynp, out)
-                    logs[mt.name] = mt.result()
+                logs.update(self._update_metrics(ynp, out, swb))
                 cb.on_train_batch_end(step, dict(logs))
                 if self.stop_training:
                     break
@@ -575,33 +621,33 @@ class Model(Layer):
         bar = cbks.Progbar(nsteps, verbose=1 if verbose in ("auto", 1, True) and distributed_hook.is_chief()
                            else 0)
         loss_sum, loss_n = 0.0, 0
-        mets = None
-        sums = None
+        self._reset_metrics()
+        mlogs = {}
         step = 0
         for step, (xb, yb, swb, ynp) in enumerate(batches):
             s, m, out = self._test_step(xb, yb, swb)
             loss_sum += s
             loss_n += m
-            if mets is None:
-                mets = [metrics_mod.resolve(mid, self._pcn_loss, np.shape(ynp), out.shape)
-                        for mid in self._pcn_metric_ids]
-                sums = np.zeros((len(mets), 2))
-            for i, mt in enumerate(mets):
-                a, c = mt.batch_sums(np.asarray(ynp), out)
-                sums[i] += (a, c)
-            bar.update(step + 1, _eval_logs(loss_sum, loss_n, mets, sums))
+            mlogs = self._update_metrics(ynp, out, swb)
+            bar.update(step + 1, dict({"loss": loss_sum / loss_n if loss_n else 0.0}, **mlogs))
         if source is not None:
             source.end_epoch()
         if nsteps is None:
             nsteps = step + 1 if loss_n else 0
-        if mets is None:
-            mets = [metrics_mod.resolve(mid, self._pcn_loss) for mid in self._pcn_metric_ids]
-            sums = np.zeros((len(mets), 2))
+        mets = self._pcn_metrics if self._pcn_metrics is not None else \
+            [metrics_mod.resolve(mid, self._pcn_loss) for mid in self._pcn_metric_ids + self._pcn_weighted_ids]
         if dist is not None:
-            vec = np.concatenate([[loss_sum, loss_n], sums.reshape(-1)]).astype(np.float64)
+            states = [m.state_vector() for m in mets]
+            vec = np.concatenate([[loss_sum, loss_n]] + states).astype(np.float64)
             red = np.asarray(dist.reduce_sums(vec), dtype=np.float64)
-            loss_sum, loss_n, sums = red[0], red[1], red[2:].reshape(-1, 2)
-        logs = _eval_logs(loss_sum, loss_n, mets, sums)
+            loss_sum, loss_n = red[0], red[1]
+            i = 2
+            for m, st in zip(mets, states):
+                m.set_state_vector(red[i:i + st.size])
+                i += st.size
+        logs = {"loss": float(loss_sum / loss_n) if loss_n else 0.0}
+        for m in mets:
+            logs[m.name] = _metric_value(m.result())
         bar.update(nsteps, logs, finalize=True)
         if return_dict:
             return logs
@@ -657,9 +703,9 @@ class Model(Layer):
         y = self._prep_y(y, n)
         idx = np.arange(n)
         sw = _sample_weights(y, n, sample_weight, class_weight)
-        loss, out = self._train_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx),
-                                     self._to_batch(sw, np.float32).value if sw is not None else None)
-        return self._batch_result(loss, y, out, return_dict)
+        swb = self._to_batch(sw, np.float32).value if sw is not None else None
+        loss, out = self._train_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx), swb)
+        return self._batch_result(loss, y, out, return_dict, swb)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("test_on_batch")
@@ -667,18 +713,19 @@ class Model(Layer):
         n = self._n(xs)
         y = self._prep_y(y, n)
         idx = np.arange(n)
-        s, m, out = self._test_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx))
-        return self._batch_result(s / max(m, 1), y, out, return_dict)
+        sw = _sample_weights(y, n, sample_weight, None)
+        swb = self._to_batch(sw, np.float32).value if sw is not None else None
+        s, m, out = self._test_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx), swb)
+        return self._batch_result(s / max(m, 1), y, out, return_dict, swb)
 
-    def _batch_result(self, loss, y, out, return_dict):
-        mets = [metrics_mod.resolve(m, self._pcn_loss, np.shape(y), out.shape) for m in self._pcn_metric_ids]
-        logs = {"loss": loss}
-        for m in mets:
-            a, c = m.batch_sums(y, out)
-            logs[m.name] = a / c if c else 0.0
+    def _batch_result(self, loss, y, out, return_dict, swb=None):
+        """Keras 3's *_on_batch: the compiled metrics are updated with this batch (not reset,
+        unless reset_metrics() is called) and their running results returned."""
+        logs = {"loss": float(loss)}
+        logs.update(self._update_metrics(y, out, swb))
         if return_dict:
             return logs
-        return loss if not mets else [loss] + [logs[m.name] for m in mets]
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     # --------------------------------------------------------------- summary
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
@@ -717,6 +764,23 @@ class Model(Layer):
         if "layers" in config and "input_layers" in config:
             return saving.functional_from_config(config, custom_objects)
         return cls(**config)
+
+
+def _single_output(model, value, what, listy=False):
+    """compile's per-output structures for a single-output model: [v] or {output_name: v} -> v
+    (a list of metrics stays a list; [[...]] or {name: [...]} unwrap one level)."""
+    if isinstance(value, dict):
+        if len(value) != 1:
+            raise NotImplementedError("compile: %s as a dict for several outputs is not supported (got keys %s)"
+                                      % (what, sorted(value)))
+        return next(iter(value.values()))
+    if isinstance(value, (list, tuple)) and not listy:
+        if len(value) != 1:
+            raise ValueError("compile: %s has %d entries but the model has 1 output" % (what, len(value)))
+        return value[0]
+    if listy and isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], (list, tuple)):
+        return list(value[0])
+    return value
 
 
 class _DataSource:
@@ -869,6 +933,12 @@ def _sample_weights(y, n, sample_weight, class_weight):
         cw = table[labels]
         sw = cw if sw is None else sw * cw
     return sw
+
+
+def _metric_value(v):
+    """A metric result as a Python float (a per-threshold result stays an array)."""
+    a = np.asarray(v)
+    return float(a) if a.ndim == 0 else a
 
 
 def _eval_logs(loss_sum, loss_n, mets, sums):
