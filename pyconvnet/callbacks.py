@@ -29,8 +29,17 @@ class Callback:
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
+
+    # Keras 3: the train-batch hooks call the legacy on_batch_* (a callback overriding only
+    # on_batch_end still runs)
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
     def on_test_begin(self, logs=None): pass
     def on_test_end(self, logs=None): pass
     def on_test_batch_begin(self, batch, logs=None): pass
@@ -54,7 +63,15 @@ class CallbackList(Callback):
         if name.startswith("on_"):
             cbs = object.__getattribute__(self, "callbacks")
 
+            n_idx = 1 if ("batch" in name or "epoch" in name) else 0
+
             def call(*a, **k):
+                # Keras passes a dict (never None) to every hook
+                if len(a) > n_idx:
+                    if a[n_idx] is None:
+                        a = a[:n_idx] + ({},) + a[n_idx + 1:]
+                elif k.get("logs") is None:
+                    k["logs"] = {}
                 for c in cbs:
                     getattr(c, name)(*a, **k)
             return call

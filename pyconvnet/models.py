@@ -461,14 +461,19 @@ class Model(Layer):
     def _fit_loop(self, source, arrays, epochs, verbose, callbacks, validation_data, shuffle, class_weight,
                   initial_epoch, steps_per_epoch, validation_steps, validation_batch_size, validation_freq):
         """The epoch loop of fit over arrays ((xs, multi, y, sw, n, batch_size)) or a _DataSource."""
-        vx = vy = None
+        vx = vy = vsw = None
+        if not isinstance(validation_freq, (int, list)) or isinstance(validation_freq, bool):
+            raise ValueError("Expected `validation_freq` to be a list or int. Received: validation_freq=%r of the "
+                             "type %s." % (validation_freq, type(validation_freq)))
         if validation_data is not None:
             if _DataSource.wrap(validation_data, "fit") is not None:
                 vx = validation_data
             else:
-                if len(validation_data) == 3:
-                    raise NotImplementedError("fit: validation sample weights are not supported")
-                vx, vy = validation_data
+                if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                    raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                                     "val_sample_weight), or a dataset; got %s" % type(validation_data).__name__)
+                vx, vy = validation_data[0], validation_data[1]
+                vsw = validation_data[2] if len(validation_data) == 3 else None
         dist = distributed_hook.get()
         chief = distributed_hook.is_chief()
         if verbose == "auto":
@@ -487,8 +492,8 @@ class Model(Layer):
         if verbose and chief:
             cb_list.append(cbks.ProgbarLogger(verbose))
         cb_list.append(history)
-        cb = cbks.CallbackList(cb_list, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
-                                              "batch_size": batch_size, "samples": samples})
+        # Keras 3's History.params: exactly verbose, epochs, steps
+        cb = cbks.CallbackList(cb_list, self, {"verbose": verbose, "epochs": epochs, "steps": steps})
         self.history = history
         self.stop_training = False
         seed = utils.next_seed()
@@ -508,37 +513,57 @@ class Model(Layer):
         self._pcn_step_cache = None
         try:
             logs = self._epochs(source, arrays, cb, epochs, initial_epoch, steps_per_epoch, shuffle, class_weight,
-                                rng, seed, dist, validation_data, vx, vy, validation_steps, validation_batch_size,
-                                validation_freq)
+                                rng, seed, dist, validation_data, vx, vy, vsw, validation_steps,
+                                validation_batch_size, validation_freq)
         finally:
             self._pcn_step_cache = None
         cb.on_train_end(logs)
         return history
 
     def _epochs(self, source, arrays, cb, epochs, initial_epoch, steps_per_epoch, shuffle, class_weight, rng, seed,
-                dist, validation_data, vx, vy, validation_steps, validation_batch_size, validation_freq):
+                dist, validation_data, vx, vy, vsw, validation_steps, validation_batch_size, validation_freq):
+        """Runs the epochs; returns the last epoch's logs (with val_*), which on_train_end gets.
+        With steps_per_epoch on arrays, the pass over the data continues across epochs (Keras
+        3's EpochIterator): an epoch that reaches the end of the data stops there, with a
+        warning, and the next epoch starts a new (reshuffled) pass."""
         if source is None:
             xs, multi, y, sw, n, batch_size = arrays
             dts = self._x_dtypes(xs)
         else:
             batch_size = None
         logs = {}
+        train_logs = {}
+        pass_order, pass_pos, pass_epoch = None, 0, initial_epoch
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             if source is None:
-                if dist is not None:
-                    order = np.asarray(dist.epoch_indices(n, epoch, shuffle, seed))
-                else:
-                    order = rng.permutation(n) if shuffle else np.arange(n)
-                nsteps = -(-len(order) // batch_size)
+                if pass_order is None:
+                    if dist is not None:
+                        pass_order = np.asarray(dist.epoch_indices(n, epoch, shuffle, seed))
+                    else:
+                        pass_order = rng.permutation(n) if shuffle else np.arange(n)
+                    pass_pos = 0
+                total = -(-len(pass_order) // batch_size)
+                nsteps = total - pass_pos
                 if steps_per_epoch:
+                    if nsteps <= 0:
+                        nsteps = 0
+                    if steps_per_epoch > nsteps:
+                        import warnings
+                        warnings.warn("Your input ran out of data; interrupting epoch. Make sure that your dataset "
+                                      "or generator can generate at least `steps_per_epoch * epochs` batches.",
+                                      stacklevel=4)
                     nsteps = min(nsteps, steps_per_epoch)
+                order = pass_order[pass_pos * batch_size:(pass_pos + nsteps) * batch_size]
+                pass_pos += nsteps
+                if pass_pos >= total:
+                    pass_order = None
                 batches = self._array_batches(xs, dts, multi, y, sw, order, batch_size, nsteps,
                                               sort=shuffle is True and dist is None)
             else:
                 nsteps = source.steps(steps_per_epoch)
                 batches = source.batches(self, steps_per_epoch, rng if shuffle else None, class_weight)
-            cb.params["steps"] = nsteps
+            cb.params["steps"] = steps_per_epoch or nsteps
             cb.on_epoch_begin(epoch)
             tot_loss, tot_n, step = 0.0, 0, 0
             for step, (xb, yb, swb, ynp) in enumerate(batches):
@@ -549,6 +574,7 @@ class Model(Layer):
                 tot_loss += loss * len(ynp)
                 tot_n += len(ynp)
                 logs = {"loss": tot_loss / tot_n}
+                self._track_loss(tot_loss, tot_n)
                 logs.update(self._update_metrics(ynp, out, swb))
                 cb.on_train_batch_end(step, dict(logs))
                 if self.stop_training:
@@ -561,14 +587,15 @@ class Model(Layer):
                                   "generator can produce steps_per_epoch * epochs batches.", stacklevel=3)
                     break
             epoch_logs = dict(logs)
-            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+            if validation_data is not None and _should_eval(epoch, validation_freq):
                 val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size, verbose=0,
-                                    return_dict=True, steps=validation_steps)
+                                    sample_weight=vsw, return_dict=True, steps=validation_steps, callbacks=cb)
                 epoch_logs.update({"val_" + k: v for k, v in val.items()})
             cb.on_epoch_end(epoch, epoch_logs)
+            train_logs = epoch_logs
             if self.stop_training:
                 break
-        return logs
+        return train_logs
 
     def _array_batches(self, xs, dts, multi, y, sw, order, batch_size, nsteps, sort):
         for step in range(nsteps):
@@ -585,9 +612,23 @@ class Model(Layer):
         with ag.no_grad():
             self(self._batch(xs, dts, idx, multi), training=False)
 
+    @property
+    def metrics(self):
+        """The compiled metric objects (created at the first batch), after a "loss" Mean that
+        holds the last fit/evaluate loss."""
+        tr = getattr(self, "_pcn_loss_tracker", None)
+        if tr is None:
+            tr = self._pcn_loss_tracker = metrics_mod.Mean(name="loss")
+        return ([tr] if self.compiled else []) + list(self._pcn_metrics or [])
+
     def _reset_metrics(self):
-        for m in self._pcn_metrics or []:
+        for m in self.metrics:
             m.reset_state()
+
+    def _track_loss(self, total, count):
+        tr = self.metrics[0] if self.compiled else None
+        if tr is not None:
+            tr.total, tr.count = float(total), float(count)
 
     def reset_metrics(self):
         self._reset_metrics()
@@ -622,14 +663,20 @@ class Model(Layer):
                            else 0)
         loss_sum, loss_n = 0.0, 0
         self._reset_metrics()
+        cbl = _callback_list(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
+        cbl.on_test_begin()
         mlogs = {}
         step = 0
         for step, (xb, yb, swb, ynp) in enumerate(batches):
+            cbl.on_test_batch_begin(step)
             s, m, out = self._test_step(xb, yb, swb)
             loss_sum += s
             loss_n += m
             mlogs = self._update_metrics(ynp, out, swb)
-            bar.update(step + 1, dict({"loss": loss_sum / loss_n if loss_n else 0.0}, **mlogs))
+            self._track_loss(loss_sum, loss_n)
+            blogs = dict({"loss": loss_sum / loss_n if loss_n else 0.0}, **mlogs)
+            cbl.on_test_batch_end(step, blogs)
+            bar.update(step + 1, blogs)
         if source is not None:
             source.end_epoch()
         if nsteps is None:
@@ -649,6 +696,7 @@ class Model(Layer):
         for m in mets:
             logs[m.name] = _metric_value(m.result())
         bar.update(nsteps, logs, finalize=True)
+        cbl.on_test_end(logs)
         if return_dict:
             return logs
         if not mets:
@@ -675,10 +723,15 @@ class Model(Layer):
         bar = cbks.Progbar(nsteps, verbose=1 if verbose in ("auto", 1, True) and distributed_hook.is_chief()
                            else 0)
         outs = []
+        cbl = _callback_list(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
+        cbl.on_predict_begin()
         for step, xb in enumerate(xiter):
+            cbl.on_predict_batch_begin(step)
             out = self(xb, training=False)
             outs.append(_map(lambda t: np.array(t.numpy(), copy=True), out))
+            cbl.on_predict_batch_end(step, {"outputs": outs[-1]})
             bar.update(step + 1)
+        cbl.on_predict_end()
         if source is not None:
             source.end_epoch()
         if nsteps is None:
@@ -721,6 +774,7 @@ class Model(Layer):
     def _batch_result(self, loss, y, out, return_dict, swb=None):
         """Keras 3's *_on_batch: the compiled metrics are updated with this batch (not reset,
         unless reset_metrics() is called) and their running results returned."""
+        self._reset_metrics()  # Keras 3 resets the metrics at every *_on_batch call
         logs = {"loss": float(loss)}
         logs.update(self._update_metrics(y, out, swb))
         if return_dict:
@@ -933,6 +987,21 @@ def _sample_weights(y, n, sample_weight, class_weight):
         cw = table[labels]
         sw = cw if sw is None else sw * cw
     return sw
+
+
+def _callback_list(callbacks, model, params):
+    """evaluate/predict's callbacks: fit's own CallbackList as is, else a new one."""
+    if isinstance(callbacks, cbks.CallbackList):
+        return callbacks
+    return cbks.CallbackList(list(callbacks or []), model, params)
+
+
+def _should_eval(epoch, validation_freq):
+    """Keras: validate after 1-indexed epoch e when e % freq == 0 (int) or e in freq (list)."""
+    e = epoch + 1
+    if isinstance(validation_freq, int):
+        return e % validation_freq == 0
+    return e in validation_freq
 
 
 def _metric_value(v):
