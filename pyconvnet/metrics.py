@@ -63,6 +63,7 @@ class Metric:
     """Base class: update_state(y_true, y_pred, sample_weight=None), result(), reset_state().
     State lives in the float64 arrays named by `_state_names` (all summable)."""
     _state_names = ("total", "count")
+    _direction = None  # "up"/"down": what EarlyStopping & co. optimise in mode "auto"
 
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
@@ -139,6 +140,7 @@ class Sum(Metric):
 
 class MeanMetricWrapper(Mean):
     """Mean of fn(y_true, y_pred, **kwargs) per sample (keras.metrics.MeanMetricWrapper)."""
+    _direction = "down"
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         self._fn, self._fn_kwargs = fn, kwargs
@@ -227,7 +229,7 @@ def _loss_fn(name):
 
 
 # --------------------------------------------------------------- classes
-def _mean_metric(cls_name, fn, default_name, params=()):
+def _mean_metric(cls_name, fn, default_name, params=(), direction="down"):
     def __init__(self, *args, name=default_name, dtype=None, **kwargs):
         kw = dict(params)
         for k, a in zip([k for k, _ in params], args):
@@ -239,20 +241,20 @@ def _mean_metric(cls_name, fn, default_name, params=()):
         for k, a in kw.items():
             setattr(self, k, a)
         MeanMetricWrapper.__init__(self, fn, name=name, dtype=dtype, **kw)
-    return type(cls_name, (MeanMetricWrapper,), {"__init__": __init__,
+    return type(cls_name, (MeanMetricWrapper,), {"__init__": __init__, "_direction": direction,
                                                  "__doc__": "keras.metrics.%s" % cls_name})
 
 
-Accuracy = _mean_metric("Accuracy", accuracy, "accuracy")
-BinaryAccuracy = _mean_metric("BinaryAccuracy", binary_accuracy, "binary_accuracy", [("threshold", 0.5)])
-CategoricalAccuracy = _mean_metric("CategoricalAccuracy", categorical_accuracy, "categorical_accuracy")
+Accuracy = _mean_metric("Accuracy", accuracy, "accuracy", direction="up")
+BinaryAccuracy = _mean_metric("BinaryAccuracy", binary_accuracy, "binary_accuracy", [("threshold", 0.5)], direction="up")
+CategoricalAccuracy = _mean_metric("CategoricalAccuracy", categorical_accuracy, "categorical_accuracy", direction="up")
 SparseCategoricalAccuracy = _mean_metric("SparseCategoricalAccuracy", sparse_categorical_accuracy,
-                                         "sparse_categorical_accuracy")
+                                         "sparse_categorical_accuracy", direction="up")
 TopKCategoricalAccuracy = _mean_metric("TopKCategoricalAccuracy", top_k_categorical_accuracy,
-                                       "top_k_categorical_accuracy", [("k", 5)])
+                                       "top_k_categorical_accuracy", [("k", 5)], direction="up")
 SparseTopKCategoricalAccuracy = _mean_metric("SparseTopKCategoricalAccuracy", sparse_top_k_categorical_accuracy,
                                              "sparse_top_k_categorical_accuracy", [("k", 5),
-                                                                                   ("from_sorted_ids", False)])
+                                                                                   ("from_sorted_ids", False)], direction="up")
 MeanSquaredError = _mean_metric("MeanSquaredError", _loss_fn("mean_squared_error"), "mean_squared_error")
 MeanAbsoluteError = _mean_metric("MeanAbsoluteError", _loss_fn("mean_absolute_error"), "mean_absolute_error")
 MeanAbsolutePercentageError = _mean_metric("MeanAbsolutePercentageError", _loss_fn("mean_absolute_percentage_error"),
@@ -261,7 +263,7 @@ MeanSquaredLogarithmicError = _mean_metric("MeanSquaredLogarithmicError",
                                            _loss_fn("mean_squared_logarithmic_error"),
                                            "mean_squared_logarithmic_error")
 CosineSimilarity = _mean_metric("CosineSimilarity", lambda t, p, axis=-1: -_loss_fn("cosine_similarity")(t, p, axis=axis),
-                                "cosine_similarity", [("axis", -1)])
+                                "cosine_similarity", [("axis", -1)], direction="up")
 LogCoshError = _mean_metric("LogCoshError", _loss_fn("log_cosh"), "logcosh")
 Poisson = _mean_metric("Poisson", _loss_fn("poisson"), "poisson")
 KLDivergence = _mean_metric("KLDivergence", _loss_fn("kl_divergence"), "kl_divergence")
@@ -280,6 +282,7 @@ SparseCategoricalCrossentropy = _mean_metric("SparseCategoricalCrossentropy",
 
 
 class RootMeanSquaredError(Mean):
+    _direction = "down"
     def __init__(self, name="root_mean_squared_error", dtype=None):
         super().__init__(name=name, dtype=dtype)
 
@@ -359,6 +362,7 @@ def _div(a, b):
 
 
 class Precision(_Confusion):
+    _direction = "up"
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision", dtype=None):
         super().__init__(thresholds, top_k, class_id, name, dtype)
 
@@ -367,6 +371,7 @@ class Precision(_Confusion):
 
 
 class Recall(_Confusion):
+    _direction = "up"
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall", dtype=None):
         super().__init__(thresholds, top_k, class_id, name, dtype)
 
@@ -394,6 +399,7 @@ FalseNegatives = _count_metric("FalseNegatives", "false_negatives", "false_negat
 
 class AUC(_Confusion):
     """Area under the ROC or PR curve from num_thresholds buckets (keras.metrics.AUC)."""
+    _direction = "up"
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name="auc", dtype=None,
                  thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):
