@@ -153,9 +153,11 @@ class MeanMetricWrapper(Mean):
     def update_state(self, y_true, y_pred, sample_weight=None):
         Mean.update_state(self, self._values(y_true, y_pred), sample_weight)
 
+    _hidden_config = ()  # constructor arguments Keras leaves out of get_config
+
     def get_config(self):
         c = super().get_config()
-        c.update(self._fn_kwargs)
+        c.update({k: v for k, v in self._fn_kwargs.items() if k not in self._hidden_config})
         return c
 
 
@@ -278,7 +280,12 @@ CategoricalCrossentropy = _mean_metric("CategoricalCrossentropy", _loss_fn("cate
 SparseCategoricalCrossentropy = _mean_metric("SparseCategoricalCrossentropy",
                                              _loss_fn("sparse_categorical_crossentropy"),
                                              "sparse_categorical_crossentropy", [("from_logits", False),
+                                                                                 ("ignore_class", None),
                                                                                  ("axis", -1)])
+
+
+SparseTopKCategoricalAccuracy._hidden_config = ("from_sorted_ids",)
+CosineSimilarity._hidden_config = ("axis",)
 
 
 class RootMeanSquaredError(Mean):
@@ -333,6 +340,9 @@ class _Confusion(Metric):
         th = default if thresholds is None else thresholds
         self.thresholds = [float(x) for x in (th if isinstance(th, (list, tuple, np.ndarray)) else [th])]
         self.top_k, self.class_id = top_k, class_id
+        if name is None:  # Keras 3 auto-names these: auc, auc_1, ... (one counter with layers)
+            from .utils import to_snake_case, unique_name
+            name = unique_name(to_snake_case(type(self).__name__))
         super().__init__(name=name, dtype=dtype)
 
     def reset_state(self):
@@ -363,7 +373,7 @@ def _div(a, b):
 
 class Precision(_Confusion):
     _direction = "up"
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision", dtype=None):
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(thresholds, top_k, class_id, name, dtype)
 
     def result(self):
@@ -372,7 +382,7 @@ class Precision(_Confusion):
 
 class Recall(_Confusion):
     _direction = "up"
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall", dtype=None):
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(thresholds, top_k, class_id, name, dtype)
 
     def result(self):
@@ -380,7 +390,7 @@ class Recall(_Confusion):
 
 
 def _count_metric(cls_name, attr, default_name):
-    def __init__(self, thresholds=None, name=default_name, dtype=None):
+    def __init__(self, thresholds=None, name=None, dtype=None):
         _Confusion.__init__(self, thresholds, None, None, name, dtype)
 
     def result(self):
@@ -401,7 +411,7 @@ class AUC(_Confusion):
     """Area under the ROC or PR curve from num_thresholds buckets (keras.metrics.AUC)."""
     _direction = "up"
 
-    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name="auc", dtype=None,
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None,
                  thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):
         if multi_label or label_weights is not None:
             raise NotImplementedError("AUC: multi_label/label_weights are not supported")
@@ -456,10 +466,12 @@ class AUC(_Confusion):
         return float(np.sum((x[:n - 1] - x[1:]) * h))
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "num_thresholds": self.num_thresholds, "curve": self.curve,
-                "summation_method": self.summation_method, "multi_label": self.multi_label,
-                "num_labels": None, "label_weights": None, "from_logits": self.from_logits,
-                "thresholds": self._init_th}
+        c = {"name": self.name, "dtype": self.dtype, "num_thresholds": self.num_thresholds, "curve": self.curve,
+             "summation_method": self.summation_method, "multi_label": self.multi_label,
+             "num_labels": None, "label_weights": None, "from_logits": self.from_logits}
+        if self._init_th is not None:
+            c["thresholds"] = self._init_th
+        return c
 
 
 # -------------------------------------------------------------- lookup
