@@ -261,8 +261,8 @@ class Model(Layer):
 
     def _assert_compiled(self, what):
         if not self.compiled or self._pcn_loss is None:
-            raise RuntimeError("You must call `compile()` with a loss before using `%s` on model '%s'."
-                               % (what, self.name))
+            raise ValueError("You must call `compile()` with a loss before using `%s` on model '%s'."
+                             % (what, self.name))  # ValueError, as Keras 3
 
     # ------------------------------------------------------------------ data
     def _to_batch(self, a, dtype):
@@ -969,6 +969,8 @@ def _regularizers(layer):
 def _sample_weights(y, n, sample_weight, class_weight):
     """Per-sample weights (n,) float32 from sample_weight and/or class_weight {class: weight}, or None."""
     sw = None
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
     if sample_weight is not None:
         sw = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
         if sw.size != n:
@@ -977,7 +979,7 @@ def _sample_weights(y, n, sample_weight, class_weight):
         if not isinstance(class_weight, dict):
             raise TypeError("class_weight must be a dict {class index: weight}, got %r" % (type(class_weight),))
         labels = np.argmax(y, -1) if (y.ndim > 1 and y.shape[-1] > 1) else y.reshape(n, -1)[:, 0]
-        labels = labels.astype(np.int64)
+        labels = np.round(labels).astype(np.int64)  # Keras rounds float labels (0.9999 -> class 1)
         missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
         if missing:
             raise ValueError("class_weight has no entry for class(es) %s present in y" % missing)

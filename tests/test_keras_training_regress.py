@@ -537,3 +537,23 @@ def test_unsupported_callbacks_say_so():
     for name in ("TensorBoard", "BackupAndRestore"):
         with pytest.raises(NotImplementedError, match=name):
             getattr(keras.callbacks, name)("logs")
+
+
+def test_class_weight_rules():
+    """Keras: class_weight with sample_weight is a ValueError; float labels are rounded; using
+    an uncompiled model is a ValueError."""
+    m = _mlp()
+    m.compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="class_weight"):
+        m.fit(X, Y, class_weight={0: 1.0, 1: 1.0, 2: 1.0}, sample_weight=np.ones(20), verbose=0)
+    with pytest.raises(ValueError, match="class_weight"):
+        m.train_on_batch(X, Y, class_weight={0: 1.0, 1: 1.0, 2: 1.0}, sample_weight=np.ones(20))
+    b = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    b.compile("sgd", "binary_crossentropy")
+    yb = np.array([0.9999, 0.0001] * 10, np.float32)
+    p = b.predict(X, verbose=0)[:, 0]
+    per = -(yb * np.log(p + EPS) + (1 - yb) * np.log(1 - p + EPS))
+    w = np.where(yb > 0.5, 3.0, 1.0)
+    assert_close(b.train_on_batch(X, yb, class_weight={0: 1.0, 1: 3.0}), np.mean(per * w), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="compile"):
+        keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).evaluate(X, Y, verbose=0)
