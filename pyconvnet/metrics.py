@@ -59,20 +59,107 @@ def _samplewise(values, sample_weight):
     return values, sample_weight
 
 
+class _MetricVariable:
+    """A metric's state variable (add_variable/add_weight): float64 NumPy storage with the
+    Keras variable verbs (assign, assign_add, assign_sub, numpy) and NumPy arithmetic."""
+
+    def __init__(self, shape=(), initializer="zeros", dtype=None, name=None):
+        self.shape = tuple(int(d) for d in shape) if shape else ()
+        self.name, self.dtype, self._init = name, dtype or "float32", initializer
+        self._v = self._initial()
+
+    def _initial(self):
+        init = self._init
+        if init is None or (isinstance(init, str) and init.lower() == "zeros"):
+            return np.zeros(self.shape)
+        if isinstance(init, str) and init.lower() == "ones":
+            return np.ones(self.shape)
+        if isinstance(init, (int, float)):
+            return np.full(self.shape, float(init))
+        if isinstance(init, str) or isinstance(init, dict):
+            from . import initializers
+            init = initializers.get(init)
+        return np.array(np.broadcast_to(np.asarray(_np(init(self.shape)), np.float64), self.shape))
+
+    def reset(self):
+        self._v = self._initial()
+
+    def assign(self, value):
+        self._v = np.array(np.broadcast_to(np.asarray(_np(value), np.float64), self.shape))
+        return self
+
+    def assign_add(self, value):
+        return self.assign(self._v + np.asarray(_np(value), np.float64))
+
+    def assign_sub(self, value):
+        return self.assign(self._v - np.asarray(_np(value), np.float64))
+
+    @property
+    def value(self):
+        return self._v.copy()
+
+    def numpy(self):
+        return self._v.astype(self.dtype)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self._v, dtype=dtype)
+
+    def __float__(self):
+        return float(self._v)
+
+    def __int__(self):
+        return int(self._v)
+
+    def __getitem__(self, i):
+        return self._v[i]
+
+    def __repr__(self):
+        return "<MetricVariable %s shape=%s value=%s>" % (self.name, self.shape, self._v)
+
+
+def _vop(name):
+    def f(self, other):
+        return getattr(self._v, name)(np.asarray(_np(other), np.float64) if not np.isscalar(other) else other)
+    f.__name__ = name
+    return f
+
+
+for _op in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
+            "__pow__", "__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+    setattr(_MetricVariable, _op, _vop(_op))
+_MetricVariable.__neg__ = lambda self: -self._v
+_MetricVariable.__hash__ = object.__hash__
+
+
 class Metric:
     """Base class: update_state(y_true, y_pred, sample_weight=None), result(), reset_state().
-    State lives in the float64 arrays named by `_state_names` (all summable)."""
-    _state_names = ("total", "count")
+    Built-in metrics keep their state in the float64 attributes named by `_state_names`;
+    a user subclass (Keras style) creates variables with add_variable/add_weight, which
+    the default reset_state() sets back to their initial values. All state is summable
+    (state_vector/set_state_vector add the states of distributed ranks)."""
+    _state_names = ()
     _direction = None  # "up"/"down": what EarlyStopping & co. optimise in mode "auto"
 
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
         self.dtype = dtype or "float32"
-        self.reset_state()
+        self._metric_variables = []
+        if type(self).reset_state.__module__ == __name__:  # a user's override may need its variables first
+            self.reset_state()
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        v = _MetricVariable(shape, initializer, dtype, name)
+        self.__dict__.setdefault("_metric_variables", []).append(v)
+        return v
+
+    def add_weight(self, name=None, shape=(), initializer="zeros", dtype=None, aggregation="sum"):
+        return self.add_variable(shape=shape, initializer=initializer, dtype=dtype, aggregation=aggregation, name=name)
 
     def reset_state(self):
         for n in self._state_names:
             setattr(self, n, 0.0)
+        for v in self.__dict__.get("_metric_variables", []):
+            v.reset()
 
     def reset_states(self):
         self.reset_state()
@@ -88,7 +175,9 @@ class Metric:
         return self.result()
 
     def state_vector(self):
-        return np.concatenate([np.atleast_1d(np.asarray(getattr(self, n), np.float64)) for n in self._state_names])
+        parts = [np.atleast_1d(np.asarray(getattr(self, n), np.float64)).reshape(-1) for n in self._state_names]
+        parts += [np.asarray(v._v, np.float64).reshape(-1) for v in self.__dict__.get("_metric_variables", [])]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def set_state_vector(self, vec):
         i = 0
@@ -97,10 +186,14 @@ class Metric:
             v = np.asarray(vec[i:i + cur.size], np.float64)
             setattr(self, n, float(v[0]) if np.ndim(getattr(self, n)) == 0 else v.reshape(cur.shape))
             i += cur.size
+        for mv in self.__dict__.get("_metric_variables", []):
+            k = int(np.prod(mv.shape)) if mv.shape else 1
+            mv.assign(np.asarray(vec[i:i + k]).reshape(mv.shape))
+            i += k
 
     @property
     def variables(self):
-        return [getattr(self, n) for n in self._state_names]
+        return [getattr(self, n) for n in self._state_names] + list(self.__dict__.get("_metric_variables", []))
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}
@@ -120,6 +213,7 @@ def _snake(n):
 
 class Mean(Metric):
     """The (weighted) mean of the values given to update_state(values, sample_weight=None)."""
+    _state_names = ("total", "count")
 
     def update_state(self, values, sample_weight=None):
         v, sw = _samplewise(_np(values), None if sample_weight is None else _np(sample_weight))

@@ -557,3 +557,38 @@ def test_class_weight_rules():
     assert_close(b.train_on_batch(X, yb, class_weight={0: 1.0, 1: 3.0}), np.mean(per * w), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="compile"):
         keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).evaluate(X, Y, verbose=0)
+
+
+class _Hits(keras.metrics.Metric):
+    """A Keras 3 style custom metric: add_variable/add_weight, assign_add, its own reset_state."""
+
+    def __init__(self, name="hits", **kw):
+        super().__init__(name=name, **kw)
+        self.hits = self.add_variable(shape=(), initializer="zeros", name="hits")
+        self.n = self.add_weight(name="n", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        pred = np.argmax(keras.ops.convert_to_numpy(y_pred), -1)
+        self.hits.assign_add(np.sum(pred == np.asarray(y_true).reshape(-1)))
+        self.n.assign_add(float(len(pred)))
+
+    def result(self):
+        return self.hits / self.n
+
+    def reset_state(self):
+        self.hits.assign(0.0)
+        self.n.assign(0.0)
+
+
+def test_custom_metric_subclass_with_variables():
+    """Bug: Metric had no add_variable/add_weight and its __init__ called the subclass's
+    reset_state before the variables existed."""
+    m = _mlp()
+    m.compile("sgd", "sparse_categorical_crossentropy", metrics=[_Hits(), "accuracy"])
+    h = m.fit(X, Y, epochs=2, batch_size=8, verbose=0, validation_split=0.2)
+    assert h.history["hits"] == pytest.approx(h.history["accuracy"])
+    assert h.history["val_hits"] == pytest.approx(h.history["val_accuracy"])
+    d = m.evaluate(X, Y, verbose=0, return_dict=True)
+    assert d["hits"] == pytest.approx(d["accuracy"])
+    st = m._pcn_metrics[0].state_vector()
+    assert st.shape == (2,) and st[1] == 20.0
