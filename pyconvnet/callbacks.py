@@ -118,7 +118,7 @@ def _fmt_logs(logs):
     for k in keys:
         v = logs[k]
         if isinstance(v, (float, int, np.floating)):
-            parts.append("%s: %s" % (k, ("%.4f" % v) if abs(v) >= 1e-3 or v == 0 else ("%.4e" % v)))
+            parts.append("%s: %s" % (k, ("%.4f" % v) if abs(v) > 1e-3 else ("%.4e" % v)))  # Keras's rule
     return " - ".join(parts)
 
 
@@ -134,6 +134,13 @@ class Progbar:
 
     def update(self, current, logs=None, finalize=False):
         now = time.time()
+        if self.verbose == 2 and finalize:  # one line at the end, as Keras's verbose=2
+            el = now - self.start
+            s = _fmt_logs(logs or {})
+            self.stream.write("%d/%d - %s - %s%s\n" % (current, self.target or current, _fmt_time(el),
+                                                       _fmt_step(el / max(current, 1)), (" - " + s) if s else ""))
+            self.stream.flush()
+            return
         if self.verbose != 1:
             return
         if not finalize and now - self.last < 0.1 and current < (self.target or 0):

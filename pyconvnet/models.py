@@ -659,8 +659,7 @@ class Model(Layer):
             if steps:
                 nsteps = min(nsteps, steps)
             batches = self._array_batches(xs, dts, multi, y, sw, order, batch_size, nsteps, sort=False)
-        bar = cbks.Progbar(nsteps, verbose=1 if verbose in ("auto", 1, True) and distributed_hook.is_chief()
-                           else 0)
+        bar = cbks.Progbar(nsteps, verbose=_bar_verbose(verbose))
         loss_sum, loss_n = 0.0, 0
         self._reset_metrics()
         cbl = _callback_list(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
@@ -720,8 +719,7 @@ class Model(Layer):
                 nsteps = min(nsteps, steps)
             xiter = (self._batch(xs, dts, np.arange(i * batch_size, min((i + 1) * batch_size, n)), multi)
                      for i in range(nsteps))
-        bar = cbks.Progbar(nsteps, verbose=1 if verbose in ("auto", 1, True) and distributed_hook.is_chief()
-                           else 0)
+        bar = cbks.Progbar(nsteps, verbose=_bar_verbose(verbose))
         outs = []
         cbl = _callback_list(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
         cbl.on_predict_begin()
@@ -989,6 +987,16 @@ def _sample_weights(y, n, sample_weight, class_weight):
         cw = table[labels]
         sw = cw if sw is None else sw * cw
     return sw
+
+
+def _bar_verbose(verbose):
+    """evaluate/predict's progress bar: 1 (live bar) for "auto"/1/True, 2 (one line) for 2, else
+    none; only the chief process prints."""
+    if not distributed_hook.is_chief():
+        return 0
+    if verbose in ("auto", 1, True):
+        return 1
+    return 2 if verbose == 2 else 0
 
 
 def _callback_list(callbacks, model, params):

@@ -592,3 +592,17 @@ def test_custom_metric_subclass_with_variables():
     assert d["hits"] == pytest.approx(d["accuracy"])
     st = m._pcn_metrics[0].state_vector()
     assert st.shape == (2,) and st[1] == 20.0
+
+
+def test_verbose_2_lines_and_small_value_format(capsys):
+    """Keras prints one line for evaluate/predict(verbose=2) (we printed nothing) and formats
+    |v| <= 1e-3 (0 included) as %.4e."""
+    m = _mlp()
+    m.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    capsys.readouterr()
+    m.evaluate(X, Y, verbose=2)
+    m.predict(X, verbose=2)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].startswith("1/1 - ") and "loss: " in out[0] and out[1].startswith("1/1 - ")
+    from pyconvnet.callbacks import _fmt_logs
+    assert _fmt_logs({"a": 0.0, "b": 0.5}) == "a: 0.0000e+00 - b: 0.5000"
