@@ -622,8 +622,7 @@ def resolve(identifier, loss=None, y_true_shape=None, y_pred_shape=None):
         if cls is None:
             raise ValueError("Unknown metric function: '%s'. Known: %s" % (identifier, ", ".join(sorted(_NAMES))))
         m = cls()
-        if identifier in _NAMES:
-            m.name = identifier
+        m.name = identifier  # Keras names a string-given metric by the string itself
         return m
     if callable(identifier):
         return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))

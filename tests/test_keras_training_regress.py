@@ -606,3 +606,11 @@ def test_verbose_2_lines_and_small_value_format(capsys):
     assert len(out) == 2 and out[0].startswith("1/1 - ") and "loss: " in out[0] and out[1].startswith("1/1 - ")
     from pyconvnet.callbacks import _fmt_logs
     assert _fmt_logs({"a": 0.0, "b": 0.5}) == "a: 0.0000e+00 - b: 0.5000"
+
+
+def test_string_metric_named_by_the_string():
+    """Keras names a metric given as a string by that string ('MeanSquaredError', 'AUC')."""
+    m = _mlp()
+    m.compile("sgd", "categorical_crossentropy", metrics=["MeanSquaredError", "AUC", "acc"])
+    h = m.fit(X, np.eye(3, dtype=np.float32)[Y], epochs=1, verbose=0)
+    assert sorted(h.history) == ["AUC", "MeanSquaredError", "acc", "loss"]
