@@ -350,14 +350,16 @@ class Optimizer:
                 self._slot(v, name, init)
 
     def _clip(self, grads):
-        if self.clipvalue is not None:
+        # Keras applies a clip only when its value is > 0 (clipvalue=0 does not zero the gradients)
+        if self.clipvalue and self.clipvalue > 0 and not (self.clipnorm and self.clipnorm > 0) and \
+                not (self.global_clipnorm and self.global_clipnorm > 0):
             return [_C.clip(g, -float(self.clipvalue), float(self.clipvalue)) for g in grads]
-        if self.clipnorm is not None or self.global_clipnorm is not None:
+        if (self.clipnorm and self.clipnorm > 0) or (self.global_clipnorm and self.global_clipnorm > 0):
             sq = []
             for g in grads:
                 s = _C.reduce("sum", _C.unary("square", g), list(range(g.ndim)), False)
                 sq.append(float(np.asarray(s.numpy()).reshape(-1)[0]))
-            if self.global_clipnorm is not None:
+            if not (self.clipnorm and self.clipnorm > 0):
                 n = math.sqrt(sum(sq))
                 if n > self.global_clipnorm:
                     grads = [_C.binary_scalar("mul", g, self.global_clipnorm / n) for g in grads]

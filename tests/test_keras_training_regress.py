@@ -614,3 +614,10 @@ def test_string_metric_named_by_the_string():
     m.compile("sgd", "categorical_crossentropy", metrics=["MeanSquaredError", "AUC", "acc"])
     h = m.fit(X, np.eye(3, dtype=np.float32)[Y], epochs=1, verbose=0)
     assert sorted(h.history) == ["AUC", "MeanSquaredError", "acc", "loss"]
+
+
+def test_zero_clip_values_do_not_clip():
+    """Keras clips only for values > 0; clipvalue=0 used to zero every gradient."""
+    for kw in (dict(clipvalue=0.0), dict(clipnorm=0.0), dict(global_clipnorm=0.0)):
+        w0, gs, w = _apply(keras.optimizers.SGD(0.1, **kw))
+        assert_close(w, w0 - 0.1 * sum(gs), rtol=1e-5, atol=1e-6)
