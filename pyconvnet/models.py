@@ -415,6 +415,71 @@ class Model(Layer):
         s = _scalar(_C.reduce("sum", weighted, list(range(per.ndim)), False)) * f * m
         return s, m, out
 
+    # ------------------------------------------- Keras 3 overridable steps
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of (y, y_pred), reduced as the loss says and times loss_weights,
+        plus the layers' regularization losses: a scalar tensor the tape can differentiate."""
+        if self._pcn_loss is None:
+            raise ValueError("compute_loss: the model was compiled without a loss")
+        yt = y.value if isinstance(y, ag.EagerTensor) else y
+        if not isinstance(yt, _C.Tensor):
+            yt = self._to_batch(np.asarray(yt), self._pcn_loss.target_dtype).value
+        loss = self._pcn_loss(yt, ag.as_eager(y_pred), sample_weight=sample_weight)
+        if getattr(self, "_pcn_loss_weight", 1.0) != 1.0:
+            loss = ag.multiply(loss, self._pcn_loss_weight)
+        for r in self.losses:
+            loss = ag.add(loss, r)
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics with one batch; returns get_metrics_result()."""
+        ynp = y.numpy() if isinstance(y, (ag.EagerTensor, _C.Tensor)) else np.asarray(y)
+        sw = sample_weight.value if isinstance(sample_weight, ag.EagerTensor) else sample_weight
+        if sw is not None and not isinstance(sw, _C.Tensor):
+            sw = self._to_batch(np.asarray(sw, np.float32), np.float32).value
+        self._update_metrics(np.asarray(ynp), ag.as_eager(y_pred), sw)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        return {m.name: _metric_value(m.result()) for m in self.metrics}
+
+    def train_step(self, data):
+        """Keras 3's overridable step: data = (x, y[, sample_weight]) of tensors; one optimizer
+        step; returns {name: value}. fit calls an override per batch (else its built-in step)."""
+        x, y, sw = _unpack_data(data)
+        with ag.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sw, training=True)
+        tw = self.trainable_variables
+        grads = tape.gradient(loss, tw)
+        self.optimizer.apply(grads, tw)
+        self.metrics[0].update_state(loss.numpy(), sample_weight=_batch_len(x))
+        return self.compute_metrics(x, y, y_pred, sw)
+
+    def test_step(self, data):
+        x, y, sw = _unpack_data(data)
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x, y, y_pred, sw, training=False)
+        self.metrics[0].update_state(loss.numpy(), sample_weight=_batch_len(x))
+        return self.compute_metrics(x, y, y_pred, sw)
+
+    def predict_step(self, data):
+        x, _, _ = _unpack_data(data)
+        return self(x, training=False)
+
+    def _overrides(self, name):
+        return getattr(type(self), name) is not getattr(Model, name)
+
+    def _custom_step(self, name, xb, yb, swb):
+        if self._pcn_metrics is None:  # self.metrics must hold the compiled metrics before the user's step
+            with ag.no_grad():
+                out = self(xb, training=False)
+            self._make_metrics(np.asarray(yb.numpy()), _first(out).shape)
+        data = (xb, ag.EagerTensor(yb)) + ((ag.EagerTensor(swb),) if swb is not None else ())
+        logs = getattr(self, name)(data)
+        return {k: _metric_value(np.asarray(v.numpy() if hasattr(v, "numpy") else v, np.float64))
+                for k, v in (logs or {}).items()}
+
     # ------------------------------------------------------------------- fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
@@ -534,6 +599,7 @@ class Model(Layer):
         logs = {}
         train_logs = {}
         pass_order, pass_pos, pass_epoch = None, 0, initial_epoch
+        custom_train = self._overrides("train_step")
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             if source is None:
@@ -568,6 +634,12 @@ class Model(Layer):
             tot_loss, tot_n, step = 0.0, 0, 0
             for step, (xb, yb, swb, ynp) in enumerate(batches):
                 cb.on_train_batch_begin(step)
+                if custom_train:
+                    logs = self._custom_step("train_step", xb, yb, swb)
+                    cb.on_train_batch_end(step, dict(logs))
+                    if self.stop_training:
+                        break
+                    continue
                 loss, out = self._train_step(xb, yb, swb)
                 if self._pcn_step_cache is None:  # built now: the weight set is fixed for this fit
                     self._pcn_step_cache = (self.trainable_weights, _regularizers(self))
@@ -581,7 +653,7 @@ class Model(Layer):
                     break
             if source is not None:
                 source.end_epoch()
-                if tot_n == 0:
+                if tot_n == 0 and not (custom_train and logs):
                     import warnings
                     warnings.warn("fit: your input ran out of data; interrupting training. Make sure the "
                                   "generator can produce steps_per_epoch * epochs batches.", stacklevel=3)
@@ -662,12 +734,20 @@ class Model(Layer):
         bar = cbks.Progbar(nsteps, verbose=_bar_verbose(verbose))
         loss_sum, loss_n = 0.0, 0
         self._reset_metrics()
+        custom_test = self._overrides("test_step")
+        blogs = {}
         cbl = _callback_list(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
         cbl.on_test_begin()
         mlogs = {}
         step = 0
         for step, (xb, yb, swb, ynp) in enumerate(batches):
             cbl.on_test_batch_begin(step)
+            if custom_test:
+                blogs = self._custom_step("test_step", xb, yb, swb)
+                loss_n += len(ynp)
+                cbl.on_test_batch_end(step, blogs)
+                bar.update(step + 1, blogs)
+                continue
             s, m, out = self._test_step(xb, yb, swb)
             loss_sum += s
             loss_n += m
@@ -694,12 +774,17 @@ class Model(Layer):
         logs = {"loss": float(loss_sum / loss_n) if loss_n else 0.0}
         for m in mets:
             logs[m.name] = _metric_value(m.result())
+        if custom_test:  # an overridden test_step's own logs (Keras: the last batch's)
+            logs = dict(blogs)
+            mets = [k for k in logs if k != "loss"]
         bar.update(nsteps, logs, finalize=True)
         cbl.on_test_end(logs)
         if return_dict:
             return logs
         if not mets:
-            return logs["loss"]
+            return logs.get("loss")
+        if custom_test:
+            return list(logs.values())
         return [logs["loss"]] + [logs[m.name] for m in mets]
 
     # --------------------------------------------------------------- predict
@@ -721,11 +806,12 @@ class Model(Layer):
                      for i in range(nsteps))
         bar = cbks.Progbar(nsteps, verbose=_bar_verbose(verbose))
         outs = []
+        custom_predict = self._overrides("predict_step")
         cbl = _callback_list(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
         cbl.on_predict_begin()
         for step, xb in enumerate(xiter):
             cbl.on_predict_batch_begin(step)
-            out = self(xb, training=False)
+            out = self.predict_step((xb,)) if custom_predict else self(xb, training=False)
             outs.append(_map(lambda t: np.array(t.numpy(), copy=True), out))
             cbl.on_predict_batch_end(step, {"outputs": outs[-1]})
             bar.update(step + 1)
@@ -987,6 +1073,31 @@ def _sample_weights(y, n, sample_weight, class_weight):
         cw = table[labels]
         sw = cw if sw is None else sw * cw
     return sw
+
+
+def _unpack_data(data):
+    """Keras's unpack_x_y_sample_weight: x, (x,), (x, y) or (x, y, sample_weight)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise ValueError("Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, found: "
+                     "a tuple of %d items" % len(data))
+
+
+def _first(out):
+    return out[0] if isinstance(out, (list, tuple)) else out
+
+
+def _batch_len(x):
+    x0 = x[0] if isinstance(x, (list, tuple)) else x
+    return float(x0.shape[0])
 
 
 def _bar_verbose(verbose):

@@ -621,3 +621,64 @@ def test_zero_clip_values_do_not_clip():
     for kw in (dict(clipvalue=0.0), dict(clipnorm=0.0), dict(global_clipnorm=0.0)):
         w0, gs, w = _apply(keras.optimizers.SGD(0.1, **kw))
         assert_close(w, w0 - 0.1 * sum(gs), rtol=1e-5, atol=1e-6)
+
+
+class _StepModel(keras.Model):
+    """Keras 3 style overrides (TF-style tape: pyconvnet's GradientTape)."""
+
+    def train_step(self, data):
+        x, y = data
+        with keras.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        for m in self.metrics:
+            if m.name == "loss":
+                m.update_state(loss)
+            else:
+                m.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+class _SuperStepModel(keras.Model):
+    def train_step(self, data):
+        self.calls = getattr(self, "calls", 0) + 1
+        return super().train_step(data)
+
+    def test_step(self, data):
+        out = super().test_step(data)
+        out["extra"] = 1.0
+        return out
+
+    def predict_step(self, data):
+        return super().predict_step(data) * 2.0
+
+
+def _functional(cls):
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,))
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.Dense(5, activation="tanh")(inp))
+    return cls(inp, out)
+
+
+def test_overridden_train_step_is_used():
+    """Bug: an overridden train_step/test_step/predict_step was silently ignored by fit/evaluate/predict."""
+    ref, a, b = _functional(keras.Model), _functional(_StepModel), _functional(_SuperStepModel)
+    for m in (ref, a, b):
+        m.set_weights(ref.get_weights())
+        m.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    # equal batches: the user's unweighted running mean of the loss equals fit's size-weighted one
+    hr = ref.fit(X, Y, epochs=2, batch_size=10, verbose=0, shuffle=False)
+    ha = a.fit(X, Y, epochs=2, batch_size=10, verbose=0, shuffle=False)
+    hb = b.fit(X, Y, epochs=2, batch_size=10, verbose=0, shuffle=False)
+    for h in (ha, hb):
+        assert sorted(h.history) == ["accuracy", "loss"]
+        assert h.history["loss"] == pytest.approx(hr.history["loss"], rel=1e-5)
+        assert h.history["accuracy"] == pytest.approx(hr.history["accuracy"])
+    assert b.calls == 4
+    for w1, w2 in zip(ref.get_weights(), a.get_weights()):
+        assert_close(w2, w1, rtol=1e-5, atol=1e-6)
+    d = b.evaluate(X, Y, verbose=0, return_dict=True)
+    assert d["extra"] == 1.0 and d["loss"] == pytest.approx(ref.evaluate(X, Y, verbose=0)[0], rel=1e-5)
+    assert_close(b.predict(X, verbose=0), 2 * ref.predict(X, verbose=0), rtol=1e-6, atol=1e-7)
