@@ -3,6 +3,8 @@ weighting. A metric is updated once per batch from the batch's predictions
 (read back at the batch boundary; the accuracy family reduces with the argmax
 kernel first); its state is a few float64 sums, so distributed evaluation
 adds the states of all ranks (`state_vector` / `set_state_vector`)."""
+import warnings
+
 import numpy as np
 
 from . import _C
@@ -14,7 +16,8 @@ __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccu
            "RootMeanSquaredError", "CosineSimilarity", "LogCoshError", "Poisson", "KLDivergence", "Hinge",
            "SquaredHinge", "CategoricalHinge", "BinaryCrossentropy", "CategoricalCrossentropy",
            "SparseCategoricalCrossentropy", "Precision", "Recall", "AUC", "TruePositives", "FalsePositives",
-           "TrueNegatives", "FalseNegatives", "get", "resolve", "serialize", "deserialize"]
+           "TrueNegatives", "FalseNegatives", "FBetaScore", "F1Score", "R2Score", "get", "resolve", "serialize",
+           "deserialize"]
 
 
 def _np(x):
@@ -568,6 +571,162 @@ class AUC(_Confusion):
         return c
 
 
+class FBetaScore(Metric):
+    """F-beta per class (average None), or micro/macro/weighted-averaged; predictions are the
+    row's maxima (threshold None) or > threshold. Inputs (batch, classes), Keras's formulas."""
+    _direction = "up"
+
+    def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score", dtype=None):
+        if average not in (None, "micro", "macro", "weighted"):
+            raise ValueError("Invalid `average` argument value. Expected one of: {None, 'micro', 'macro', "
+                             "'weighted'}. Received: average=%r" % (average,))
+        if not isinstance(beta, float):
+            raise ValueError("Invalid `beta` argument value. It should be a Python float. Received: beta=%r of type "
+                             "'%s'" % (beta, type(beta)))
+        if beta <= 0.0:
+            raise ValueError("Invalid `beta` argument value. It should be > 0. Received: beta=%r" % (beta,))
+        if threshold is not None and (not isinstance(threshold, float) or not 0.0 < threshold <= 1.0):
+            raise ValueError("Invalid `threshold` argument value. It should be a Python float with 0 < threshold <= "
+                             "1. Received: threshold=%r" % (threshold,))
+        self.average, self.beta, self.threshold = average, beta, threshold
+        self.axis = None if average == "micro" else 0
+        super().__init__(name=name, dtype=dtype)
+        self._built = False
+
+    def reset_state(self):
+        if getattr(self, "_built", False):
+            Metric.reset_state(self)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        t = _np(y_true).astype(np.float64)
+        p = _np(y_pred).astype(np.float64)
+        if p.ndim != 2 or t.ndim != 2:
+            raise ValueError("FBetaScore expects 2D inputs with shape (batch_size, output_dim). Received input "
+                             "shapes: y_pred.shape=%s and y_true.shape=%s." % (p.shape, t.shape))
+        if not self._built:
+            shape = () if self.average == "micro" else (p.shape[-1],)
+            self.true_positives = self.add_variable(shape, name="true_positives")
+            self.false_positives = self.add_variable(shape, name="false_positives")
+            self.false_negatives = self.add_variable(shape, name="false_negatives")
+            self.intermediate_weights = self.add_variable(shape, name="intermediate_weights")
+            self._built = True
+        if self.threshold is None:
+            p = ((p >= p.max(-1, keepdims=True)) & (np.abs(p) > 1e-9)).astype(np.float64)
+        else:
+            p = (p > self.threshold).astype(np.float64)
+        w = None if sample_weight is None else np.asarray(_np(sample_weight), np.float64).reshape(-1, 1)
+
+        def wsum(v):
+            return np.sum(v * w if w is not None else v, axis=self.axis)
+        self.true_positives.assign_add(wsum(p * t))
+        self.false_positives.assign_add(wsum(p * (1 - t)))
+        self.false_negatives.assign_add(wsum((1 - p) * t))
+        self.intermediate_weights.assign_add(wsum(t))
+
+    def result(self):
+        if not self._built:
+            return 0.0
+        e = 1e-7
+        tp, fp, fn = self.true_positives.value, self.false_positives.value, self.false_negatives.value
+        precision = tp / (tp + fp + e)
+        recall = tp / (tp + fn + e)
+        f = precision * recall / (self.beta ** 2 * precision + recall + e) * (1 + self.beta ** 2)
+        if self.average == "weighted":
+            iw = self.intermediate_weights.value
+            f = np.sum(f * iw / (np.sum(iw) + e))
+        elif self.average is not None:
+            f = np.mean(f)
+        return float(f) if np.ndim(f) == 0 else f
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "beta": self.beta, "average": self.average,
+                "threshold": self.threshold}
+
+
+class F1Score(FBetaScore):
+    def __init__(self, average=None, threshold=None, name="f1_score", dtype=None):
+        super().__init__(average=average, beta=1.0, threshold=threshold, name=name, dtype=dtype)
+
+    def get_config(self):
+        c = super().get_config()
+        del c["beta"]
+        return c
+
+
+class R2Score(Metric):
+    """Coefficient of determination per output, averaged (uniform or variance-weighted)."""
+    _direction = "up"
+
+    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None):
+        if class_aggregation not in (None, "uniform_average", "variance_weighted_average"):
+            raise ValueError("Invalid value for argument `class_aggregation`. Expected one of (None, "
+                             "'uniform_average', 'variance_weighted_average'). Received: class_aggregation=%r"
+                             % (class_aggregation,))
+        if num_regressors < 0:
+            raise ValueError("Invalid value for argument `num_regressors`. Expected a value >= 0. Received: "
+                             "num_regressors=%r" % (num_regressors,))
+        self.class_aggregation, self.num_regressors = class_aggregation, num_regressors
+        self._built = False
+        super().__init__(name=name, dtype=dtype)
+
+    def reset_state(self):
+        if getattr(self, "_built", False):
+            Metric.reset_state(self)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        t, p = _squeeze_or_expand(_np(y_true).astype(np.float64), _np(y_pred).astype(np.float64))
+        if t.ndim != 2 or p.ndim != 2:
+            raise ValueError("R2Score expects 2D inputs with shape (batch_size, output_dim). Received input shapes: "
+                             "y_pred.shape=%s and y_true.shape=%s." % (p.shape, t.shape))
+        if not self._built:
+            k = (t.shape[-1],)
+            self.squared_sum = self.add_variable(k, name="squared_sum")
+            self.sum = self.add_variable(k, name="sum")
+            self.total_mse = self.add_variable(k, name="residual")
+            self.count = self.add_variable(k, name="count")
+            self.num_samples = self.add_variable((), name="num_samples")
+            self._built = True
+        w = np.float64(1.0) if sample_weight is None else np.asarray(_np(sample_weight), np.float64)
+        if np.ndim(w) == 1:
+            w = w[:, None]
+        w = np.broadcast_to(w, t.shape)
+        self.sum.assign_add(np.sum(t * w, 0))
+        self.squared_sum.assign_add(np.sum(t * t * w, 0))
+        self.total_mse.assign_add(np.sum((t - p) ** 2 * w, 0))
+        self.count.assign_add(np.sum(w, 0))
+        self.num_samples.assign_add(t.size)
+
+    def result(self):
+        if not self._built:
+            return 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = self.sum.value / self.count.value
+            total = self.squared_sum.value - self.sum.value * mean
+            raw = 1 - self.total_mse.value / total
+        raw = np.where(np.isinf(raw), 0.0, raw)
+        if self.class_aggregation == "uniform_average":
+            r2 = np.mean(raw)
+        elif self.class_aggregation == "variance_weighted_average":
+            r2 = np.sum(total * raw) / np.sum(total)
+        else:
+            r2 = raw
+        n = float(self.num_samples.value)
+        if self.num_regressors != 0:
+            if self.num_regressors > n - 1:
+                warnings.warn("More independent predictors than datapoints in adjusted R2 score. Falling back to "
+                              "standard R2 score.", stacklevel=2)
+            elif self.num_regressors == n - 1:
+                warnings.warn("Division by zero in Adjusted R2 score. Falling back to standard R2 score.",
+                              stacklevel=2)
+            else:
+                r2 = 1.0 - (1.0 - r2) * (n - 1.0) / (n - self.num_regressors - 1.0)
+        return float(r2) if np.ndim(r2) == 0 else r2
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "class_aggregation": self.class_aggregation,
+                "num_regressors": self.num_regressors}
+
+
 # -------------------------------------------------------------- lookup
 _NAMES = {
     "accuracy": Accuracy, "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
@@ -585,6 +744,7 @@ _NAMES = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "auc": AUC, "precision": Precision, "recall": Recall, "root_mean_squared_error": RootMeanSquaredError,
 }
+_NAMES.update({"f1_score": F1Score, "fbeta_score": FBetaScore, "r2_score": R2Score})
 _CLASSES = {c.__name__: c for c in list(_NAMES.values()) + [Mean, Sum, TruePositives, FalsePositives,
                                                              TrueNegatives, FalseNegatives]}
 

@@ -234,6 +234,9 @@ MET_CASES = [
     ("AUC", {"num_thresholds": 7, "summation_method": "minoring"}, _YB[:, :1], _PB[:, :1]),
     ("Precision", {"thresholds": [0.3, 0.6]}, _YB[:, :1], _PB[:, :1]), ("Recall", {}, _YB[:, :1], _PB[:, :1]),
     ("SparseCategoricalCrossentropy", {"from_logits": True}, _YI, _LOGITS), ("KLDivergence", {}, _YOH, _PROBS),
+    ("F1Score", {}, _YB, _PB), ("F1Score", {"average": "macro", "threshold": 0.5}, _YB, _PB),
+    ("F1Score", {"average": "micro"}, _YB, _PB), ("FBetaScore", {"average": "weighted", "beta": 2.0}, _YB, _PB),
+    ("R2Score", {}, _YR, _PR), ("R2Score", {"class_aggregation": "variance_weighted_average"}, _YR, _PR),
 ]
 
 

@@ -682,3 +682,22 @@ def test_overridden_train_step_is_used():
     d = b.evaluate(X, Y, verbose=0, return_dict=True)
     assert d["extra"] == 1.0 and d["loss"] == pytest.approx(ref.evaluate(X, Y, verbose=0)[0], rel=1e-5)
     assert_close(b.predict(X, verbose=0), 2 * ref.predict(X, verbose=0), rtol=1e-6, atol=1e-7)
+
+
+def test_f1_and_r2_scores():
+    """Missing before: F1Score/FBetaScore/R2Score (sklearn's definitions, Keras's epsilon)."""
+    t = (R.random((10, 3)) > 0.5).astype(np.float32)
+    p = R.random((10, 3)).astype(np.float32)
+    f1 = keras.metrics.F1Score(threshold=0.5)
+    f1.update_state(t, p)
+    pp = (_d(p) > 0.5)
+    tp = np.sum(pp * t, 0)
+    prec, rec = tp / (pp.sum(0) + 1e-7), tp / (t.sum(0) + 1e-7)
+    assert_close(f1.result(), 2 * prec * rec / (prec + rec + 1e-7), rtol=1e-5, atol=1e-6)
+    r2 = keras.metrics.R2Score()
+    r2.update_state(YR, PR)
+    ss_res = np.sum((_d(YR) - _d(PR)) ** 2, 0)
+    ss_tot = np.sum((_d(YR) - _d(YR).mean(0)) ** 2, 0)
+    assert_close(r2.result(), np.mean(1 - ss_res / ss_tot), rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="2D"):
+        keras.metrics.R2Score().update_state(YR[:, 0], PR[:, 0])
