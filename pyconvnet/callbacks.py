@@ -94,6 +94,8 @@ class History(Callback):
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
+        if self.model is not None:
+            self.model.history = self  # Keras: the model's history is the latest one
 
 
 def _fmt_time(sec):
@@ -176,10 +178,16 @@ class Progbar:
 class ProgbarLogger(Callback):
     """verbose=1: a live bar per epoch; verbose=2: one line per epoch."""
 
-    def __init__(self, verbose=1):
+    def __init__(self, verbose=None):
         super().__init__()
-        self.verbose = verbose
+        self.verbose = verbose  # None: fit's verbose (Keras 3's ProgbarLogger() takes no argument)
         self.bar = None
+
+    def set_params(self, params):
+        super().set_params(params)
+        if self.verbose is None:
+            v = (params or {}).get("verbose", 1)
+            self.verbose = 1 if v == "auto" else v
 
     def on_epoch_begin(self, epoch, logs=None):
         epochs = self.params.get("epochs", 1)

@@ -552,11 +552,15 @@ class Model(Layer):
             batch_size = None
             steps = steps_per_epoch or source.num_batches
             samples = None
-        history = cbks.History()
+        # Keras's default callbacks: the user's own History/ProgbarLogger are used if given, else
+        # a History then a ProgbarLogger are appended after the user's callbacks (in that order)
         cb_list = list(callbacks or [])
-        if verbose and chief:
+        history = next((c for c in cb_list if isinstance(c, cbks.History)), None)
+        if history is None:
+            history = cbks.History()
+            cb_list.append(history)
+        if verbose and chief and not any(isinstance(c, cbks.ProgbarLogger) for c in cb_list):
             cb_list.append(cbks.ProgbarLogger(verbose))
-        cb_list.append(history)
         # Keras 3's History.params: exactly verbose, epochs, steps
         cb = cbks.CallbackList(cb_list, self, {"verbose": verbose, "epochs": epochs, "steps": steps})
         self.history = history

@@ -701,3 +701,16 @@ def test_f1_and_r2_scores():
     assert_close(r2.result(), np.mean(1 - ss_res / ss_tot), rtol=1e-6, atol=1e-8)
     with pytest.raises(ValueError, match="2D"):
         keras.metrics.R2Score().update_state(YR[:, 0], PR[:, 0])
+
+
+def test_user_history_and_progbar_are_reused(capsys):
+    """Keras uses a History/ProgbarLogger given in callbacks instead of adding its own (we printed
+    the bar twice and returned a different History); ProgbarLogger() takes fit's verbose."""
+    m = _mlp()
+    m.compile("sgd", "sparse_categorical_crossentropy")
+    hist = keras.callbacks.History()
+    capsys.readouterr()
+    h = m.fit(X, Y, epochs=2, verbose=2, callbacks=[hist, keras.callbacks.ProgbarLogger()])
+    out = capsys.readouterr().out
+    assert h is hist and m.history is hist and len(hist.history["loss"]) == 2
+    assert out.count("Epoch 1/2") == 1 and out.count(" - loss: ") == 2
