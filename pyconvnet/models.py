@@ -260,7 +260,12 @@ class Model(Layer):
         return res
 
     def _assert_compiled(self, what):
-        if not self.compiled or self._pcn_loss is None:
+        if not self.compiled:
+            raise ValueError("You must call `compile()` before using `%s` on model '%s'." % (what, self.name))
+        # a model whose train_step/test_step is overridden may compute its own loss (Keras allows
+        # compile() without one then)
+        step = {"fit": "train_step", "train_on_batch": "train_step"}.get(what, "test_step")
+        if self._pcn_loss is None and not self._overrides(step):
             raise ValueError("You must call `compile()` with a loss before using `%s` on model '%s'."
                              % (what, self.name))  # ValueError, as Keras 3
 
@@ -312,7 +317,13 @@ class Model(Layer):
         return b if multi else b[0]
 
     def _y_batch(self, y, idx):
-        return self._to_batch(y[idx], self._pcn_loss.target_dtype).value
+        return self._to_batch(y[idx], self._target_dtype(y)).value
+
+    def _target_dtype(self, y):
+        """The dtype targets are sent in: the loss's, else (no compiled loss) int32 for integer y."""
+        if self._pcn_loss is not None:
+            return self._pcn_loss.target_dtype
+        return np.int32 if np.asarray(y).dtype.kind in "biu" else np.float32
 
     @staticmethod
     def _n(xs):
@@ -423,7 +434,7 @@ class Model(Layer):
             raise ValueError("compute_loss: the model was compiled without a loss")
         yt = y.value if isinstance(y, ag.EagerTensor) else y
         if not isinstance(yt, _C.Tensor):
-            yt = self._to_batch(np.asarray(yt), self._pcn_loss.target_dtype).value
+            yt = self._to_batch(np.asarray(yt), self._target_dtype(np.asarray(yt))).value
         loss = self._pcn_loss(yt, ag.as_eager(y_pred), sample_weight=sample_weight)
         if getattr(self, "_pcn_loss_weight", 1.0) != 1.0:
             loss = ag.multiply(loss, self._pcn_loss_weight)
@@ -1031,7 +1042,7 @@ class _DataSource:
             by = model._prep_y(by, n)
             sw = _sample_weights(by, n, bsw, class_weight)
             xb = [model._to_batch(a, dt) for a, dt in zip(xs, model._x_dtypes(xs))]
-            yield (xb if multi else xb[0]), model._to_batch(by, model._pcn_loss.target_dtype).value, \
+            yield (xb if multi else xb[0]), model._to_batch(by, model._target_dtype(by)).value, \
                 (model._to_batch(sw, np.float32).value if sw is not None else None), by
 
     def inputs(self, model, steps):

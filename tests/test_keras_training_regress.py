@@ -714,3 +714,23 @@ def test_user_history_and_progbar_are_reused(capsys):
     out = capsys.readouterr().out
     assert h is hist and m.history is hist and len(hist.history["loss"]) == 2
     assert out.count("Epoch 1/2") == 1 and out.count(" - loss: ") == 2
+
+
+class _OwnLossModel(keras.Model):
+    def train_step(self, data):
+        x, y = data
+        with keras.GradientTape() as tape:
+            loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, self(x, training=True)))
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return {"my_loss": loss}
+
+
+def test_custom_train_step_without_compiled_loss():
+    """Keras allows compile() without a loss when train_step computes its own."""
+    m = _functional(_OwnLossModel)
+    m.compile(keras.optimizers.SGD(0.5))
+    h = m.fit(X, Y, epochs=3, batch_size=20, verbose=0)
+    assert list(h.history) == ["my_loss"] and h.history["my_loss"][2] < h.history["my_loss"][0]
+    with pytest.raises(ValueError, match="with a loss"):
+        m.evaluate(X, Y, verbose=0)
