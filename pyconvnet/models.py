@@ -647,25 +647,28 @@ class Model(Layer):
             cb.params["steps"] = steps_per_epoch or nsteps
             cb.on_epoch_begin(epoch)
             tot_loss, tot_n, step = 0.0, 0, 0
+            spe = max(int(getattr(self, "steps_per_execution", 1) or 1), 1)
             for step, (xb, yb, swb, ynp) in enumerate(batches):
-                cb.on_train_batch_begin(step)
+                # steps_per_execution=k: Keras calls the batch hooks once per k steps, with the
+                # chunk's first and last step indices, and checks stop_training between chunks
+                first, last = step % spe == 0, (step + 1) % spe == 0 or step + 1 == nsteps
+                if first:
+                    cb.on_train_batch_begin(step)
                 if custom_train:
                     logs = self._custom_step("train_step", xb, yb, swb)
-                    cb.on_train_batch_end(step, dict(logs))
+                else:
+                    loss, out = self._train_step(xb, yb, swb)
+                    if self._pcn_step_cache is None:  # built now: the weight set is fixed for this fit
+                        self._pcn_step_cache = (self.trainable_weights, _regularizers(self))
+                    tot_loss += loss * len(ynp)
+                    tot_n += len(ynp)
+                    logs = {"loss": tot_loss / tot_n}
+                    self._track_loss(tot_loss, tot_n)
+                    logs.update(self._update_metrics(ynp, out, swb))
+                if last:
+                    cb.on_train_batch_end(step - step % spe + spe - 1, dict(logs))
                     if self.stop_training:
                         break
-                    continue
-                loss, out = self._train_step(xb, yb, swb)
-                if self._pcn_step_cache is None:  # built now: the weight set is fixed for this fit
-                    self._pcn_step_cache = (self.trainable_weights, _regularizers(self))
-                tot_loss += loss * len(ynp)
-                tot_n += len(ynp)
-                logs = {"loss": tot_loss / tot_n}
-                self._track_loss(tot_loss, tot_n)
-                logs.update(self._update_metrics(ynp, out, swb))
-                cb.on_train_batch_end(step, dict(logs))
-                if self.stop_training:
-                    break
             if source is not None:
                 source.end_epoch()
                 if tot_n == 0 and not (custom_train and logs):

@@ -734,3 +734,16 @@ def test_custom_train_step_without_compiled_loss():
     assert list(h.history) == ["my_loss"] and h.history["my_loss"][2] < h.history["my_loss"][0]
     with pytest.raises(ValueError, match="with a loss"):
         m.evaluate(X, Y, verbose=0)
+
+
+def test_steps_per_execution_groups_batch_hooks():
+    """Bug: steps_per_execution was accepted and ignored. Keras (TF backend) calls the batch hooks
+    once per chunk with (first step, first step + k - 1); the weights see every step."""
+    ev = []
+    m = _mlp()
+    m.compile("sgd", "sparse_categorical_crossentropy", steps_per_execution=2)
+    cb = keras.callbacks.LambdaCallback(on_train_batch_begin=lambda b, logs=None: ev.append(("b", b)),
+                                        on_train_batch_end=lambda b, logs=None: ev.append(("e", b)))
+    m.fit(X, Y, batch_size=3, epochs=1, verbose=0, callbacks=[cb])
+    assert ev == [("b", 0), ("e", 1), ("b", 2), ("e", 3), ("b", 4), ("e", 5), ("b", 6), ("e", 7)]
+    assert int(m.optimizer.iterations) == 7
