@@ -523,6 +523,8 @@ class Model(Layer):
                 raise ValueError("fit: validation_split must be in (0, 1), got %r" % (validation_split,))
             split = int(n * (1.0 - validation_split))
             validation_data = ([a[split:] for a in xs] if multi else xs[0][split:], y[split:])
+            if sample_weight is not None:  # Keras splits sample_weight too (class_weight stays training-only)
+                validation_data += (np.asarray(sample_weight, np.float32).reshape(-1)[split:],)
             xs = [a[:split] for a in xs]
             y = y[:split]
             sw = sw[:split] if sw is not None else None

@@ -747,3 +747,17 @@ def test_steps_per_execution_groups_batch_hooks():
     m.fit(X, Y, batch_size=3, epochs=1, verbose=0, callbacks=[cb])
     assert ev == [("b", 0), ("e", 1), ("b", 2), ("e", 3), ("b", 4), ("e", 5), ("b", 6), ("e", 7)]
     assert int(m.optimizer.iterations) == 7
+
+
+def test_validation_split_keeps_sample_weights_not_class_weights():
+    """Bug: the validation part of validation_split lost its sample weights (Keras weighs val_loss
+    with them); class_weight stays training-only."""
+    w = np.linspace(0, 2, 20).astype(np.float32)
+    m = _mlp()
+    m.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    h = m.fit(X, Y, epochs=1, batch_size=8, verbose=0, validation_split=0.3, sample_weight=w)
+    p = m.predict(X[14:], verbose=0)
+    per = -np.log(np.clip(_d(p)[np.arange(6), Y[14:]], EPS, 1 - EPS))
+    assert_close(h.history["val_loss"][0], np.sum(per * w[14:]) / 6, rtol=1e-5, atol=1e-6)
+    h = m.fit(X, Y, epochs=1, batch_size=8, verbose=0, validation_split=0.3, class_weight={0: 5.0, 1: 1.0, 2: 1.0})
+    assert_close(h.history["val_loss"][0], np.mean(per), rtol=1e-5, atol=1e-6)
