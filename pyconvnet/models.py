@@ -388,7 +388,7 @@ class Model(Layer):
             out = self(xb, training=True)
             if isinstance(out, (list, tuple)):
                 raise NotImplementedError("fit: models with several outputs are not supported")
-            per = self._pcn_loss.per_sample(out, yb)
+            per, swb = self._per_sample(out, yb, swb)
             regs = self.losses if cache is None else [reg(v) for v, reg in cache[1]]
         # a DistributedOptimizer(gradients_prescaled=True) expects gradients already divided
         # by the number of ranks: fold that into the seed (free) so its reduce skips a pass
@@ -417,11 +417,24 @@ class Model(Layer):
         grads = [g if g is not None else _C.zeros(*v.shape, device=v.value.device) for g, v in zip(grads, tw)]
         return grads, tw, per, weighted, f, regs, out
 
+    def _per_sample(self, out, yb, swb):
+        """(per-sample loss (N,), per-sample weights or None). Element-wise weights (e.g. (N, T)
+        for a sequence output, Keras's temporal sample weights) go through the loss's own
+        weighting and reduction instead: a (1,) loss and no weights."""
+        loss = self._pcn_loss
+        if swb is None or swb.ndim <= 1:
+            return loss.per_sample(out, yb), swb
+        v = ag.as_eager(loss(yb, out, sample_weight=ag.EagerTensor(swb)))
+        if v.ndim:  # reduction "none": the compiled loss takes the mean, as Keras's does
+            v = ag.reduce("mean", v, None)
+        loss._pcn_inner, loss._pcn_mask_scale = 1, 1.0
+        return ag.reshape(v, [1]), None
+
     def _test_step(self, xb, yb, swb=None):
         out = self(xb, training=False)
-        per = self._pcn_loss.per_sample(out, yb)
+        per, swb = self._per_sample(out, yb, swb)
         _, weighted, f = self._weights_seed(per, swb)
-        m = per.shape[0] if per.ndim else 1
+        m = _first(out).shape[0]
         # the batch's loss times its size: evaluate averages batch losses weighted by batch size (Keras)
         s = _scalar(_C.reduce("sum", weighted, list(range(per.ndim)), False)) * f * m
         return s, m, out
@@ -1076,7 +1089,10 @@ def _sample_weights(y, n, sample_weight, class_weight):
     if sample_weight is not None and class_weight is not None:
         raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
     if sample_weight is not None:
-        sw = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
+        sw = np.asarray(sample_weight, dtype=np.float32)
+        if sw.ndim >= 2 and sw.shape[0] == n and sw.size != n:
+            return np.ascontiguousarray(sw)  # element-wise (temporal) weights, e.g. (N, T)
+        sw = sw.reshape(-1)
         if sw.size != n:
             raise ValueError("sample_weight has %d entries but there are %d samples" % (sw.size, n))
     if class_weight is not None:

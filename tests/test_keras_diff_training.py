@@ -375,3 +375,26 @@ def test_csv_logger_columns_match_keras():
         out.append([line.split(",")[:1] + [c if not c[:1].isdigit() else "num" for c in line.split(",")[1:]]
                     for line in open(f).read().splitlines()])
     assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("loss,out", [("sparse_categorical_crossentropy", 3), ("mse", 2), ("IGNORE", 3)])
+@pytest.mark.parametrize("temporal", [False, True])
+def test_sequence_outputs_match_keras(loss, out, temporal):
+    """(N, T, C) outputs: per-timestep losses, ignore_class, and (N, T) temporal sample weights."""
+    if loss == "IGNORE" and temporal:
+        pytest.skip("covered by the two others")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 5, 4)).astype(np.float32)
+    y = rng.integers(0, 3, (12, 5)) if out == 3 else rng.normal(size=(12, 5, 2)).astype(np.float32)
+    sw = rng.random((12, 5)).astype(np.float32) if temporal else None
+    res = []
+    for M in (K, P):
+        m = M.Sequential([M.Input((5, 4)), M.layers.Dense(out, activation="softmax" if out == 3 else None)])
+        m.set_weights([np.random.default_rng(1).normal(size=w.shape).astype(np.float32) for w in m.get_weights()])
+        lo = M.losses.SparseCategoricalCrossentropy(ignore_class=1) if loss == "IGNORE" else loss
+        m.compile("sgd", lo, weighted_metrics=["accuracy" if out == 3 else "mae"])
+        h = m.fit(x, y, epochs=2, batch_size=5, verbose=0, shuffle=False, sample_weight=sw)
+        res.append((h.history, m.evaluate(x, y, sample_weight=sw, verbose=0), m.get_weights()[0]))
+    (hk, ek, wk), (hp, ep, wp) = res
+    assert sorted(hk) == sorted(hp) and all(_close(hk[n], hp[n]) for n in hk)
+    assert _close(ek, ep) and _close(wk, wp)

@@ -761,3 +761,20 @@ def test_validation_split_keeps_sample_weights_not_class_weights():
     assert_close(h.history["val_loss"][0], np.sum(per * w[14:]) / 6, rtol=1e-5, atol=1e-6)
     h = m.fit(X, Y, epochs=1, batch_size=8, verbose=0, validation_split=0.3, class_weight={0: 5.0, 1: 1.0, 2: 1.0})
     assert_close(h.history["val_loss"][0], np.mean(per), rtol=1e-5, atol=1e-6)
+
+
+def test_temporal_sample_weights():
+    """Bug: (N, T) sample weights for a sequence output were rejected. Keras weighs each timestep:
+    sum(l_nt * w_nt) / (N * T)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 5, 4)).astype(np.float32)
+    y = rng.integers(0, 3, (6, 5))
+    w = rng.random((6, 5)).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((5, 4)), keras.layers.Dense(3, activation="softmax")])
+    m.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    p = _d(m.predict(x, verbose=0))
+    per = -np.log(np.clip(np.take_along_axis(p, y[..., None], -1)[..., 0], EPS, 1 - EPS))
+    assert_close(m.evaluate(x, y, sample_weight=w, verbose=0), np.sum(per * w) / per.size, rtol=1e-5, atol=1e-6)
+    h = m.fit(x, y, sample_weight=w, epochs=1, batch_size=6, verbose=0)
+    assert_close(h.history["loss"][0], np.sum(per * w) / per.size, rtol=1e-5, atol=1e-6)
