@@ -20,7 +20,8 @@ from . import autograd as ag
 __all__ = ["Loss", "LossFunctionWrapper", "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
            "BinaryCrossentropy", "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
            "MeanSquaredLogarithmicError", "Huber", "LogCosh", "KLDivergence", "Poisson", "Hinge", "SquaredHinge",
-           "CategoricalHinge", "CosineSimilarity",
+           "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy",
+           "binary_focal_crossentropy", "categorical_focal_crossentropy",
            "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
            "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
            "mean_squared_logarithmic_error", "huber", "log_cosh", "kl_divergence", "poisson", "hinge",
@@ -270,6 +271,51 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     return _last_axis(lambda a, b: ag.binary_crossentropy(a, b, from_logits), p, t)
 
 
+def _bce_elementwise(p, t):
+    """Keras's ops.binary_crossentropy(t, p) on probabilities, element by element (the fused
+    kernel's per-row mean over a last axis of 1), any shape."""
+    shape = list(p.shape)
+    p1 = ag.reshape(p, [-1, 1])
+    t1 = ag.reshape(t, [-1, 1])
+    return ag.reshape(ag.binary_crossentropy(p1, t1.value, False), shape)
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1):
+    t, p = _prep("binary_focal_crossentropy", y_true, y_pred)
+    if label_smoothing:
+        t = ag.add(ag.multiply(t, 1.0 - float(label_smoothing)), 0.5 * float(label_smoothing))
+    if from_logits:
+        p = ag.activation(p, "sigmoid")
+    bce = _bce_elementwise(p, t)
+    p_t = ag.add(ag.multiply(t, p), ag.multiply(ag.subtract(1.0, t), ag.subtract(1.0, p)))
+    focal = ag.multiply(ag.power(ag.subtract(1.0, p_t), float(gamma)), bce)
+    if apply_class_balancing:
+        w = ag.add(ag.multiply(t, float(alpha)), ag.multiply(ag.subtract(1.0, t), 1.0 - float(alpha)))
+        focal = ag.multiply(w, focal)
+    return ag.reduce("mean", focal, [axis])
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    if isinstance(axis, bool):
+        raise ValueError("`axis` must be of type `int`. Received: axis=%r" % (axis,))
+    t, p = _prep("categorical_focal_crossentropy", y_true, y_pred)
+    if label_smoothing:
+        c = t.shape[axis]
+        t = ag.add(ag.multiply(t, 1.0 - float(label_smoothing)), float(label_smoothing) / c)
+    if from_logits:
+        p = _move_axis_last(p, axis)
+        p = ag.softmax(p, -1)
+        t = _move_axis_last(t, axis)
+        axis = -1
+    out = ag.divide(p, ag.reduce("sum", p, [axis], keepdims=True))
+    out = ag.clip(out, EPSILON, 1.0 - EPSILON)
+    cce = ag.negative(ag.multiply(t, ag.unary("log", out)))
+    w = ag.multiply(ag.power(ag.subtract(1.0, out), float(gamma)), float(alpha))
+    return ag.reduce("sum", ag.multiply(w, cce), [axis])
+
+
 # ----------------------------------------------------------------- classes
 class Loss:
     """Base class: subclasses implement call(y_true, y_pred) -> per-element loss."""
@@ -441,6 +487,13 @@ CategoricalCrossentropy = _wrapper("CategoricalCrossentropy", categorical_crosse
                                    [("from_logits", False), ("label_smoothing", 0.0), ("axis", -1)])
 BinaryCrossentropy = _wrapper("BinaryCrossentropy", binary_crossentropy, "binary_crossentropy",
                               [("from_logits", False), ("label_smoothing", 0.0), ("axis", -1)])
+BinaryFocalCrossentropy = _wrapper("BinaryFocalCrossentropy", binary_focal_crossentropy, "binary_focal_crossentropy",
+                                   [("apply_class_balancing", False), ("alpha", 0.25), ("gamma", 2.0),
+                                    ("from_logits", False), ("label_smoothing", 0.0), ("axis", -1)])
+CategoricalFocalCrossentropy = _wrapper("CategoricalFocalCrossentropy", categorical_focal_crossentropy,
+                                        "categorical_focal_crossentropy",
+                                        [("alpha", 0.25), ("gamma", 2.0), ("from_logits", False),
+                                         ("label_smoothing", 0.0), ("axis", -1)])
 SparseCategoricalCrossentropy = _wrapper("SparseCategoricalCrossentropy", sparse_categorical_crossentropy,
                                          "sparse_categorical_crossentropy",
                                          [("from_logits", False), ("ignore_class", None)], target_dtype=np.int32)
@@ -490,6 +543,8 @@ _NAMES = {
     "kld": KLDivergence, "kl_divergence": KLDivergence, "KLD": KLDivergence,
     "poisson": Poisson, "hinge": Hinge, "squared_hinge": SquaredHinge, "categorical_hinge": CategoricalHinge,
     "cosine_similarity": CosineSimilarity,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
 }
 _CLASSES = {c.__name__: c for c in set(_NAMES.values())}
 _FN_TO_CLASS = {sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
@@ -498,7 +553,9 @@ _FN_TO_CLASS = {sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
                 mean_absolute_percentage_error: MeanAbsolutePercentageError,
                 mean_squared_logarithmic_error: MeanSquaredLogarithmicError, log_cosh: LogCosh,
                 kl_divergence: KLDivergence, poisson: Poisson, hinge: Hinge, squared_hinge: SquaredHinge,
-                categorical_hinge: CategoricalHinge, cosine_similarity: CosineSimilarity}
+                categorical_hinge: CategoricalHinge, cosine_similarity: CosineSimilarity,
+                binary_focal_crossentropy: BinaryFocalCrossentropy,
+                categorical_focal_crossentropy: CategoricalFocalCrossentropy}
 
 
 def _numpy_out(fn):
@@ -529,7 +586,9 @@ _FN_NAMES = {"mse": mse, "mean_squared_error": mse, "mae": mae, "mean_absolute_e
              "hinge": hinge, "squared_hinge": squared_hinge, "categorical_hinge": categorical_hinge,
              "cosine_similarity": cosine_similarity, "binary_crossentropy": binary_crossentropy,
              "categorical_crossentropy": categorical_crossentropy,
-             "sparse_categorical_crossentropy": sparse_categorical_crossentropy}
+             "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+             "binary_focal_crossentropy": binary_focal_crossentropy,
+             "categorical_focal_crossentropy": categorical_focal_crossentropy}
 
 
 class _FnLoss(Loss):

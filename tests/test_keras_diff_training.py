@@ -198,6 +198,11 @@ LOSS_CASES = [
     ("BinaryCrossentropy", {"label_smoothing": 0.1}, _YB, _PB),
     ("BinaryCrossentropy", {}, _YB[:, 0], _PB[:, :1]), ("MeanSquaredError", {}, _YR[:, 0], _PR[:, :1]),
     ("MeanSquaredError", {}, _YR.reshape(2, 3, 4), _PR.reshape(2, 3, 4)),
+    ("BinaryFocalCrossentropy", {}, _YB, _PB),
+    ("BinaryFocalCrossentropy", {"apply_class_balancing": True, "gamma": 3.0, "from_logits": True,
+                                 "label_smoothing": 0.1}, _YB, _PR),
+    ("CategoricalFocalCrossentropy", {}, _YOH, _PROBS),
+    ("CategoricalFocalCrossentropy", {"from_logits": True, "alpha": 0.5, "label_smoothing": 0.1}, _YOH, _LOGITS),
 ]
 
 

@@ -778,3 +778,23 @@ def test_temporal_sample_weights():
     assert_close(m.evaluate(x, y, sample_weight=w, verbose=0), np.sum(per * w) / per.size, rtol=1e-5, atol=1e-6)
     h = m.fit(x, y, sample_weight=w, epochs=1, batch_size=6, verbose=0)
     assert_close(h.history["loss"][0], np.sum(per * w) / per.size, rtol=1e-5, atol=1e-6)
+
+
+def test_focal_losses():
+    """Missing before: BinaryFocalCrossentropy / CategoricalFocalCrossentropy (Keras's formulas), and
+    they train (the tape differentiates them)."""
+    pb = np.clip(np.abs(np.tanh(_d(PR))), 0.05, 0.95)
+    t = _d(YB)
+    bce = -(t * np.log(pb) + (1 - t) * np.log(1 - pb))
+    p_t = t * pb + (1 - t) * (1 - pb)
+    w = t * 0.25 + (1 - t) * 0.75
+    ref = np.mean(w * (1 - p_t) ** 2 * bce, -1)
+    got = keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, reduction="none")(YB, pb.astype(np.float32))
+    assert_close(got, ref, rtol=1e-4, atol=1e-6)
+    out = np.clip(_d(PROBS), EPS, 1 - EPS)
+    ref = np.sum(0.25 * (1 - out) ** 2 * -_d(YOH) * np.log(out), -1)
+    assert_close(keras.losses.categorical_focal_crossentropy(YOH, PROBS), ref, rtol=1e-4, atol=1e-6)
+    m = _mlp()
+    m.compile(keras.optimizers.SGD(0.5), keras.losses.CategoricalFocalCrossentropy())
+    h = m.fit(X, np.eye(3, dtype=np.float32)[Y], epochs=5, batch_size=20, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
