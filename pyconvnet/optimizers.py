@@ -12,7 +12,7 @@ import numpy as np
 from . import _C
 from . import autograd as ag
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Adagrad", "AdamW", "Adamax", "Nadam", "Adadelta", "Lion",
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Adagrad", "AdamW", "Adamax", "Nadam", "Adadelta", "Lion", "Ftrl",
            "schedules", "get", "serialize", "deserialize"]
 
 
@@ -638,10 +638,60 @@ class Lion(Optimizer):
         return c
 
 
+class Ftrl(Optimizer):
+    """FTRL-proximal (Keras 3's update: accumulator, linear; l1/l2/l2-shrinkage/beta)."""
+
+    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                 l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+                 l2_shrinkage_regularization_strength=0.0, beta=0.0, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        for arg, v in (("initial_accumulator_value", initial_accumulator_value),
+                       ("l1_regularization_strength", l1_regularization_strength),
+                       ("l2_regularization_strength", l2_regularization_strength),
+                       ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength)):
+            if v < 0.0:
+                raise ValueError("`%s` needs to be positive or zero. Received: %s=%r." % (arg, arg, v))
+        if learning_rate_power > 0.0:
+            raise ValueError("`learning_rate_power` needs to be negative or zero. Received: learning_rate_power=%r."
+                             % (learning_rate_power,))
+        self.learning_rate_power, self.initial_accumulator_value = learning_rate_power, initial_accumulator_value
+        self.l1_regularization_strength = l1_regularization_strength
+        self.l2_regularization_strength = l2_regularization_strength
+        self.l2_shrinkage_regularization_strength = l2_shrinkage_regularization_strength
+        self.beta = beta
+
+    def _slot_specs(self):
+        return [("accumulator", self.initial_accumulator_value), ("linear", 0.0)]
+
+    def _update(self, var, grad, lr):
+        acc = self._slot(var, "accumulator", self.initial_accumulator_value)
+        lin = self._slot(var, "linear")
+        w = var.value
+        p = -float(self.learning_rate_power)
+        l2 = self.l2_regularization_strength + self.beta / (2.0 * lr)
+        g2 = _b("add", grad, _bs("mul", w, 2 * self.l2_shrinkage_regularization_strength))
+        new_acc = _b("add", acc, _C.unary("square", grad))
+        pn, po = _bs("pow", new_acc, p), _bs("pow", acc, p)
+        lin.copy_(_b("add", lin, _b("sub", g2, _b("mul", _bs("mul", _b("sub", pn, po), 1.0 / lr), w))))
+        quad = _bs("add", _bs("mul", pn, 1.0 / lr), 2 * l2)
+        l1 = float(self.l1_regularization_strength)
+        clipped = _C.clip(lin, -l1, l1)
+        w.copy_(_b("div", _b("sub", clipped, lin), quad))
+        acc.copy_(new_acc)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(learning_rate_power=self.learning_rate_power, initial_accumulator_value=self.initial_accumulator_value,
+                 l1_regularization_strength=self.l1_regularization_strength,
+                 l2_regularization_strength=self.l2_regularization_strength,
+                 l2_shrinkage_regularization_strength=self.l2_shrinkage_regularization_strength, beta=self.beta)
+        return c
+
+
 _NAMES = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad, "adamw": AdamW, "adamax": Adamax,
-          "nadam": Nadam, "adadelta": Adadelta, "lion": Lion}
+          "nadam": Nadam, "adadelta": Adadelta, "lion": Lion, "ftrl": Ftrl}
 _CLASSES = {"SGD": SGD, "Adam": Adam, "RMSprop": RMSprop, "Adagrad": Adagrad, "AdamW": AdamW, "Adamax": Adamax,
-            "Nadam": Nadam, "Adadelta": Adadelta, "Lion": Lion}
+            "Nadam": Nadam, "Adadelta": Adadelta, "Lion": Lion, "Ftrl": Ftrl}
 
 
 

@@ -798,3 +798,21 @@ def test_focal_losses():
     m.compile(keras.optimizers.SGD(0.5), keras.losses.CategoricalFocalCrossentropy())
     h = m.fit(X, np.eye(3, dtype=np.float32)[Y], epochs=5, batch_size=20, verbose=0)
     assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+def test_ftrl_matches_keras_formula():
+    """Missing before: keras.optimizers.Ftrl / 'ftrl'."""
+    lr, p, l1, l2, sh, beta = 0.1, 0.7, 0.01, 0.02, 0.01, 0.1
+    w0, gs, w = _apply(keras.optimizers.Ftrl(lr, learning_rate_power=-p, l1_regularization_strength=l1,
+                                             l2_regularization_strength=l2, l2_shrinkage_regularization_strength=sh,
+                                             beta=beta))
+    ref, acc, lin = w0.copy(), np.full_like(w0, 0.1), np.zeros_like(w0)
+    for g in gs:
+        l2r = l2 + beta / (2 * lr)
+        na = acc + g * g
+        lin += g + 2 * sh * ref - (na ** p - acc ** p) / lr * ref
+        quad = na ** p / lr + 2 * l2r
+        ref = (np.clip(lin, -l1, l1) - lin) / quad
+        acc = na
+    assert_close(w, ref, rtol=1e-5, atol=1e-6)
+    assert isinstance(keras.optimizers.get("ftrl"), keras.optimizers.Ftrl)
