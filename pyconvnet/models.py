@@ -393,6 +393,8 @@ class Model(Layer):
         # a DistributedOptimizer(gradients_prescaled=True) expects gradients already divided
         # by the number of ranks: fold that into the seed (free) so its reduce skips a pass
         gscale = float(getattr(self.optimizer, "gradient_seed_scale", 1.0))
+        if getattr(self.optimizer, "loss_scale_factor", None) is not None:  # Keras's optimizer.scale_loss
+            gscale *= float(self.optimizer.loss_scale_factor)
         seed, weighted, f = self._weights_seed(per, swb, gscale)
         targets, ogs = [per], [seed]
         for r in regs:
@@ -612,6 +614,8 @@ class Model(Layer):
                                 validation_batch_size, validation_freq)
         finally:
             self._pcn_step_cache = None
+        if epochs > 0 and hasattr(self.optimizer, "finalize_variable_values"):
+            self.optimizer.finalize_variable_values(self.trainable_weights)  # use_ema: weights <- averages
         cb.on_train_end(logs)
         return history
 

@@ -246,23 +246,33 @@ class _Step(int):
 
 class Optimizer:
     def __init__(self, learning_rate=0.001, name=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 weight_decay=None, use_ema=False, loss_scale_factor=None, gradient_accumulation_steps=None,
-                 **kwargs):
+                 weight_decay=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, **kwargs):
         if kwargs:
             if "lr" in kwargs:
                 learning_rate = kwargs.pop("lr")
             if kwargs:
                 raise TypeError("%s: unrecognized arguments %s" % (type(self).__name__, sorted(kwargs)))
-        if use_ema or gradient_accumulation_steps:
-            raise NotImplementedError("%s: use_ema/gradient_accumulation_steps are not supported"
-                                      % type(self).__name__)
-        if loss_scale_factor is not None:
-            raise NotImplementedError("%s: loss_scale_factor is not supported" % type(self).__name__)
+        if gradient_accumulation_steps and not gradient_accumulation_steps >= 2:
+            raise ValueError("`gradient_accumulation_steps` must be an integer >= 2. Received: "
+                             "gradient_accumulation_steps=%r" % (gradient_accumulation_steps,))
+        if use_ema:
+            if ema_momentum > 1 or ema_momentum < 0:
+                raise ValueError("`ema_momentum` must be in the range [0, 1]. Received: ema_momentum=%r"
+                                 % (ema_momentum,))
+            if ema_overwrite_frequency and (not isinstance(ema_overwrite_frequency, int)
+                                            or ema_overwrite_frequency < 1):
+                raise ValueError("`ema_overwrite_frequency` must be an integer >= 1 or None. Received: "
+                                 "ema_overwrite_frequency=%r" % (ema_overwrite_frequency,))
         if weight_decay is not None and float(weight_decay) < 0:
             raise ValueError("%s: weight_decay must be >= 0, got %r" % (type(self).__name__, weight_decay))
         self.weight_decay = None if weight_decay is None else float(weight_decay)
-        self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = False, 0.99, None
-        self.loss_scale_factor, self.gradient_accumulation_steps = None, None
+        self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = bool(use_ema), ema_momentum, \
+            ema_overwrite_frequency
+        # loss_scale_factor: fit scales the loss seed by it (scale_loss) and apply_gradients divides
+        # the gradients by it, as Keras does
+        self.loss_scale_factor = loss_scale_factor
+        self.gradient_accumulation_steps = gradient_accumulation_steps
         self._wd_exclude_ids, self._wd_exclude_names = set(), []
         if sum(x is not None for x in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("%s: only one of clipnorm, clipvalue, global_clipnorm can be set" % type(self).__name__)
@@ -281,17 +291,25 @@ class Optimizer:
 
     @property
     def iterations(self):
-        return _Step(self._iterations)
+        return _Step(self._steps)
+
+    @property
+    def _steps(self):
+        """Optimizer updates so far (Keras's iterations: calls // gradient_accumulation_steps)."""
+        k = self.gradient_accumulation_steps
+        return self._iterations // k if k else self._iterations
 
     @iterations.setter
     def iterations(self, value):
-        self._iterations = int(np.asarray(value).reshape(-1)[0]) if not isinstance(value, int) else int(value)
+        v = int(np.asarray(value).reshape(-1)[0]) if not isinstance(value, int) else int(value)
+        k = getattr(self, "gradient_accumulation_steps", None)
+        self._iterations = v * k if k else v  # the counter of calls; iterations counts updates
 
     # Keras exposes learning_rate as a variable that callbacks read and assign
     @property
     def learning_rate(self):
         if callable(self._lr):
-            return _Value(self._lr(self._iterations))
+            return _Value(self._lr(self._steps))
         return _Value(self._lr, self._set_lr)
 
     @learning_rate.setter
@@ -375,17 +393,62 @@ class Optimizer:
             self._iterations += 1
             return
         grads = [g.value if isinstance(g, ag.EagerTensor) else g for g, _ in pairs]
+        if self.loss_scale_factor is not None:  # Keras unscales here what scale_loss scaled
+            grads = [_C.binary_scalar("mul", g, 1.0 / float(self.loss_scale_factor)) for g in grads]
         for g, (_, v) in zip(grads, pairs):
             if tuple(g.shape) != v.shape:
                 raise ValueError("%s.apply_gradients: gradient shape %s does not match variable %s shape %s"
                                  % (type(self).__name__, tuple(g.shape), v.path, v.shape))
+        vars_ = [v for _, v in pairs]
+        k = self.gradient_accumulation_steps
+        if k:  # Keras: sum k micro-batch gradients, update with their mean every k-th call
+            accs = [self._slot(v, "gradient_accumulator") for v in vars_]
+            if (self._iterations + 1) % k != 0:
+                for a, g in zip(accs, grads):
+                    a.copy_(_C.binary("add", a, g))
+                self._ema(vars_)
+                self._iterations += 1
+                return
+            grads = [_C.binary_scalar("mul", _C.binary("add", g, a), 1.0 / k) for g, a in zip(grads, accs)]
+            for a in accs:
+                _C.fill_(a, 0.0)
         grads = self._clip(grads)
         lr = float(self.learning_rate)
-        self._apply_weight_decay([v for _, v in pairs], lr)
+        self._apply_weight_decay(vars_, lr)
         self._before_update()
-        for g, (_, v) in zip(grads, pairs):
+        for g, v in zip(grads, vars_):
             self._update(v, g, lr)
+        self._ema(vars_)
         self._iterations += 1
+
+    def _ema(self, vars_):
+        """Keras's use_ema: average = m * average + (1 - m) * w after each step (m = 0 at the first),
+        copied into the weights every ema_overwrite_frequency steps and by finalize_variable_values."""
+        if not self.use_ema:
+            return
+        m = self.ema_momentum if self._steps != 0 else 0.0
+        for v in vars_:
+            avg = self._slot(v, "average")
+            avg.copy_(_C.binary("add", _C.binary_scalar("mul", avg, m), _C.binary_scalar("mul", v.value, 1.0 - m)))
+        if self.ema_overwrite_frequency and (self._steps + 1) % self.ema_overwrite_frequency == 0:
+            self._overwrite_with_average(vars_)
+
+    def _overwrite_with_average(self, vars_):
+        for v in vars_:
+            key = (id(v), "average")
+            if key in self._slots:
+                v.value.copy_(self._slots[key].value)
+
+    def scale_loss(self, loss):
+        """loss * loss_scale_factor (apply_gradients divides the gradients by it again)."""
+        if self.loss_scale_factor is not None:
+            return loss * self.loss_scale_factor
+        return loss
+
+    def finalize_variable_values(self, var_list):
+        """End of fit: with use_ema, the weights take their moving averages (Keras)."""
+        if self.use_ema:
+            self._overwrite_with_average(list(var_list))
 
     def _before_update(self):
         """Per-step state shared by all variables (Nadam's u_product)."""
@@ -402,8 +465,10 @@ class Optimizer:
             lr = {"class_name": type(lr).__name__, "config": lr.get_config()}
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
-                "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
-                "loss_scale_factor": None, "gradient_accumulation_steps": None}
+                "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency,
+                "loss_scale_factor": self.loss_scale_factor,
+                "gradient_accumulation_steps": self.gradient_accumulation_steps}
 
     @classmethod
     def from_config(cls, config):
@@ -411,10 +476,6 @@ class Optimizer:
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
             config["learning_rate"] = _SCHEDULES[lr["class_name"]].from_config(lr["config"])
-        for k in ("ema_momentum", "ema_overwrite_frequency"):
-            config.pop(k, None)
-        if not config.get("use_ema"):
-            config.pop("use_ema", None)
         return cls(**config)
 
     @property
@@ -460,7 +521,7 @@ class Adam(Optimizer):
         v = self._slot(var, "v")
         vhat = self._slot(var, "vhat") if self.amsgrad else None
         _C.adam_update_(var.value, grad, m, v, float(lr), self.beta_1, self.beta_2, self.epsilon,
-                        int(self._iterations + 1), vhat)
+                        int(self._steps + 1), vhat)
 
     def get_config(self):
         c = super().get_config()
@@ -540,7 +601,7 @@ class Adamax(Optimizer):
 
     def _update(self, var, grad, lr):
         m, u = self._slot(var, "m"), self._slot(var, "u")
-        t = self._iterations + 1
+        t = self._steps + 1
         m.copy_(_b("add", m, _bs("mul", _b("sub", grad, m), 1.0 - self.beta_1)))
         u.copy_(_b("maximum", _bs("mul", u, self.beta_2), _C.unary("abs", grad)))
         step = _b("div", _bs("mul", m, lr), _bs("mul", _bs("add", u, self.epsilon), 1.0 - self.beta_1 ** t))
@@ -564,11 +625,11 @@ class Nadam(Optimizer):
         return [("m", 0.0), ("v", 0.0)]
 
     def _before_update(self):
-        self._u_product *= self.beta_1 * (1.0 - 0.5 * 0.96 ** (self._iterations + 1))
+        self._u_product *= self.beta_1 * (1.0 - 0.5 * 0.96 ** (self._steps + 1))
 
     def _update(self, var, grad, lr):
         m, v = self._slot(var, "m"), self._slot(var, "v")
-        t = self._iterations + 1
+        t = self._steps + 1
         b1, b2 = self.beta_1, self.beta_2
         u_t = b1 * (1.0 - 0.5 * 0.96 ** t)
         u_t1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))

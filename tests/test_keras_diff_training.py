@@ -90,6 +90,14 @@ FIT_CASES = [
 ]
 
 
+def _opt_for(M, opt):
+    if opt == "adam_ema":
+        return M.optimizers.Adam(0.01, use_ema=True, ema_momentum=0.9)
+    if opt == "sgd_accum":
+        return M.optimizers.SGD(0.1, gradient_accumulation_steps=2)
+    return opt
+
+
 def _loss_for(M, tag):
     if tag == "SUM":
         return M.losses.SparseCategoricalCrossentropy(reduction="sum")
@@ -101,7 +109,7 @@ def _loss_for(M, tag):
 
 
 @pytest.mark.parametrize("name,compile_kw,fit_kw,target", FIT_CASES, ids=[c[0] for c in FIT_CASES])
-@pytest.mark.parametrize("opt", ["sgd", "adam"])
+@pytest.mark.parametrize("opt", ["sgd", "adam", "adam_ema", "sgd_accum"])
 def test_fit_history_weights_match_keras(name, compile_kw, fit_kw, target, opt):
     out, act, y = 3, "softmax", Y
     if target is not None:
@@ -110,7 +118,7 @@ def test_fit_history_weights_match_keras(name, compile_kw, fit_kw, target, opt):
     k, p = _pair(out, act)
     for M, m in ((K, k), (P, p)):
         kw = dict(compile_kw, loss=_loss_for(M, compile_kw["loss"]))
-        m.compile(optimizer=opt, **kw)
+        m.compile(optimizer=_opt_for(M, opt), **kw)
     hk = k.fit(X, y, verbose=0, shuffle=False, **fit_kw)
     hp = p.fit(X, y, verbose=0, shuffle=False, **fit_kw)
     assert sorted(hk.history) == sorted(hp.history)
@@ -271,6 +279,11 @@ OPT_CASES = [("SGD", {}), ("SGD", dict(momentum=0.9, nesterov=True)), ("Adam", d
              ("Lion", {}), ("Ftrl", {}),
              ("Ftrl", dict(learning_rate=0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.02,
                            l2_shrinkage_regularization_strength=0.01, beta=0.1, learning_rate_power=-0.7)),
+             ("Adam", dict(use_ema=True, ema_momentum=0.5)),
+             ("SGD", dict(use_ema=True, ema_overwrite_frequency=2, momentum=0.9)),
+             ("Adam", dict(gradient_accumulation_steps=2, weight_decay=0.1)),
+             ("SGD", dict(gradient_accumulation_steps=3, use_ema=True, clipnorm=1.0)),
+             ("SGD", dict(loss_scale_factor=128.0)),
              ("SGD", dict(clipnorm=1.0)), ("SGD", dict(clipvalue=0.5)), ("SGD", dict(global_clipnorm=1.0)),
              ("SGD", dict(learning_rate=("ExponentialDecay", dict(initial_learning_rate=0.1, decay_steps=2,
                                                                   decay_rate=0.5, staircase=True)))),

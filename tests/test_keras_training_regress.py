@@ -816,3 +816,33 @@ def test_ftrl_matches_keras_formula():
         acc = na
     assert_close(w, ref, rtol=1e-5, atol=1e-6)
     assert isinstance(keras.optimizers.get("ftrl"), keras.optimizers.Ftrl)
+
+
+def test_use_ema_accumulation_and_loss_scale():
+    """Bugs: use_ema and gradient_accumulation_steps raised NotImplementedError, ema_momentum /
+    ema_overwrite_frequency were rejected, loss_scale_factor raised. Keras's formulas."""
+    w0, gs, w = _apply(keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5))
+    ref, avg = w0.copy(), 0 * w0
+    for i, g in enumerate(gs):
+        ref = ref - 0.1 * g
+        m = 0.5 if i else 0.0
+        avg = m * avg + (1 - m) * ref
+    assert_close(w, ref, rtol=1e-6, atol=1e-7)  # weights untouched until finalize
+    opt = keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5)
+    v = ag.Variable(_C.tensor(w0.astype(np.float32)), name="w")
+    for g in gs:
+        opt.apply([_C.tensor(g.astype(np.float32))], [v])
+    opt.finalize_variable_values([v])
+    assert_close(v.numpy(), avg, rtol=1e-5, atol=1e-6)
+    w0, gs, w = _apply(keras.optimizers.SGD(0.1, gradient_accumulation_steps=2), steps=4)
+    assert_close(w, w0 - 0.1 * (gs[0] + gs[1]) / 2 - 0.1 * (gs[2] + gs[3]) / 2, rtol=1e-5, atol=1e-6)
+    w0, gs, w = _apply(keras.optimizers.SGD(0.1, loss_scale_factor=4.0))
+    assert_close(w, w0 - 0.1 * sum(gs) / 4.0, rtol=1e-5, atol=1e-6)  # apply() unscales, like Keras
+    a, b = _mlp(), _mlp()
+    b.set_weights(a.get_weights())
+    a.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    b.compile(keras.optimizers.SGD(0.1, loss_scale_factor=4.0), "sparse_categorical_crossentropy")
+    a.fit(X, Y, epochs=1, batch_size=10, verbose=0, shuffle=False)
+    b.fit(X, Y, epochs=1, batch_size=10, verbose=0, shuffle=False)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):  # fit scales the loss: the two cancel
+        assert_close(wb, wa, rtol=1e-5, atol=1e-6)
