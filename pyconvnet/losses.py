@@ -49,7 +49,7 @@ def _eager(x, like=None, dtype=np.float32):
 
 
 def _size(t):
-    return int(np.prod(t.shape)) if len(t.shape) else 1
+    return math.prod(t.shape)
 
 
 def _float(t):
@@ -235,7 +235,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
                                   % (axis,))
     c = p.shape[-1]
     lead = list(p.shape[:-1])
-    m = int(np.prod(lead)) if lead else 1
+    m = math.prod(lead)
     if t.ndim == p.ndim and t.shape[-1] == 1:
         t = ag.reshape(t, list(t.shape[:-1]))
     if _size(t) != m:
@@ -389,7 +389,7 @@ class Loss:
         if v.ndim == 0 or v.shape[0] != n:
             raise ValueError("%s: call() returned shape %s; expected one loss per sample (%d, ...)"
                              % (self.name, v.shape, n))
-        inner = int(np.prod(v.shape[1:])) if v.ndim > 1 else 1
+        inner = math.prod(v.shape[1:])
         self._pcn_inner = inner
         self._pcn_mask_scale = 1.0
         mask = _MASKS.get(v)

@@ -219,7 +219,12 @@ class Mean(Metric):
     _state_names = ("total", "count")
 
     def update_state(self, values, sample_weight=None):
-        v, sw = _samplewise(_np(values), None if sample_weight is None else _np(sample_weight))
+        v = _np(values)
+        if sample_weight is None and v.ndim == 1:  # the per-batch common case, without the copies
+            self.total += float(v.sum(dtype=np.float64))
+            self.count += float(v.shape[0])
+            return
+        v, sw = _samplewise(v, None if sample_weight is None else _np(sample_weight))
         self.total += float(np.sum(v))
         self.count += float(v.shape[0] if v.ndim else 1) if sw is None else float(np.sum(sw))
 

@@ -413,7 +413,7 @@ class Optimizer:
             for a in accs:
                 _C.fill_(a, 0.0)
         grads = self._clip(grads)
-        lr = float(self.learning_rate)
+        lr = float(self._lr(self._steps)) if callable(self._lr) else self._lr
         self._apply_weight_decay(vars_, lr)
         self._before_update()
         for g, v in zip(grads, vars_):
