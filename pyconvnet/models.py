@@ -224,6 +224,47 @@ class Model(Layer):
         if device is not None:
             self.to(device)
 
+    def get_compile_config(self):
+        """compile()'s arguments as a JSON-able dict (Keras 3's get_compile_config); None if not compiled."""
+        if not self.compiled:
+            return None
+
+        def ser_metric(m):
+            if isinstance(m, str):
+                return m
+            if isinstance(m, metrics_mod.Metric):
+                return metrics_mod.serialize(m)
+            return getattr(m, "__name__", str(m))
+        loss = self.loss
+        if loss is not None and not isinstance(loss, str):
+            loss = losses_mod.serialize(self._pcn_loss)
+        lw = getattr(self, "_pcn_loss_weight", 1.0)
+        return {"optimizer": optimizers_mod.serialize(self.optimizer), "loss": loss,
+                "loss_weights": None if lw == 1.0 else lw,
+                "metrics": [ser_metric(m) for m in self._pcn_metric_ids] or None,
+                "weighted_metrics": [ser_metric(m) for m in self._pcn_weighted_ids] or None,
+                "run_eagerly": self.run_eagerly, "steps_per_execution": self.steps_per_execution,
+                "jit_compile": self.jit_compile}
+
+    def compile_from_config(self, config, custom_objects=None):
+        """compile() from get_compile_config()'s dict (Keras's own dicts are understood too)."""
+        config = dict(config or {})
+
+        def des_metric(m):
+            return metrics_mod.deserialize(m, custom_objects) if isinstance(m, dict) else m
+        opt = config.get("optimizer", "rmsprop")
+        if isinstance(opt, dict):
+            opt = optimizers_mod.deserialize(opt, custom_objects)
+        loss = config.get("loss")
+        if isinstance(loss, dict):
+            loss = losses_mod.deserialize(loss, custom_objects)
+        self.compile(optimizer=opt, loss=loss, loss_weights=config.get("loss_weights"),
+                     metrics=[des_metric(m) for m in (config.get("metrics") or [])] or None,
+                     weighted_metrics=[des_metric(m) for m in (config.get("weighted_metrics") or [])] or None,
+                     run_eagerly=config.get("run_eagerly", False),
+                     steps_per_execution=config.get("steps_per_execution", 1),
+                     jit_compile=config.get("jit_compile", "auto"))
+
     @property
     def metrics_names(self):
         return ["loss"] + [m.name for m in (self._pcn_metrics or [])]
