@@ -419,3 +419,18 @@ def test_sequence_outputs_match_keras(loss, out, temporal):
     (hk, ek, wk), (hp, ep, wp) = res
     assert sorted(hk) == sorted(hp) and all(_close(hk[n], hp[n]) for n in hk)
     assert _close(ek, ep) and _close(wk, wp)
+
+
+@pytest.mark.parametrize("which", ["two_args", "one_arg", "float32"])
+def test_learning_rate_scheduler_matches_keras(which):
+    sched = {"two_args": lambda e, lr: lr * 0.5 if e > 0 else lr, "one_arg": lambda e: 0.1 / (e + 1),
+             "float32": lambda e, lr: np.float32(0.05)}[which]
+    x, y = _data(40)
+    hs = []
+    for M in (K, P):
+        k, p = _pair()
+        m = k if M is K else p
+        m.compile(M.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
+        hs.append(m.fit(x, y, epochs=3, batch_size=8, verbose=0, shuffle=False,
+                        callbacks=[M.callbacks.LearningRateScheduler(sched)]).history)
+    assert sorted(hs[0]) == sorted(hs[1]) and all(_close(hs[0][n], hs[1][n]) for n in hs[0])
