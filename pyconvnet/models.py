@@ -564,6 +564,10 @@ class Model(Layer):
                                  "sample_weight) batches instead)" % source.kind)
             if validation_split:
                 raise ValueError("fit: validation_split is not supported when x is a %s" % source.kind)
+            if class_weight is not None and source.kind != "PyDataset":
+                raise ValueError("Argument `class_weight` is not supported for Python generator inputs (nor other "
+                                 "iterables; a keras.utils.PyDataset takes it). Received: class_weight=%r"
+                                 % (class_weight,))
             return self._fit_loop(source, None, epochs, verbose, callbacks, validation_data, shuffle, class_weight,
                                   initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
                                   validation_freq)

@@ -861,3 +861,15 @@ def test_compile_config_round_trip():
     assert isinstance(q.optimizer, keras.optimizers.AdamW) and q.optimizer.weight_decay == 0.004
     assert q._pcn_loss.get_config()["label_smoothing"] == 0.1 and q._pcn_loss_weight == 2.0
     assert q.get_compile_config() == cfg
+
+
+def test_generator_rejects_class_weight():
+    """Keras: class_weight is a ValueError for generator inputs (we silently applied it)."""
+    m = _mlp()
+    m.compile("sgd", "sparse_categorical_crossentropy")
+
+    def gen():
+        while True:
+            yield X[:10], Y[:10]
+    with pytest.raises(ValueError, match="class_weight"):
+        m.fit(gen(), steps_per_epoch=2, class_weight={0: 1.0, 1: 1.0, 2: 1.0}, verbose=0)
