@@ -2,7 +2,6 @@
 ReduceLROnPlateau, LearningRateScheduler, CSVLogger, LambdaCallback,
 TerminateOnNaN, and the progress bar (ProgbarLogger)."""
 import csv
-import math
 import os
 import sys
 import time

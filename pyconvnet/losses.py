@@ -8,7 +8,7 @@ differentiates it; the cross-entropies, mse, mae and huber use their fused
 kernels. `__call__` weights and reduces it like Keras's
 `reduce_weighted_values`. The training loop calls `per_sample(y_pred, y_true)`
 (one value per sample, the mean over the other axes) and seeds the backward
-with `seed_scale(m)` (1/M for "sum_over_batch_size")."""
+with w_i / batch_divisor(M) (1/M for "sum_over_batch_size")."""
 import math
 import weakref
 

@@ -620,11 +620,9 @@ class Model(Layer):
             xs, multi, y, sw, n, batch_size = arrays
             dts = self._x_dtypes(xs)
             steps = steps_per_epoch or -(-n // batch_size)
-            samples = n
         else:
             batch_size = None
             steps = steps_per_epoch or source.num_batches
-            samples = None
         # Keras's default callbacks: the user's own History/ProgbarLogger are used if given, else
         # a History then a ProgbarLogger are appended after the user's callbacks (in that order)
         cb_list = list(callbacks or [])
@@ -677,7 +675,7 @@ class Model(Layer):
             batch_size = None
         logs = {}
         train_logs = {}
-        pass_order, pass_pos, pass_epoch = None, 0, initial_epoch
+        pass_order, pass_pos = None, 0
         custom_train = self._overrides("train_step")
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
@@ -1214,13 +1212,6 @@ def _metric_value(v):
     """A metric result as a Python float (a per-threshold result stays an array)."""
     a = np.asarray(v)
     return float(a) if a.ndim == 0 else a
-
-
-def _eval_logs(loss_sum, loss_n, mets, sums):
-    logs = {"loss": float(loss_sum / loss_n) if loss_n else 0.0}
-    for i, m in enumerate(mets or []):
-        logs[m.name] = float(sums[i][0] / sums[i][1]) if sums[i][1] else 0.0
-    return logs
 
 
 def _check_shape(name, i, expected, got):
