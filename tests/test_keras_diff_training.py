@@ -3,7 +3,9 @@ the same tiny model with the same weights (set_weights), shuffle=False, trained
 and evaluated by both; losses, metrics, optimizers (k steps from the same
 gradients), schedules and callbacks compared value by value, with the names that
 end up in history/config. Skips without keras; the CI-runnable regression tests
-for each difference found live in test_keras_training_regress.py."""
+for each difference found live in test_keras_training_regress.py.
+Also passes on the TF backend: KERAS_BACKEND=tensorflow PYTHONPATH=<worktree>
+/work/venv-tf/bin/python -m pytest tests/test_keras_diff_training.py (2026-11-27: 480 passed)."""
 import os
 import tempfile
 import warnings
@@ -13,8 +15,8 @@ import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 K = pytest.importorskip("keras")
-if K.backend.backend() != "torch":
-    pytest.skip("Keras 3 present but not on the torch backend", allow_module_level=True)
+if K.backend.backend() not in ("torch", "tensorflow"):
+    pytest.skip("Keras 3 present but not on the torch or tensorflow backend", allow_module_level=True)
 
 import pyconvnet as P  # noqa: E402
 from pyconvnet import _C, autograd as ag  # noqa: E402
