@@ -16,7 +16,8 @@ __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccu
            "RootMeanSquaredError", "CosineSimilarity", "LogCoshError", "Poisson", "KLDivergence", "Hinge",
            "SquaredHinge", "CategoricalHinge", "BinaryCrossentropy", "CategoricalCrossentropy",
            "SparseCategoricalCrossentropy", "Precision", "Recall", "AUC", "TruePositives", "FalsePositives",
-           "TrueNegatives", "FalseNegatives", "FBetaScore", "F1Score", "R2Score", "get", "resolve", "serialize",
+           "TrueNegatives", "FalseNegatives", "FBetaScore", "F1Score", "R2Score", "IoU", "MeanIoU", "BinaryIoU",
+           "OneHotIoU", "OneHotMeanIoU", "get", "resolve", "serialize",
            "deserialize"]
 
 
@@ -732,6 +733,124 @@ class R2Score(Metric):
                 "num_regressors": self.num_regressors}
 
 
+class _IoUBase(Metric):
+    """Confusion-matrix IoU family (Keras's dtype "int32" default: labels, predictions and
+    sample weights are cast to int as Keras does)."""
+    _direction = "up"
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True,
+                 sparse_y_pred=True, axis=-1):
+        if name is None:
+            from .utils import to_snake_case, unique_name
+            name = unique_name(to_snake_case(type(self).__name__))
+        self.num_classes, self.ignore_class = int(num_classes), ignore_class
+        self.sparse_y_true, self.sparse_y_pred, self.axis = sparse_y_true, sparse_y_pred, axis
+        super().__init__(name=name, dtype=dtype or "int32")
+        self.total_cm = self.add_variable((self.num_classes, self.num_classes), name="total_confusion_matrix")
+
+    def reset_state(self):
+        Metric.reset_state(self)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        t, p = _np(y_true), _np(y_pred)
+        if not self.sparse_y_true:
+            t = np.argmax(t, axis=self.axis)
+        if not self.sparse_y_pred:
+            p = np.argmax(p, axis=self.axis)
+        as_int = "int" in str(self.dtype)
+        cast = (lambda a: np.asarray(a).astype(np.int64)) if as_int else (lambda a: np.asarray(a, np.float64))
+        t, p = cast(t).reshape(-1), cast(p).reshape(-1)
+        w = np.ones(t.shape, np.float64) if sample_weight is None else \
+            np.broadcast_to(cast(_np(sample_weight)).reshape(-1), t.shape).astype(np.float64)
+        k = self.num_classes
+        ok = (t >= 0) & (t < k) & (p >= 0) & (p < k)
+        if self.ignore_class is not None:
+            ok &= t != self.ignore_class
+        t, p, w = np.where(ok, t, 0).astype(np.int64), np.where(ok, p, 0).astype(np.int64), np.where(ok, w, 0)
+        cm = np.zeros((k, k))
+        np.add.at(cm, (t, p), w)
+        self.total_cm.assign_add(cm)
+
+    def result(self):
+        cm = self.total_cm.value
+        tp = np.diag(cm)
+        den = cm.sum(0) + cm.sum(1) - tp
+        ids = np.asarray(self.target_class_ids, np.int64)
+        tp, den = tp[ids], den[ids]
+        valid = den > 1e-9
+        iou = np.where(valid, tp / (den + 1e-7), 0.0)
+        return float(np.sum(iou) / (np.sum(valid) + 1e-7))
+
+    def get_config(self):
+        return {"num_classes": self.num_classes, "name": self.name, "dtype": self.dtype,
+                "ignore_class": self.ignore_class, "sparse_y_true": self.sparse_y_true,
+                "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+
+
+class IoU(_IoUBase):
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_true=True,
+                 sparse_y_pred=True, axis=-1):
+        if max(target_class_ids) >= num_classes:
+            raise ValueError("Target class id %d is out of range, which is [0, %d)."
+                             % (max(target_class_ids), num_classes))
+        self.target_class_ids = list(target_class_ids)
+        super().__init__(num_classes, name, dtype, ignore_class, sparse_y_true, sparse_y_pred, axis)
+
+    def get_config(self):
+        c = super().get_config()
+        c["target_class_ids"] = self.target_class_ids
+        return c
+
+
+class MeanIoU(IoU):
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True, sparse_y_pred=True,
+                 axis=-1):
+        super().__init__(num_classes, list(range(num_classes)), name, dtype, ignore_class, sparse_y_true,
+                         sparse_y_pred, axis)
+
+    def get_config(self):
+        c = super().get_config()
+        del c["target_class_ids"]
+        return c
+
+
+class BinaryIoU(IoU):
+    """IoU of y_true in {0, 1} and y_pred >= threshold."""
+
+    def __init__(self, target_class_ids=(0, 1), threshold=0.5, name=None, dtype=None):
+        super().__init__(2, target_class_ids, name=name, dtype=dtype)
+        self.threshold = threshold
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        p = (_np(y_pred).astype(np.float32) >= self.threshold).astype(np.int64)
+        super().update_state(y_true, p, sample_weight)
+
+    def get_config(self):
+        return {"target_class_ids": self.target_class_ids, "threshold": self.threshold, "name": self.name,
+                "dtype": self.dtype}
+
+
+class OneHotIoU(IoU):
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_pred=False,
+                 axis=-1):
+        super().__init__(num_classes, target_class_ids, name, dtype, ignore_class, False, sparse_y_pred, axis)
+
+    def get_config(self):
+        c = super().get_config()
+        del c["sparse_y_true"]
+        return c
+
+
+class OneHotMeanIoU(MeanIoU):
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, name, dtype, ignore_class, False, sparse_y_pred, axis)
+
+    def get_config(self):
+        c = super().get_config()
+        del c["sparse_y_true"]
+        return c
+
+
 # -------------------------------------------------------------- lookup
 _NAMES = {
     "accuracy": Accuracy, "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
@@ -751,7 +870,8 @@ _NAMES = {
 }
 _NAMES.update({"f1_score": F1Score, "fbeta_score": FBetaScore, "r2_score": R2Score})
 _CLASSES = {c.__name__: c for c in list(_NAMES.values()) + [Mean, Sum, TruePositives, FalsePositives,
-                                                             TrueNegatives, FalseNegatives]}
+                                                             TrueNegatives, FalseNegatives, IoU, MeanIoU, BinaryIoU,
+                                                             OneHotIoU, OneHotMeanIoU]}
 
 
 def resolve(identifier, loss=None, y_true_shape=None, y_pred_shape=None):

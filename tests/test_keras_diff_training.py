@@ -436,3 +436,29 @@ def test_learning_rate_scheduler_matches_keras(which):
         hs.append(m.fit(x, y, epochs=3, batch_size=8, verbose=0, shuffle=False,
                         callbacks=[M.callbacks.LearningRateScheduler(sched)]).history)
     assert sorted(hs[0]) == sorted(hs[1]) and all(_close(hs[0][n], hs[1][n]) for n in hs[0])
+
+
+_R2 = np.random.default_rng(0)
+_SI, _SP = _R2.integers(0, 4, (6, 5)), _R2.integers(0, 4, (6, 5))
+_SPR = _R2.random((6, 5, 4)).astype(np.float32)
+_SOH = np.eye(4, dtype=np.float32)[_SI]
+_SSW = _R2.integers(0, 3, (6, 5)).astype(np.float32)
+_SB, _SPB = (_R2.random((6, 5)) > 0.5).astype(np.float32), _R2.random((6, 5)).astype(np.float32)
+IOU_CASES = [("MeanIoU", (4,), {}, _SI, _SP), ("MeanIoU", (4,), {"ignore_class": 2}, _SI, _SP),
+             ("MeanIoU", (5,), {}, _SI, _SP), ("MeanIoU", (4,), {"sparse_y_pred": False}, _SI, _SPR),
+             ("IoU", (4, [0, 2]), {}, _SI, _SP), ("BinaryIoU", (), {}, _SB, _SPB),
+             ("BinaryIoU", ([1],), {"threshold": 0.3}, _SB, _SPB), ("OneHotIoU", (4, [1, 3]), {}, _SOH, _SPR),
+             ("OneHotMeanIoU", (4,), {}, _SOH, _SPR), ("MeanIoU", (4,), {"dtype": "float32"}, _SI, _SP)]
+
+
+@pytest.mark.parametrize("name,args,kw,yt,yp", IOU_CASES, ids=["%s-%d" % (c[0], i) for i, c in enumerate(IOU_CASES)])
+@pytest.mark.parametrize("w", [None, 1.0, 0.5])
+def test_iou_metrics_match_keras(name, args, kw, yt, yp, w):
+    """Keras's default int32 dtype truncates predictions and weights (0.5 -> 0); so do we."""
+    sw = None if w is None else _SSW * w
+    mk, mp = getattr(K.metrics, name)(*args, **kw), getattr(P.metrics, name)(*args, **kw)
+    for sl in (slice(0, 3), slice(3, 6)):
+        mk.update_state(yt[sl], yp[sl], sample_weight=None if sw is None else sw[sl])
+        mp.update_state(yt[sl], yp[sl], sample_weight=None if sw is None else sw[sl])
+    assert _close(K.ops.convert_to_numpy(mk.result()), mp.result(), 1e-5)
+    assert set(mk.get_config()) == set(mp.get_config())

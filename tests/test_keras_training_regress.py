@@ -873,3 +873,16 @@ def test_generator_rejects_class_weight():
             yield X[:10], Y[:10]
     with pytest.raises(ValueError, match="class_weight"):
         m.fit(gen(), steps_per_epoch=2, class_weight={0: 1.0, 1: 1.0, 2: 1.0}, verbose=0)
+
+
+def test_mean_iou():
+    """Missing before: the IoU metrics. MeanIoU = mean over present classes of TP / (TP + FP + FN)."""
+    t = np.array([0, 0, 1, 1, 2, 2])
+    p = np.array([0, 1, 1, 1, 2, 0])
+    m = keras.metrics.MeanIoU(num_classes=3)
+    m.update_state(t, p)
+    # class 0: tp 1, fp 1, fn 1 -> 1/3; class 1: tp 2, fp 1 -> 2/3; class 2: tp 1, fn 1 -> 1/2
+    assert_close(m.result(), (1 / 3 + 2 / 3 + 1 / 2) / 3, rtol=1e-5, atol=1e-6)
+    b = keras.metrics.BinaryIoU(target_class_ids=[1], threshold=0.5)
+    b.update_state([0, 1, 1, 0], [0.2, 0.7, 0.4, 0.6])
+    assert_close(b.result(), 1 / 3, rtol=1e-5, atol=1e-6)
