@@ -17,7 +17,8 @@ __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccu
            "SquaredHinge", "CategoricalHinge", "BinaryCrossentropy", "CategoricalCrossentropy",
            "SparseCategoricalCrossentropy", "Precision", "Recall", "AUC", "TruePositives", "FalsePositives",
            "TrueNegatives", "FalseNegatives", "FBetaScore", "F1Score", "R2Score", "IoU", "MeanIoU", "BinaryIoU",
-           "OneHotIoU", "OneHotMeanIoU", "get", "resolve", "serialize",
+           "OneHotIoU", "OneHotMeanIoU", "PearsonCorrelation", "ConcordanceCorrelation", "pearson_correlation",
+           "concordance_correlation", "get", "resolve", "serialize",
            "deserialize"]
 
 
@@ -389,6 +390,30 @@ SparseCategoricalCrossentropy = _mean_metric("SparseCategoricalCrossentropy",
 
 SparseTopKCategoricalAccuracy._hidden_config = ("from_sorted_ids",)
 CosineSimilarity._hidden_config = ("axis",)
+
+
+def pearson_correlation(y_true, y_pred, axis=-1):
+    t, p = _squeeze_or_expand(_np(y_true).astype(np.float64), _np(y_pred).astype(np.float64))
+    tn = t - t.mean(axis=axis, keepdims=True)
+    pn = p - p.mean(axis=axis, keepdims=True)
+    tn = tn / tn.std(axis=axis, keepdims=True)
+    pn = pn / pn.std(axis=axis, keepdims=True)
+    return np.mean(tn * pn, axis=axis)
+
+
+def concordance_correlation(y_true, y_pred, axis=-1):
+    t, p = _squeeze_or_expand(_np(y_true).astype(np.float64), _np(y_pred).astype(np.float64))
+    tm, pm = t.mean(axis=axis, keepdims=True), p.mean(axis=axis, keepdims=True)
+    tv, pv = (t - tm).var(axis=axis, keepdims=True), (p - pm).var(axis=axis, keepdims=True)
+    covar = (t - pm) * (p - pm)  # sic: Keras 3.15 centres y_true on y_pred's mean here
+    norm = tv + pv + np.square(tm - pm)
+    return np.mean(2 * covar / (norm + 1e-7), axis=axis)
+
+
+PearsonCorrelation = _mean_metric("PearsonCorrelation", pearson_correlation, "pearson_correlation", [("axis", -1)],
+                                  direction="up")
+ConcordanceCorrelation = _mean_metric("ConcordanceCorrelation", concordance_correlation, "concordance_correlation",
+                                      [("axis", -1)], direction="up")
 
 
 class RootMeanSquaredError(Mean):
@@ -868,7 +893,8 @@ _NAMES = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "auc": AUC, "precision": Precision, "recall": Recall, "root_mean_squared_error": RootMeanSquaredError,
 }
-_NAMES.update({"f1_score": F1Score, "fbeta_score": FBetaScore, "r2_score": R2Score})
+_NAMES.update({"f1_score": F1Score, "fbeta_score": FBetaScore, "r2_score": R2Score,
+               "pearson_correlation": PearsonCorrelation, "concordance_correlation": ConcordanceCorrelation})
 _CLASSES = {c.__name__: c for c in list(_NAMES.values()) + [Mean, Sum, TruePositives, FalsePositives,
                                                              TrueNegatives, FalseNegatives, IoU, MeanIoU, BinaryIoU,
                                                              OneHotIoU, OneHotMeanIoU]}

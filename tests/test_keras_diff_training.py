@@ -257,6 +257,7 @@ MET_CASES = [
     ("F1Score", {}, _YB, _PB), ("F1Score", {"average": "macro", "threshold": 0.5}, _YB, _PB),
     ("F1Score", {"average": "micro"}, _YB, _PB), ("FBetaScore", {"average": "weighted", "beta": 2.0}, _YB, _PB),
     ("R2Score", {}, _YR, _PR), ("R2Score", {"class_aggregation": "variance_weighted_average"}, _YR, _PR),
+    ("PearsonCorrelation", {}, _YR, _PR), ("ConcordanceCorrelation", {}, _YR, _PR),
 ]
 
 

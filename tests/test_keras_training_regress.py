@@ -886,3 +886,11 @@ def test_mean_iou():
     b = keras.metrics.BinaryIoU(target_class_ids=[1], threshold=0.5)
     b.update_state([0, 1, 1, 0], [0.2, 0.7, 0.4, 0.6])
     assert_close(b.result(), 1 / 3, rtol=1e-5, atol=1e-6)
+
+
+def test_pearson_correlation_metric():
+    """Missing before: PearsonCorrelation (per-sample correlation along the last axis, averaged)."""
+    m = keras.metrics.PearsonCorrelation()
+    m.update_state(YR, PR)
+    ref = np.mean([np.corrcoef(_d(YR)[i], _d(PR)[i])[0, 1] for i in range(N)])
+    assert_close(m.result(), ref, rtol=1e-6, atol=1e-8)
