@@ -541,8 +541,8 @@ class AUC(_Confusion):
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None,
                  thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):
-        if multi_label or label_weights is not None:
-            raise NotImplementedError("AUC: multi_label/label_weights are not supported")
+        if label_weights is not None and not multi_label:
+            raise NotImplementedError("AUC: label_weights without multi_label=True is not supported")
         curve, summation_method = str(curve).upper(), str(summation_method).lower()
         if curve not in ("ROC", "PR"):
             raise ValueError('Invalid AUC curve value: "%s". Expected values are ["ROC", "PR"]' % curve)
@@ -558,15 +558,42 @@ class AUC(_Confusion):
             inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
         self.num_thresholds, self.curve, self.summation_method = num_thresholds, curve, summation_method
         self.from_logits, self.multi_label = from_logits, multi_label
+        self.num_labels = num_labels if multi_label else None
+        self.label_weights = None if label_weights is None else list(np.asarray(label_weights, np.float64))
         self._init_th = thresholds
         eps = 1e-7
         _Confusion.__init__(self, [0.0 - eps] + inner + [1.0 + eps], None, None, name, dtype)
+
+    def reset_state(self):
+        labels = getattr(self, "num_labels", None) if getattr(self, "multi_label", False) else None
+        for n in self._state_names:
+            setattr(self, n, np.zeros((len(self.thresholds),) + ((labels,) if labels else ())))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         p = _np(y_pred).astype(np.float64)
         if self.from_logits:
             p = 1.0 / (1.0 + np.exp(-p))
-        super().update_state(y_true, p, sample_weight)
+        if not self.multi_label:
+            return super().update_state(y_true, p, sample_weight)
+        # multi_label: one curve per label (the last axis), each over all the other axes
+        t = _np(y_true).astype(np.float64)
+        t, p = _squeeze_or_expand(t, p)
+        L = p.shape[-1]
+        if self.num_labels is None:
+            self.num_labels = L
+        if self.true_positives.ndim == 1:
+            self.reset_state()
+        t2, p2 = t.reshape(-1, L), p.reshape(-1, L)
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(_np(sample_weight), np.float64)
+            w = np.broadcast_to(w.reshape(w.shape + (1,) * (p.ndim - w.ndim)), p.shape).reshape(-1, L)
+        for j in range(L):
+            tp, fp, tn, fn = _confusion(t2[:, j], p2[:, j], self.thresholds, None if w is None else w[:, j])
+            self.true_positives[:, j] += tp
+            self.false_positives[:, j] += fp
+            self.true_negatives[:, j] += tn
+            self.false_negatives[:, j] += fn
 
     def result(self):
         tp, fp, tn, fn = self.true_positives, self.false_positives, self.true_negatives, self.false_negatives
@@ -579,24 +606,31 @@ class AUC(_Confusion):
             intercept = tp[1:] - slope * p[1:]
             ratio = np.where((p[:n - 1] > 0) & (p[1:] > 0), _div(p[:n - 1], np.maximum(p[1:], 0)), 1.0)
             inc = _div(slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0))
-            return float(np.sum(inc))
-        recall = _div(tp, tp + fn)
-        if self.curve == "ROC":
-            x, y = _div(fp, fp + tn), recall
+            by_label = np.sum(inc, axis=0)
         else:
-            x, y = recall, _div(tp, tp + fp)
-        if self.summation_method == "interpolation":
-            h = (y[:n - 1] + y[1:]) / 2.0
-        elif self.summation_method == "minoring":
-            h = np.minimum(y[:n - 1], y[1:])
-        else:
-            h = np.maximum(y[:n - 1], y[1:])
-        return float(np.sum((x[:n - 1] - x[1:]) * h))
+            recall = _div(tp, tp + fn)
+            if self.curve == "ROC":
+                x, y = _div(fp, fp + tn), recall
+            else:
+                x, y = recall, _div(tp, tp + fp)
+            if self.summation_method == "interpolation":
+                h = (y[:n - 1] + y[1:]) / 2.0
+            elif self.summation_method == "minoring":
+                h = np.minimum(y[:n - 1], y[1:])
+            else:
+                h = np.maximum(y[:n - 1], y[1:])
+            by_label = np.sum((x[:n - 1] - x[1:]) * h, axis=0)
+        if np.ndim(by_label) == 0:
+            return float(by_label)
+        if self.label_weights is None:
+            return float(np.mean(by_label))
+        lw = np.asarray(self.label_weights, np.float64)
+        return float(_div(np.sum(by_label * lw), np.sum(lw)))
 
     def get_config(self):
         c = {"name": self.name, "dtype": self.dtype, "num_thresholds": self.num_thresholds, "curve": self.curve,
              "summation_method": self.summation_method, "multi_label": self.multi_label,
-             "num_labels": None, "label_weights": None, "from_logits": self.from_logits}
+             "num_labels": self.num_labels, "label_weights": self.label_weights, "from_logits": self.from_logits}
         if self._init_th is not None:
             c["thresholds"] = self._init_th
         return c

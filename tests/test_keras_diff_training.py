@@ -258,6 +258,8 @@ MET_CASES = [
     ("F1Score", {"average": "micro"}, _YB, _PB), ("FBetaScore", {"average": "weighted", "beta": 2.0}, _YB, _PB),
     ("R2Score", {}, _YR, _PR), ("R2Score", {"class_aggregation": "variance_weighted_average"}, _YR, _PR),
     ("PearsonCorrelation", {}, _YR, _PR), ("ConcordanceCorrelation", {}, _YR, _PR),
+    ("AUC", {"multi_label": True}, _YB, _PB), ("AUC", {"multi_label": True, "curve": "PR"}, _YB, _PB),
+    ("AUC", {"multi_label": True, "num_labels": 4, "label_weights": [1.0, 2.0, 0.5, 1.0]}, _YB, _PB),
 ]
 
 

@@ -894,3 +894,18 @@ def test_pearson_correlation_metric():
     m.update_state(YR, PR)
     ref = np.mean([np.corrcoef(_d(YR)[i], _d(PR)[i])[0, 1] for i in range(N)])
     assert_close(m.result(), ref, rtol=1e-6, atol=1e-8)
+
+
+def test_auc_multi_label():
+    """Bug: AUC(multi_label=True) raised NotImplementedError. It is the mean of the per-label AUCs."""
+    rng = np.random.default_rng(1)
+    t = (rng.random((30, 2)) > 0.5).astype(np.float32)
+    p = rng.random((30, 2)).astype(np.float32)
+    m = keras.metrics.AUC(multi_label=True)
+    m.update_state(t, p)
+    singles = []
+    for j in range(2):
+        a = keras.metrics.AUC()
+        a.update_state(t[:, j], p[:, j])
+        singles.append(a.result())
+    assert_close(m.result(), np.mean(singles), rtol=1e-6, atol=1e-7)
