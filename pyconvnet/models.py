@@ -63,6 +63,9 @@ class Model(Layer):
         self._pcn_device = getattr(self, "_pcn_device", "cpu")
         self._pcn_loss = None
         self._pcn_metric_ids = []
+        self._pcn_weighted_ids = []
+        self._pcn_metric_weighted = []
+        self._pcn_loss_weight = 1.0
         self._pcn_metrics = None
 
     # ------------------------------------------------------------- functional
@@ -224,42 +227,122 @@ class Model(Layer):
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, device=None):
         """Configure training. `device` (pyconvnet extension): move the model there."""
-        if loss_weights is not None or weighted_metrics is not None:
-            raise NotImplementedError("compile: loss_weights/weighted_metrics are not supported")
         self.optimizer = optimizers_mod.get(optimizer)
-        self._pcn_loss = losses_mod.get(loss) if loss is not None else None
+        loss = _single_output(self, loss, "loss")
+        self._pcn_loss = losses_mod._resolve(loss) if loss is not None else None
         self.loss = loss
+        lw = _single_output(self, loss_weights, "loss_weights")
+        self._pcn_loss_weight = 1.0 if lw is None else float(lw)
+        metrics = _single_output(self, metrics, "metrics", listy=True)
+        weighted_metrics = _single_output(self, weighted_metrics, "weighted_metrics", listy=True)
         if metrics is None:
             metrics = []
-        if isinstance(metrics, (str, metrics_mod.Metric)) or isinstance(metrics, type):
+        if isinstance(metrics, (str, metrics_mod.Metric)) or isinstance(metrics, type) or callable(metrics):
             metrics = [metrics]
-        if isinstance(metrics, dict):
-            raise NotImplementedError("compile: per-output metrics dicts are not supported")
-        for m in metrics:  # validate names now
+        if weighted_metrics is None:
+            weighted_metrics = []
+        if isinstance(weighted_metrics, (str, metrics_mod.Metric)) or isinstance(weighted_metrics, type) or \
+                callable(weighted_metrics):
+            weighted_metrics = [weighted_metrics]
+        for m in list(metrics) + list(weighted_metrics):  # validate names now
             metrics_mod.resolve(m, self._pcn_loss)
+        self._pcn_weighted_ids = list(weighted_metrics)
         self._pcn_metric_ids = list(metrics)
         self._pcn_metrics = None
         self.compiled = True
         self._pcn_compile_args = {"optimizer": optimizer if isinstance(optimizer, str) else None,
                                   "loss": loss if isinstance(loss, str) else None,
                                   "metrics": [m for m in metrics if isinstance(m, str)]}
+        self.run_eagerly, self.jit_compile = bool(run_eagerly), jit_compile
+        self.steps_per_execution = steps_per_execution
         if device is not None:
             self.to(device)
+
+    def get_compile_config(self):
+        """compile()'s arguments as a JSON-able dict (Keras 3's get_compile_config); None if not compiled."""
+        if not self.compiled:
+            return None
+
+        def ser_metric(m):
+            if isinstance(m, str):
+                return m
+            if isinstance(m, metrics_mod.Metric):
+                return metrics_mod.serialize(m)
+            return getattr(m, "__name__", str(m))
+        loss = self.loss
+        if loss is not None and not isinstance(loss, str):
+            loss = losses_mod.serialize(self._pcn_loss)
+        lw = getattr(self, "_pcn_loss_weight", 1.0)
+        return {"optimizer": optimizers_mod.serialize(self.optimizer), "loss": loss,
+                "loss_weights": None if lw == 1.0 else lw,
+                "metrics": [ser_metric(m) for m in self._pcn_metric_ids] or None,
+                "weighted_metrics": [ser_metric(m) for m in self._pcn_weighted_ids] or None,
+                "run_eagerly": self.run_eagerly, "steps_per_execution": self.steps_per_execution,
+                "jit_compile": self.jit_compile}
+
+    def compile_from_config(self, config, custom_objects=None):
+        """compile() from get_compile_config()'s dict (Keras's own dicts are understood too)."""
+        config = dict(config or {})
+
+        def des_metric(m):
+            return metrics_mod.deserialize(m, custom_objects) if isinstance(m, dict) else m
+        opt = config.get("optimizer", "rmsprop")
+        if isinstance(opt, dict):
+            opt = optimizers_mod.deserialize(opt, custom_objects)
+        loss = config.get("loss")
+        if isinstance(loss, dict):
+            loss = losses_mod.deserialize(loss, custom_objects)
+        self.compile(optimizer=opt, loss=loss, loss_weights=config.get("loss_weights"),
+                     metrics=[des_metric(m) for m in (config.get("metrics") or [])] or None,
+                     weighted_metrics=[des_metric(m) for m in (config.get("weighted_metrics") or [])] or None,
+                     run_eagerly=config.get("run_eagerly", False),
+                     steps_per_execution=config.get("steps_per_execution", 1),
+                     jit_compile=config.get("jit_compile", "auto"))
 
     @property
     def metrics_names(self):
         return ["loss"] + [m.name for m in (self._pcn_metrics or [])]
 
     def _make_metrics(self, y, out_shape):
+        """The compiled metrics (created on the first batch, when the shapes that resolve
+        'accuracy' are known), metrics then weighted_metrics; a weighted metric whose name
+        is already taken is renamed weighted_<name>, as in Keras."""
         if self._pcn_metrics is None:
-            self._pcn_metrics = [metrics_mod.resolve(m, self._pcn_loss, np.shape(y), out_shape)
-                                 for m in self._pcn_metric_ids]
+            ms, weighted, names = [], [], set()
+            for ids, w in ((self._pcn_metric_ids, False), (getattr(self, "_pcn_weighted_ids", []), True)):
+                for mid in ids:
+                    m = metrics_mod.resolve(mid, self._pcn_loss, np.shape(y), out_shape)
+                    if w and m.name in names:
+                        if not isinstance(mid, metrics_mod.Metric):
+                            m.name = "weighted_" + m.name
+                    names.add(m.name)
+                    ms.append(m)
+                    weighted.append(w)
+            self._pcn_metrics, self._pcn_metric_weighted = ms, weighted
         return self._pcn_metrics
 
+    def _update_metrics(self, ynp, out, swb):
+        """Update the compiled metrics with one batch; returns {name: result}. Plain metrics
+        ignore sample weights, weighted_metrics use them (Keras 3)."""
+        mets = self._make_metrics(ynp, out.shape)
+        sw = None
+        if swb is not None and any(self._pcn_metric_weighted):
+            sw = np.array(swb.numpy(), copy=True)
+        res = {}
+        for m, w in zip(mets, self._pcn_metric_weighted):
+            m.update_state(ynp, out, sw if w else None)
+            res[m.name] = _metric_value(m.result())
+        return res
+
     def _assert_compiled(self, what):
-        if not self.compiled or self._pcn_loss is None:
-            raise RuntimeError("You must call `compile()` with a loss before using `%s` on model '%s'."
-                               % (what, self.name))
+        if not self.compiled:
+            raise ValueError("You must call `compile()` before using `%s` on model '%s'." % (what, self.name))
+        # a model whose train_step/test_step is overridden may compute its own loss (Keras allows
+        # compile() without one then)
+        step = {"fit": "train_step", "train_on_batch": "train_step"}.get(what, "test_step")
+        if self._pcn_loss is None and not self._overrides(step):
+            raise ValueError("You must call `compile()` with a loss before using `%s` on model '%s'."
+                             % (what, self.name))  # ValueError, as Keras 3
 
     # ------------------------------------------------------------------ data
     def _to_batch(self, a, dtype):
@@ -309,7 +392,13 @@ class Model(Layer):
         return b if multi else b[0]
 
     def _y_batch(self, y, idx):
-        return self._to_batch(y[idx], self._pcn_loss.target_dtype).value
+        return self._to_batch(y[idx], self._target_dtype(y)).value
+
+    def _target_dtype(self, y):
+        """The dtype targets are sent in: the loss's, else (no compiled loss) int32 for integer y."""
+        if self._pcn_loss is not None:
+            return self._pcn_loss.target_dtype
+        return np.int32 if np.asarray(y).dtype.kind in "biu" else np.float32
 
     @staticmethod
     def _n(xs):
@@ -322,18 +411,27 @@ class Model(Layer):
 
     # ------------------------------------------------------------- the steps
     def _weights_seed(self, per, swb, scale=1.0):
-        """Backward seed for the per-sample loss: 1/M, or w_i/M with sample weights (Keras's
-        sum_over_batch_size of the weighted loss); and the weighted per-sample loss tensor.
-        `scale` multiplies the seed only (a DistributedOptimizer's gradient_seed_scale)."""
+        """Backward seed for the per-sample loss and the weighted per-sample loss tensor: the seed
+        is w_i * f (w_i = 1 without sample weights) where f = loss_weight / divisor, and the
+        divisor is what Keras's reduction divides the summed loss by (M for
+        "sum_over_batch_size"; see Loss.batch_divisor). Returns (seed, weighted, f); the
+        batch's loss is f * sum(weighted). `scale` multiplies the seed only (a
+        DistributedOptimizer's gradient_seed_scale)."""
         m = per.shape[0] if per.ndim else 1
-        if swb is None:
-            seed = _C.empty(*per.shape, device=per.device)
-            _C.fill_(seed, scale / max(m, 1))
-            return seed, per.value
-        if per.ndim != 1 or tuple(swb.shape) != (m,):
+        if swb is not None and (per.ndim != 1 or tuple(swb.shape) != (m,)):
             raise ValueError("sample_weight: expected one weight per sample (%d,), got shape %s for a per-sample "
                              "loss of shape %s" % (m, tuple(swb.shape), per.shape))
-        return _C.binary_scalar("mul", swb, scale / max(m, 1)), _C.binary("mul", per.value, swb)
+        loss = self._pcn_loss
+        sws = None
+        if swb is not None and getattr(loss, "reduction", None) == "mean_with_sample_weight":
+            sws = _scalar(_C.reduce("sum", swb, [0], False))
+        div = loss.batch_divisor(max(m, 1), sws) if hasattr(loss, "batch_divisor") else float(max(m, 1))
+        f = getattr(self, "_pcn_loss_weight", 1.0) / div
+        if swb is None:
+            seed = _C.empty(*per.shape, device=per.device)
+            _C.fill_(seed, scale * f)
+            return seed, per.value, f
+        return _C.binary_scalar("mul", swb, scale * f), _C.binary("mul", per.value, swb), f
 
     def _train_step(self, xb, yb, swb=None):
         # On a device, the class losses' label range checks are read back once, after the
@@ -343,7 +441,7 @@ class Model(Layer):
         if deferred:
             _C.set_defer_label_checks(True)
         try:
-            grads, tw, per, weighted, regs, out = self._step_gradients(xb, yb, swb)
+            grads, tw, per, weighted, f, regs, out = self._step_gradients(xb, yb, swb)
             if deferred:
                 _C.flush_label_checks()
         finally:
@@ -351,7 +449,7 @@ class Model(Layer):
                 _C.set_defer_label_checks(False)
                 _C.flush_label_checks(True)  # drop what a failed step left queued
         self.optimizer.apply_gradients(list(zip(grads, tw)))
-        loss = _scalar(_C.reduce("mean", weighted, list(range(per.ndim)), False))
+        loss = _scalar(_C.reduce("sum", weighted, list(range(per.ndim)), False)) * f
         for r in regs:
             loss += _scalar(r.value)
         return loss, out
@@ -365,12 +463,14 @@ class Model(Layer):
             out = self(xb, training=True)
             if isinstance(out, (list, tuple)):
                 raise NotImplementedError("fit: models with several outputs are not supported")
-            per = self._pcn_loss.per_sample(out, yb)
+            per, swb = self._per_sample(out, yb, swb)
             regs = self.losses if cache is None else [reg(v) for v, reg in cache[1]]
         # a DistributedOptimizer(gradients_prescaled=True) expects gradients already divided
         # by the number of ranks: fold that into the seed (free) so its reduce skips a pass
         gscale = float(getattr(self.optimizer, "gradient_seed_scale", 1.0))
-        seed, weighted = self._weights_seed(per, swb, gscale)
+        if getattr(self.optimizer, "loss_scale_factor", None) is not None:  # Keras's optimizer.scale_loss
+            gscale *= float(self.optimizer.loss_scale_factor)
+        seed, weighted, f = self._weights_seed(per, swb, gscale)
         targets, ogs = [per], [seed]
         for r in regs:
             targets.append(r)
@@ -392,14 +492,94 @@ class Model(Layer):
         else:
             grads = tape.gradient(targets, tw, output_gradients=ogs)
         grads = [g if g is not None else _C.zeros(*v.shape, device=v.value.device) for g, v in zip(grads, tw)]
-        return grads, tw, per, weighted, regs, out
+        return grads, tw, per, weighted, f, regs, out
+
+    def _per_sample(self, out, yb, swb):
+        """(per-sample loss (N,), per-sample weights or None). Element-wise weights (e.g. (N, T)
+        for a sequence output, Keras's temporal sample weights) go through the loss's own
+        weighting and reduction instead: a (1,) loss and no weights."""
+        loss = self._pcn_loss
+        if swb is None or swb.ndim <= 1:
+            return loss.per_sample(out, yb), swb
+        v = ag.as_eager(loss(yb, out, sample_weight=ag.EagerTensor(swb)))
+        if v.ndim:  # reduction "none": the compiled loss takes the mean, as Keras's does
+            v = ag.reduce("mean", v, None)
+        loss._pcn_inner, loss._pcn_mask_scale = 1, 1.0
+        return ag.reshape(v, [1]), None
 
     def _test_step(self, xb, yb, swb=None):
         out = self(xb, training=False)
-        per = self._pcn_loss.per_sample(out, yb)
-        _, weighted = self._weights_seed(per, swb)
-        s = _scalar(_C.reduce("sum", weighted, list(range(per.ndim)), False))
-        return s, per.shape[0] if per.ndim else 1, out
+        per, swb = self._per_sample(out, yb, swb)
+        _, weighted, f = self._weights_seed(per, swb)
+        m = _first(out).shape[0]
+        # the batch's loss times its size: evaluate averages batch losses weighted by batch size (Keras)
+        s = _scalar(_C.reduce("sum", weighted, list(range(per.ndim)), False)) * f * m
+        return s, m, out
+
+    # ------------------------------------------- Keras 3 overridable steps
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of (y, y_pred), reduced as the loss says and times loss_weights,
+        plus the layers' regularization losses: a scalar tensor the tape can differentiate."""
+        if self._pcn_loss is None:
+            raise ValueError("compute_loss: the model was compiled without a loss")
+        yt = y.value if isinstance(y, ag.EagerTensor) else y
+        if not isinstance(yt, _C.Tensor):
+            yt = self._to_batch(np.asarray(yt), self._target_dtype(np.asarray(yt))).value
+        loss = self._pcn_loss(yt, ag.as_eager(y_pred), sample_weight=sample_weight)
+        if getattr(self, "_pcn_loss_weight", 1.0) != 1.0:
+            loss = ag.multiply(loss, self._pcn_loss_weight)
+        for r in self.losses:
+            loss = ag.add(loss, r)
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics with one batch; returns get_metrics_result()."""
+        ynp = y.numpy() if isinstance(y, (ag.EagerTensor, _C.Tensor)) else np.asarray(y)
+        sw = sample_weight.value if isinstance(sample_weight, ag.EagerTensor) else sample_weight
+        if sw is not None and not isinstance(sw, _C.Tensor):
+            sw = self._to_batch(np.asarray(sw, np.float32), np.float32).value
+        self._update_metrics(np.asarray(ynp), ag.as_eager(y_pred), sw)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        return {m.name: _metric_value(m.result()) for m in self.metrics}
+
+    def train_step(self, data):
+        """Keras 3's overridable step: data = (x, y[, sample_weight]) of tensors; one optimizer
+        step; returns {name: value}. fit calls an override per batch (else its built-in step)."""
+        x, y, sw = _unpack_data(data)
+        with ag.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sw, training=True)
+        tw = self.trainable_variables
+        grads = tape.gradient(loss, tw)
+        self.optimizer.apply(grads, tw)
+        self.metrics[0].update_state(loss.numpy(), sample_weight=_batch_len(x))
+        return self.compute_metrics(x, y, y_pred, sw)
+
+    def test_step(self, data):
+        x, y, sw = _unpack_data(data)
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x, y, y_pred, sw, training=False)
+        self.metrics[0].update_state(loss.numpy(), sample_weight=_batch_len(x))
+        return self.compute_metrics(x, y, y_pred, sw)
+
+    def predict_step(self, data):
+        x, _, _ = _unpack_data(data)
+        return self(x, training=False)
+
+    def _overrides(self, name):
+        return getattr(type(self), name) is not getattr(Model, name)
+
+    def _custom_step(self, name, xb, yb, swb):
+        if self._pcn_metrics is None:  # self.metrics must hold the compiled metrics before the user's step
+            with ag.no_grad():
+                out = self(xb, training=False)
+            self._make_metrics(np.asarray(yb.numpy()), _first(out).shape)
+        data = (xb, ag.EagerTensor(yb)) + ((ag.EagerTensor(swb),) if swb is not None else ())
+        logs = getattr(self, name)(data)
+        return {k: _metric_value(np.asarray(v.numpy() if hasattr(v, "numpy") else v, np.float64))
+                for k, v in (logs or {}).items()}
 
     # ------------------------------------------------------------------- fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -418,6 +598,10 @@ class Model(Layer):
                                  "sample_weight) batches instead)" % source.kind)
             if validation_split:
                 raise ValueError("fit: validation_split is not supported when x is a %s" % source.kind)
+            if class_weight is not None and source.kind != "PyDataset":
+                raise ValueError("Argument `class_weight` is not supported for Python generator inputs (nor other "
+                                 "iterables; a keras.utils.PyDataset takes it). Received: class_weight=%r"
+                                 % (class_weight,))
             return self._fit_loop(source, None, epochs, verbose, callbacks, validation_data, shuffle, class_weight,
                                   initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
                                   validation_freq)
@@ -433,6 +617,8 @@ class Model(Layer):
                 raise ValueError("fit: validation_split must be in (0, 1), got %r" % (validation_split,))
             split = int(n * (1.0 - validation_split))
             validation_data = ([a[split:] for a in xs] if multi else xs[0][split:], y[split:])
+            if sample_weight is not None:  # Keras splits sample_weight too (class_weight stays training-only)
+                validation_data += (np.asarray(sample_weight, np.float32).reshape(-1)[split:],)
             xs = [a[:split] for a in xs]
             y = y[:split]
             sw = sw[:split] if sw is not None else None
@@ -447,14 +633,19 @@ class Model(Layer):
     def _fit_loop(self, source, arrays, epochs, verbose, callbacks, validation_data, shuffle, class_weight,
                   initial_epoch, steps_per_epoch, validation_steps, validation_batch_size, validation_freq):
         """The epoch loop of fit over arrays ((xs, multi, y, sw, n, batch_size)) or a _DataSource."""
-        vx = vy = None
+        vx = vy = vsw = None
+        if not isinstance(validation_freq, (int, list)) or isinstance(validation_freq, bool):
+            raise ValueError("Expected `validation_freq` to be a list or int. Received: validation_freq=%r of the "
+                             "type %s." % (validation_freq, type(validation_freq)))
         if validation_data is not None:
             if _DataSource.wrap(validation_data, "fit") is not None:
                 vx = validation_data
             else:
-                if len(validation_data) == 3:
-                    raise NotImplementedError("fit: validation sample weights are not supported")
-                vx, vy = validation_data
+                if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                    raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                                     "val_sample_weight), or a dataset; got %s" % type(validation_data).__name__)
+                vx, vy = validation_data[0], validation_data[1]
+                vsw = validation_data[2] if len(validation_data) == 3 else None
         dist = distributed_hook.get()
         chief = distributed_hook.is_chief()
         if verbose == "auto":
@@ -463,18 +654,20 @@ class Model(Layer):
             xs, multi, y, sw, n, batch_size = arrays
             dts = self._x_dtypes(xs)
             steps = steps_per_epoch or -(-n // batch_size)
-            samples = n
         else:
             batch_size = None
             steps = steps_per_epoch or source.num_batches
-            samples = None
-        history = cbks.History()
+        # Keras's default callbacks: the user's own History/ProgbarLogger are used if given, else
+        # a History then a ProgbarLogger are appended after the user's callbacks (in that order)
         cb_list = list(callbacks or [])
-        if verbose and chief:
+        history = next((c for c in cb_list if isinstance(c, cbks.History)), None)
+        if history is None:
+            history = cbks.History()
+            cb_list.append(history)
+        if verbose and chief and not any(isinstance(c, cbks.ProgbarLogger) for c in cb_list):
             cb_list.append(cbks.ProgbarLogger(verbose))
-        cb_list.append(history)
-        cb = cbks.CallbackList(cb_list, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
-                                              "batch_size": batch_size, "samples": samples})
+        # Keras 3's History.params: exactly verbose, epochs, steps
+        cb = cbks.CallbackList(cb_list, self, {"verbose": verbose, "epochs": epochs, "steps": steps})
         self.history = history
         self.stop_training = False
         seed = utils.next_seed()
@@ -494,69 +687,101 @@ class Model(Layer):
         self._pcn_step_cache = None
         try:
             logs = self._epochs(source, arrays, cb, epochs, initial_epoch, steps_per_epoch, shuffle, class_weight,
-                                rng, seed, dist, validation_data, vx, vy, validation_steps, validation_batch_size,
-                                validation_freq)
+                                rng, seed, dist, validation_data, vx, vy, vsw, validation_steps,
+                                validation_batch_size, validation_freq)
         finally:
             self._pcn_step_cache = None
+        if epochs > 0 and hasattr(self.optimizer, "finalize_variable_values"):
+            self.optimizer.finalize_variable_values(self.trainable_weights)  # use_ema: weights <- averages
         cb.on_train_end(logs)
         return history
 
     def _epochs(self, source, arrays, cb, epochs, initial_epoch, steps_per_epoch, shuffle, class_weight, rng, seed,
-                dist, validation_data, vx, vy, validation_steps, validation_batch_size, validation_freq):
+                dist, validation_data, vx, vy, vsw, validation_steps, validation_batch_size, validation_freq):
+        """Runs the epochs; returns the last epoch's logs (with val_*), which on_train_end gets.
+        With steps_per_epoch on arrays, the pass over the data continues across epochs (Keras
+        3's EpochIterator): an epoch that reaches the end of the data stops there, with a
+        warning, and the next epoch starts a new (reshuffled) pass."""
         if source is None:
             xs, multi, y, sw, n, batch_size = arrays
             dts = self._x_dtypes(xs)
         else:
             batch_size = None
         logs = {}
+        train_logs = {}
+        pass_order, pass_pos = None, 0
+        custom_train = self._overrides("train_step")
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             if source is None:
-                if dist is not None:
-                    order = np.asarray(dist.epoch_indices(n, epoch, shuffle, seed))
-                else:
-                    order = rng.permutation(n) if shuffle else np.arange(n)
-                nsteps = -(-len(order) // batch_size)
+                if pass_order is None:
+                    if dist is not None:
+                        pass_order = np.asarray(dist.epoch_indices(n, epoch, shuffle, seed))
+                    else:
+                        pass_order = rng.permutation(n) if shuffle else np.arange(n)
+                    pass_pos = 0
+                total = -(-len(pass_order) // batch_size)
+                nsteps = total - pass_pos
                 if steps_per_epoch:
+                    if nsteps <= 0:
+                        nsteps = 0
+                    if steps_per_epoch > nsteps:
+                        import warnings
+                        warnings.warn("Your input ran out of data; interrupting epoch. Make sure that your dataset "
+                                      "or generator can generate at least `steps_per_epoch * epochs` batches.",
+                                      stacklevel=4)
                     nsteps = min(nsteps, steps_per_epoch)
+                order = pass_order[pass_pos * batch_size:(pass_pos + nsteps) * batch_size]
+                pass_pos += nsteps
+                if pass_pos >= total:
+                    pass_order = None
                 batches = self._array_batches(xs, dts, multi, y, sw, order, batch_size, nsteps,
                                               sort=shuffle is True and dist is None)
             else:
                 nsteps = source.steps(steps_per_epoch)
                 batches = source.batches(self, steps_per_epoch, rng if shuffle else None, class_weight)
-            cb.params["steps"] = nsteps
+            cb.params["steps"] = steps_per_epoch or nsteps
             cb.on_epoch_begin(epoch)
             tot_loss, tot_n, step = 0.0, 0, 0
+            spe = max(int(getattr(self, "steps_per_execution", 1) or 1), 1)
             for step, (xb, yb, swb, ynp) in enumerate(batches):
-                cb.on_train_batch_begin(step)
-                loss, out = self._train_step(xb, yb, swb)
-                if self._pcn_step_cache is None:  # built now: the weight set is fixed for this fit
-                    self._pcn_step_cache = (self.trainable_weights, _regularizers(self))
-                tot_loss += loss * len(ynp)
-                tot_n += len(ynp)
-                logs = {"loss": tot_loss / tot_n}
-                for mt in self._make_metrics(ynp, out.shape):
-                    mt.update_state(ynp, out)
-                    logs[mt.name] = mt.result()
-                cb.on_train_batch_end(step, dict(logs))
-                if self.stop_training:
-                    break
+                # steps_per_execution=k: Keras calls the batch hooks once per k steps, with the
+                # chunk's first and last step indices, and checks stop_training between chunks
+                first, last = step % spe == 0, (step + 1) % spe == 0 or step + 1 == nsteps
+                if first:
+                    cb.on_train_batch_begin(step)
+                if custom_train:
+                    logs = self._custom_step("train_step", xb, yb, swb)
+                else:
+                    loss, out = self._train_step(xb, yb, swb)
+                    if self._pcn_step_cache is None:  # built now: the weight set is fixed for this fit
+                        self._pcn_step_cache = (self.trainable_weights, _regularizers(self))
+                    tot_loss += loss * len(ynp)
+                    tot_n += len(ynp)
+                    logs = {"loss": tot_loss / tot_n}
+                    self._track_loss(tot_loss, tot_n)
+                    logs.update(self._update_metrics(ynp, out, swb))
+                if last:
+                    cb.on_train_batch_end(step - step % spe + spe - 1, dict(logs))
+                    if self.stop_training:
+                        break
             if source is not None:
                 source.end_epoch()
-                if tot_n == 0:
+                if tot_n == 0 and not (custom_train and logs):
                     import warnings
                     warnings.warn("fit: your input ran out of data; interrupting training. Make sure the "
                                   "generator can produce steps_per_epoch * epochs batches.", stacklevel=3)
                     break
             epoch_logs = dict(logs)
-            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+            if validation_data is not None and _should_eval(epoch, validation_freq):
                 val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size, verbose=0,
-                                    return_dict=True, steps=validation_steps)
+                                    sample_weight=vsw, return_dict=True, steps=validation_steps, callbacks=cb)
                 epoch_logs.update({"val_" + k: v for k, v in val.items()})
             cb.on_epoch_end(epoch, epoch_logs)
+            train_logs = epoch_logs
             if self.stop_training:
                 break
-        return logs
+        return train_logs
 
     def _array_batches(self, xs, dts, multi, y, sw, order, batch_size, nsteps, sort):
         for step in range(nsteps):
@@ -573,9 +798,23 @@ class Model(Layer):
         with ag.no_grad():
             self(self._batch(xs, dts, idx, multi), training=False)
 
+    @property
+    def metrics(self):
+        """The compiled metric objects (created at the first batch), after a "loss" Mean that
+        holds the last fit/evaluate loss."""
+        tr = getattr(self, "_pcn_loss_tracker", None)
+        if tr is None:
+            tr = self._pcn_loss_tracker = metrics_mod.Mean(name="loss")
+        return ([tr] if self.compiled else []) + list(self._pcn_metrics or [])
+
     def _reset_metrics(self):
-        for m in self._pcn_metrics or []:
+        for m in self.metrics:
             m.reset_state()
+
+    def _track_loss(self, total, count):
+        tr = self.metrics[0] if self.compiled else None
+        if tr is not None:
+            tr.total, tr.count = float(total), float(count)
 
     def reset_metrics(self):
         self._reset_metrics()
@@ -606,41 +845,60 @@ class Model(Layer):
             if steps:
                 nsteps = min(nsteps, steps)
             batches = self._array_batches(xs, dts, multi, y, sw, order, batch_size, nsteps, sort=False)
-        bar = cbks.Progbar(nsteps, verbose=1 if verbose in ("auto", 1, True) and distributed_hook.is_chief()
-                           else 0)
+        bar = cbks.Progbar(nsteps, verbose=_bar_verbose(verbose))
         loss_sum, loss_n = 0.0, 0
-        mets = None
-        sums = None
+        self._reset_metrics()
+        custom_test = self._overrides("test_step")
+        blogs = {}
+        cbl = _callback_list(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
+        cbl.on_test_begin()
+        mlogs = {}
         step = 0
         for step, (xb, yb, swb, ynp) in enumerate(batches):
+            cbl.on_test_batch_begin(step)
+            if custom_test:
+                blogs = self._custom_step("test_step", xb, yb, swb)
+                loss_n += len(ynp)
+                cbl.on_test_batch_end(step, blogs)
+                bar.update(step + 1, blogs)
+                continue
             s, m, out = self._test_step(xb, yb, swb)
             loss_sum += s
             loss_n += m
-            if mets is None:
-                mets = [metrics_mod.resolve(mid, self._pcn_loss, np.shape(ynp), out.shape)
-                        for mid in self._pcn_metric_ids]
-                sums = np.zeros((len(mets), 2))
-            for i, mt in enumerate(mets):
-                a, c = mt.batch_sums(np.asarray(ynp), out)
-                sums[i] += (a, c)
-            bar.update(step + 1, _eval_logs(loss_sum, loss_n, mets, sums))
+            mlogs = self._update_metrics(ynp, out, swb)
+            self._track_loss(loss_sum, loss_n)
+            blogs = dict({"loss": loss_sum / loss_n if loss_n else 0.0}, **mlogs)
+            cbl.on_test_batch_end(step, blogs)
+            bar.update(step + 1, blogs)
         if source is not None:
             source.end_epoch()
         if nsteps is None:
             nsteps = step + 1 if loss_n else 0
-        if mets is None:
-            mets = [metrics_mod.resolve(mid, self._pcn_loss) for mid in self._pcn_metric_ids]
-            sums = np.zeros((len(mets), 2))
+        mets = self._pcn_metrics if self._pcn_metrics is not None else \
+            [metrics_mod.resolve(mid, self._pcn_loss) for mid in self._pcn_metric_ids + self._pcn_weighted_ids]
         if dist is not None:
-            vec = np.concatenate([[loss_sum, loss_n], sums.reshape(-1)]).astype(np.float64)
+            states = [m.state_vector() for m in mets]
+            vec = np.concatenate([[loss_sum, loss_n]] + states).astype(np.float64)
             red = np.asarray(dist.reduce_sums(vec), dtype=np.float64)
-            loss_sum, loss_n, sums = red[0], red[1], red[2:].reshape(-1, 2)
-        logs = _eval_logs(loss_sum, loss_n, mets, sums)
+            loss_sum, loss_n = red[0], red[1]
+            i = 2
+            for m, st in zip(mets, states):
+                m.set_state_vector(red[i:i + st.size])
+                i += st.size
+        logs = {"loss": float(loss_sum / loss_n) if loss_n else 0.0}
+        for m in mets:
+            logs[m.name] = _metric_value(m.result())
+        if custom_test:  # an overridden test_step's own logs (Keras: the last batch's)
+            logs = dict(blogs)
+            mets = [k for k in logs if k != "loss"]
         bar.update(nsteps, logs, finalize=True)
+        cbl.on_test_end(logs)
         if return_dict:
             return logs
         if not mets:
-            return logs["loss"]
+            return logs.get("loss")
+        if custom_test:
+            return list(logs.values())
         return [logs["loss"]] + [logs[m.name] for m in mets]
 
     # --------------------------------------------------------------- predict
@@ -660,13 +918,18 @@ class Model(Layer):
                 nsteps = min(nsteps, steps)
             xiter = (self._batch(xs, dts, np.arange(i * batch_size, min((i + 1) * batch_size, n)), multi)
                      for i in range(nsteps))
-        bar = cbks.Progbar(nsteps, verbose=1 if verbose in ("auto", 1, True) and distributed_hook.is_chief()
-                           else 0)
+        bar = cbks.Progbar(nsteps, verbose=_bar_verbose(verbose))
         outs = []
+        custom_predict = self._overrides("predict_step")
+        cbl = _callback_list(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": nsteps})
+        cbl.on_predict_begin()
         for step, xb in enumerate(xiter):
-            out = self(xb, training=False)
+            cbl.on_predict_batch_begin(step)
+            out = self.predict_step((xb,)) if custom_predict else self(xb, training=False)
             outs.append(_map(lambda t: np.array(t.numpy(), copy=True), out))
+            cbl.on_predict_batch_end(step, {"outputs": outs[-1]})
             bar.update(step + 1)
+        cbl.on_predict_end()
         if source is not None:
             source.end_epoch()
         if nsteps is None:
@@ -691,9 +954,9 @@ class Model(Layer):
         y = self._prep_y(y, n)
         idx = np.arange(n)
         sw = _sample_weights(y, n, sample_weight, class_weight)
-        loss, out = self._train_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx),
-                                     self._to_batch(sw, np.float32).value if sw is not None else None)
-        return self._batch_result(loss, y, out, return_dict)
+        swb = self._to_batch(sw, np.float32).value if sw is not None else None
+        loss, out = self._train_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx), swb)
+        return self._batch_result(loss, y, out, return_dict, swb)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("test_on_batch")
@@ -701,18 +964,20 @@ class Model(Layer):
         n = self._n(xs)
         y = self._prep_y(y, n)
         idx = np.arange(n)
-        s, m, out = self._test_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx))
-        return self._batch_result(s / max(m, 1), y, out, return_dict)
+        sw = _sample_weights(y, n, sample_weight, None)
+        swb = self._to_batch(sw, np.float32).value if sw is not None else None
+        s, m, out = self._test_step(self._batch(xs, self._x_dtypes(xs), idx, multi), self._y_batch(y, idx), swb)
+        return self._batch_result(s / max(m, 1), y, out, return_dict, swb)
 
-    def _batch_result(self, loss, y, out, return_dict):
-        mets = [metrics_mod.resolve(m, self._pcn_loss, np.shape(y), out.shape) for m in self._pcn_metric_ids]
-        logs = {"loss": loss}
-        for m in mets:
-            a, c = m.batch_sums(y, out)
-            logs[m.name] = a / c if c else 0.0
+    def _batch_result(self, loss, y, out, return_dict, swb=None):
+        """Keras 3's *_on_batch: the compiled metrics are updated with this batch (not reset,
+        unless reset_metrics() is called) and their running results returned."""
+        self._reset_metrics()  # Keras 3 resets the metrics at every *_on_batch call
+        logs = {"loss": float(loss)}
+        logs.update(self._update_metrics(y, out, swb))
         if return_dict:
             return logs
-        return loss if not mets else [loss] + [logs[m.name] for m in mets]
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     # --------------------------------------------------------------- summary
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
@@ -751,6 +1016,23 @@ class Model(Layer):
         if "layers" in config and "input_layers" in config:
             return saving.functional_from_config(config, custom_objects)
         return cls(**config)
+
+
+def _single_output(model, value, what, listy=False):
+    """compile's per-output structures for a single-output model: [v] or {output_name: v} -> v
+    (a list of metrics stays a list; [[...]] or {name: [...]} unwrap one level)."""
+    if isinstance(value, dict):
+        if len(value) != 1:
+            raise NotImplementedError("compile: %s as a dict for several outputs is not supported (got keys %s)"
+                                      % (what, sorted(value)))
+        return next(iter(value.values()))
+    if isinstance(value, (list, tuple)) and not listy:
+        if len(value) != 1:
+            raise ValueError("compile: %s has %d entries but the model has 1 output" % (what, len(value)))
+        return value[0]
+    if listy and isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], (list, tuple)):
+        return list(value[0])
+    return value
 
 
 class _DataSource:
@@ -859,7 +1141,7 @@ class _DataSource:
             by = model._prep_y(by, n)
             sw = _sample_weights(by, n, bsw, class_weight)
             xb = [model._to_batch(a, dt) for a, dt in zip(xs, model._x_dtypes(xs))]
-            yield (xb if multi else xb[0]), model._to_batch(by, model._pcn_loss.target_dtype).value, \
+            yield (xb if multi else xb[0]), model._to_batch(by, model._target_dtype(by)).value, \
                 (model._to_batch(sw, np.float32).value if sw is not None else None), by
 
     def inputs(self, model, steps):
@@ -885,15 +1167,20 @@ def _regularizers(layer):
 def _sample_weights(y, n, sample_weight, class_weight):
     """Per-sample weights (n,) float32 from sample_weight and/or class_weight {class: weight}, or None."""
     sw = None
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
     if sample_weight is not None:
-        sw = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
+        sw = np.asarray(sample_weight, dtype=np.float32)
+        if sw.ndim >= 2 and sw.shape[0] == n and sw.size != n:
+            return np.ascontiguousarray(sw)  # element-wise (temporal) weights, e.g. (N, T)
+        sw = sw.reshape(-1)
         if sw.size != n:
             raise ValueError("sample_weight has %d entries but there are %d samples" % (sw.size, n))
     if class_weight is not None:
         if not isinstance(class_weight, dict):
             raise TypeError("class_weight must be a dict {class index: weight}, got %r" % (type(class_weight),))
         labels = np.argmax(y, -1) if (y.ndim > 1 and y.shape[-1] > 1) else y.reshape(n, -1)[:, 0]
-        labels = labels.astype(np.int64)
+        labels = np.round(labels).astype(np.int64)  # Keras rounds float labels (0.9999 -> class 1)
         missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
         if missing:
             raise ValueError("class_weight has no entry for class(es) %s present in y" % missing)
@@ -905,11 +1192,60 @@ def _sample_weights(y, n, sample_weight, class_weight):
     return sw
 
 
-def _eval_logs(loss_sum, loss_n, mets, sums):
-    logs = {"loss": float(loss_sum / loss_n) if loss_n else 0.0}
-    for i, m in enumerate(mets or []):
-        logs[m.name] = float(sums[i][0] / sums[i][1]) if sums[i][1] else 0.0
-    return logs
+def _unpack_data(data):
+    """Keras's unpack_x_y_sample_weight: x, (x,), (x, y) or (x, y, sample_weight)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise ValueError("Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, found: "
+                     "a tuple of %d items" % len(data))
+
+
+def _first(out):
+    return out[0] if isinstance(out, (list, tuple)) else out
+
+
+def _batch_len(x):
+    x0 = x[0] if isinstance(x, (list, tuple)) else x
+    return float(x0.shape[0])
+
+
+def _bar_verbose(verbose):
+    """evaluate/predict's progress bar: 1 (live bar) for "auto"/1/True, 2 (one line) for 2, else
+    none; only the chief process prints."""
+    if not distributed_hook.is_chief():
+        return 0
+    if verbose in ("auto", 1, True):
+        return 1
+    return 2 if verbose == 2 else 0
+
+
+def _callback_list(callbacks, model, params):
+    """evaluate/predict's callbacks: fit's own CallbackList as is, else a new one."""
+    if isinstance(callbacks, cbks.CallbackList):
+        return callbacks
+    return cbks.CallbackList(list(callbacks or []), model, params)
+
+
+def _should_eval(epoch, validation_freq):
+    """Keras: validate after 1-indexed epoch e when e % freq == 0 (int) or e in freq (list)."""
+    e = epoch + 1
+    if isinstance(validation_freq, int):
+        return e % validation_freq == 0
+    return e in validation_freq
+
+
+def _metric_value(v):
+    """A metric result as a Python float (a per-threshold result stays an array)."""
+    a = np.asarray(v)
+    return float(a) if a.ndim == 0 else a
 
 
 def _check_shape(name, i, expected, got):
