@@ -19,7 +19,7 @@ from . import optimizers as optimizers_mod
 from . import utils
 from .layers.base import Layer, KerasTensor, InputLayer, InputSpec, _flatten, _map, _fmt_shape
 
-__all__ = ["Model", "Sequential", "load_model", "clone_model"]
+__all__ = ["Model", "Sequential", "load_model", "clone_model", "save_model", "model_from_json"]
 
 
 def _scalar(t):
@@ -284,7 +284,11 @@ class Model(Layer):
         """compile() from get_compile_config()'s dict (Keras's own dicts are understood too)."""
         config = dict(config or {})
 
+        custom = dict(custom_objects or {})
+
         def des_metric(m):
+            if isinstance(m, str) and m in custom:  # a custom metric function saved by its name
+                return custom[m]
             return metrics_mod.deserialize(m, custom_objects) if isinstance(m, dict) else m
         opt = config.get("optimizer", "rmsprop")
         if isinstance(opt, dict):
@@ -292,6 +296,8 @@ class Model(Layer):
         loss = config.get("loss")
         if isinstance(loss, dict):
             loss = losses_mod.deserialize(loss, custom_objects)
+        elif isinstance(loss, str) and loss in custom:  # a custom loss function saved by its name
+            loss = custom[loss]
         self.compile(optimizer=opt, loss=loss, loss_weights=config.get("loss_weights"),
                      metrics=[des_metric(m) for m in (config.get("metrics") or [])] or None,
                      weighted_metrics=[des_metric(m) for m in (config.get("weighted_metrics") or [])] or None,
@@ -1000,9 +1006,14 @@ class Model(Layer):
         from . import saving
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
-    def save(self, filepath, overwrite=True, **kwargs):
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         from . import saving
-        saving.save_model(self, filepath, overwrite=overwrite)
+        saving.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def to_json(self, **kwargs):
+        """The architecture as a JSON string (keras Model.to_json)."""
+        from . import saving
+        return saving.model_to_json(self, **kwargs)
 
     def get_config(self):
         if self._pcn_functional:
@@ -1083,6 +1094,8 @@ class _DataSource:
             if n is None:
                 order = range(steps)
             else:
+                if getattr(self.obj, "_pcn_tf_dataset_like", False):
+                    rng = None  # a tf.data.Dataset in Keras: fit(shuffle=) does not reorder its batches
                 order = rng.permutation(n) if rng is not None else np.arange(n)
                 if steps:
                     order = order[:steps]
@@ -1181,13 +1194,10 @@ def _sample_weights(y, n, sample_weight, class_weight):
             raise TypeError("class_weight must be a dict {class index: weight}, got %r" % (type(class_weight),))
         labels = np.argmax(y, -1) if (y.ndim > 1 and y.shape[-1] > 1) else y.reshape(n, -1)[:, 0]
         labels = np.round(labels).astype(np.int64)  # Keras rounds float labels (0.9999 -> class 1)
-        missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
-        if missing:
-            raise ValueError("class_weight has no entry for class(es) %s present in y" % missing)
-        table = np.zeros(int(max(max(class_weight), labels.max())) + 1, np.float32)
-        for k, v in class_weight.items():
-            table[int(k)] = float(v)
-        cw = table[labels]
+        # a class without an entry weighs 1.0 (Keras's class_weight_to_sample_weights)
+        table = {int(k): float(v) for k, v in class_weight.items()}
+        uniq, inv = np.unique(labels, return_inverse=True)
+        cw = np.array([table.get(int(c), 1.0) for c in uniq], np.float32)[inv.reshape(-1)]
         sw = cw if sw is None else sw * cw
     return sw
 
@@ -1457,3 +1467,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 def clone_model(model):
     from . import saving
     return saving.model_from_config(saving.serialize_layer(model), None)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """keras.models.model_from_json."""
+    from . import saving
+    return saving.model_from_json(json_string, custom_objects=custom_objects)

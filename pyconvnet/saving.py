@@ -318,11 +318,8 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         raise FileExistsError("save: %s exists and overwrite=False" % filepath)
     _check_built(model, "save")
     cfg = serialize_layer(model)
-    if model.compiled:
-        comp = {"optimizer": optimizers.serialize(model.optimizer),
-                "loss": losses.serialize(model._pcn_loss) if model._pcn_loss is not None else None,
-                "metrics": [m for m in model._pcn_metric_ids if isinstance(m, str)]}
-        cfg["compile_config"] = comp
+    if model.compiled:  # compile()'s arguments: loss_weights, weighted_metrics, Metric objects too
+        cfg["compile_config"] = model.get_compile_config()
     text = json.dumps(cfg)
     meta = json.dumps({"pyconvnet_version": __version__, "format": "pyconvnet.model", "version": 1})
     wbytes = _weights_bytes(model)
@@ -365,9 +362,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     comp = cfg.get("compile_config")
     if compile and comp:
         custom_objects = saving_api.effective_custom_objects(custom_objects)  # registered losses/optimizers too
-        model.compile(optimizer=optimizers.deserialize(comp["optimizer"], custom_objects),
-                      loss=losses.deserialize(comp["loss"], custom_objects) if comp.get("loss") else None,
-                      metrics=comp.get("metrics") or None)
+        try:
+            model.compile_from_config(comp, custom_objects)
+        except (ValueError, TypeError, KeyError) as e:  # e.g. a custom metric function not registered
+            import warnings
+            warnings.warn("load_model: compiling the loaded model from its saved compile config failed (%s: %s); "
+                          "it is compiled with the optimizer and loss only. Pass custom_objects or register the "
+                          "metric to restore it." % (type(e).__name__, e), stacklevel=2)
+            model.compile(optimizer=optimizers.deserialize(comp["optimizer"], custom_objects),
+                          loss=losses.deserialize(comp["loss"], custom_objects) if isinstance(comp.get("loss"), dict)
+                          else comp.get("loss"))
     return model
 
 

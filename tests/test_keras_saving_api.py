@@ -413,3 +413,33 @@ def test_keras_config_module():
     assert not keras.config.is_interactive_logging_enabled()
     keras.config.enable_interactive_logging()
     assert keras.config.is_interactive_logging_enabled()
+
+
+def test_model_save_keeps_the_whole_compile_config(tmp_path):
+    import pyconvnet as keras
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", loss_weights=0.5,
+              metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")],
+              weighted_metrics=["sparse_categorical_accuracy"])
+    path = tmp_path / "m.keras"
+    m.save(path)
+    r = keras.models.load_model(path)
+    assert r.get_compile_config()["loss_weights"] == 0.5
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    y = np.arange(8) % 3
+    a, b = m.evaluate(x, y, verbose=0, return_dict=True), r.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(a) == set(b) and "top2" in b and "sparse_categorical_accuracy" in b
+    for k in a:
+        assert a[k] == pytest.approx(b[k], rel=1e-6)
+
+    def my_metric(y_true, y_pred):  # a plain function: not registered, so it cannot be rebuilt by name
+        return keras.ops.mean(y_pred, axis=-1)
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=[my_metric])
+    m.save(path)
+    with pytest.warns(UserWarning, match="compile config failed"):
+        r = keras.models.load_model(path)
+    assert r.compiled and r.optimizer.__class__.__name__ == "SGD"
+    j = m.to_json()
+    again = keras.models.model_from_json(j)
+    assert [l.__class__.__name__ for l in again.layers] == ["Dense"]

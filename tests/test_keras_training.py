@@ -567,7 +567,8 @@ def test_sample_and_class_weights():
     m2.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
     for a, b in zip(m1.get_weights(), m2.get_weights()):
         assert_close(a, b, rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="class_weight has no entry for class"):
-        m.fit(x, y, class_weight={0: 1.0}, verbose=0)
+    # a class missing from class_weight weighs 1.0, as in Keras
+    loss = m.train_on_batch(x, y, class_weight={0: 3.0})  # lr 0: the weights are still those of `per`
+    assert loss == pytest.approx(float(np.mean(per * np.where(y == 0, 3.0, 1.0))), rel=1e-5)
     with pytest.raises(ValueError, match="sample_weight has 3 entries but there are 32 samples"):
         m.fit(x, y, sample_weight=np.ones(3), verbose=0)
