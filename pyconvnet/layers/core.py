@@ -5,9 +5,12 @@ import types
 
 import numpy as np
 
+from .. import _C
 from .. import activations
 from .. import autograd as ag
+from .. import constraints
 from .. import initializers
+from .. import regularizers
 from .. import utils
 from .base import Layer, InputSpec
 
@@ -26,25 +29,150 @@ def _init_config(init):
         return None
 
 
-class Dense(Layer):
+def _reg_config(reg):
+    try:
+        return regularizers.serialize(reg)
+    except ValueError:
+        return None
+
+
+def _con_config(con):
+    try:
+        return constraints.serialize(con)
+    except ValueError:
+        return None
+
+
+def _positive_int(v, what, layer):
+    """Keras raises ValueError for a non-integer or non-positive size (units=2.5, filters=0)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+        raise ValueError("Received an invalid value for `%s`, expected a positive integer. Received: %s=%r "
+                         "(layer %s '%s')" % (what, what, v, type(layer).__name__, layer.name))
+    return int(v)
+
+
+def _no_quantization(layer, quantization_config=None, lora_rank=None):
+    """Keras-written configs carry quantization_config (None) and maybe lora_rank: accept None, refuse the rest."""
+    if quantization_config is not None:
+        raise NotImplementedError("%s '%s': quantization_config is not supported" % (type(layer).__name__, layer.name))
+    if lora_rank:
+        raise NotImplementedError("%s '%s': lora_rank (LoRA) is not supported" % (type(layer).__name__, layer.name))
+
+
+class _ActivityLoss:
+    """Regularizer-shaped callable (reg(v)) that returns the activity penalty of `layer`'s latest call;
+    registered in the layer's (weight, regularizer) list so fit's cached regularizer pass includes it."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __call__(self, _v):
+        return self.layer._pcn_activity_loss
+
+
+class _WeightExtras:
+    """Mixin for layers with weight regularizers, constraints and an activity regularizer (Keras semantics):
+    - weight regularizers: add_weight(regularizer=...), penalties in `layer.losses` (trainable weights only);
+    - activity_regularizer: penalty(output) / batch_size, recomputed at every call, first in `layer.losses`;
+    - constraints: Keras projects a weight right after each optimizer update. The optimizer here does not
+      know about constraints, so the layer applies a pending projection in place before its next call (and
+      in get_weights): a weight that changed since a training call under a recording tape is projected.
+      The forward of every training step thus sees the weights Keras's would."""
+
+    def _pcn_init_extras(self, activity_regularizer):
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._pcn_activity_loss = None
+        self._pcn_constraints = []   # [variable, constraint, snapshot _C.Tensor or None]
+
+    def _pcn_constrain(self, var, constraint):
+        if var is not None and constraint is not None:
+            self._pcn_constraints.append([var, constraint, None])
+
+    def _pcn_apply_constraints(self):
+        """Project every constrained weight that changed since the last training call (an optimizer update)."""
+        for entry in self._pcn_constraints:
+            v, con, snap = entry
+            if snap is None:
+                continue
+            if snap.device != v.value.device or tuple(snap.shape) != tuple(v.value.shape):
+                entry[2] = None
+                continue
+            diff = _C.reduce("max", _C.unary("abs", _C.binary("sub", v.value, snap)), list(range(snap.ndim)), False)
+            if float(np.asarray(diff.numpy()).reshape(-1)[0]) > 0:  # updated since the training call
+                entry[2] = None
+                with ag.no_grad():
+                    v.assign(con(v))
+
+    def _pcn_before_call(self, training):
+        if not self._pcn_constraints:
+            return
+        self._pcn_apply_constraints()
+        if training and ag.recording():
+            for entry in self._pcn_constraints:
+                snap = _C.empty(*entry[0].value.shape, device=entry[0].value.device)
+                snap.copy_(entry[0].value)
+                entry[2] = snap
+
+    def _pcn_after_call(self, y):
+        if self.activity_regularizer is not None:
+            loss = self.activity_regularizer(y)
+            n = y.shape[0] if y.ndim > 0 else 0
+            self._pcn_activity_loss = ag.multiply(loss, 1.0 / n) if n else loss
+            regs = getattr(self, "_pcn_regularizers", None)
+            if regs is None:
+                regs = self._pcn_regularizers = []
+            if not any(isinstance(r, _ActivityLoss) for _, r in regs):
+                regs.append((None, _ActivityLoss(self)))
+        return y
+
+    @property
+    def losses(self):
+        """Activity penalty of the latest call, then penalties of the trainable regularized weights."""
+        out = [self._pcn_activity_loss] if self.activity_regularizer is not None and \
+            self._pcn_activity_loss is not None else []
+        for v, reg in getattr(self, "_pcn_regularizers", []):
+            if not isinstance(reg, _ActivityLoss) and v.trainable and self.trainable:
+                out.append(reg(v))
+        return out
+
+    @property
+    def weights(self):
+        # model.get_weights()/save() read weights through here: apply pending projections first
+        if getattr(self, "_pcn_constraints", None):
+            self._pcn_apply_constraints()
+        return super().weights
+
+    def get_weights(self):
+        self._pcn_apply_constraints()
+        return super().get_weights()
+
+    def set_weights(self, weights):
+        super().set_weights(weights)
+        for entry in self._pcn_constraints:  # assigned weights are not projected (as in Keras)
+            entry[2] = None
+
+
+class Dense(_WeightExtras, Layer):
     """y = activation(x @ kernel + bias); kernel (in, units). Inputs of rank > 2
     apply to the last axis."""
     _pcn_int_input = False
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None, **kwargs):
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
+                 lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
-        units = int(units) if not isinstance(units, bool) else -1
-        if units <= 0:
-            raise ValueError("Dense '%s': units must be a positive integer, got %r" % (self.name, units))
-        self.units = units
+        _no_quantization(self, quantization_config, lora_rank)
+        self.units = _positive_int(units, "units", self)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self._pcn_init_extras(activity_regularizer)
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape):
@@ -56,11 +184,14 @@ class Dense(Layer):
                                       regularizer=self.kernel_regularizer)
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer,
                                     regularizer=self.bias_regularizer) if self.use_bias else None
+        self._pcn_constrain(self.kernel, self.kernel_constraint)
+        self._pcn_constrain(self.bias, self.bias_constraint)
         self.input_spec = InputSpec(min_ndim=2, axes={-1: d})
         self.built = True
 
-    def call(self, inputs):
-        return self.activation(ag.dense(inputs, self.kernel, self.bias))
+    def call(self, inputs, training=None):
+        self._pcn_before_call(training)
+        return self._pcn_after_call(self.activation(ag.dense(inputs, self.kernel, self.bias)))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -69,7 +200,13 @@ class Dense(Layer):
         c = super().get_config()
         c.update(units=self.units, activation=_act_config(self.activation), use_bias=self.use_bias,
                  kernel_initializer=_init_config(self.kernel_initializer),
-                 bias_initializer=_init_config(self.bias_initializer))
+                 bias_initializer=_init_config(self.bias_initializer),
+                 kernel_regularizer=_reg_config(self.kernel_regularizer),
+                 bias_regularizer=_reg_config(self.bias_regularizer),
+                 kernel_constraint=_con_config(self.kernel_constraint),
+                 bias_constraint=_con_config(self.bias_constraint), quantization_config=None)
+        if self.activity_regularizer is not None:
+            c["activity_regularizer"] = _reg_config(self.activity_regularizer)
         return c
 
 
@@ -97,14 +234,16 @@ class ReLU(Layer):
         super().__init__(**kwargs)
         if max_value is not None and max_value < 0:
             raise ValueError("ReLU '%s': max_value must be >= 0, got %r" % (self.name, max_value))
-        if negative_slope < 0:
+        if negative_slope is None or negative_slope < 0:
             raise ValueError("ReLU '%s': negative_slope must be >= 0, got %r" % (self.name, negative_slope))
-        if threshold != 0:
-            raise NotImplementedError("ReLU '%s': threshold != 0 is not supported" % self.name)
+        if threshold is None or threshold < 0:
+            raise ValueError("ReLU '%s': threshold of a ReLU layer cannot be None or a negative value, got %r"
+                             % (self.name, threshold))
         self.max_value, self.negative_slope, self.threshold = max_value, float(negative_slope), float(threshold)
 
     def call(self, inputs):
-        return activations.relu(inputs, negative_slope=self.negative_slope, max_value=self.max_value)
+        return activations.relu(inputs, negative_slope=self.negative_slope, max_value=self.max_value,
+                                threshold=self.threshold)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -121,6 +260,9 @@ class LeakyReLU(Layer):
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
         super().__init__(**kwargs)
+        if negative_slope is None or negative_slope < 0:
+            raise ValueError("The negative_slope value of a Leaky ReLU layer cannot be None or negative value. "
+                             "Expected a float. Received: negative_slope=%r (layer '%s')" % (negative_slope, self.name))
         self.negative_slope = float(negative_slope)
 
     def call(self, inputs):
@@ -160,6 +302,14 @@ class Softmax(Layer):
         self.axis = axis
 
     def call(self, inputs, mask=None):
+        if mask is not None:
+            raise NotImplementedError("Softmax '%s': mask is not supported" % self.name)
+        if isinstance(self.axis, (list, tuple)):
+            # Keras: exp(x - logsumexp(x, axis)) over several axes at once
+            x = ag.as_eager(inputs)
+            m = ag.EagerTensor(_C.reduce("max", x.value, [int(a) % x.ndim for a in self.axis], True))
+            e = ag.unary("exp", ag.subtract(x, m))
+            return ag.divide(e, ag.reduce("sum", e, list(self.axis), keepdims=True))
         return ag.softmax(inputs, self.axis)
 
     def compute_output_shape(self, input_shape):
@@ -185,10 +335,10 @@ class Dropout(Layer):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= rate <= 1:
-            raise ValueError("Dropout '%s': rate must be in [0, 1], got %r" % (self.name, rate))
-        if noise_shape is not None:
-            raise NotImplementedError("Dropout '%s': noise_shape is not supported" % self.name)
+            raise ValueError("Invalid value received for argument `rate`. Expected a float value between 0 and 1. "
+                             "Received: rate=%r (Dropout '%s')" % (rate, self.name))
         self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(None if d is None else int(d) for d in noise_shape)
         self.seed = seed
         self._pcn_rng = np.random.default_rng(seed) if seed is not None else None
 
@@ -198,14 +348,29 @@ class Dropout(Layer):
         if self.rate >= 1:
             return ag.multiply(inputs, 0.0)
         seed = int(self._pcn_rng.integers(0, 2 ** 31 - 1)) if self._pcn_rng is not None else utils.next_seed()
-        return ag.dropout(inputs, self.rate, seed)
+        if self.noise_shape is None:
+            return ag.dropout(inputs, self.rate, seed)
+        # one keep/drop draw per element of noise_shape (None: the input's size), broadcast over the rest
+        x = ag.as_eager(inputs)
+        if len(self.noise_shape) != x.ndim:
+            raise ValueError("Dropout '%s': noise_shape %s does not match inputs of rank %d"
+                             % (self.name, self.noise_shape, x.ndim))
+        ns = [x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape)]
+        if any(d not in (1, x.shape[i]) for i, d in enumerate(ns)):
+            raise ValueError("Dropout '%s': noise_shape %s is not broadcastable to the input shape %s"
+                             % (self.name, self.noise_shape, tuple(x.shape)))
+        ones = _C.empty(*ns, device=x.value.device)
+        _C.fill_(ones, 1.0)
+        mask, _ = _C.dropout_forward(ones, self.rate, seed)  # 0 or 1/(1-rate)
+        return ag.multiply(x, ag.EagerTensor(mask))
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         c = super().get_config()
-        c.update(rate=self.rate, seed=self.seed)
+        c.update(rate=self.rate, seed=self.seed,
+                 noise_shape=None if self.noise_shape is None else list(self.noise_shape))
         return c
 
 
@@ -272,36 +437,46 @@ class Lambda(Layer):
         return cls(fn, **config)
 
 
-class Embedding(Layer):
+class Embedding(_WeightExtras, Layer):
     """Integer ids (..., ) -> vectors (..., output_dim). Implemented as
-    one_hot(ids) @ embeddings on the kernels (memory grows with input_dim)."""
+    one_hot(ids) @ embeddings on the kernels (memory grows with input_dim).
+    Float ids are cast to int32 first (truncation), as Keras does."""
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, **kwargs):
+                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, activity_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if int(input_dim) <= 0 or int(output_dim) <= 0:
-            raise ValueError("Embedding '%s': input_dim and output_dim must be positive, got %r, %r"
-                             % (self.name, input_dim, output_dim))
+        _no_quantization(self, quantization_config, lora_rank)
+        self.input_dim = _positive_int(input_dim, "input_dim", self)
+        self.output_dim = _positive_int(output_dim, "output_dim", self)
         if mask_zero:
             raise NotImplementedError("Embedding '%s': mask_zero=True (masking) is not supported" % self.name)
-        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.mask_zero = False
         self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        self._pcn_init_extras(activity_regularizer)
         self._pcn_initial = weights
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(name="embeddings", shape=(self.input_dim, self.output_dim),
-                                          initializer=self.embeddings_initializer)
+                                          initializer=self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer)
+        self._pcn_constrain(self.embeddings, self.embeddings_constraint)
         if self._pcn_initial is not None:
             self.set_weights(self._pcn_initial)
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        self._pcn_before_call(training)
         x = ag.as_eager(inputs)
         lead = list(x.shape)
+        if x.dtype not in ("int32", "int64"):
+            x = ag.EagerTensor(_C.cast(x.value, "int32"))
         flat = ag.reshape(x, [-1])
         oh = ag.one_hot(flat, self.input_dim)
         y = ag.matmul(oh, self.embeddings)
-        return ag.reshape(y, lead + [self.output_dim])
+        return self._pcn_after_call(ag.reshape(y, lead + [self.output_dim]))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
@@ -309,7 +484,11 @@ class Embedding(Layer):
     def get_config(self):
         c = super().get_config()
         c.update(input_dim=self.input_dim, output_dim=self.output_dim,
-                 embeddings_initializer=_init_config(self.embeddings_initializer))
+                 embeddings_initializer=_init_config(self.embeddings_initializer),
+                 embeddings_regularizer=_reg_config(self.embeddings_regularizer),
+                 activity_regularizer=_reg_config(self.activity_regularizer),
+                 embeddings_constraint=_con_config(self.embeddings_constraint), mask_zero=False,
+                 quantization_config=None)
         return c
 
 
@@ -319,11 +498,19 @@ class Rescaling(Layer):
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.scale, self.offset = float(scale), float(offset)
+        # scalars, or per-channel lists/arrays broadcast against the inputs (as Keras)
+        self.scale = float(scale) if np.ndim(scale) == 0 else np.asarray(scale, np.float32).tolist()
+        self.offset = float(offset) if np.ndim(offset) == 0 else np.asarray(offset, np.float32).tolist()
+
+    def _const(self, v, like):
+        if isinstance(v, float):
+            return v
+        return ag.EagerTensor(_C.tensor(np.ascontiguousarray(np.asarray(v, np.float32)), device=like.value.device))
 
     def call(self, inputs):
-        y = ag.multiply(inputs, self.scale)
-        return ag.add(y, self.offset) if self.offset else y
+        x = ag.as_eager(inputs)
+        y = ag.multiply(x, self._const(self.scale, x))
+        return ag.add(y, self._const(self.offset, x)) if (not isinstance(self.offset, float) or self.offset) else y
 
     def compute_output_shape(self, input_shape):
         return input_shape
