@@ -3,17 +3,29 @@ import numpy as np
 
 from .. import autograd as ag
 from .base import Layer, InputSpec
+from .conv import _data_format, _nchw_to_nhwc, _nhwc_to_nchw
 
 __all__ = ["Flatten", "Reshape", "ZeroPadding2D"]
 
 
 class Flatten(Layer):
+    """(batch, ...) -> (batch, prod(...)); channels_first inputs are moved to channels-last order first
+    (as Keras does, so a Dense after it sees the same feature order either way)."""
+
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.data_format = _data_format(data_format, self)
 
     def call(self, inputs):
         x = ag.as_eager(inputs)
+        if self.data_format == "channels_first" and x.ndim > 2:
+            x = ag.transpose(x, [0] + list(range(2, x.ndim)) + [1])
         return ag.reshape(x, [x.shape[0], -1]) if x.ndim != 2 else x
+
+    def get_config(self):
+        c = super().get_config()
+        c["data_format"] = self.data_format
+        return c
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
@@ -58,6 +70,7 @@ class Reshape(Layer):
 class ZeroPadding2D(Layer):
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.data_format = _data_format(data_format, self)
         if isinstance(padding, int):
             p = ((padding, padding), (padding, padding))
         elif len(padding) == 2 and all(isinstance(v, int) for v in padding):
@@ -72,14 +85,20 @@ class ZeroPadding2D(Layer):
 
     def call(self, inputs):
         (t, b), (l, r) = self.padding
+        if self.data_format == "channels_first":
+            return _nhwc_to_nchw(ag.pad2d(_nchw_to_nhwc(inputs), t, b, l, r))
         return ag.pad2d(inputs, t, b, l, r)
 
     def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
         (t, b), (l, r) = self.padding
+        if self.data_format == "channels_first":
+            n, c, h, w = input_shape
+            return (n, c, None if h is None else h + t + b, None if w is None else w + l + r)
+        n, h, w, c = input_shape
         return (n, None if h is None else h + t + b, None if w is None else w + l + r, c)
 
     def get_config(self):
         c = super().get_config()
         c["padding"] = [list(v) for v in self.padding]
+        c["data_format"] = self.data_format
         return c
