@@ -112,9 +112,8 @@ silu = swish
 
 @_io
 def gelu(x, approximate=False):
-    if approximate:
-        raise NotImplementedError("activations.gelu: approximate=True is not supported (the kernel is exact erf gelu)")
-    return ag.activation(x, "gelu")
+    """Exact erf GELU, or the tanh approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))."""
+    return ag.activation(x, "gelu_tanh" if approximate else "gelu")
 
 
 @_io

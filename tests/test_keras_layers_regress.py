@@ -428,3 +428,33 @@ def test_channels_first_equals_channels_last_transposed(rng, make):
 def test_bad_data_format_is_value_error():
     with pytest.raises(ValueError):
         L.Conv2D(2, 2, data_format="NHWC")
+
+
+@pytest.mark.parametrize("ids", [[[3]], [[-1]], [[0, 7]]])
+def test_embedding_out_of_range_ids_raise(ids):
+    """They embedded to zeros silently (one_hot); Keras raises (IndexError on torch)."""
+    e = L.Embedding(3, 2)
+    with pytest.raises(IndexError):
+        e(np.array(ids, np.int32))
+    with pytest.raises(ValueError, match="Embedding"):
+        e(np.array(ids, np.int64))
+
+
+def test_merge_of_a_single_input_passes_through():
+    x = np.arange(4, dtype=np.float32).reshape(2, 2)
+    for cls in (L.Add, L.Multiply, L.Average, L.Maximum, L.Minimum, L.Concatenate):
+        assert_close(cls()([x]), x.astype(np.float64), rtol=0, atol=0)
+
+
+def test_custom_activation_config_does_not_fail():
+    def my_act(t):
+        return t
+    assert L.Dense(2, activation=my_act).get_config()["activation"] == "my_act"
+    assert L.Activation(lambda t: t).get_config()["activation"] == "<lambda>"
+
+
+def test_gelu_approximate():
+    """activations.gelu(approximate=True) raised NotImplementedError; Keras has the tanh form."""
+    x = np.linspace(-4, 4, 41)
+    ref = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+    assert_close(activations.gelu(x.astype(np.float32), approximate=True), ref, rtol=1e-5, atol=1e-6)

@@ -19,7 +19,12 @@ __all__ = ["Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Dropou
 
 
 def _act_config(fn):
-    return activations.serialize(fn)
+    """Built-ins by Keras name; another callable by its __name__ (get_config must not fail on a custom
+    activation: load it back with custom_objects)."""
+    try:
+        return activations.serialize(fn)
+    except ValueError:
+        return getattr(fn, "__name__", repr(fn))
 
 
 def _init_config(init):
@@ -437,6 +442,11 @@ class Lambda(Layer):
         return cls(fn, **config)
 
 
+class EmbeddingIndexError(IndexError, ValueError):
+    """An Embedding id out of [0, input_dim): an IndexError as on Keras's torch backend, and a ValueError
+    as every bad value in pyconvnet."""
+
+
 class Embedding(_WeightExtras, Layer):
     """Integer ids (..., ) -> vectors (..., output_dim). Implemented as
     one_hot(ids) @ embeddings on the kernels (memory grows with input_dim).
@@ -473,6 +483,16 @@ class Embedding(_WeightExtras, Layer):
         lead = list(x.shape)
         if x.dtype not in ("int32", "int64"):
             x = ag.EagerTensor(_C.cast(x.value, "int32"))
+        if int(np.prod(x.shape)):
+            # an id outside [0, input_dim) would silently embed to zeros (one_hot): refuse it, as Keras does
+            # (IndexError on its torch backend, InvalidArgumentError on TensorFlow). The float32 min/max
+            # is exact for ids below 2**24 and still flags larger ones against a smaller input_dim.
+            axes = list(range(x.ndim))
+            lo = int(np.asarray(_C.reduce("min", _C.cast(x.value, "float32"), axes, False).numpy()).reshape(-1)[0])
+            hi = int(np.asarray(_C.reduce("max", _C.cast(x.value, "float32"), axes, False).numpy()).reshape(-1)[0])
+            if lo < 0 or hi >= self.input_dim:
+                raise EmbeddingIndexError("Embedding '%s': ids must be in [0, %d), got values in [%d, %d]"
+                                          % (self.name, self.input_dim, lo, hi))
         flat = ag.reshape(x, [-1])
         oh = ag.one_hot(flat, self.input_dim)
         y = ag.matmul(oh, self.embeddings)

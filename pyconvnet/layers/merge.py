@@ -19,8 +19,9 @@ def _bcast(shapes, layer):
 
 class _Merge(Layer):
     def _check(self, inputs):
-        if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
-            raise ValueError("%s '%s': expects a list of at least 2 inputs, got %r"
+        # Keras 3 merges a list of at least 1 input (a single input passes through)
+        if not isinstance(inputs, (list, tuple)) or len(inputs) < 1:
+            raise ValueError("%s '%s': a merge layer should be called on a list of at least 1 input, got %r"
                              % (type(self).__name__, self.name, inputs))
 
     def compute_output_shape(self, input_shape):
