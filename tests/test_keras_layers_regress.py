@@ -458,3 +458,19 @@ def test_gelu_approximate():
     x = np.linspace(-4, 4, 41)
     ref = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
     assert_close(activations.gelu(x.astype(np.float32), approximate=True), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_frozen_layer_penalty_not_in_fit_loss(rng):
+    """Keras counts a weight's regularizer only while it is trainable; fit added it anyway."""
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    t = np.zeros((4, 2), np.float32)
+    frozen = L.Dense(2, kernel_regularizer=regularizers.L2(10.0), trainable=False)
+    m = keras.Sequential([keras.Input((3,)), frozen])
+    m.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    y = m.predict(x, verbose=0).astype(np.float64)
+    for _ in range(2):  # first step (model.losses) and the cached regularizer path
+        assert abs(m.train_on_batch(x, t) - (y ** 2).mean()) < 1e-5
+    frozen.trainable = True
+    m.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    k = frozen.get_weights()[0].astype(np.float64)
+    assert abs(m.train_on_batch(x, t) - ((y ** 2).mean() + 10.0 * (k * k).sum())) < 1e-4

@@ -75,6 +75,20 @@ class _ActivityLoss:
         return self.layer._pcn_activity_loss
 
 
+class _WhenTrainable:
+    """Wraps a weight regularizer registered by add_weight: Keras counts the penalty of a weight only while
+    it is trainable (layer.trainable and the variable's flag); otherwise it contributes 0 to fit's loss."""
+
+    def __init__(self, reg, layer):
+        self.reg, self.layer = reg, layer
+
+    def __call__(self, v):
+        if v.trainable and self.layer.trainable:
+            return self.reg(v)
+        with ag.no_grad():
+            return ag.multiply(self.reg(v), 0.0)
+
+
 class _WeightExtras:
     """Mixin for layers with weight regularizers, constraints and an activity regularizer (Keras semantics):
     - weight regularizers: add_weight(regularizer=...), penalties in `layer.losses` (trainable weights only);
@@ -90,6 +104,12 @@ class _WeightExtras:
         self._pcn_constraints = []   # [variable, constraint, snapshot _C.Tensor or None]
 
     def _pcn_constrain(self, var, constraint):
+        """Register `constraint` for `var` (called in build after add_weight); also makes the weight
+        regularizers registered so far count only while trainable."""
+        regs = getattr(self, "_pcn_regularizers", [])
+        for i, (v, r) in enumerate(regs):
+            if v is not None and not isinstance(r, (_WhenTrainable, _ActivityLoss)):
+                regs[i] = (v, _WhenTrainable(r, self))
         if var is not None and constraint is not None:
             self._pcn_constraints.append([var, constraint, None])
 
@@ -137,7 +157,7 @@ class _WeightExtras:
             self._pcn_activity_loss is not None else []
         for v, reg in getattr(self, "_pcn_regularizers", []):
             if not isinstance(reg, _ActivityLoss) and v.trainable and self.trainable:
-                out.append(reg(v))
+                out.append(reg.reg(v) if isinstance(reg, _WhenTrainable) else reg(v))
         return out
 
     @property
