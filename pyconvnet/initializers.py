@@ -9,7 +9,10 @@ from . import utils
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
            "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform",
-           "VarianceScaling", "Orthogonal", "Identity", "get", "serialize", "deserialize"]
+           "VarianceScaling", "Orthogonal", "Identity", "IdentityInitializer", "OrthogonalInitializer", "zeros", "ones",
+           "constant", "random_normal", "random_uniform", "truncated_normal", "variance_scaling", "glorot_uniform",
+           "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform", "orthogonal", "identity",
+           "get", "serialize", "deserialize"]
 
 
 def _fans(shape, input_axes=None, output_axes=None):
@@ -195,6 +198,12 @@ _ALIASES = {
 }
 _CLASSES = {c.__name__: c for c in set(_ALIASES.values())}
 _CLASSES.update(IdentityInitializer=Identity, OrthogonalInitializer=Orthogonal)
+IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
+# keras.initializers.he_normal(...) etc.: the lower-case names are the classes too
+(zeros, ones, constant, random_normal, random_uniform, truncated_normal, variance_scaling, glorot_uniform,
+ glorot_normal, he_normal, he_uniform, lecun_normal, lecun_uniform, orthogonal, identity) = (
+    Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling, GlorotUniform,
+    GlorotNormal, HeNormal, HeUniform, LecunNormal, LecunUniform, Orthogonal, Identity)
 
 
 def get(identifier):

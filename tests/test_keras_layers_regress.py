@@ -474,3 +474,32 @@ def test_frozen_layer_penalty_not_in_fit_loss(rng):
     m.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
     k = frozen.get_weights()[0].astype(np.float64)
     assert abs(m.train_on_batch(x, t) - ((y ** 2).mean() + 10.0 * (k * k).sum())) < 1e-4
+
+
+def _orth_ref(w, factor, mode):
+    x = w if mode == "rows" else w.T
+    x = x / np.maximum(np.sqrt((x * x).sum(1, keepdims=True)), 1e-7)
+    p = x @ x.T
+    n = p.shape[0]
+    return factor * 0.5 * np.abs(p * (1 - np.eye(n))).sum() / (n * (n - 1) / 2)
+
+
+@pytest.mark.parametrize("mode", ["rows", "columns"])
+def test_orthogonal_regularizer(rng, mode):
+    """keras.regularizers.OrthogonalRegularizer was missing."""
+    w = rng.normal(size=(4, 6))
+    reg = regularizers.OrthogonalRegularizer(0.3, mode)
+    assert_close(float(np.asarray(reg(w.astype(np.float32)))), _orth_ref(w, 0.3, mode), rtol=1e-5, atol=1e-7)
+    _, (g,) = _tape_grads(lambda t: reg(t), w, [], np.ones(()))
+    assert_grad_close(g, numeric_grad(lambda a: np.array(_orth_ref(a, 0.3, mode)), w, np.ones(())))
+    assert regularizers.get(regularizers.serialize(reg)).get_config() == {"factor": 0.3, "mode": mode}
+    with pytest.raises(ValueError):
+        regularizers.OrthogonalRegularizer(mode="diag")
+
+
+def test_keras_positional_orders_and_aliases():
+    assert initializers.he_normal is initializers.HeNormal and initializers.OrthogonalInitializer is initializers.Orthogonal
+    assert L.MaxPooling2D(2, 2, "valid", None, "mp").name == "mp"  # Keras: (pool_size, strides, padding, data_format, name)
+    bn = L.BatchNormalization(-1, 0.9, 1e-3, True, True, "zeros", "ones", "zeros", "ones", None, None, None, None,
+                              False, None, 0.99, True)  # ..., renorm, renorm_clipping, renorm_momentum, synchronized
+    assert bn.synchronized is True

@@ -24,8 +24,8 @@ class BatchNormalization(_WeightExtras, Layer):
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
-                 beta_constraint=None, gamma_constraint=None, synchronized=False, renorm=False,
-                 renorm_clipping=None, renorm_momentum=0.99, activity_regularizer=None, **kwargs):
+                 beta_constraint=None, gamma_constraint=None, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, synchronized=False, activity_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if renorm:
             raise NotImplementedError("BatchNormalization '%s': renorm=True (batch renormalization) is not "

@@ -12,8 +12,8 @@ class _Pool2D(Layer):
     _pcn_int_input = False
     _mode = "max"
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
         self.data_format = _data_format(data_format, self)  # channels_first runs through NHWC transposes
         self.pool_size = normalize_tuple(pool_size, 2, "pool_size", self)
         self.strides = normalize_tuple(strides if strides is not None else self.pool_size, 2, "strides", self)
