@@ -337,3 +337,29 @@ def test_same_padding_and_truncation_match_tensorflow_keras():
     worst, ratio_tf, ratio_ours = (float(v) for v in line[0].split()[1:])
     assert worst < 1e-5
     assert abs(ratio_tf - ratio_ours) < 0.05  # max|x| / std of a truncated normal: ~2.27 for both
+
+
+def test_small_cnn_fit_matches_keras():
+    """Many layers at once through fit (SGD with momentum): conv/BN (moving stats)/pools/padding/dense."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(16, 9, 8, 3)).astype(np.float32)
+    y = rng.integers(0, 4, 16)
+
+    def make(lib):
+        L = lib.layers
+        m = lib.Sequential([
+            lib.Input((9, 8, 3)), L.Conv2D(6, 3, strides=(2, 1), padding="same"), L.BatchNormalization(momentum=0.8),
+            L.ReLU(), L.MaxPooling2D(2, padding="same"), L.DepthwiseConv2D(2, depth_multiplier=2, activation="elu"),
+            L.ZeroPadding2D(((1, 0), (0, 1))), L.AveragePooling2D(2, strides=1), L.Conv2D(4, 1, activation="tanh",
+                                                                                       kernel_regularizer="l2"),
+            L.GlobalAveragePooling2D(), L.Dense(8, activation="relu"), L.Dense(4, activation="softmax")])
+        m.compile(optimizer=lib.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy")
+        return m
+    mk, mp = make(k3), make(pk)
+    mp.set_weights(mk.get_weights())
+    hk = mk.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False).history["loss"]
+    hp = mp.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False).history["loss"]
+    assert_close(np.array(hp), np.array(hk), rtol=1e-4, atol=1e-5, what="loss history")
+    for v, a, b in zip(mp.weights, mp.get_weights(), mk.get_weights()):
+        assert_close(a, b, rtol=1e-3, atol=1e-5, what="%s after fit" % v.path)
+    assert_close(mp.predict(x, verbose=0), k3.ops.convert_to_numpy(mk.predict(x, verbose=0)), rtol=1e-3, atol=1e-5)

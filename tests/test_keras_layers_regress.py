@@ -503,3 +503,10 @@ def test_keras_positional_orders_and_aliases():
     bn = L.BatchNormalization(-1, 0.9, 1e-3, True, True, "zeros", "ones", "zeros", "ones", None, None, None, None,
                               False, None, 0.99, True)  # ..., renorm, renorm_clipping, renorm_momentum, synchronized
     assert bn.synchronized is True
+
+
+def test_reshape_unknown_dimension_is_none():
+    """A -1 target dimension over an input with unknown sizes came out as -1 in the symbolic shape."""
+    assert L.Reshape((-1, 2)).compute_output_shape((None, None, 4)) == (None, None, 2)
+    assert tuple(L.Reshape((2, -1))(keras.Input((None,))).shape) == (None, 2, None)
+    assert L.Reshape((3, -1)).compute_output_shape((None, 6)) == (None, 3, 2)

@@ -57,8 +57,8 @@ class Reshape(Layer):
         return ag.reshape(x, [x.shape[0]] + list(self._resolve(x.shape[1:])))
 
     def compute_output_shape(self, input_shape):
-        if any(d is None for d in input_shape[1:]):
-            return (input_shape[0],) + self.target_shape
+        if any(d is None for d in input_shape[1:]):  # the -1 dimension is unknown (None), as in Keras
+            return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
         return (input_shape[0],) + self._resolve(input_shape[1:])
 
     def get_config(self):
