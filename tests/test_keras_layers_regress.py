@@ -510,3 +510,16 @@ def test_reshape_unknown_dimension_is_none():
     assert L.Reshape((-1, 2)).compute_output_shape((None, None, 4)) == (None, None, 2)
     assert tuple(L.Reshape((2, -1))(keras.Input((None,))).shape) == (None, 2, None)
     assert L.Reshape((3, -1)).compute_output_shape((None, 6)) == (None, 3, 2)
+
+
+def test_softmax_mask(rng):
+    """Softmax(mask=...) raised NotImplementedError; Keras: masked logits -> -1e9, masked outputs -> 0."""
+    x = rng.normal(size=(2, 3, 4))
+    mask = rng.random((3, 4)) > 0.4
+    mask[0] = False  # a fully masked row gives zeros
+    xm = np.where(mask, x, -1e9)
+    e = np.exp(xm - xm.max(-1, keepdims=True))
+    ref = np.where(mask, e / e.sum(-1, keepdims=True), 0.0)
+    assert_close(L.Softmax()(x.astype(np.float32), mask=mask), ref, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError):
+        L.Softmax()(x.astype(np.float32), mask=np.ones((2, 5), bool))

@@ -327,8 +327,24 @@ class Softmax(Layer):
         self.axis = axis
 
     def call(self, inputs, mask=None):
+        m = None
         if mask is not None:
-            raise NotImplementedError("Softmax '%s': mask is not supported" % self.name)
+            # Keras: positions where mask is True (> 0.5) keep their logits, the others get -1e9, and the
+            # masked outputs are zeroed (a fully masked axis gives zeros, not a uniform distribution)
+            x = ag.as_eager(inputs)
+            mv = np.asarray(mask.numpy() if hasattr(mask, "numpy") else mask)
+            if mv.ndim > x.ndim or any(a != 1 and a != b for a, b in zip(mv.shape[::-1], x.shape[::-1])):
+                raise ValueError("Softmax '%s': the `mask` must be broadcastable to `inputs`. Received: "
+                                 "inputs.shape=%s, mask.shape=%s" % (self.name, tuple(x.shape), mv.shape))
+            keep = np.broadcast_to(mv > 0.5 if mv.dtype != bool else mv, x.shape).astype(np.float32)
+            m = ag.EagerTensor(_C.tensor(np.ascontiguousarray(keep), device=x.value.device))
+            inputs = ag.add(ag.multiply(x, m), ag.multiply(ag.subtract(m, 1.0), 1e9))
+        y = self._softmax(inputs)
+        return ag.multiply(y, m) if m is not None else y
+
+    def _softmax(self, inputs):
+        if isinstance(self.axis, (list, tuple)) and len(self.axis) == 1:
+            return ag.softmax(inputs, self.axis[0])
         if isinstance(self.axis, (list, tuple)):
             # Keras: exp(x - logsumexp(x, axis)) over several axes at once
             x = ag.as_eager(inputs)
