@@ -194,6 +194,12 @@ BAD = [
     ("ReLU", dict(threshold=-1.0)), ("Activation", dict(activation="Relu")),
     ("Embedding", dict(input_dim=0, output_dim=2)), ("Embedding", dict(input_dim=3, output_dim=2.5)),
     ("BatchNormalization", dict(axis=[1, 2])),
+    ("Conv2D", dict(filters=2, kernel_size=2, groups=0)), ("Conv2D", dict(filters=2, kernel_size=-1)),
+    ("Conv2D", dict(filters=2, kernel_size=2, dilation_rate=0)), ("DepthwiseConv2D", dict(kernel_size=2, strides=(1,))),
+    ("AveragePooling2D", dict(pool_size=(2, 2, 2))), ("MaxPooling2D", dict(pool_size=2, strides=-1)),
+    ("ZeroPadding2D", dict(padding=(1, 2, 3))), ("ZeroPadding2D", dict(padding=((1, 2), (3,)))),
+    ("Dense", dict(units=3, kernel_constraint="no_such")), ("Dense", dict(units=3, activity_regularizer="no_such")),
+    ("GlobalAveragePooling2D", dict(data_format="nhwc")),
 ]
 
 

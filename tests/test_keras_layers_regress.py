@@ -523,3 +523,10 @@ def test_softmax_mask(rng):
     assert_close(L.Softmax()(x.astype(np.float32), mask=mask), ref, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError):
         L.Softmax()(x.astype(np.float32), mask=np.ones((2, 5), bool))
+
+
+@pytest.mark.parametrize("padding", [(1, 2, 3), ((1, 2), (3,)), -1])
+def test_zero_padding_bad_padding_is_value_error(padding):
+    """(1, 2, 3) raised TypeError ('int' object is not iterable); Keras raises ValueError."""
+    with pytest.raises(ValueError, match="ZeroPadding2D"):
+        L.ZeroPadding2D(padding)

@@ -71,12 +71,15 @@ class ZeroPadding2D(Layer):
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = _data_format(data_format, self)
-        if isinstance(padding, int):
-            p = ((padding, padding), (padding, padding))
-        elif len(padding) == 2 and all(isinstance(v, int) for v in padding):
-            p = ((padding[0], padding[0]), (padding[1], padding[1]))
-        else:
-            p = tuple(tuple(int(a) for a in v) for v in padding)
+        try:
+            if isinstance(padding, int):
+                p = ((padding, padding), (padding, padding))
+            elif len(padding) == 2 and all(isinstance(v, int) for v in padding):
+                p = ((padding[0], padding[0]), (padding[1], padding[1]))
+            else:
+                p = tuple(tuple(int(a) for a in v) for v in padding)
+        except TypeError:  # e.g. (1, 2, 3): Keras raises ValueError
+            p = ()
         if len(p) != 2 or any(len(v) != 2 or min(v) < 0 for v in p):
             raise ValueError("ZeroPadding2D '%s': padding must be an int, 2 ints or 2 pairs of non-negative ints, "
                              "got %r" % (self.name, padding))
