@@ -75,6 +75,13 @@ class _ActivityLoss:
         return self.layer._pcn_activity_loss
 
 
+def _optimizer_applies_constraints():
+    """True once optimizers.Optimizer applies `variable.constraint` after each update itself (it then sets
+    the class attribute `applies_constraints = True`); until then the layers apply them lazily."""
+    from .. import optimizers
+    return bool(getattr(optimizers.Optimizer, "applies_constraints", False))
+
+
 class _WhenTrainable:
     """Wraps a weight regularizer registered by add_weight: Keras counts the penalty of a weight only while
     it is trainable (layer.trainable and the variable's flag); otherwise it contributes 0 to fit's loss."""
@@ -110,7 +117,13 @@ class _WeightExtras:
         for i, (v, r) in enumerate(regs):
             if v is not None and not isinstance(r, (_WhenTrainable, _ActivityLoss)):
                 regs[i] = (v, _WhenTrainable(r, self))
-        if var is not None and constraint is not None:
+        if var is None or constraint is None:
+            return
+        try:  # Keras's variable.constraint, where the Variable class has the slot
+            var.constraint = constraint
+        except AttributeError:
+            pass
+        if not _optimizer_applies_constraints():
             self._pcn_constraints.append([var, constraint, None])
 
     def _pcn_apply_constraints(self):
