@@ -220,6 +220,14 @@ def sparsemax(x, axis=-1):
 
 @_io
 def softmax(x, axis=-1):
+    """exp(x) / sum(exp(x), axis); `axis` an int or a tuple of axes (Keras: all of them at once)."""
+    if isinstance(axis, (list, tuple)):
+        if len(axis) == 1:
+            return ag.softmax(x, axis[0])
+        axes = [int(a) % x.ndim for a in axis]
+        m = ag.EagerTensor(_C.reduce("max", x.value, axes, True))  # a constant shift (no gradient needed)
+        e = ag.unary("exp", ag.subtract(x, m))
+        return ag.divide(e, ag.reduce("sum", e, axes, keepdims=True))
     return ag.softmax(x, axis)
 
 

@@ -530,3 +530,10 @@ def test_zero_padding_bad_padding_is_value_error(padding):
     """(1, 2, 3) raised TypeError ('int' object is not iterable); Keras raises ValueError."""
     with pytest.raises(ValueError, match="ZeroPadding2D"):
         L.ZeroPadding2D(padding)
+
+
+def test_activations_softmax_tuple_axis(rng):
+    x = rng.normal(size=(2, 3, 4))
+    e = np.exp(x - x.max(axis=(0, 2), keepdims=True))
+    assert_close(activations.softmax(x.astype(np.float32), axis=(0, 2)), e / e.sum(axis=(0, 2), keepdims=True),
+                 rtol=1e-5, atol=1e-7)

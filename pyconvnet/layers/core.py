@@ -356,15 +356,7 @@ class Softmax(Layer):
         return ag.multiply(y, m) if m is not None else y
 
     def _softmax(self, inputs):
-        if isinstance(self.axis, (list, tuple)) and len(self.axis) == 1:
-            return ag.softmax(inputs, self.axis[0])
-        if isinstance(self.axis, (list, tuple)):
-            # Keras: exp(x - logsumexp(x, axis)) over several axes at once
-            x = ag.as_eager(inputs)
-            m = ag.EagerTensor(_C.reduce("max", x.value, [int(a) % x.ndim for a in self.axis], True))
-            e = ag.unary("exp", ag.subtract(x, m))
-            return ag.divide(e, ag.reduce("sum", e, list(self.axis), keepdims=True))
-        return ag.softmax(inputs, self.axis)
+        return activations.softmax(inputs, self.axis)
 
     def compute_output_shape(self, input_shape):
         return input_shape
