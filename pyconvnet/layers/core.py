@@ -428,6 +428,9 @@ class Lambda(Layer):
         super().__init__(**kwargs)
         if not callable(function):
             raise TypeError("Lambda '%s': function must be callable, got %r" % (self.name, function))
+        if mask is not None:  # pyconvnet has no mask propagation: refuse rather than drop it
+            raise NotImplementedError("Lambda '%s': mask is not supported (pyconvnet does not propagate masks)"
+                                      % self.name)
         self.function = function
         self.arguments = arguments or {}
         self._output_shape = output_shape
