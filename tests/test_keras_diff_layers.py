@@ -249,6 +249,9 @@ def test_constraints_regularizers_through_fit_match_keras(con):
                              bias_initializer="ones")),
     ("BatchNormalization", dict(gamma_regularizer="l2", beta_regularizer="l1", beta_initializer="ones")),
     ("Dense", dict(units=3, kernel_regularizer="l2", trainable=False)),
+    ("MaxPooling2D", dict(activity_regularizer="l2")),
+    ("Activation", dict(activation="relu", activity_regularizer="l1")),
+    ("Dense", dict(units=3, activity_regularizer="l1", kernel_regularizer="l2", bias_regularizer="l1")),
 ])
 def test_layer_losses_match_keras(name, kw):
     x = np.random.default_rng(2).normal(size=(2, 4, 4, 3)).astype(np.float32)

@@ -538,3 +538,31 @@ def test_activations_softmax_tuple_axis(rng):
     e = np.exp(x - x.max(axis=(0, 2), keepdims=True))
     assert_close(activations.softmax(x.astype(np.float32), axis=(0, 2)), e / e.sum(axis=(0, 2), keepdims=True),
                  rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda **k: L.Activation("tanh", **k), (3, 4)), (lambda **k: L.ReLU(**k), (3, 4)),
+    (lambda **k: L.MaxPooling2D(2, **k), (2, 4, 4, 3)), (lambda **k: L.GlobalAveragePooling2D(**k), (2, 4, 4, 3)),
+    (lambda **k: L.Flatten(**k), (2, 3, 4)), (lambda **k: L.Dropout(0.5, **k), (3, 4)),
+    (lambda **k: L.LocalResponseNormalization(**k), (2, 3, 3, 4)),
+])
+def test_weightless_layers_take_activity_regularizer(rng, make, shape):
+    """Keras's base Layer takes activity_regularizer for every layer; these raised TypeError."""
+    x = rng.normal(size=shape).astype(np.float32)
+    layer = make(activity_regularizer=regularizers.L2(0.5))
+    y = np.asarray(layer(x), np.float64)
+    assert_close(float(np.asarray(layer.losses[0])), 0.5 * (y * y).sum() / shape[0], rtol=1e-5, atol=1e-7)
+    c = layer.get_config()
+    assert c["activity_regularizer"]["class_name"] == "L2"
+    assert type(layer).from_config(c).activity_regularizer.l2 == 0.5
+    assert "activity_regularizer" not in make().get_config()
+
+
+def test_activity_regularizer_of_weightless_layer_in_fit(rng):
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    m = keras.Sequential([keras.Input((3,)), L.Dense(2, kernel_initializer="ones"),
+                          L.Activation("relu", activity_regularizer=regularizers.L1(0.5))])
+    m.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    y = m.predict(x, verbose=0).astype(np.float64)
+    for _ in range(2):
+        assert abs(m.train_on_batch(x, np.zeros((4, 2), np.float32)) - ((y ** 2).mean() + 0.5 * y.sum() / 4)) < 1e-5

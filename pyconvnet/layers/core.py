@@ -82,6 +82,37 @@ def _optimizer_applies_constraints():
     return bool(getattr(optimizers.Optimizer, "applies_constraints", False))
 
 
+class _AnyActivity:
+    """Keras's base Layer takes `activity_regularizer` for every layer: penalty(output) / batch_size,
+    recomputed at each call and listed in layer.losses (and fit's loss). Mixin for the weightless layers
+    (layers with weights implement it in _WeightExtras)."""
+
+    def __init__(self, *args, activity_regularizer=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._pcn_activity_loss = None
+
+    def __call__(self, *args, **kwargs):
+        out = super().__call__(*args, **kwargs)
+        if self.activity_regularizer is not None and isinstance(out, (ag.EagerTensor, np.ndarray)):
+            y = out if isinstance(out, ag.EagerTensor) else \
+                ag.EagerTensor(_C.tensor(np.ascontiguousarray(out, dtype=np.float32)))
+            loss = self.activity_regularizer(y)
+            self._pcn_activity_loss = ag.multiply(loss, 1.0 / y.shape[0]) if y.ndim and y.shape[0] else loss
+            regs = getattr(self, "_pcn_regularizers", None)
+            if regs is None:
+                regs = self._pcn_regularizers = []
+            if not any(isinstance(r, _ActivityLoss) for _, r in regs):
+                regs.append((None, _ActivityLoss(self)))
+        return out
+
+    def get_config(self):
+        c = super().get_config()
+        if self.activity_regularizer is not None:
+            c["activity_regularizer"] = _reg_config(self.activity_regularizer)
+        return c
+
+
 class _WhenTrainable:
     """Wraps a weight regularizer registered by add_weight: Keras counts the penalty of a weight only while
     it is trainable (layer.trainable and the variable's flag); otherwise it contributes 0 to fit's loss."""
@@ -248,7 +279,7 @@ class Dense(_WeightExtras, Layer):
         return c
 
 
-class Activation(Layer):
+class Activation(_AnyActivity, Layer):
     _pcn_int_input = False
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -266,7 +297,7 @@ class Activation(Layer):
         return c
 
 
-class ReLU(Layer):
+class ReLU(_AnyActivity, Layer):
     _pcn_int_input = False
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -292,7 +323,7 @@ class ReLU(Layer):
         return c
 
 
-class LeakyReLU(Layer):
+class LeakyReLU(_AnyActivity, Layer):
     _pcn_int_input = False
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:
@@ -315,7 +346,7 @@ class LeakyReLU(Layer):
         return c
 
 
-class ELU(Layer):
+class ELU(_AnyActivity, Layer):
     _pcn_int_input = False
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
@@ -333,7 +364,7 @@ class ELU(Layer):
         return c
 
 
-class Softmax(Layer):
+class Softmax(_AnyActivity, Layer):
     _pcn_int_input = False
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -367,7 +398,7 @@ class Softmax(Layer):
         return c
 
 
-class Identity(Layer):
+class Identity(_AnyActivity, Layer):
     def call(self, inputs):
         return inputs
 
@@ -375,7 +406,7 @@ class Identity(Layer):
         return input_shape
 
 
-class Dropout(Layer):
+class Dropout(_AnyActivity, Layer):
     """Zeroes a fraction `rate` of inputs in training and scales the rest by 1/(1-rate)."""
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
@@ -420,7 +451,7 @@ class Dropout(Layer):
         return c
 
 
-class Lambda(Layer):
+class Lambda(_AnyActivity, Layer):
     """Wraps a function of tensors. Saving stores its bytecode; loading it needs
     safe_mode=False (as in Keras), since loading runs arbitrary code."""
 
@@ -556,7 +587,7 @@ class Embedding(_WeightExtras, Layer):
         return c
 
 
-class Rescaling(Layer):
+class Rescaling(_AnyActivity, Layer):
     """y = x * scale + offset (e.g. Rescaling(1./255) for uint8 images)."""
     _pcn_int_input = False
 

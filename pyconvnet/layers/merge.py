@@ -1,6 +1,7 @@
 """Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate."""
 from .. import autograd as ag
 from .base import Layer
+from .core import _AnyActivity
 
 __all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "add", "concatenate"]
 
@@ -17,7 +18,7 @@ def _bcast(shapes, layer):
     return tuple(out)
 
 
-class _Merge(Layer):
+class _Merge(_AnyActivity, Layer):
     def _check(self, inputs):
         # Keras 3 merges a list of at least 1 input (a single input passes through)
         if not isinstance(inputs, (list, tuple)) or len(inputs) < 1:
@@ -71,7 +72,7 @@ class Average(_Merge):
         return ag.multiply(y, 1.0 / len(inputs))
 
 
-class Concatenate(Layer):
+class Concatenate(_AnyActivity, Layer):
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         self.axis = int(axis)

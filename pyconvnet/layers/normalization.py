@@ -8,7 +8,7 @@ from .. import constraints
 from .. import initializers
 from .. import regularizers
 from .base import Layer, InputSpec
-from .core import _init_config, _reg_config, _con_config, _WeightExtras
+from .core import _init_config, _reg_config, _con_config, _WeightExtras, _AnyActivity
 
 __all__ = ["BatchNormalization", "LocalResponseNormalization"]
 
@@ -110,7 +110,7 @@ class BatchNormalization(_WeightExtras, Layer):
         return c
 
 
-class LocalResponseNormalization(Layer):
+class LocalResponseNormalization(_AnyActivity, Layer):
     """AlexNet's LRN across channels: x / (bias + alpha * sum_{|d|<=r} x_d^2) ** beta
     (TensorFlow's definition: alpha multiplies the plain sum)."""
     _pcn_int_input = False

@@ -1,6 +1,7 @@
 """Pooling layers (NHWC): Max/Average 2-D pooling and global pooling."""
 from .. import autograd as ag
 from .base import Layer, InputSpec
+from .core import _AnyActivity
 from .conv import (normalize_tuple, conv_output_length, _padding, _data_format, _nchw_to_nhwc, _nhwc_to_nchw,
                    _shape_to_last, _shape_to_first)
 
@@ -8,7 +9,7 @@ __all__ = ["MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "Global
            "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D"]
 
 
-class _Pool2D(Layer):
+class _Pool2D(_AnyActivity, Layer):
     _pcn_int_input = False
     _mode = "max"
 
@@ -52,7 +53,7 @@ MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
 
-class _GlobalPool2D(Layer):
+class _GlobalPool2D(_AnyActivity, Layer):
     _pcn_int_input = False
     _mode = "avg"
 

@@ -3,12 +3,13 @@ import numpy as np
 
 from .. import autograd as ag
 from .base import Layer, InputSpec
+from .core import _AnyActivity
 from .conv import _data_format, _nchw_to_nhwc, _nhwc_to_nchw
 
 __all__ = ["Flatten", "Reshape", "ZeroPadding2D"]
 
 
-class Flatten(Layer):
+class Flatten(_AnyActivity, Layer):
     """(batch, ...) -> (batch, prod(...)); channels_first inputs are moved to channels-last order first
     (as Keras does, so a Dense after it sees the same feature order either way)."""
 
@@ -32,7 +33,7 @@ class Flatten(Layer):
         return (input_shape[0], None if any(d is None for d in rest) else int(np.prod(rest)))
 
 
-class Reshape(Layer):
+class Reshape(_AnyActivity, Layer):
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
         self.target_shape = tuple(int(d) for d in target_shape)
@@ -67,7 +68,7 @@ class Reshape(Layer):
         return c
 
 
-class ZeroPadding2D(Layer):
+class ZeroPadding2D(_AnyActivity, Layer):
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = _data_format(data_format, self)
