@@ -372,3 +372,12 @@ def test_small_cnn_fit_matches_keras():
     for v, a, b in zip(mp.weights, mp.get_weights(), mk.get_weights()):
         assert_close(a, b, rtol=1e-3, atol=1e-5, what="%s after fit" % v.path)
     assert_close(mp.predict(x, verbose=0), k3.ops.convert_to_numpy(mk.predict(x, verbose=0)), rtol=1e-3, atol=1e-5)
+
+
+def test_global_max_pooling_tie_gradients_match_keras():
+    x = np.zeros((2, 3, 2, 2), np.float32)
+    x[0, 0, 0, 1] = x[0, 2, 1, 1] = 1.0
+    g = np.arange(1, 5, dtype=np.float32).reshape(2, 2)
+    _, gxk, _ = _keras_grads(k3.layers.GlobalMaxPooling2D(), x, g, True)
+    _, gxp, _ = _our_grads(pk.layers.GlobalMaxPooling2D(), x, g, True)
+    assert_close(gxp, gxk, rtol=1e-6, atol=1e-7, what="tied-max gradient")

@@ -566,3 +566,23 @@ def test_activity_regularizer_of_weightless_layer_in_fit(rng):
     y = m.predict(x, verbose=0).astype(np.float64)
     for _ in range(2):
         assert abs(m.train_on_batch(x, np.zeros((4, 2), np.float32)) - ((y ** 2).mean() + 0.5 * y.sum() / 4)) < 1e-5
+
+
+@pytest.mark.parametrize("df", ["channels_last", "channels_first"])
+def test_global_max_pooling_splits_gradient_among_ties(df):
+    """Keras (TF reduce_max, torch amax) shares the gradient equally among tied maxima; the kernel's
+    backward gave all of it to the first. Forward values stay the exact max."""
+    x = np.zeros((2, 3, 2, 2), np.float32)  # NHWC
+    x[0, 0, 0, 1] = x[0, 2, 1, 1] = 1.0     # two tied maxima in (batch 0, channel 1)
+    x[1] = np.arange(12, dtype=np.float32).reshape(3, 2, 2)
+    g = np.array([[1.0, 2.0], [3.0, 4.0]])
+    ref = np.zeros_like(x, dtype=np.float64)
+    ref[0, :, :, 0] = 1.0 / 6              # all six zeros tie
+    ref[0, 0, 0, 1] = ref[0, 2, 1, 1] = 1.0
+    ref[1, 2, 1, 0], ref[1, 2, 1, 1] = 3.0, 4.0
+    xin = x if df == "channels_last" else np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    y, (gx,) = _tape_grads(L.GlobalMaxPooling2D(data_format=df), xin, [], g)
+    assert_close(y, x.max(axis=(1, 2)).astype(np.float64), rtol=0, atol=0)
+    if df == "channels_first":
+        gx = gx.transpose(0, 2, 3, 1)
+    assert_close(gx, ref, rtol=1e-6, atol=1e-7)

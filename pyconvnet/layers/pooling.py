@@ -1,4 +1,5 @@
 """Pooling layers (NHWC): Max/Average 2-D pooling and global pooling."""
+from .. import _C
 from .. import autograd as ag
 from .base import Layer, InputSpec
 from .core import _AnyActivity
@@ -53,6 +54,20 @@ MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
 
+def _global_max_split_ties(x):
+    """Global max over H, W (NHWC -> (N, C)) whose gradient is shared equally by tied maxima, as Keras's
+    (ops.max; TensorFlow's reduce_max gradient too). The kernel's backward gives it all to the first one.
+    Forward: the kernel's exact max; gradient: through sum(x * w) with w = [x == max] / count."""
+    x = ag.as_eager(x)
+    n, _, _, c = x.shape
+    y = _C.global_pool_forward(x.value, "max")
+    d = _C.unary("abs", _C.binary("sub", x.value, y.reshape([n, 1, 1, c])))
+    mask = _C.binary_scalar("sub", _C.unary("sign", d), 1.0, True)  # 1 where x == max, else 0
+    w = ag.EagerTensor(_C.binary("div", mask, _C.reduce("sum", mask, [1, 2], True)))
+    z = ag.reduce("sum", ag.multiply(x, w), [1, 2])
+    return ag.add(z, ag.EagerTensor(_C.binary("sub", y, z.value)))  # + constant: value exactly the max
+
+
 class _GlobalPool2D(_AnyActivity, Layer):
     _pcn_int_input = False
     _mode = "avg"
@@ -65,7 +80,11 @@ class _GlobalPool2D(_AnyActivity, Layer):
 
     def call(self, inputs):
         cf = self.data_format == "channels_first"
-        y = ag.global_pool(_nchw_to_nhwc(inputs) if cf else inputs, self._mode)
+        x = _nchw_to_nhwc(inputs) if cf else inputs
+        if self._mode == "max" and ag.recording():
+            y = _global_max_split_ties(x)
+        else:
+            y = ag.global_pool(x, self._mode)
         if self.keepdims:
             y = ag.reshape(y, [y.shape[0], y.shape[1], 1, 1] if cf else [y.shape[0], 1, 1, y.shape[1]])
         return y
