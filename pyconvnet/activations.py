@@ -38,23 +38,26 @@ def _io(fn):
 
 @_io
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
-    """Keras 3: y = clip(where(x > threshold, x, 0), 0, max_value) - negative_slope * relu(threshold - x)."""
-    if threshold != 0.0:
+    """Keras 3's composition, step for step (so values and the gradients at the kinks agree):
+    y = where(x > threshold, x, 0) (or relu(x); relu6(x) when max_value == 6 and no threshold),
+    then clip(y, 0, max_value), then y - negative_slope * relu(threshold - x)."""
+    negative_slope = float(negative_slope)
+    if negative_slope and max_value is None and threshold == 0:
+        return ag.activation(x, "leaky_relu", negative_slope)
+    clip_max = max_value is not None
+    if threshold != 0:
         y = ag.multiply(x, _mask_gt(x, threshold))
-        if max_value is not None:
-            y = ag.clip(y, 0.0, float(max_value))
-        if negative_slope:
-            neg = ag.activation(ag.subtract(float(threshold), x), "relu")
-            y = ag.subtract(y, ag.multiply(neg, float(negative_slope)))
-        return y
-    if max_value is not None:
-        if negative_slope == 0.0 and float(max_value) == 6.0:
-            return ag.activation(x, "relu6")
-        y = ag.activation(x, "leaky_relu", negative_slope) if negative_slope else ag.activation(x, "relu")
-        return ag.minimum(y, float(max_value))
+    elif clip_max and float(max_value) == 6.0:
+        y = ag.activation(x, "relu6")
+        clip_max = False
+    else:
+        y = ag.activation(x, "relu")
+    if clip_max:
+        y = ag.clip(y, 0.0, float(max_value))
     if negative_slope:
-        return ag.activation(x, "leaky_relu", float(negative_slope))
-    return ag.activation(x, "relu")
+        neg = ag.activation(ag.subtract(float(threshold), x) if threshold else ag.negative(x), "relu")
+        y = ag.subtract(y, ag.multiply(neg, negative_slope))
+    return y
 
 
 @_io
@@ -210,8 +213,11 @@ def threshold(x, threshold, default_value):
 
 @_io
 def sparse_sigmoid(x):
-    """clip((x + 1) / 2, 0, 1)."""
-    return ag.clip(ag.multiply(ag.add(x, 1.0), 0.5), 0.0, 1.0)
+    """0 for x <= -1, (x + 1) / 2 for -1 < x < 1, 1 for x >= 1 (gradient 0 at +-1, as Keras)."""
+    with ag.no_grad():
+        inside = _mask_gt(ag.subtract(1.0, ag.unary("abs", x)), 0.0)  # |x| < 1
+        above = ag.EagerTensor(_C.binary_scalar("sub", _mask_gt(ag.subtract(1.0, x), 0.0).value, 1.0, True))  # x >= 1
+    return ag.add(ag.multiply(ag.multiply(x, inside), 0.5), ag.add(ag.multiply(inside, 0.5), above))
 
 
 def sparsemax(x, axis=-1):

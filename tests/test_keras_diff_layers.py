@@ -381,3 +381,19 @@ def test_global_max_pooling_tie_gradients_match_keras():
     _, gxk, _ = _keras_grads(k3.layers.GlobalMaxPooling2D(), x, g, True)
     _, gxp, _ = _our_grads(pk.layers.GlobalMaxPooling2D(), x, g, True)
     assert_close(gxp, gxk, rtol=1e-6, atol=1e-7, what="tied-max gradient")
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.ReLU(negative_slope=0.1, max_value=6.0), lambda L: L.ReLU(negative_slope=0.1, max_value=2.0),
+    lambda L: L.ReLU(threshold=1.0, max_value=2.0), lambda L: L.ReLU(max_value=1.0),
+    lambda L: L.Activation("sparse_sigmoid"), lambda L: L.Activation("relu6"), lambda L: L.Activation("relu"),
+    lambda L: L.Activation("soft_shrink"), lambda L: L.Activation("hard_shrink"), lambda L: L.Activation("elu"),
+])
+def test_gradients_at_kinks_match_keras(make):
+    """Exact kink points (0, +-0.5, +-1, 2, 6). Known exceptions, not listed: leaky_relu at 0 (the kernel's
+    backward gives 1, Keras the slope) and hard_tanh at +-1 (Keras torch 0, TF-Keras 1 = ours)."""
+    x = np.array([[-1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 6.0, 7.0, -3.0]], np.float32)
+    g = np.ones_like(x)
+    _, gk, _ = _keras_grads(make(k3.layers), x, g, True)
+    _, gp, _ = _our_grads(make(pk.layers), x, g, True)
+    assert_close(gp, gk, rtol=0, atol=1e-6)

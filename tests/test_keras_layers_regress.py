@@ -586,3 +586,18 @@ def test_global_max_pooling_splits_gradient_among_ties(df):
     if df == "channels_first":
         gx = gx.transpose(0, 2, 3, 1)
     assert_close(gx, ref, rtol=1e-6, atol=1e-7)
+
+
+def test_relu_and_sparse_sigmoid_kink_gradients_follow_keras():
+    """Keras composes relu(x) [relu6 when max_value == 6] - slope * relu(-x): gradient 0 at x = 0 (and at 6
+    with max_value=6); ours was leaky_relu then minimum (1 at both). sparse_sigmoid: 0 at +-1 (was 0.5)."""
+    x = np.array([[-1.0, 0.0, 0.5, 1.0, 6.0, 2.0, 7.0]])
+    g = np.ones_like(x)
+    _, (gx,) = _tape_grads(L.ReLU(negative_slope=0.1, max_value=6.0), x, [], g)
+    assert_close(gx, np.array([[0.1, 0, 1, 1, 0, 1, 0]]), rtol=0, atol=1e-7)
+    _, (gx,) = _tape_grads(L.ReLU(negative_slope=0.1, max_value=2.0), x, [], g)
+    assert_close(gx, np.array([[0.1, 0, 1, 1, 0, 1, 0]]), rtol=0, atol=1e-7)
+    _, (gx,) = _tape_grads(L.Activation("sparse_sigmoid"), x, [], g)
+    assert_close(gx, np.array([[0, 0.5, 0.5, 0, 0, 0, 0]]), rtol=0, atol=1e-7)
+    y = activations.sparse_sigmoid(x.astype(np.float32))
+    assert_close(y, np.clip((x + 1) / 2, 0, 1), rtol=0, atol=1e-7)
