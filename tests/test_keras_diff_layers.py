@@ -397,3 +397,22 @@ def test_gradients_at_kinks_match_keras(make):
     _, gk, _ = _keras_grads(make(k3.layers), x, g, True)
     _, gp, _ = _our_grads(make(pk.layers), x, g, True)
     assert_close(gp, gk, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"])
+def test_merge_gradients_match_keras(name):
+    rng = np.random.default_rng(4)
+    xs = [rng.normal(size=(2, 3, 4)).astype(np.float32) for _ in range(2 if name == "Subtract" else 3)]
+    ts = [torch.tensor(a, requires_grad=True) for a in xs]
+    yk = getattr(k3.layers, name)()(ts)
+    g = rng.normal(size=tuple(yk.shape)).astype(np.float32)
+    yk.backward(torch.tensor(g))
+    es = [ag.EagerTensor(_C.tensor(a)) for a in xs]
+    with ag.GradientTape() as tape:
+        for e in es:
+            tape.watch(e)
+        yp = getattr(pk.layers, name)()(es)
+    gp = tape.gradient(yp, es, output_gradients=[_C.tensor(g)])
+    assert_close(yp.numpy(), yk.detach().numpy(), rtol=1e-6, atol=1e-6)
+    for a, t in zip(gp, ts):
+        assert_close(np.asarray(a.numpy() if hasattr(a, "numpy") else a), t.grad.numpy(), rtol=1e-5, atol=1e-6)
