@@ -334,7 +334,6 @@ def test_same_padding_and_truncation_match_tensorflow_keras():
     elements (torch backend: its own rule, off by up to ~0.5 here), and truncated_normal cuts at exactly
     2 stddev (torch backend keeps the 4th redraw, so a few values exceed it)."""
     import subprocess
-    import sys  # noqa: F401
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, KERAS_BACKEND="tensorflow", PYTHONPATH=here, OMP_NUM_THREADS="1",
                TF_CPP_MIN_LOG_LEVEL="3")

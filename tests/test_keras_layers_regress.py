@@ -499,8 +499,10 @@ def test_orthogonal_regularizer(rng, mode):
 
 
 def test_keras_positional_orders_and_aliases():
-    assert initializers.he_normal is initializers.HeNormal and initializers.OrthogonalInitializer is initializers.Orthogonal
-    assert L.MaxPooling2D(2, 2, "valid", None, "mp").name == "mp"  # Keras: (pool_size, strides, padding, data_format, name)
+    assert initializers.he_normal is initializers.HeNormal
+    assert initializers.OrthogonalInitializer is initializers.Orthogonal
+    # Keras: (pool_size, strides, padding, data_format, name)
+    assert L.MaxPooling2D(2, 2, "valid", None, "mp").name == "mp"
     bn = L.BatchNormalization(-1, 0.9, 1e-3, True, True, "zeros", "ones", "zeros", "ones", None, None, None, None,
                               False, None, 0.99, True)  # ..., renorm, renorm_clipping, renorm_momentum, synchronized
     assert bn.synchronized is True
