@@ -9,10 +9,15 @@ from . import utils
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
            "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform",
-           "VarianceScaling", "Orthogonal", "Identity", "get", "serialize", "deserialize"]
+           "VarianceScaling", "Orthogonal", "Identity", "IdentityInitializer", "OrthogonalInitializer", "zeros", "ones",
+           "constant", "random_normal", "random_uniform", "truncated_normal", "variance_scaling", "glorot_uniform",
+           "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform", "orthogonal", "identity",
+           "get", "serialize", "deserialize"]
 
 
-def _fans(shape):
+def _fans(shape, input_axes=None, output_axes=None):
+    if input_axes is not None and output_axes is not None:  # Keras 3.15 compute_fans
+        return int(np.prod([shape[a] for a in input_axes])), int(np.prod([shape[a] for a in output_axes]))
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -46,11 +51,13 @@ class Ones(Initializer):
 
 
 class Constant(Initializer):
+    """value * ones(shape); value may be a scalar or an array broadcastable to the shape (as in Keras)."""
+
     def __init__(self, value=0.0):
-        self.value = float(value)
+        self.value = float(value) if np.ndim(value) == 0 else np.asarray(value, np.float32).tolist()
 
     def __call__(self, shape, dtype=None):
-        return np.full(shape, self.value, np.float32)
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(self.value, np.float32), tuple(shape)))
 
     def get_config(self):
         return {"value": self.value}
@@ -67,7 +74,7 @@ class RandomNormal(Initializer):
         return self._rng().normal(self.mean, self.stddev, shape).astype(np.float32)
 
     def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+        return {"seed": self.seed, "mean": self.mean, "stddev": self.stddev}
 
 
 class RandomUniform(RandomNormal):
@@ -78,7 +85,7 @@ class RandomUniform(RandomNormal):
         return self._rng().uniform(self.minval, self.maxval, shape).astype(np.float32)
 
     def get_config(self):
-        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+        return {"seed": self.seed, "minval": self.minval, "maxval": self.maxval}
 
 
 def _truncated(rng, shape, stddev):
@@ -96,19 +103,29 @@ class TruncatedNormal(RandomNormal):
 
 
 class VarianceScaling(RandomNormal):
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    """Keras 3: truncated_normal (2 stddev cut, stddev sqrt(scale)/0.8796...), untruncated_normal or
+    uniform (limit sqrt(3*scale)), scale divided by max(1, fan); "normal" means truncated_normal."""
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
+        if scale <= 0.0:
+            raise ValueError("Argument `scale` must be positive float. Received: scale=%r" % (scale,))
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError("VarianceScaling: mode must be fan_in, fan_out or fan_avg, got %r" % (mode,))
-        if distribution not in ("truncated_normal", "untruncated_normal", "uniform", "normal"):
+        distribution = str(distribution).lower()
+        if distribution == "normal":
+            distribution = "truncated_normal"
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
             raise ValueError("VarianceScaling: unknown distribution %r" % (distribution,))
         self.scale, self.mode, self.distribution, self.seed = float(scale), mode, distribution, seed
+        self.input_axes, self.output_axes = input_axes, output_axes
 
     def __call__(self, shape, dtype=None):
-        fan_in, fan_out = _fans(tuple(shape))
+        fan_in, fan_out = _fans(tuple(shape), self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         scale = self.scale / max(1.0, n)
         rng = self._rng()
-        if self.distribution in ("truncated_normal", "normal"):
+        if self.distribution == "truncated_normal":
             std = math.sqrt(scale) / 0.87962566103423978
             return _truncated(rng, shape, std).astype(np.float32)
         if self.distribution == "untruncated_normal":
@@ -117,15 +134,16 @@ class VarianceScaling(RandomNormal):
         return rng.uniform(-lim, lim, shape).astype(np.float32)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"seed": self.seed, "scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _vs(name, scale, mode, dist):
-    def __init__(self, seed=None):
-        VarianceScaling.__init__(self, scale, mode, dist, seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        VarianceScaling.__init__(self, scale, mode, dist, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config})
 
 
@@ -154,7 +172,7 @@ class Orthogonal(RandomNormal):
         return (self.gain * q.reshape(shape)).astype(np.float32)
 
     def get_config(self):
-        return {"gain": self.gain, "seed": self.seed}
+        return {"seed": self.seed, "gain": self.gain}
 
 
 class Identity(Initializer):
@@ -179,6 +197,13 @@ _ALIASES = {
     "orthogonal": Orthogonal, "identity": Identity,
 }
 _CLASSES = {c.__name__: c for c in set(_ALIASES.values())}
+_CLASSES.update(IdentityInitializer=Identity, OrthogonalInitializer=Orthogonal)
+IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
+# keras.initializers.he_normal(...) etc.: the lower-case names are the classes too
+(zeros, ones, constant, random_normal, random_uniform, truncated_normal, variance_scaling, glorot_uniform,
+ glorot_normal, he_normal, he_uniform, lecun_normal, lecun_uniform, orthogonal, identity) = (
+    Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling, GlorotUniform,
+    GlorotNormal, HeNormal, HeUniform, LecunNormal, LecunUniform, Orthogonal, Identity)
 
 
 def get(identifier):
@@ -201,13 +226,17 @@ def get(identifier):
 
 
 def serialize(init):
+    """Keras 3's format: {"module", "class_name", "config", "registered_name"}."""
     if isinstance(init, Initializer):
-        return {"class_name": type(init).__name__, "config": init.get_config()}
+        return {"module": "keras.initializers", "class_name": type(init).__name__, "config": init.get_config(),
+                "registered_name": None}
     raise ValueError("initializers.serialize: %r is not an Initializer (a plain function cannot be saved)" % (init,))
 
 
-def deserialize(config):
-    cls = _CLASSES.get(config.get("class_name"))
+def deserialize(config, custom_objects=None):
+    if isinstance(config, str):
+        return get(config)
+    cls = (custom_objects or {}).get(config.get("class_name")) or _CLASSES.get(config.get("class_name"))
     if cls is None:
         raise ValueError("Unknown initializer class: %r" % (config.get("class_name"),))
     return cls.from_config(config.get("config", {}))

@@ -1,6 +1,7 @@
 """Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate."""
 from .. import autograd as ag
 from .base import Layer
+from .core import _AnyActivity
 
 __all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "add", "concatenate"]
 
@@ -17,10 +18,11 @@ def _bcast(shapes, layer):
     return tuple(out)
 
 
-class _Merge(Layer):
+class _Merge(_AnyActivity, Layer):
     def _check(self, inputs):
-        if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
-            raise ValueError("%s '%s': expects a list of at least 2 inputs, got %r"
+        # Keras 3 merges a list of at least 1 input (a single input passes through)
+        if not isinstance(inputs, (list, tuple)) or len(inputs) < 1:
+            raise ValueError("%s '%s': a merge layer should be called on a list of at least 1 input, got %r"
                              % (type(self).__name__, self.name, inputs))
 
     def compute_output_shape(self, input_shape):
@@ -70,7 +72,7 @@ class Average(_Merge):
         return ag.multiply(y, 1.0 / len(inputs))
 
 
-class Concatenate(Layer):
+class Concatenate(_AnyActivity, Layer):
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         self.axis = int(axis)
