@@ -254,7 +254,7 @@ def test_bad_arguments_raise_value_error(make):
 
 @pytest.mark.parametrize("make", [
     lambda: L.Dense(2, lora_rank=4), lambda: L.BatchNormalization(renorm=True),
-    lambda: L.Embedding(3, 2, mask_zero=True), lambda: L.Lambda(lambda t: t, mask=lambda i, m: m),
+    lambda: L.Lambda(lambda t: t, mask=lambda i, m: m),
     lambda: L.Dense(2, quantization_config={"mode": "int8"}),
 ])
 def test_unsupported_arguments_say_so(make):

@@ -172,9 +172,11 @@ class Layer:
         else:
             self._batch_input_shape = None
         try:
-            self._pcn_call_training = "training" in inspect.signature(self.call).parameters
+            params = inspect.signature(self.call).parameters
+            self._pcn_call_training = "training" in params
+            self._pcn_call_mask = "mask" in params
         except (TypeError, ValueError):
-            self._pcn_call_training = False
+            self._pcn_call_training = self._pcn_call_mask = False
 
     # ------------------------------------------------------------------ weights
     def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
@@ -391,13 +393,54 @@ class Layer:
             self._check_input(shapes[0])
         if self._pcn_call_training:
             kwargs["training"] = bool(training)
+        # Keras's implicit masks (Masking, Embedding(mask_zero=True)): the first input's mask is
+        # handed to a call() that takes `mask`, and passed on by layers that support masking
+        flat_x = _flatten(x)
+        prev_mask = getattr(flat_x[0], "_keras_mask", None) if flat_x else None
+        if prev_mask is not None and len(flat_x) == 1 and getattr(self, "_pcn_call_mask", False) \
+                and kwargs.get("mask") is None:
+            kwargs["mask"] = prev_mask
         with training_scope(training):
             out = self.call(x, *args, **kwargs)
+        if prev_mask is not None:
+            out = self._pcn_pass_mask(x, out, prev_mask)
         if self._pcn_out_shape is None:  # for summary() of layers only ever called eagerly
             self._pcn_out_shape = _map(lambda t: (None,) + tuple(t.shape[1:]) if isinstance(t, ag.EagerTensor)
                                        else None, out)
         if numpy_in:
             return _map(lambda t: t.numpy() if isinstance(t, ag.EagerTensor) else t, out)
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output given its input's mask (Keras: the same mask)."""
+        return mask
+
+    def _pcn_pass_mask(self, inputs, out, prev_mask):
+        """Attach compute_mask's result to outputs that carry none (Keras's _set_mask_metadata);
+        a layer that does not support masking drops the mask with Keras's warning."""
+        from .extra import with_mask
+        if not self.supports_masking:
+            if not getattr(self, "_pcn_warned_mask", False):
+                import warnings
+                warnings.warn("Layer '%s' (of type %s) was passed an input with a mask attached to it. However, this "
+                              "layer does not support masking and will therefore destroy the mask information. "
+                              "Downstream layers will not see the mask." % (self.name, type(self).__name__),
+                              stacklevel=3)
+                self._pcn_warned_mask = True
+            return out
+        outs = _flatten(out)
+        if all(getattr(o, "_keras_mask", None) is not None for o in outs):
+            return out
+        masks = self.compute_mask(inputs, prev_mask)
+        if masks is None:
+            return out
+        if isinstance(out, ag.EagerTensor):
+            m = masks[0] if isinstance(masks, (list, tuple)) else masks
+            return with_mask(out, m) if m is not None and getattr(out, "_keras_mask", None) is None else out
+        if isinstance(out, (list, tuple)) and isinstance(masks, (list, tuple)):
+            res = [with_mask(o, m) if isinstance(o, ag.EagerTensor) and m is not None
+                   and getattr(o, "_keras_mask", None) is None else o for o, m in zip(out, masks)]
+            return type(out)(res)
         return out
 
     def _symbolic_call(self, inputs, args, kwargs):

@@ -530,6 +530,13 @@ class GlobalAveragePooling1D(_GlobalPool1D):
     """Mean over the steps axis: (N, T, C) -> (N, C) (or (N, 1, C) with keepdims)."""
     _mode = "avg"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.supports_masking = True  # it consumes the mask (mean over the unmasked steps)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
 
 class GlobalMaxPooling1D(_GlobalPool1D):
     """Max over the steps axis: (N, T, C) -> (N, C) (or (N, 1, C) with keepdims)."""

@@ -231,6 +231,7 @@ class Dense(_WeightExtras, Layer):
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
                  lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # an input mask passes on to the output (Keras)
         _no_quantization(self, quantization_config, lora_rank)
         self.units = _positive_int(units, "units", self)
         self.activation = activations.get(activation)
@@ -283,6 +284,7 @@ class Activation(_AnyActivity, Layer):
     _pcn_int_input = False
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # an input mask passes on to the output (Keras)
         self.activation = activations.get(activation)
 
     def call(self, inputs):
@@ -301,6 +303,7 @@ class ReLU(_AnyActivity, Layer):
     _pcn_int_input = False
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # an input mask passes on to the output (Keras)
         if max_value is not None and max_value < 0:
             raise ValueError("ReLU '%s': max_value must be >= 0, got %r" % (self.name, max_value))
         if negative_slope is None or negative_slope < 0:
@@ -329,6 +332,7 @@ class LeakyReLU(_AnyActivity, Layer):
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
         super().__init__(**kwargs)
+        self.supports_masking = True  # an input mask passes on to the output (Keras)
         if negative_slope is None or negative_slope < 0:
             raise ValueError("The negative_slope value of a Leaky ReLU layer cannot be None or negative value. "
                              "Expected a float. Received: negative_slope=%r (layer '%s')" % (negative_slope, self.name))
@@ -350,6 +354,7 @@ class ELU(_AnyActivity, Layer):
     _pcn_int_input = False
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # an input mask passes on to the output (Keras)
         self.alpha = float(alpha)
 
     def call(self, inputs):
@@ -368,6 +373,7 @@ class Softmax(_AnyActivity, Layer):
     _pcn_int_input = False
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # an input mask passes on to the output (Keras)
         self.axis = axis
 
     def call(self, inputs, mask=None):
@@ -399,6 +405,10 @@ class Softmax(_AnyActivity, Layer):
 
 
 class Identity(_AnyActivity, Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
     def call(self, inputs):
         return inputs
 
@@ -411,6 +421,7 @@ class Dropout(_AnyActivity, Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # an input mask passes on to the output (Keras)
         if not 0 <= rate <= 1:
             raise ValueError("Invalid value received for argument `rate`. Expected a float value between 0 and 1. "
                              "Received: rate=%r (Dropout '%s')" % (rate, self.name))
@@ -457,6 +468,7 @@ class Lambda(_AnyActivity, Layer):
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # an input mask passes on to the output (Keras)
         if not callable(function):
             raise TypeError("Lambda '%s': function must be callable, got %r" % (self.name, function))
         if mask is not None:  # pyconvnet has no mask propagation: refuse rather than drop it
@@ -534,9 +546,7 @@ class Embedding(_WeightExtras, Layer):
         _no_quantization(self, quantization_config, lora_rank)
         self.input_dim = _positive_int(input_dim, "input_dim", self)
         self.output_dim = _positive_int(output_dim, "output_dim", self)
-        if mask_zero:
-            raise NotImplementedError("Embedding '%s': mask_zero=True (masking) is not supported" % self.name)
-        self.mask_zero = False
+        self.mask_zero = bool(mask_zero)  # id 0 is padding: its steps are masked for the layers after
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
@@ -571,7 +581,18 @@ class Embedding(_WeightExtras, Layer):
         flat = ag.reshape(x, [-1])
         oh = ag.one_hot(flat, self.input_dim)
         y = ag.matmul(oh, self.embeddings)
-        return self._pcn_after_call(ag.reshape(y, lead + [self.output_dim]))
+        y = self._pcn_after_call(ag.reshape(y, lead + [self.output_dim]))
+        if self.mask_zero:  # Keras's compute_mask: ids != 0, carried by the output for the next layer
+            from .extra import with_mask
+            ids = _C.cast(x.value, "float32")
+            keep = _C.unary("abs", _C.unary("sign", ids))
+            y = with_mask(y, np.asarray(keep.numpy()).reshape(lead) > 0)
+        return y
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        return np.asarray(ag.as_eager(inputs).numpy()) != 0
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
@@ -582,7 +603,7 @@ class Embedding(_WeightExtras, Layer):
                  embeddings_initializer=_init_config(self.embeddings_initializer),
                  embeddings_regularizer=_reg_config(self.embeddings_regularizer),
                  activity_regularizer=_reg_config(self.activity_regularizer),
-                 embeddings_constraint=_con_config(self.embeddings_constraint), mask_zero=False,
+                 embeddings_constraint=_con_config(self.embeddings_constraint), mask_zero=self.mask_zero,
                  quantization_config=None)
         return c
 
@@ -593,6 +614,7 @@ class Rescaling(_AnyActivity, Layer):
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # an input mask passes on to the output (Keras)
         # scalars, or per-channel lists/arrays broadcast against the inputs (as Keras)
         self.scale = float(scale) if np.ndim(scale) == 0 else np.asarray(scale, np.float32).tolist()
         self.offset = float(offset) if np.ndim(offset) == 0 else np.asarray(offset, np.float32).tolist()

@@ -27,6 +27,7 @@ class BatchNormalization(_WeightExtras, Layer):
                  beta_constraint=None, gamma_constraint=None, renorm=False, renorm_clipping=None,
                  renorm_momentum=0.99, synchronized=False, activity_regularizer=None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # an input mask passes on (Keras; its statistics here include masked steps)
         if renorm:
             raise NotImplementedError("BatchNormalization '%s': renorm=True (batch renormalization) is not "
                                       "supported" % self.name)

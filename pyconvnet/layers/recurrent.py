@@ -134,6 +134,11 @@ class _RNN(Layer):
         self.supports_masking = True
         self.input_spec = InputSpec(ndim=3)
 
+    def compute_mask(self, inputs, mask=None):
+        """The sequence output keeps the input mask; a last-step output (and the states) has none."""
+        out = mask if self.return_sequences else None
+        return [out] if self.return_state else out
+
     # ---------------------------------------------------------------- weights
     def _bias_shape(self):
         return (self._gates * self.units,)
@@ -518,6 +523,12 @@ class Bidirectional(Layer):
         self.return_state = layer.return_state
         self.supports_masking = True
         self.input_spec = InputSpec(ndim=3)
+
+    def compute_mask(self, inputs, mask=None):
+        out = mask if self.return_sequences else None
+        if self.merge_mode is None:
+            return [out, out]
+        return [out] if self.return_state else out
 
     def build(self, input_shape):
         if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)):

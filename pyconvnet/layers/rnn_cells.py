@@ -319,6 +319,10 @@ class RNN(Layer):
 
     _step_ndim = 1  # axes of one step's input after the batch (ConvLSTM2D: H, W, C)
 
+    def compute_mask(self, inputs, mask=None):
+        out = mask if self.return_sequences else None
+        return [out] if self.return_state else out
+
     def build(self, input_shape):
         if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)):
             input_shape = input_shape[0]
