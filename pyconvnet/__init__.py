@@ -20,7 +20,7 @@ from . import nn
 from . import ops
 from . import autograd
 from . import backend, random, activations, initializers, regularizers, losses, metrics, optimizers, callbacks, utils
-from . import saving, config  # keras.saving and keras.config: register_keras_serializable, save_model/load_model, custom_object_scope ...
+from . import saving, config, constraints  # keras.saving, keras.config, keras.constraints
 from . import layers
 from . import models
 from .layers import Input, Layer
@@ -33,6 +33,6 @@ __version__ = _C.build_info()["version"]
 __all__ = [
     "Tensor", "tensor", "from_dlpack", "synchronize", "set_matmul_precision", "get_matmul_precision", "datasets", "filters", "plot", "applications", "from_numpy", "empty", "zeros", "matmul", "nn",
     "info", "devices", "set_num_threads", "get_num_threads", "simd_level",
-    "ops", "autograd", "backend", "random", "saving", "config", "activations", "initializers", "regularizers", "losses", "metrics", "optimizers", "callbacks", "utils",
+    "ops", "autograd", "backend", "random", "saving", "config", "constraints", "activations", "initializers", "regularizers", "losses", "metrics", "optimizers", "callbacks", "utils",
     "layers", "models", "Input", "Layer", "Model", "Sequential", "GradientTape", "Variable",
 ]

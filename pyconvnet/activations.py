@@ -257,6 +257,9 @@ def get(identifier):
         return linear
     if isinstance(identifier, str):
         f = _BY_NAME.get(identifier) or _ALIAS.get(identifier)
+        if f is None:  # a @keras.saving.register_keras_serializable() function / custom_object_scope entry
+            from .saving_api import resolve
+            f = resolve(identifier, identifier if ">" in identifier else None)
         if f is None:
             raise ValueError("Unknown activation function: '%s'. Known: %s"
                              % (identifier, ", ".join(sorted(_BY_NAME))))
@@ -273,12 +276,19 @@ def serialize(fn):
     for k, f in _BY_NAME.items():
         if f is fn:
             return k
+    from .saving_api import GLOBAL_CUSTOM_NAMES, serialize_keras_object
+    if fn in GLOBAL_CUSTOM_NAMES:  # registered: Keras's function dict, with its "package>name"
+        return serialize_keras_object(fn)
     raise ValueError("activations.serialize: %r is not a built-in activation; pass custom_objects when loading "
                      "or use a named activation" % (fn,))
 
 
 def deserialize(name, custom_objects=None):
     if isinstance(name, dict):
+        from .saving_api import resolve
+        f = resolve(name.get("config"), name.get("registered_name"), custom_objects)
+        if f is not None:
+            return f
         name = name.get("config", name.get("class_name"))
     if custom_objects and name in custom_objects:
         return custom_objects[name]

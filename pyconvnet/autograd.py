@@ -137,13 +137,14 @@ class Variable(EagerTensor):
     copies a NumPy array or tensor of the same shape into it.
     """
 
-    __slots__ = ("name", "path", "trainable", "_initializer")
+    __slots__ = ("name", "path", "trainable", "_initializer", "constraint")
 
     def __init__(self, value, name="variable", trainable=True, path=None):
         super().__init__(value)
         self.name = name
         self.path = path or name
         self.trainable = bool(trainable)
+        self.constraint = None  # a keras.constraints callable the optimizer applies after each update
 
     def assign(self, x):
         if isinstance(x, EagerTensor):

@@ -245,6 +245,7 @@ class _Step(int):
 
 
 class Optimizer:
+    applies_constraints = True  # apply_gradients projects variables that carry a constraint
     def __init__(self, learning_rate=0.001, name=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  weight_decay=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, **kwargs):
@@ -419,6 +420,11 @@ class Optimizer:
         for g, v in zip(grads, vars_):
             self._update(v, g, lr)
         self._ema(vars_)
+        for v in vars_:  # Keras: each variable's constraint projects it right after the update
+            con = getattr(v, "constraint", None)
+            if con is not None:
+                with ag.no_grad():
+                    v.assign(con(v))
         self._iterations += 1
 
     def _ema(self, vars_):

@@ -443,3 +443,18 @@ def test_model_save_keeps_the_whole_compile_config(tmp_path):
     j = m.to_json()
     again = keras.models.model_from_json(j)
     assert [l.__class__.__name__ for l in again.layers] == ["Dense"]
+
+
+def test_registered_activation_saves_and_loads(tmp_path):
+    import pyconvnet as keras
+
+    @keras.saving.register_keras_serializable(package="acts")
+    def twice_relu(x):
+        return keras.ops.relu(x) * 2.0
+    m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation=twice_relu)])
+    p = tmp_path / "m.keras"
+    m.save(p)
+    r = keras.models.load_model(p)
+    assert r.layers[0].activation is twice_relu
+    x = np.random.default_rng(0).normal(size=(2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(r.predict(x, verbose=0), m.predict(x, verbose=0))

@@ -909,3 +909,22 @@ def test_auc_multi_label():
         a.update_state(t[:, j], p[:, j])
         singles.append(a.result())
     assert_close(m.result(), np.mean(singles), rtol=1e-6, atol=1e-7)
+
+
+def test_optimizer_applies_weight_constraints_right_after_the_update():
+    # Keras: variable.constraint projects the variable inside apply_gradients, so a direct read
+    # of the weight after a step already sees the projection (custom add_weight(constraint=) too)
+    class L(keras.layers.Layer):
+        def build(self, s):
+            self.w = self.add_weight(shape=(s[-1], 2), initializer="ones", constraint=keras.constraints.NonNeg(),
+                                     name="w")
+
+        def call(self, x):
+            return keras.ops.matmul(x, self.w)
+    x, y = np.ones((4, 3), np.float32), np.full((4, 2), -100.0, np.float32)
+    for layer in (L(), keras.layers.Dense(2, kernel_constraint="non_neg", kernel_initializer="ones")):
+        m = keras.Sequential([keras.Input((3,)), layer])
+        m.compile(optimizer=keras.optimizers.SGD(10.0), loss="mse")
+        m.train_on_batch(x, y)
+        w = (layer.w if isinstance(layer, L) else layer.kernel).numpy()
+        assert w.min() == 0.0 and np.all(w >= 0)

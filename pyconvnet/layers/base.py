@@ -204,6 +204,9 @@ class Layer:
         t = _C.tensor(np.require(val, np.float32, "C"), device=dev)
         v = ag.Variable(t, name=name or "variable", trainable=trainable and self._trainable,
                         path="%s/%s" % (self.name, name or "variable"))
+        if constraint is not None:  # applied by the optimizer after each update, as in Keras
+            from .. import constraints as _constraints
+            v.constraint = _constraints.get(constraint)
         (self._trainable_vars if trainable else self._non_trainable_vars).append(v)
         if regularizer is not None:
             from .. import regularizers
