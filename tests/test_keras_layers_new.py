@@ -1310,3 +1310,13 @@ def test_unknown_layer_keyword_is_value_error_like_keras():
     for exc in (ValueError, TypeError):
         with pytest.raises(exc, match="Unrecognized keyword arguments passed to Dense"):
             keras.layers.Dense(3, foo=1)
+
+
+def test_input_follows_keras_argument_order_and_refuses_sparse():
+    t = keras.Input((3,), 4, "float32", None, None, None, "inp")  # shape, batch_size, dtype, sparse, ragged, batch_shape, name
+    assert t.shape == (4, 3) and t.name == "inp"
+    for kw in (dict(sparse=True), dict(ragged=True), dict(optional=True)):
+        with pytest.raises(NotImplementedError, match="InputLayer"):
+            keras.Input((3,), **kw)
+    cfg = keras.layers.InputLayer(shape=(2,)).get_config()
+    assert keras.layers.InputLayer(**cfg).get_config() == cfg and cfg["sparse"] is False

@@ -557,8 +557,15 @@ class Layer:
 class InputLayer(Layer):
     """The layer behind keras.Input: holds the input shape; identity when called."""
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, input_tensor=None, sparse=None, name=None,
-                 input_shape=None, batch_shape=None, batch_input_shape=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
+                 input_tensor=None, optional=False, name=None, input_shape=None, batch_input_shape=None, **kwargs):
+        if sparse or ragged:
+            raise NotImplementedError("InputLayer: sparse=True / ragged=True inputs are not supported (dense only)")
+        if input_tensor is not None:
+            raise NotImplementedError("InputLayer: input_tensor= (wrapping an existing tensor) is not supported; "
+                                      "pass shape= and feed the values to the model")
+        if optional:
+            raise NotImplementedError("InputLayer: optional=True inputs are not supported")
         if shape is None and input_shape is not None:
             shape = input_shape
         if batch_shape is None and batch_input_shape is not None:
@@ -581,10 +588,13 @@ class InputLayer(Layer):
         return inputs
 
     def get_config(self):
-        return {"batch_shape": list(self._batch_input_shape), "dtype": self._pcn_dtype, "name": self.name}
+        return {"batch_shape": list(self._batch_input_shape), "dtype": self._pcn_dtype, "sparse": False,
+                "ragged": False, "name": self.name, "optional": False}
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, sparse=None, tensor=None):
-    """A symbolic input of shape (batch, *shape) for the functional API."""
-    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape)
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, name=None,
+          tensor=None, optional=False):
+    """A symbolic input of shape (batch, *shape) for the functional API (Keras 3's argument order)."""
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, ragged=ragged,
+                       batch_shape=batch_shape, input_tensor=tensor, optional=optional, name=name)
     return layer._inbound_nodes[0].outputs
