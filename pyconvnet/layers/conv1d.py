@@ -81,11 +81,12 @@ def same_pads(n, k, stride, dilation=1):
 
 
 def no_constraints(layer, **kw):
-    """Weight constraints are not implemented in pyconvnet: refuse them instead of ignoring them."""
+    """This layer does not take weight constraints yet: refuse them instead of ignoring them."""
     for k, v in kw.items():
         if v is not None:
-            raise NotImplementedError("%s: %s=%r is not supported (pyconvnet has no weight constraints); "
-                                      "remove it or apply the constraint in a callback" % (_lname(layer), k, v))
+            raise NotImplementedError("%s: %s=%r is not supported by this layer (Dense, Conv2D, DepthwiseConv2D, "
+                                      "BatchNormalization, Embedding and add_weight(constraint=) take constraints)"
+                                      % (_lname(layer), k, v))
 
 
 def reg_get(r):
