@@ -784,6 +784,29 @@ def one_hot(ids, depth):
     return EagerTensor(_C.one_hot(v, int(depth)))
 
 
+def embedding(ids, table):
+    """table[ids]: (..., dim) rows of table (vocab, dim) gathered by integer ids (the CPU
+    kernel; on a device, one_hot(ids) @ table). Gradient only for the table."""
+    table = as_eager(table)
+    ids = as_eager(ids, table)
+    v = ids.value
+    if v.dtype == "float32":
+        v = _C.cast(v, "int32")
+    vocab = table.shape[0]
+    if table.value.device != "cpu":
+        y = matmul(one_hot(reshape(EagerTensor(v), [-1]), vocab), table)
+        return reshape(y, list(ids.shape) + [table.shape[1]])
+    y = EagerTensor(_C.embedding_lookup(v, table.value))
+    if recording():
+        def bw(g, needs):
+            out, acc = _sink(table)
+            if out is not None:
+                return (None, _C.embedding_backward(g.contiguous(), v, vocab, out, acc))
+            return (None, _C.embedding_backward(g.contiguous(), v, vocab))
+        _record([ids, table], [y], bw)
+    return y
+
+
 # --------------------------------------------------------------------------
 # conv / pooling / normalization / dropout / padding
 # --------------------------------------------------------------------------

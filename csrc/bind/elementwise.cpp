@@ -40,7 +40,7 @@ void bind_elementwise(py::module_& m) {
                 ax = axes.cast<std::vector<int64_t>>();
               } catch (const py::cast_error&) {
                 throw TypeError("reduce: axes must be None, an int or a sequence of ints, got " +
-                                std::string(py::str(axes.get_type())));
+                                std::string(py::str(py::type::handle_of(axes))));
               }
             }
           }
@@ -84,6 +84,13 @@ void bind_elementwise(py::module_& m) {
   m.def("where", &where, py::arg("condition"), py::arg("x"), py::arg("y"), PCN_NOGIL,
         "condition ? x : y elementwise (all the same shape).");
   m.def("clip", &clip, py::arg("x"), py::arg("lo"), py::arg("hi"), PCN_NOGIL, "min(max(x, lo), hi).");
+  m.def("embedding_lookup", &embedding_lookup, py::arg("ids"), py::arg("table"), PCN_NOGIL,
+        "table (vocab, dim) rows gathered by integer ids (...): (..., dim). An id outside [0, vocab) is a "
+        "ValueError on the CPU (a zero row on a device).");
+  m.def("embedding_backward", &embedding_backward, py::arg("dy"), py::arg("ids"), py::arg("vocab"),
+        py::arg("out") = std::nullopt, py::arg("accumulate") = false, PCN_NOGIL,
+        "dtable (vocab, dim): each row the sum of dy's rows whose id it is (deterministic order); "
+        "accumulate=True adds into out.");
   m.def("one_hot", &one_hot, py::arg("labels"), py::arg("depth"), PCN_NOGIL,
         "float32 (..., depth); out-of-range labels give an all-zero row (tf.one_hot).");
   m.def("argmax", &argmax, py::arg("x"), py::arg("axis") = -1, PCN_NOGIL, "int64 index of the first maximum.");

@@ -6,6 +6,7 @@
 // compiler vectorizes them; parallel regions are skipped for small n.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -561,6 +562,60 @@ void index_op(const IndexParams& p, const void* x, const void* a, const void* b,
       break;
     }
   }
+}
+
+// ---------------------------------------------------------------- embedding
+namespace {
+template <class I>
+void embed_fwd(const EmbeddingParams& p, const I* ids, const float* table, float* y) {
+  const int64_t d = p.d, v = p.v;
+#pragma omp parallel for schedule(static) if (p.n * d >= kPar)
+  for (int64_t i = 0; i < p.n; ++i) {
+    const int64_t id = int64_t(ids[i]);
+    float* yr = y + i * d;
+    if (id < 0 || id >= v) {
+      std::memset(yr, 0, size_t(d) * sizeof(float));
+    } else {
+      std::memcpy(yr, table + id * d, size_t(d) * sizeof(float));
+    }
+  }
+}
+
+// Each thread owns a slice of the columns and adds every row of dy into it in index order:
+// no atomics, the same sums in the same order for any thread count.
+template <class I>
+void embed_bwd(const EmbeddingParams& p, const I* ids, const float* dy, float* dw, bool accumulate) {
+  const int64_t d = p.d, v = p.v, n = p.n;
+  if (!accumulate) {
+#pragma omp parallel for schedule(static) if (v * d >= kPar)
+    for (int64_t r = 0; r < v; ++r) std::memset(dw + r * d, 0, size_t(d) * sizeof(float));
+  }
+  const int64_t chunk = 16;
+  const int64_t nchunks = (d + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (n * d >= kPar && nchunks > 1)
+  for (int64_t c = 0; c < nchunks; ++c) {
+    const int64_t c0 = c * chunk, c1 = std::min(d, c0 + chunk);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t id = int64_t(ids[i]);
+      if (id < 0 || id >= v) continue;
+      float* wr = dw + id * d;
+      const float* gr = dy + i * d;
+      for (int64_t k = c0; k < c1; ++k) wr[k] += gr[k];
+    }
+  }
+}
+}  // namespace
+
+void embedding_forward(const EmbeddingParams& p, const void* ids, const float* table, float* y) {
+  if (p.id_dtype == DType::I32) embed_fwd(p, static_cast<const int32_t*>(ids), table, y);
+  else if (p.id_dtype == DType::U8) embed_fwd(p, static_cast<const uint8_t*>(ids), table, y);
+  else embed_fwd(p, static_cast<const int64_t*>(ids), table, y);
+}
+
+void embedding_backward(const EmbeddingParams& p, const void* ids, const float* dy, float* dw, bool accumulate) {
+  if (p.id_dtype == DType::I32) embed_bwd(p, static_cast<const int32_t*>(ids), dy, dw, accumulate);
+  else if (p.id_dtype == DType::U8) embed_bwd(p, static_cast<const uint8_t*>(ids), dy, dw, accumulate);
+  else embed_bwd(p, static_cast<const int64_t*>(ids), dy, dw, accumulate);
 }
 
 }  // namespace cpu

@@ -22,6 +22,8 @@ void cast(const CastParams&, const void*, void*);
 void dropout_forward(const DropoutParams&, const float*, float*, uint8_t*);
 void dropout_backward(const DropoutParams&, const float*, const uint8_t*, float*);
 void index_op(const IndexParams&, const void*, const void*, const void*, void*);
+void embedding_forward(const EmbeddingParams&, const void*, const float*, float*);
+void embedding_backward(const EmbeddingParams&, const void*, const float*, float*, bool);
 }  // namespace cpu
 
 OpTable<PointwiseFn> pointwise_table{"pointwise", cpu::pointwise, nullptr};
@@ -37,6 +39,8 @@ OpTable<CastFn> cast_table{"cast", cpu::cast, nullptr};
 OpTable<DropoutFwdFn> dropout_forward_table{"dropout_forward", cpu::dropout_forward, nullptr};
 OpTable<DropoutBwdFn> dropout_backward_table{"dropout_backward", cpu::dropout_backward, nullptr};
 OpTable<IndexFn> index_table{"index", cpu::index_op, nullptr};
+OpTable<EmbedFwdFn> embedding_forward_table{"embedding_lookup", cpu::embedding_forward, nullptr};
+OpTable<EmbedBwdFn> embedding_backward_table{"embedding_backward", cpu::embedding_backward, nullptr};
 
 // ---------------------------------------------------------------- helpers
 void check_elementwise_input(const Tensor& t, const char* op, const char* arg) {
@@ -655,6 +659,84 @@ Tensor one_hot(const Tensor& l0, int64_t depth) {
   p.op = IndexOp::OneHot; p.outer = l.numel(); p.n = depth; p.label_dtype = l.dtype();
   if (p.outer) index_table.get(l.device())(p, l.raw(), nullptr, nullptr, y.raw());
   return y;
+}
+
+namespace {
+void check_ids(const Tensor& ids, const char* op) {
+  check_defined(ids, op, "ids");
+  if (ids.dtype() != DType::I32 && ids.dtype() != DType::I64 && ids.dtype() != DType::U8)
+    PCN_THROW(TypeError, op << ": ids must be an integer dtype (int32, int64, uint8), got " << dtype_name(ids.dtype()));
+}
+
+// On the host, name the first id outside [0, v) (the device kernels write zero rows instead).
+template <class I>
+void check_id_range(const I* ids, int64_t n, int64_t v, const char* op) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t id = int64_t(ids[i]);
+    if (id < 0 || id >= v)
+      PCN_THROW(ValueError, op << ": id " << id << " (at flat index " << i << ") is outside [0, " << v << ")");
+  }
+}
+void check_ids_in_range(const Tensor& ids, int64_t v, const char* op) {
+  if (ids.device().is_cuda()) return;
+  if (ids.dtype() == DType::I32) check_id_range(ids.data<int32_t>(), ids.numel(), v, op);
+  else if (ids.dtype() == DType::I64) check_id_range(ids.data<int64_t>(), ids.numel(), v, op);
+  else check_id_range(ids.data<uint8_t>(), ids.numel(), v, op);
+}
+}  // namespace
+
+Tensor embedding_lookup(const Tensor& ids0, const Tensor& table0) {
+  const char* op = "embedding_lookup";
+  check_ids(ids0, op);
+  check_float(table0, op, "table");
+  PCN_CHECK(table0.ndim() == 2, op << ": table must be 2-D (vocab, dim), got shape " << shape_str(table0.shape()));
+  check_same_device(ids0, table0, op);
+  const Tensor ids = ids0.contiguous(), table = table0.contiguous();
+  EmbeddingParams p;
+  p.n = ids.numel(); p.v = table.dim(0); p.d = table.dim(1); p.id_dtype = ids.dtype();
+  std::vector<int64_t> os = ids.shape();
+  os.push_back(p.d);
+  checked_numel(os, op);
+  check_ids_in_range(ids, p.v, op);
+  Tensor y = Tensor::empty(os, DType::F32, table.device());
+  if (p.n && p.d) embedding_forward_table.get(table.device())(p, ids.raw(), table.data<float>(), y.data<float>());
+  return y;
+}
+
+Tensor embedding_backward(const Tensor& dy0, const Tensor& ids0, int64_t vocab, const std::optional<Tensor>& out,
+                          bool accumulate) {
+  const char* op = "embedding_backward";
+  check_ids(ids0, op);
+  check_float(dy0, op, "dy");
+  check_same_device(ids0, dy0, op);
+  PCN_CHECK(vocab >= 1, op << ": vocab must be >= 1, got " << vocab);
+  PCN_CHECK(dy0.ndim() == ids0.ndim() + 1, op << ": dy must have shape ids.shape + (dim,) = "
+                                               << shape_str(ids0.shape()) << " + (dim,), got " << shape_str(dy0.shape()));
+  for (int i = 0; i < ids0.ndim(); ++i)
+    PCN_CHECK(dy0.dim(i) == ids0.dim(i), op << ": dy must have shape ids.shape + (dim,) = "
+                                            << shape_str(ids0.shape()) << " + (dim,), got " << shape_str(dy0.shape()));
+  const int64_t d = dy0.dim(dy0.ndim() - 1);
+  const std::vector<int64_t> ws{vocab, d};
+  checked_numel(ws, op);
+  if (accumulate && !(out && out->defined()))
+    PCN_THROW(ValueError, op << ": accumulate=True needs an out= tensor to add into");
+  Tensor dw;
+  if (out && out->defined()) {
+    check_float(*out, op, "out");
+    check_same_device(dy0, *out, op);
+    check_contiguous(*out, op, "out");
+    if (out->shape() != ws)
+      PCN_THROW(ValueError, op << ": out has shape " << shape_str(out->shape()) << ", expected " << shape_str(ws));
+    dw = *out;
+  } else {
+    dw = Tensor::empty(ws, DType::F32, dy0.device());
+  }
+  const Tensor ids = ids0.contiguous(), dy = dy0.contiguous();
+  check_ids_in_range(ids, vocab, op);
+  EmbeddingParams p;
+  p.n = ids.numel(); p.v = vocab; p.d = d; p.id_dtype = ids.dtype();
+  if (d) embedding_backward_table.get(dy.device())(p, ids.raw(), dy.data<float>(), dw.data<float>(), accumulate);
+  return dw;
 }
 
 Tensor argmax(const Tensor& x0, int64_t axis) {

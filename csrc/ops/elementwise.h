@@ -159,7 +159,24 @@ struct IndexParams {
 using IndexFn = void (*)(const IndexParams& p, const void* x, const void* a, const void* b, void* y);
 extern OpTable<IndexFn> index_table;
 
+// ---------------------------------------------------------------- embedding
+// Forward: ids (n) of id_dtype, table (v, d) -> y (n, d): y[i] = table[ids[i]] (an id outside
+// [0, v) gives a zero row; the CPU front refuses such ids before the kernel runs).
+// Backward: dw (v, d) = (accumulate ? dw : 0) + sum over i with ids[i] == r of dy[i] (fixed order:
+// deterministic).
+struct EmbeddingParams {
+  int64_t n = 0, v = 0, d = 0;
+  DType id_dtype = DType::I64;
+};
+using EmbedFwdFn = void (*)(const EmbeddingParams& p, const void* ids, const float* table, float* y);
+using EmbedBwdFn = void (*)(const EmbeddingParams& p, const void* ids, const float* dy, float* dw, bool accumulate);
+extern OpTable<EmbedFwdFn> embedding_forward_table;
+extern OpTable<EmbedBwdFn> embedding_backward_table;
+
 // ---------------------------------------------------------------- fronts
+Tensor embedding_lookup(const Tensor& ids, const Tensor& table);
+Tensor embedding_backward(const Tensor& dy, const Tensor& ids, int64_t vocab, const std::optional<Tensor>& out,
+                          bool accumulate);
 Tensor bias_add(const Tensor& x, const Tensor& b);
 Tensor activation_forward(const Tensor& x, const std::string& name, std::optional<float> alpha);
 Tensor activation_backward(const Tensor& dy, const std::optional<Tensor>& x, const std::optional<Tensor>& y,

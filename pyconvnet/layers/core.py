@@ -535,8 +535,9 @@ class EmbeddingIndexError(IndexError, ValueError):
 
 
 class Embedding(_WeightExtras, Layer):
-    """Integer ids (..., ) -> vectors (..., output_dim). Implemented as
-    one_hot(ids) @ embeddings on the kernels (memory grows with input_dim).
+    """Integer ids (..., ) -> vectors (..., output_dim): a row gather on the CPU
+    (_C.embedding_lookup, its gradient a deterministic scatter-add), one_hot(ids) @
+    embeddings on a device.
     Float ids are cast to int32 first (truncation), as Keras does."""
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
@@ -578,10 +579,7 @@ class Embedding(_WeightExtras, Layer):
             if lo < 0 or hi >= self.input_dim:
                 raise EmbeddingIndexError("Embedding '%s': ids must be in [0, %d), got values in [%d, %d]"
                                           % (self.name, self.input_dim, lo, hi))
-        flat = ag.reshape(x, [-1])
-        oh = ag.one_hot(flat, self.input_dim)
-        y = ag.matmul(oh, self.embeddings)
-        y = self._pcn_after_call(ag.reshape(y, lead + [self.output_dim]))
+        y = self._pcn_after_call(ag.embedding(x, self.embeddings))  # a row gather (one_hot @ table on a device)
         if self.mask_zero:  # Keras's compute_mask: ids != 0, carried by the output for the next layer
             from .extra import with_mask
             ids = _C.cast(x.value, "float32")
