@@ -118,6 +118,24 @@ def _hinge_labels(t):
     return t
 
 
+def _with_output_mask(mask, y_pred, v, name):
+    """`mask` (a float validity mask of the per-element loss v, or None) combined with the
+    Keras mask y_pred carries (`_keras_mask`, e.g. from Embedding(mask_zero=True) through a
+    sequence-returning RNN), as Keras's Loss.__call__ combines in_mask & out_mask."""
+    km = getattr(y_pred, "_keras_mask", None)
+    if km is None:
+        return mask
+    m = np.asarray(km.numpy() if hasattr(km, "numpy") else km, dtype=np.float32)
+    if m.shape != tuple(v.shape):
+        if m.shape[:v.ndim] == tuple(v.shape) and all(d == 1 for d in m.shape[v.ndim:]):
+            m = m.reshape(v.shape)
+        else:
+            raise ValueError("%s: the output's mask has shape %s but the per-element loss has shape %s"
+                             % (name, m.shape, tuple(v.shape)))
+    mt = _C.tensor(np.ascontiguousarray(m), device=v.value.device)
+    return mt if mask is None else _C.binary("mul", mask, mt)
+
+
 def _binary_mask(v, value):
     """1.0 where v != value else 0.0 (float32 `_C` ops, on v's device)."""
     d = _C.unary("sign", _C.unary("abs", _C.binary_scalar("sub", v, float(value))))
@@ -339,7 +357,7 @@ class Loss:
         t = y_true if isinstance(y_true, (ag.EagerTensor, _C.Tensor)) else \
             _eager(y_true, p, self.target_dtype if np.asarray(y_true).dtype.kind in "biu" else np.float32)
         v = ag.as_eager(self.call(t, p))
-        mask = _MASKS.get(v)
+        mask = _with_output_mask(_MASKS.get(v), y_pred, v, self.name)
         w = None
         if sample_weight is not None:
             w = _float(_eager(sample_weight, v))
@@ -393,6 +411,10 @@ class Loss:
         self._pcn_inner = inner
         self._pcn_mask_scale = 1.0
         mask = _MASKS.get(v)
+        out_mask = _with_output_mask(None, y_pred, v, self.name)
+        if out_mask is not None:  # masked steps add nothing; the reduction divides by the valid count
+            v = ag.multiply(v, ag.EagerTensor(out_mask))
+            mask = out_mask if mask is None else _C.binary("mul", mask, out_mask)
         if mask is not None and self.reduction in ("mean", "sum_over_batch_size", "mean_with_sample_weight"):
             valid = float(np.asarray(_C.reduce("sum", mask, list(range(mask.ndim)), False).numpy()).reshape(-1)[0])
             self._pcn_mask_scale = (_size(v) / valid) if valid else 0.0

@@ -255,6 +255,15 @@ class MeanMetricWrapper(Mean):
         return _np(v)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = getattr(y_pred, "_keras_mask", None)
+        if mask is not None:  # Keras: the output's mask weights the values (apply_mask, reduction "sum")
+            m = np.asarray(mask, np.float32)
+            if sample_weight is None:
+                sample_weight = m
+            else:
+                sw = np.asarray(_np(sample_weight), np.float32)
+                sw = sw.reshape(sw.shape + (1,) * max(0, m.ndim - sw.ndim))
+                sample_weight = sw * m
         Mean.update_state(self, self._values(y_true, y_pred), sample_weight)
 
     _hidden_config = ()  # constructor arguments Keras leaves out of get_config

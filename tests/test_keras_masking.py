@@ -82,3 +82,63 @@ def test_masking_matches_keras():
     pm.fit(IDS, y, batch_size=3, epochs=2, verbose=0, shuffle=False)
     for a, b in zip(pm.get_weights(), km.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _tagger(K):
+    L = K.layers
+    inp = L.Input((5,), dtype="int32")
+    x = L.Embedding(9, 4, mask_zero=True)(inp)
+    x = L.LSTM(4, return_sequences=True)(x)
+    return K.Model(inp, L.Dense(3, activation="softmax")(x))
+
+
+def test_the_output_mask_weights_the_loss_and_the_metrics():
+    # Keras: a masked output's loss and metrics average over the unmasked steps only
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 9, (6, 5))
+    ids[0, 3:] = 0
+    ids[1, 1:] = 0
+    y = rng.integers(0, 3, (6, 5))
+    m = _tagger(keras)
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    probs = m.predict(ids, verbose=0).astype(np.float64)
+    valid = ids != 0
+    ce = -np.log(np.clip(np.take_along_axis(probs, y[..., None], -1)[..., 0], 1e-7, 1.0))
+    acc = (probs.argmax(-1) == y)
+    loss, accuracy = m.evaluate(ids, y, batch_size=6, verbose=0)
+    assert loss == pytest.approx(ce[valid].mean(), rel=1e-5)
+    assert accuracy == pytest.approx(acc[valid].mean(), rel=1e-6)
+    assert abs(loss - ce.mean()) > 1e-4  # counting the padded steps would change it
+    # the gradient sees only the valid steps: a target changed on a padded step changes nothing
+    y2 = y.copy()
+    y2[~valid] = (y2[~valid] + 1) % 3
+    w0 = [w.copy() for w in m.get_weights()]
+    m.train_on_batch(ids, y)
+    w1 = m.get_weights()
+    m.set_weights(w0)
+    m.train_on_batch(ids, y2)
+    for a, b in zip(w1, m.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_masked_sequence_training_matches_keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    k3 = pytest.importorskip("keras")
+    if k3.backend.backend() != "torch":
+        pytest.skip("Keras 3 present but not on the torch backend")
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 9, (6, 5))
+    ids[0, 3:] = 0
+    ids[4, 4:] = 0
+    y = rng.integers(0, 3, (6, 5))
+    km, pm = _tagger(k3), _tagger(keras)
+    pm.set_weights(km.get_weights())
+    km.compile(optimizer=k3.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    pm.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    hk = km.fit(ids, y, batch_size=3, epochs=2, verbose=0, shuffle=False).history
+    hp = pm.fit(ids, y, batch_size=3, epochs=2, verbose=0, shuffle=False).history
+    for k in ("loss", "accuracy"):
+        np.testing.assert_allclose(hp[k], hk[k], rtol=1e-5)
+    for a, b in zip(pm.get_weights(), km.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
