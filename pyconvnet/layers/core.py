@@ -569,17 +569,25 @@ class Embedding(_WeightExtras, Layer):
         lead = list(x.shape)
         if x.dtype not in ("int32", "int64"):
             x = ag.EagerTensor(_C.cast(x.value, "int32"))
-        if int(np.prod(x.shape)):
-            # an id outside [0, input_dim) would silently embed to zeros (one_hot): refuse it, as Keras does
-            # (IndexError on its torch backend, InvalidArgumentError on TensorFlow). The float32 min/max
-            # is exact for ids below 2**24 and still flags larger ones against a smaller input_dim.
+        if int(np.prod(x.shape)) and x.value.device != "cpu":
+            # an id outside [0, input_dim) would silently embed to zeros (one_hot on a device): refuse it,
+            # as Keras does (IndexError on its torch backend, InvalidArgumentError on TensorFlow). The
+            # float32 min/max is exact for ids below 2**24 and still flags larger ones against a smaller
+            # input_dim. On the CPU the gather kernel checks every id itself (below).
             axes = list(range(x.ndim))
             lo = int(np.asarray(_C.reduce("min", _C.cast(x.value, "float32"), axes, False).numpy()).reshape(-1)[0])
             hi = int(np.asarray(_C.reduce("max", _C.cast(x.value, "float32"), axes, False).numpy()).reshape(-1)[0])
             if lo < 0 or hi >= self.input_dim:
                 raise EmbeddingIndexError("Embedding '%s': ids must be in [0, %d), got values in [%d, %d]"
                                           % (self.name, self.input_dim, lo, hi))
-        y = self._pcn_after_call(ag.embedding(x, self.embeddings))  # a row gather (one_hot @ table on a device)
+        try:
+            y = ag.embedding(x, self.embeddings)  # a row gather (one_hot @ table on a device)
+        except ValueError as e:
+            if "embedding_lookup: id" not in str(e):
+                raise
+            raise EmbeddingIndexError("Embedding '%s': ids must be in [0, %d): %s"
+                                      % (self.name, self.input_dim, str(e).split(": ", 1)[1])) from None
+        y = self._pcn_after_call(y)
         if self.mask_zero:  # Keras's compute_mask: ids != 0, carried by the output for the next layer
             from .extra import with_mask
             ids = _C.cast(x.value, "float32")
